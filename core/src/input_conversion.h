@@ -1,0 +1,49 @@
+// Copyright embrt authors.
+//
+// Converting dense, sparse and ragged inputs to the ABI's CSR form (internal to the core).
+
+#ifndef EMBRT_CORE_SRC_INPUT_CONVERSION_H_
+#define EMBRT_CORE_SRC_INPUT_CONVERSION_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "embrt/config.h"
+#include "embrt/inputs.h"
+
+namespace embrt {
+namespace internal {
+
+// One feature's ids in CSR form, owned, ready to be pointed at by an EMBRT_FeatureInput.
+// Reused across steps so that steady state allocates nothing.
+struct CsrFeature {
+  std::vector<int64_t> ids;
+  std::vector<int32_t> row_splits;  // input_rows + 1 entries
+  std::vector<float> weights;       // empty: all weights are 1
+};
+
+// Everything the conversion needs to know about one feature.
+struct FeatureLayout {
+  int feature_index = 0;
+  const ResolvedFeature* feature = nullptr;
+  const ResolvedTable* table = nullptr;
+  std::vector<int64_t> output_shape;  // without dim, as built
+  int64_t input_rows = 0;             // bags per replica (sequence: batch rows)
+};
+
+// Checks `input` and `weights` against `layout` and writes the CSR form into `out`.
+// TF's rules: dense rank >= 2 needs last dim 1 and takes no weights; sparse rank >= 2, indices
+// in row-major order and inside dense_shape; ragged rank 2 with ascending splits; weights of
+// the input's kind with one value per id; the rows must match input_rows (sequence features:
+// ids past max_sequence_length are dropped, positions keep their index); ids must be in
+// [0, vocabulary_size). Errors are INVALID_ARGUMENT naming the feature, table, position and
+// value; on error `out` is unspecified but nothing else is touched.
+absl::Status ConvertFeatureInput(const FeatureLayout& layout, const FeatureInput& input,
+                                 const std::optional<FeatureWeights>& weights, CsrFeature* out);
+
+}  // namespace internal
+}  // namespace embrt
+
+#endif  // EMBRT_CORE_SRC_INPUT_CONVERSION_H_

@@ -1,0 +1,51 @@
+// Copyright embrt authors.
+//
+// Loading backend plugins with Boost.DLL (internal to the core).
+
+#ifndef EMBRT_CORE_SRC_PLUGIN_LOADER_H_
+#define EMBRT_CORE_SRC_PLUGIN_LOADER_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "embrt/plugin_api.h"
+
+namespace embrt {
+namespace internal {
+
+// A loaded plugin. The shared object stays loaded for the life of the process (a call into an
+// unloaded plugin would crash), so a LoadedPlugin is cheap to copy and never dangles.
+struct LoadedPlugin {
+  std::string path;
+  const EMBRT_Api* api = nullptr;
+  // Plugin_Attributes, values printed as text.
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+// Resolves `name_or_path` and loads it:
+//   * anything containing '/' is a path, used as given;
+//   * a name N resolves to libembrt_backend_N.so, searched in each directory of
+//     $EMBRT_PLUGIN_PATH (':'-separated), then next to the core library (and in its
+//     embrt/ subdirectory), then the build tree's plugin directory.
+// Every failure is a Status naming the path(s) and the reason: NOT_FOUND (no such file),
+// FAILED_PRECONDITION (not a shared object / dlopen error, no EMBRT_GetPluginApi symbol,
+// NULL table, incompatible ABI major version: both versions named), or the plugin's own error.
+// Loading the same path twice returns the same plugin.
+absl::StatusOr<LoadedPlugin> LoadPlugin(absl::string_view name_or_path);
+
+// The directories searched for a backend name, in order.
+std::vector<std::string> PluginSearchPath();
+
+// Converts a plugin error into a Status (with the plugin's code and message, prefixed by
+// `context`) and destroys it. NULL is OK.
+absl::Status ConsumeError(const EMBRT_Api* api, EMBRT_Error* error, absl::string_view context);
+
+}  // namespace internal
+}  // namespace embrt
+
+#endif  // EMBRT_CORE_SRC_PLUGIN_LOADER_H_
