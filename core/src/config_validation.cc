@@ -49,7 +49,7 @@ absl::Status Invalid(absl::string_view where, absl::string_view what) {
 
 bool IsFinite(float value) { return std::isfinite(value); }
 
-// Checks a finite value against an open or closed bound; `rule` is the text of the rule.
+// Range checks; each message names the field and the value it got.
 absl::Status CheckFinite(absl::string_view where, absl::string_view field, float value) {
   if (IsFinite(value)) return absl::OkStatus();
   return Invalid(where, absl::StrCat(field, " must be finite, got ", value));
@@ -231,8 +231,8 @@ absl::Status ResolveAlgorithm(absl::string_view where, OptimizerConfig* config,
   return Invalid(where, "unknown optimizer algorithm");
 }
 
-// Resolves one table's optimizer. `tags` maps dynamic schedule names to tag numbers and grows
-// in table order.
+// Resolves one table's optimizer. `tag_of` maps dynamic schedule names to tag numbers and
+// `tags` lists them; both grow as tables are resolved in table order.
 absl::Status ResolveOptimizer(absl::string_view where, const OptimizerConfig& given,
                               std::map<std::string, int>* tag_of, std::vector<std::string>* tags,
                               ResolvedOptimizer* out) {
