@@ -17,10 +17,12 @@ __attribute__((visibility("default"))) int embrt_test_not_a_plugin(void) { retur
 #else
 
 #if EMBRT_TEST_BROKEN_KIND == 2
-static const EMBRT_Api kApi = {EMBRT_Api_STRUCT_SIZE, EMBRT_ABI_MAJOR + 1, 3};
+static const EMBRT_Api kApi = {
+    .struct_size = EMBRT_Api_STRUCT_SIZE, .abi_major = EMBRT_ABI_MAJOR + 1, .abi_minor = 3};
 #elif EMBRT_TEST_BROKEN_KIND == 4
-static const EMBRT_Api kApi = {EMBRT_STRUCT_SIZE(EMBRT_Api, Plugin_Attributes), EMBRT_ABI_MAJOR,
-                               0};
+static const EMBRT_Api kApi = {.struct_size = EMBRT_STRUCT_SIZE(EMBRT_Api, Plugin_Attributes),
+                               .abi_major = EMBRT_ABI_MAJOR,
+                               .abi_minor = 0};
 #endif
 
 __attribute__((visibility("default"))) const EMBRT_Api* EMBRT_GetPluginApi(
