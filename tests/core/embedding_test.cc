@@ -474,8 +474,9 @@ TEST_F(EmbeddingTest, BadFeatureEnqueuesNothing) {
   EXPECT_EQ(embedding->Enqueue(CanonicalInputs(), {}, true).code(), absl::StatusCode::kOk);
   EXPECT_EQ(Trace().back(), CanonicalEnqueueLine());
 
-  status = embedding->Enqueue(std::vector<FeatureInput>(CanonicalInputs().begin(),
-                                                        CanonicalInputs().begin() + 2));
+  std::vector<FeatureInput> two = CanonicalInputs();
+  two.pop_back();
+  status = embedding->Enqueue(two);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);  // state is checked first
 }
 
