@@ -83,6 +83,9 @@ const std::vector<UnsupportedTest>& UnsupportedTests() {
       {"mock", "NumericConformanceTest.*",
        "numeric tests skipped because exact_math=0: the mock backend applies plain SGD "
        "whatever the optimizer and is meant for plumbing, not numbers"},
+      {"mock", "AbiConformanceTest.NewEngineTablesAreZero",
+       "by design (DESIGN.md section 5) a mock row is a fixed function of (table, row, column) "
+       "until something is loaded over it"},
   };
   return *tests;
 }
