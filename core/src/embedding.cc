@@ -340,6 +340,10 @@ absl::Status Embedding::Impl::Build(int batch_size,
   args.struct_size = EMBRT_Engine_Create_Args_STRUCT_SIZE;
   args.description = description->get();
   EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Create(&args), "Engine_Create"));
+  if (args.engine == nullptr) {
+    return absl::InternalError(
+        absl::StrCat(BackendLabel(), " Engine_Create returned OK but no engine"));
+  }
 
   config_ = std::move(built_config);
   description_ = std::move(description);
