@@ -84,8 +84,9 @@ class Embedding {
 
   // Creates the engine for `per_replica_batch_size` (0: the config's). Features without an
   // output_shape get [batch] (sequence features [batch, max_sequence_length]). A sequence
-  // feature whose output shape is not [rows, max_sequence_length] is built as a plain feature
-  // (TF's newest TPU path ignores the length then), with a warning. Plugin errors come back
+  // feature with its own output_shape, or given a shape other than [rows, max_sequence_length]
+  // by BuildWithOutputShapes, is built as a plain feature (TF's newest TPU path ignores the
+  // length then), with a warning. Plugin errors come back
   // with the plugin's code. A second Build is FAILED_PRECONDITION.
   absl::Status Build(int per_replica_batch_size = 0);
 
