@@ -316,7 +316,9 @@ typedef struct EMBRT_Engine_Create_Args {
   const EMBRT_EngineDescription* description; /* borrowed for the call */
   EMBRT_Engine* engine;                       /* out: owned by the caller, Engine_Destroy */
 } EMBRT_Engine_Create_Args;
-/* Sets up the device for `description`. Tables and slots start as zeros until loaded.
+/* Sets up the device for `description`. Tables and slots start as zeros until loaded, unless
+ * the backend documents other deterministic start values (the mock does); the core loads every
+ * row before the first step either way.
  * Returns INVALID_ARGUMENT for a description the plugin cannot serve (naming the field), and
  * UNIMPLEMENTED for an optimizer, combiner or option it does not support. */
 typedef EMBRT_Error* EMBRT_Engine_Create(EMBRT_Engine_Create_Args* args);
