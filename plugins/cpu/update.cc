@@ -4,12 +4,16 @@
 
 #include <cstring>
 
+#include "vector_ops.h"
+
 namespace embrt {
 namespace cpu {
 namespace {
 
 // Each worker gets at least this many rows, so small steps stay on one thread.
 constexpr int64_t kMinRowsPerChunk = 64;
+// Slot rows are requested this many rows ahead of their update.
+constexpr int64_t kPrefetchDistance = 4;
 
 }  // namespace
 
@@ -43,6 +47,10 @@ void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,
     float* part = (*scratch)[w].data();
     float* g = part + dim;
     for (int64_t u = begin; u < end; ++u) {
+      if (u + kPrefetchDistance < end) {
+        const int64_t ahead = grouping.row(u + kPrefetchDistance);
+        for (int s = 0; s < num_slots; ++s) PrefetchRow(storage->row(s, ahead), dim);
+      }
       const int64_t row = grouping.row(u);
       if (accumulate) {
         SumRowGradient(grouping.begin(u), grouping.end(u), dim, part, g);
