@@ -115,6 +115,7 @@ void RowGrouping::Finish() {
   offsets_[0] = 0;
 }
 
+EMBRT_CPU_MULTIVERSION
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
                     float* part, float* step) {
   std::memset(step, 0, sizeof(float) * dim);

@@ -44,6 +44,7 @@ constexpr int32_t kPrefetchDistance = 8;
 
 }  // namespace
 
+EMBRT_CPU_MULTIVERSION
 void LookupBags(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
                 const float* gains, int64_t bag_begin, int64_t bag_end, float* out) {
   const int32_t first_id = splits[bag_begin];
@@ -70,6 +71,7 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
   }
 }
 
+EMBRT_CPU_MULTIVERSION
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
                     const int32_t* splits, const int64_t* rows, int64_t bag_begin,
                     int64_t bag_end, float* out) {

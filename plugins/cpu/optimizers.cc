@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "vector_ops.h"
+
 namespace embrt {
 namespace cpu {
 namespace {
@@ -94,6 +96,7 @@ PreparedUpdate PrepareUpdate(const OptimizerSettings& s, float lr) {
   return u;
 }
 
+EMBRT_CPU_MULTIVERSION
 void ApplyRowUpdate(const PreparedUpdate& u, int32_t dim, float* __restrict g,
                     float* const* slots) {
   const OptimizerSettings& s = *u.settings;
