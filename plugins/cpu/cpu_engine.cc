@@ -629,22 +629,32 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
 }
 
 void CpuEngine::RunUpdate(int64_t step) {
+  // 1. Group every table's contributions by row: tables are independent, one worker each.
+  pool_.ParallelFor(static_cast<int64_t>(tables_.size()), 1,
+                    [&](int64_t begin, int64_t end, int) {
+                      for (int64_t t = begin; t < end; ++t) GroupContributions(tables_[t], step);
+                    });
+  // 2. One update per touched row (or per contribution without accumulation), table by table,
+  //    each split across the workers by rows.
   const std::vector<float>& rates = replicas_[0].buffers[step % 2].learning_rates;
   for (Table& table : tables_) {
-    const int32_t tag = table.optimizer.learning_rate_tag;
-    const float lr = tag >= 0 ? rates[tag] : table.optimizer.learning_rate;
-    UpdateTable(table, step, lr);
+    const OptimizerSettings& settings = table.optimizer;
+    const bool every_row = settings.kind == EMBRT_OPTIMIZER_ADAM && !settings.lazy_adam;
+    if (table.features.empty() && !every_row) continue;
+    const int32_t tag = settings.learning_rate_tag;
+    const float lr = tag >= 0 ? rates[tag] : settings.learning_rate;
+    ApplyGroupedUpdates(pool_, table.grouping, PrepareUpdate(settings, lr),
+                        settings.use_gradient_accumulation, every_row, table.storage.get(),
+                        &worker_scratch_);
   }
 }
 
-void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
-  const OptimizerSettings& settings = table.optimizer;
-  const bool dense_adam = settings.kind == EMBRT_OPTIMIZER_ADAM && !settings.lazy_adam;
-  if (table.features.empty() && !dense_adam) return;
-
-  // 1. Every contribution, in canonical order: replica, feature, bag, position.
+void CpuEngine::GroupContributions(Table& table, int64_t step) {
+  // Every contribution, in canonical order: replica, feature, bag, position.
   size_t expected = 0;
-  for (int32_t f : table.features) expected += replicas_[0].buffers[step % 2].features[f].rows.size();
+  for (int32_t f : table.features) {
+    expected += replicas_[0].buffers[step % 2].features[f].rows.size();
+  }
   RowGrouping& grouping = table.grouping;
   grouping.Begin(table.storage->rows(), expected * num_replicas_);
   for (int32_t replica = 0; replica < num_replicas_; ++replica) {
@@ -668,11 +678,6 @@ void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
     }
   }
   grouping.Finish();
-
-  // 2. One update per touched row (or per contribution without accumulation).
-  ApplyGroupedUpdates(pool_, grouping, PrepareUpdate(settings, learning_rate),
-                      settings.use_gradient_accumulation, dense_adam, table.storage.get(),
-                      &worker_scratch_);
 }
 
 }  // namespace cpu

@@ -123,7 +123,8 @@ class CpuEngine : public sdk::Engine {
   void DeviceLoop();
   void RunLookup(int32_t replica, int64_t step);
   void RunUpdate(int64_t step);
-  void UpdateTable(Table& table, int64_t step, float learning_rate);
+  // Fills table.grouping with the step's contributions (RowGrouping::Finish done).
+  void GroupContributions(Table& table, int64_t step);
   // Waits (mutex_ held through `lock`) until the device queue is empty and idle.
   void Drain(std::unique_lock<std::mutex>& lock);
 
