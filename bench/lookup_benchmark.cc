@@ -106,8 +106,8 @@ void NaiveLookup(const Table& table, int dim, const Batch& batch, bool mean,
 
 void SetCounters(benchmark::State& state, int dim, const Batch& batch) {
   const double ids = static_cast<double>(batch.rows.size()) * state.iterations();
-  const double bytes = (static_cast<double>(batch.rows.size()) + kBags) * dim * sizeof(float) *
-                       state.iterations();
+  const double bytes =
+      (static_cast<double>(batch.rows.size()) + kBags) * dim * sizeof(float) * state.iterations();
   state.counters["rows/s"] = benchmark::Counter(ids, benchmark::Counter::kIsRate);
   state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsRate);
 }
@@ -126,8 +126,8 @@ void BM_NaiveLookup(benchmark::State& state) {
   SetCounters(state, dim, batch);
 }
 
-void RunKernel(const Table& table, int dim, Batch& batch, bool mean,
-               int64_t begin, int64_t end, float* out) {
+void RunKernel(const Table& table, int dim, Batch& batch, bool mean, int64_t begin, int64_t end,
+               float* out) {
   embrt::cpu::ComputeGains(mean ? EMBRT_COMBINER_MEAN : EMBRT_COMBINER_SUM, batch.splits.data(),
                            batch.weights.data(), begin, end, batch.gains.data());
   embrt::cpu::LookupBags(table.data(), dim, batch.splits.data(), batch.rows.data(),

@@ -52,9 +52,9 @@ int64_t DrawId(std::mt19937_64& random, bool zipf) {
 }
 
 struct Step {
-  std::vector<int64_t> rows;       // kBags * kBagSize, bag-major
-  std::vector<float> gains;        // mean combiner: 1 / kBagSize
-  std::vector<float> gradients;    // [kBags, kDim]
+  std::vector<int64_t> rows;     // kBags * kBagSize, bag-major
+  std::vector<float> gains;      // mean combiner: 1 / kBagSize
+  std::vector<float> gradients;  // [kBags, kDim]
   int64_t touched = 0;
 };
 
@@ -102,8 +102,8 @@ void SetCounters(benchmark::State& state, const Step& step, int slots) {
       benchmark::Counter(n * static_cast<double>(step.rows.size()), benchmark::Counter::kIsRate);
   state.counters["rows/s"] =
       benchmark::Counter(n * static_cast<double>(step.touched), benchmark::Counter::kIsRate);
-  const double bytes = (static_cast<double>(step.rows.size()) + 2.0 * slots * step.touched) *
-                       kDim * sizeof(float);
+  const double bytes =
+      (static_cast<double>(step.rows.size()) + 2.0 * slots * step.touched) * kDim * sizeof(float);
   state.counters["GB/s"] = benchmark::Counter(n * bytes / 1e9, benchmark::Counter::kIsRate);
 }
 

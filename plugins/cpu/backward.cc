@@ -14,9 +14,7 @@ namespace {
 // Tables up to this many rows map rows densely (4 bytes per row, kept across steps).
 constexpr int64_t kDenseMapMaxRows = int64_t{1} << 21;
 
-inline uint64_t HashRow(int64_t row) {
-  return static_cast<uint64_t>(row) * 0x9E3779B97F4A7C15ull;
-}
+inline uint64_t HashRow(int64_t row) { return static_cast<uint64_t>(row) * 0x9E3779B97F4A7C15ull; }
 
 }  // namespace
 
@@ -116,8 +114,8 @@ void RowGrouping::Finish() {
 }
 
 EMBRT_CPU_MULTIVERSION
-void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
-                    float* part, float* step) {
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
+                    float* step) {
   std::memset(step, 0, sizeof(float) * dim);
   std::memset(part, 0, sizeof(float) * dim);
   if (begin == end) return;

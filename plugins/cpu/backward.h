@@ -78,8 +78,8 @@ class RowGrouping {
 };
 
 // Sums one row's contributions (see the file comment). `part` is dim floats of scratch.
-void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
-                    float* part, float* step);
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
+                    float* step);
 
 }  // namespace cpu
 }  // namespace embrt

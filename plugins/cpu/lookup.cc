@@ -61,7 +61,8 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
       continue;
     }
     for (int32_t k = begin; k < end; ++k) {
-      if (k + kPrefetchDistance < end_id) PrefetchRow(table + rows[k + kPrefetchDistance] * dim, dim);
+      if (k + kPrefetchDistance < end_id)
+        PrefetchRow(table + rows[k + kPrefetchDistance] * dim, dim);
       if (k == begin) {
         ScaleRow(dim, gains[k], table + rows[k] * dim, activation);
       } else {
@@ -73,8 +74,8 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
 
 EMBRT_CPU_MULTIVERSION
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
-                    const int32_t* splits, const int64_t* rows, int64_t bag_begin,
-                    int64_t bag_end, float* out) {
+                    const int32_t* splits, const int64_t* rows, int64_t bag_begin, int64_t bag_end,
+                    float* out) {
   const int64_t row_floats = static_cast<int64_t>(max_sequence_length) * dim;
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     float* activation = out + b * row_floats;

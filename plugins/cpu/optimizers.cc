@@ -71,7 +71,8 @@ sdk::Status ParseOptimizer(const sdk::OptimizerConfig& config, const std::string
   if (!IsBoolean(hp("use_nesterov", 0.0f)) || !IsBoolean(hp("lazy_adam", 1.0f)) ||
       !IsBoolean(hp("sum_inside_sqrt", 1.0f)) ||
       !IsBoolean(hp("multiply_linear_by_learning_rate", 0.0f))) {
-    return sdk::Status::InvalidArgument("table '" + table + "': a boolean hyperparameter is not 0/1");
+    return sdk::Status::InvalidArgument("table '" + table +
+                                        "': a boolean hyperparameter is not 0/1");
   }
   *settings = s;
   return sdk::Status();
@@ -122,8 +123,8 @@ inline void AdagradRow(int32_t dim, float lr, const float* __restrict g, float* 
 
 inline void AdagradMomentumRow(int32_t dim, float lr, float beta2, float one_minus_beta2,
                                float epsilon, float negative_inverse_exponent, float momentum,
-                               bool use_nesterov, const float* __restrict g,
-                               float* __restrict w, float* __restrict a, float* __restrict m) {
+                               bool use_nesterov, const float* __restrict g, float* __restrict w,
+                               float* __restrict a, float* __restrict m) {
   for (int32_t d = 0; d < dim; ++d) {
     a[d] = beta2 == 1.0f ? a[d] + g[d] * g[d] : beta2 * a[d] + one_minus_beta2 * g[d] * g[d];
     const float scaled = std::pow(a[d] + epsilon, negative_inverse_exponent) * g[d];
@@ -198,17 +199,16 @@ void ApplyRowUpdate(const PreparedUpdate& u, int32_t dim, float* g, float* const
       break;
     case EMBRT_OPTIMIZER_ADAM:
       if (s.sum_inside_sqrt) {
-        AdamSumInsideSqrtRow(dim, u.lr, s.beta_1, u.one_minus_beta_1, s.beta_2,
-                             u.one_minus_beta_2, u.epsilon_squared, g, w, slots[1], slots[2]);
+        AdamSumInsideSqrtRow(dim, u.lr, s.beta_1, u.one_minus_beta_1, s.beta_2, u.one_minus_beta_2,
+                             u.epsilon_squared, g, w, slots[1], slots[2]);
       } else {
         AdamRow(dim, u.lr, s.beta_1, u.one_minus_beta_1, s.beta_2, u.one_minus_beta_2,
                 s.adam_epsilon, g, w, slots[1], slots[2]);
       }
       break;
     case EMBRT_OPTIMIZER_FTRL:
-      FtrlRow(dim, u.lr, u.ftrl_power, s.l1_regularization_strength,
-              s.l2_regularization_strength, s.beta, s.multiply_linear_by_learning_rate, g, w,
-              slots[1], slots[2]);
+      FtrlRow(dim, u.lr, u.ftrl_power, s.l1_regularization_strength, s.l2_regularization_strength,
+              s.beta, s.multiply_linear_by_learning_rate, g, w, slots[1], slots[2]);
       break;
     default:
       break;

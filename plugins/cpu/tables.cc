@@ -2,11 +2,11 @@
 
 #include "tables.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
-
-#include <sys/mman.h>
 
 namespace embrt {
 namespace cpu {

@@ -26,8 +26,7 @@
 namespace embrt {
 namespace cpu {
 
-inline void ScaleRow(int32_t dim, float gain, const float* __restrict row,
-                     float* __restrict out) {
+inline void ScaleRow(int32_t dim, float gain, const float* __restrict row, float* __restrict out) {
   for (int32_t d = 0; d < dim; ++d) out[d] = gain * row[d];
 }
 

@@ -60,8 +60,9 @@ TEST(CpuTrainingTest, NullGradientStillCountsAsTouchedForAdam) {
   // Momenta 1 and velocities 1 everywhere.
   ASSERT_TRUE(engine.Load(0, 0, {RowMajor(8, 4), Filled(8, 4, 1), Filled(8, 4, 1)}).ok());
   ASSERT_TRUE(engine.Load(1, 0, {RowMajor(16, 2), Filled(16, 2, 1), Filled(16, 2, 1)}).ok());
-  TrainStep(engine, TfFixtureInputs(),
-            [](const auto&) { return std::vector<std::vector<float>>{{}, {}, {}}; });
+  TrainStep(engine, TfFixtureInputs(), [](const auto&) {
+    return std::vector<std::vector<float>>{{}, {}, {}};
+  });
   const Tables after = engine.RetrieveAll();
   const float m = 0.9f * 1.0f + (1.0f - 0.9f) * 0.0f;
   const float v = 0.999f * 1.0f + (1.0f - 0.999f) * 0.0f * 0.0f;
@@ -115,8 +116,8 @@ TEST(CpuTrainingTest, DynamicLearningRateFromReplicaZero) {
   spec.num_learning_rate_tags = 1;
   CpuEngine engine(spec);
   ASSERT_TRUE(engine.ok()) << engine.create_result().message;
-  const std::vector<float> want = {0, -1.0f, -1.95f, -2.85f, -3.7f,
-                                   -4.5f, -5.25f, -5.95f, -6.6f, -7.2f};
+  const std::vector<float> want = {0,     -1.0f,  -1.95f, -2.85f, -3.7f,
+                                   -4.5f, -5.25f, -5.95f, -6.6f,  -7.2f};
   float expected = 0.0f;
   for (int step = 0; step < 10; ++step) {
     ASSERT_TRUE(engine.Enqueue(0, {Bags({{0}})}).ok());
@@ -179,9 +180,8 @@ TEST(CpuTrainingTest, NonLazyAdamUpdatesEveryRow) {
   ASSERT_TRUE(engine.ok()) << engine.create_result().message;
   ASSERT_TRUE(engine.Load(0, 0, {RowMajor(8, 4), Filled(8, 4, 1), Filled(8, 4, 1)}).ok());
   ASSERT_TRUE(engine.Load(1, 0, {RowMajor(16, 2), Filled(16, 2, 1), Filled(16, 2, 1)}).ok());
-  TrainStep(engine, TfFixtureInputs(), [](const std::vector<std::vector<float>>& a) {
-    return HalfOf(a);
-  });
+  TrainStep(engine, TfFixtureInputs(),
+            [](const std::vector<std::vector<float>>& a) { return HalfOf(a); });
   const Tables after = engine.RetrieveAll();
   // Untouched video row 5: g = 0, m and v decay, w moves.
   const float m = 0.9f * 1.0f + (1.0f - 0.9f) * 0.0f;
@@ -466,8 +466,7 @@ TEST(CpuTrainingTest, BitIdenticalForAnyThreadCountAndChunking) {
     for (size_t t = 0; t < one.tables.size(); ++t) {
       for (size_t s = 0; s < one.tables[t].size(); ++s) {
         EXPECT_TRUE(BitwiseEqual(one.tables[t][s], other.tables[t][s]))
-            << "table " << t << " slot " << s << " with " << threads << " threads, chunk "
-            << chunk;
+            << "table " << t << " slot " << s << " with " << threads << " threads, chunk " << chunk;
       }
     }
   }
