@@ -2,6 +2,7 @@
 
 #include "backward.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "vector_ops.h"
@@ -13,9 +14,7 @@ namespace {
 // Tables up to this many rows map rows densely (4 bytes per row, kept across steps).
 constexpr int64_t kDenseMapMaxRows = int64_t{1} << 21;
 
-inline uint64_t HashRow(int64_t row) {
-  return static_cast<uint64_t>(row) * 0x9E3779B97F4A7C15ull;
-}
+inline uint64_t HashRow(int64_t row) { return static_cast<uint64_t>(row) * 0x9E3779B97F4A7C15ull; }
 
 }  // namespace
 
@@ -34,7 +33,10 @@ void RowGrouping::Begin(int64_t table_rows, size_t expected_contributions) {
   contributions_.clear();
   dense_ = table_rows <= kDenseMapMaxRows;
   if (dense_) {
-    if (static_cast<int64_t>(dense_map_.size()) != table_rows) dense_map_.assign(table_rows, -1);
+    if (static_cast<int64_t>(dense_map_.size()) != table_rows) {
+      dense_map_ = AlignedArray<int32_t>(table_rows);
+      std::fill(dense_map_.data(), dense_map_.data() + table_rows, -1);
+    }
   } else {
     size_t wanted = 16;
     while (wanted < 2 * expected_contributions) wanted *= 2;
@@ -111,8 +113,9 @@ void RowGrouping::Finish() {
   offsets_[0] = 0;
 }
 
-void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
-                    float* part, float* step) {
+EMBRT_CPU_MULTIVERSION
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
+                    float* step) {
   std::memset(step, 0, sizeof(float) * dim);
   std::memset(part, 0, sizeof(float) * dim);
   if (begin == end) return;

@@ -30,6 +30,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "tables.h"
+
 namespace embrt {
 namespace cpu {
 
@@ -63,7 +65,7 @@ class RowGrouping {
 
   // Small tables use a dense row -> u map; large ones an open-addressing hash (keys_ = -1 free).
   bool dense_ = true;
-  std::vector<int32_t> dense_map_;
+  AlignedArray<int32_t> dense_map_;
   std::vector<int64_t> keys_;
   std::vector<int32_t> values_;
   uint64_t mask_ = 0;
@@ -76,8 +78,8 @@ class RowGrouping {
 };
 
 // Sums one row's contributions (see the file comment). `part` is dim floats of scratch.
-void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
-                    float* part, float* step);
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
+                    float* step);
 
 }  // namespace cpu
 }  // namespace embrt

@@ -10,6 +10,7 @@
 #include <new>
 
 #include "lookup.h"
+#include "update.h"
 
 namespace embrt {
 namespace cpu {
@@ -21,7 +22,6 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
 // Lookup and update loops hand each worker at least this many bags or rows.
 constexpr int64_t kMinBagsPerChunk = 256;
-constexpr int64_t kMinRowsPerChunk = 64;
 
 Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
   *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -30,8 +30,8 @@ Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
       return Status::Unimplemented("cpu backend: unknown option " + Quote(option.name) +
                                    " (supported: threads)");
     }
-    std::string text = option.type == EMBRT_VALUE_INT64 ? std::to_string(option.int64_value)
-                                                        : option.string_value;
+    std::string text =
+        option.type == EMBRT_VALUE_INT64 ? std::to_string(option.int64_value) : option.string_value;
     char* end = nullptr;
     long value = std::strtol(text.c_str(), &end, 10);
     if (text.empty() || end == nullptr || *end != '\0' || value < 1 || value > 1024) {
@@ -77,8 +77,7 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
       return Status::Unimplemented(where + ": combiner " + std::to_string(table.combiner) +
                                    " is not supported");
     }
-    const int64_t expected =
-        ShardRowCount(table.vocabulary_size, config.num_hosts, config.host_id);
+    const int64_t expected = ShardRowCount(table.vocabulary_size, config.num_hosts, config.host_id);
     if (table.shard_rows != expected) {
       return Status::InvalidArgument(where + ": shard_rows " + std::to_string(table.shard_rows) +
                                      " but host " + std::to_string(config.host_id) + " of " +
@@ -86,8 +85,8 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
                                      std::to_string(expected) + " rows");
     }
     OptimizerSettings settings;
-    Status status = ParseOptimizer(table.optimizer, table.name, config.num_learning_rate_tags,
-                                   &settings);
+    Status status =
+        ParseOptimizer(table.optimizer, table.name, config.num_learning_rate_tags, &settings);
     if (!status.ok()) return status;
   }
   for (size_t f = 0; f < config.features.size(); ++f) {
@@ -103,8 +102,8 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
       return Status::InvalidArgument(where + ": max_sequence_length is negative");
     }
     if (feature.input_rows < 0 || feature.input_rows > std::numeric_limits<int32_t>::max()) {
-      return Status::InvalidArgument(where + ": input_rows " +
-                                     std::to_string(feature.input_rows) + " is out of range");
+      return Status::InvalidArgument(where + ": input_rows " + std::to_string(feature.input_rows) +
+                                     " is out of range");
     }
   }
   int threads = 1;
@@ -132,20 +131,21 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
     table.combiner = in.combiner;
     ParseOptimizer(in.optimizer, in.name, config.num_learning_rate_tags, &table.optimizer);
     table.shard = ShardMap(in.vocabulary_size, config.num_hosts, config.host_id, config.sharding);
-    table.storage = std::make_unique<TableShard>(in.shard_rows, in.dim,
-                                                 SlotCount(table.optimizer.kind));
+    table.storage =
+        std::make_unique<TableShard>(in.shard_rows, in.dim, SlotCount(table.optimizer.kind));
     max_dim_ = std::max(max_dim_, in.dim);
   }
   for (size_t f = 0; f < config.features.size(); ++f) {
     const sdk::FeatureConfig& in = config.features[f];
     Feature feature;
     feature.name = in.name;
+    feature.label = "feature " + Quote(in.name) + " (index " + std::to_string(f) + ")";
     feature.table = in.table_index;
     feature.dim = tables_[in.table_index].dim;
     feature.max_sequence_length = in.max_sequence_length;
     feature.input_rows = in.input_rows;
-    feature.activation_floats = static_cast<size_t>(in.input_rows) *
-                                std::max(1, in.max_sequence_length) * feature.dim;
+    feature.activation_floats =
+        static_cast<size_t>(in.input_rows) * std::max(1, in.max_sequence_length) * feature.dim;
     features_.push_back(feature);
     tables_[in.table_index].features.push_back(static_cast<int32_t>(f));
   }
@@ -194,8 +194,7 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     const Table& table = tables_[feature.table];
     const sdk::FeatureInputView& in = inputs[f];
     FeatureBatch& batch = buffer->features[f];
-    const std::string where =
-        "feature " + Quote(feature.name) + " (index " + std::to_string(f) + ")";
+    const std::string& where = feature.label;
     const int64_t rows = feature.input_rows;
     if (in.num_ids > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
       return Status::InvalidArgument(where + ": " + std::to_string(in.num_ids) +
@@ -208,8 +207,10 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     batch.splits.resize(rows + 1);
     if (in.row_splits == nullptr) {
       if (in.num_ids != static_cast<size_t>(rows)) {
-        return Status::InvalidArgument(where + ": without row_splits there must be one id per "
-                                       "row: got " + std::to_string(in.num_ids) + " ids for " +
+        return Status::InvalidArgument(where +
+                                       ": without row_splits there must be one id per "
+                                       "row: got " +
+                                       std::to_string(in.num_ids) + " ids for " +
                                        std::to_string(rows) + " rows");
       }
       for (int64_t b = 0; b <= rows; ++b) batch.splits[b] = static_cast<int32_t>(b);
@@ -240,7 +241,8 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     }
     if (feature.max_sequence_length > 0) {
       if (in.weights != nullptr) {
-        return Status::InvalidArgument(where + " is a sequence feature: weights are not "
+        return Status::InvalidArgument(where +
+                                       " is a sequence feature: weights are not "
                                        "supported");
       }
       for (int64_t b = 0; b < rows; ++b) {
@@ -258,17 +260,17 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
       for (int32_t k = batch.splits[b]; k < batch.splits[b + 1]; ++k) {
         const int64_t id = in.ids[k];
         if (id < 0 || id >= table.vocabulary_size) {
-          return Status::InvalidArgument(
-              where + ": row " + std::to_string(b) + ", position " +
-              std::to_string(k - batch.splits[b]) + ": id " + std::to_string(id) +
-              " is out of range [0, " + std::to_string(table.vocabulary_size) + ") of table " +
-              Quote(table.name));
+          return Status::InvalidArgument(where + ": row " + std::to_string(b) + ", position " +
+                                         std::to_string(k - batch.splits[b]) + ": id " +
+                                         std::to_string(id) + " is out of range [0, " +
+                                         std::to_string(table.vocabulary_size) + ") of table " +
+                                         Quote(table.name));
         }
         if (!table.shard.Owns(id)) {
-          return Status::Unimplemented(
-              where + ": row " + std::to_string(b) + ": id " + std::to_string(id) +
-              " of table " + Quote(table.name) + " lives on another host, and the cpu backend " +
-              "has no transport between hosts yet");
+          return Status::Unimplemented(where + ": row " + std::to_string(b) + ": id " +
+                                       std::to_string(id) + " of table " + Quote(table.name) +
+                                       " lives on another host, and the cpu backend " +
+                                       "has no transport between hosts yet");
         }
         batch.rows[k] = table.shard.LocalRow(id);
       }
@@ -348,10 +350,10 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
   }
   for (size_t f = 0; f < features_.size(); ++f) {
     if (activation_sizes[f] != features_[f].activation_floats) {
-      return Status::InvalidArgument(
-          "RecvActivations: feature " + Quote(features_[f].name) + " (index " +
-          std::to_string(f) + "): buffer holds " + std::to_string(activation_sizes[f]) +
-          " floats, expected " + std::to_string(features_[f].activation_floats));
+      return Status::InvalidArgument("RecvActivations: feature " + Quote(features_[f].name) +
+                                     " (index " + std::to_string(f) + "): buffer holds " +
+                                     std::to_string(activation_sizes[f]) + " floats, expected " +
+                                     std::to_string(features_[f].activation_floats));
     }
     if (activations[f] == nullptr && activation_sizes[f] > 0) {
       return Status::InvalidArgument("RecvActivations: feature " + Quote(features_[f].name) +
@@ -363,8 +365,8 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
     std::unique_lock<std::mutex> lock(mutex_);
     Replica& r = replicas_[replica];
     if (r.phase != Phase::kEnqueued) {
-      return Status::FailedPrecondition("RecvActivations for replica " +
-                                        std::to_string(replica) + ": nothing was enqueued");
+      return Status::FailedPrecondition("RecvActivations for replica " + std::to_string(replica) +
+                                        ": nothing was enqueued");
     }
     changed_.wait(lock, [&] { return r.lookup_done || !deferred_error_.ok(); });
     if (!deferred_error_.ok()) return deferred_error_;
@@ -534,9 +536,8 @@ Status CpuEngine::CheckRows(int32_t table, int32_t shard, int64_t row_begin, int
   return Status();
 }
 
-Status CpuEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row_begin,
-                                 int64_t row_count, const float* const* slots,
-                                 size_t num_slots) {
+Status CpuEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
+                                 const float* const* slots, size_t num_slots) {
   std::unique_lock<std::mutex> lock(mutex_);
   Drain(lock);
   Status status = CheckRows(table, shard, row_begin, row_count,
@@ -613,10 +614,9 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
       const float* parameters = table.storage->slot(0);
       float* out = r.activations[f].data();
       if (feature.max_sequence_length > 0) {
-        ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1,
-                     batch.gains.data());
-        LookupSequence(parameters, feature.dim, feature.max_sequence_length,
-                       batch.splits.data(), batch.rows.data(), b0, b1, out);
+        ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1, batch.gains.data());
+        LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
+                       batch.rows.data(), b0, b1, out);
       } else {
         ComputeGains(table.combiner, batch.splits.data(),
                      batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
@@ -629,23 +629,31 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
 }
 
 void CpuEngine::RunUpdate(int64_t step) {
+  // 1. Group every table's contributions by row: tables are independent, one worker each.
+  pool_.ParallelFor(static_cast<int64_t>(tables_.size()), 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) GroupContributions(tables_[t], step);
+  });
+  // 2. One update per touched row (or per contribution without accumulation), table by table,
+  //    each split across the workers by rows.
   const std::vector<float>& rates = replicas_[0].buffers[step % 2].learning_rates;
   for (Table& table : tables_) {
-    const int32_t tag = table.optimizer.learning_rate_tag;
-    const float lr = tag >= 0 ? rates[tag] : table.optimizer.learning_rate;
-    UpdateTable(table, step, lr);
+    const OptimizerSettings& settings = table.optimizer;
+    const bool every_row = settings.kind == EMBRT_OPTIMIZER_ADAM && !settings.lazy_adam;
+    if (table.features.empty() && !every_row) continue;
+    const int32_t tag = settings.learning_rate_tag;
+    const float lr = tag >= 0 ? rates[tag] : settings.learning_rate;
+    ApplyGroupedUpdates(pool_, table.grouping, PrepareUpdate(settings, lr),
+                        settings.use_gradient_accumulation, every_row, table.storage.get(),
+                        &worker_scratch_);
   }
 }
 
-void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
-  const int32_t dim = table.dim;
-  const OptimizerSettings& settings = table.optimizer;
-  const bool dense_adam = settings.kind == EMBRT_OPTIMIZER_ADAM && !settings.lazy_adam;
-  if (table.features.empty() && !dense_adam) return;
-
-  // 1. Every contribution, in canonical order: replica, feature, bag, position.
+void CpuEngine::GroupContributions(Table& table, int64_t step) {
+  // Every contribution, in canonical order: replica, feature, bag, position.
   size_t expected = 0;
-  for (int32_t f : table.features) expected += replicas_[0].buffers[step % 2].features[f].rows.size();
+  for (int32_t f : table.features) {
+    expected += replicas_[0].buffers[step % 2].features[f].rows.size();
+  }
   RowGrouping& grouping = table.grouping;
   grouping.Begin(table.storage->rows(), expected * num_replicas_);
   for (int32_t replica = 0; replica < num_replicas_; ++replica) {
@@ -661,7 +669,7 @@ void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
           const float* g = nullptr;
           if (gradient != nullptr) {
             const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
-            g = gradient + at * dim;
+            g = gradient + at * table.dim;
           }
           grouping.Add(batch.rows[k], g, batch.gains[k], replica);
         }
@@ -669,55 +677,6 @@ void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
     }
   }
   grouping.Finish();
-
-  // 2. One update per touched row (or per contribution without accumulation), rows split
-  //    across workers: each row's arithmetic is the same whatever the split.
-  const PreparedUpdate update = PrepareUpdate(settings, learning_rate);
-  TableShard& storage = *table.storage;
-  const int num_slots = storage.num_slots();
-  auto apply = [&](int64_t row, float* g) {
-    float* slots[3];
-    for (int s = 0; s < num_slots; ++s) slots[s] = storage.row(s, row);
-    ApplyRowUpdate(update, dim, g, slots);
-  };
-  if (dense_adam) {
-    pool_.ParallelFor(storage.rows(), kMinRowsPerChunk, [&](int64_t begin, int64_t end, int w) {
-      float* part = worker_scratch_[w].data();
-      float* g = part + dim;
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t u = grouping.Find(row);
-        if (u >= 0) {
-          SumRowGradient(grouping.begin(u), grouping.end(u), dim, part, g);
-        } else {
-          std::memset(g, 0, sizeof(float) * dim);
-        }
-        apply(row, g);
-      }
-    });
-    return;
-  }
-  const bool accumulate = settings.use_gradient_accumulation;
-  pool_.ParallelFor(grouping.num_rows(), kMinRowsPerChunk, [&](int64_t begin, int64_t end, int w) {
-    float* part = worker_scratch_[w].data();
-    float* g = part + dim;
-    for (int64_t u = begin; u < end; ++u) {
-      const int64_t row = grouping.row(u);
-      if (accumulate) {
-        SumRowGradient(grouping.begin(u), grouping.end(u), dim, part, g);
-        apply(row, g);
-        continue;
-      }
-      // Accumulation off: one update per contribution, in canonical order.
-      for (const Contribution* c = grouping.begin(u); c != grouping.end(u); ++c) {
-        if (c->gradient == nullptr) {
-          std::memset(g, 0, sizeof(float) * dim);
-        } else {
-          for (int32_t d = 0; d < dim; ++d) g[d] = c->gain * c->gradient[d];
-        }
-        apply(row, g);
-      }
-    }
-  });
 }
 
 }  // namespace cpu

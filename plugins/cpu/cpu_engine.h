@@ -58,9 +58,8 @@ class CpuEngine : public sdk::Engine {
                             const float* learning_rates, size_t num_learning_rates) override;
   sdk::Status LoadTableShard(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
                              const float* const* slots, size_t num_slots) override;
-  sdk::Status RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin,
-                                 int64_t row_count, float* const* slots,
-                                 size_t num_slots) override;
+  sdk::Status RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
+                                 float* const* slots, size_t num_slots) override;
   sdk::Status Synchronize() override;
 
  private:
@@ -77,6 +76,7 @@ class CpuEngine : public sdk::Engine {
   };
   struct Feature {
     std::string name;
+    std::string label;  // "feature 'name' (index f)", for messages
     int32_t table;
     int32_t dim;
     int32_t max_sequence_length;  // 0: one bag per row
@@ -85,11 +85,11 @@ class CpuEngine : public sdk::Engine {
   };
   // One feature's copied batch for one replica and step.
   struct FeatureBatch {
-    std::vector<int32_t> splits;  // input_rows + 1
-    std::vector<int64_t> rows;    // local row per id
-    std::vector<float> weights;   // per id; empty means every weight is 1
-    std::vector<float> gains;     // per id, written by the lookup
-    std::vector<float> gradients; // activation-shaped, valid when has_gradients
+    std::vector<int32_t> splits;   // input_rows + 1
+    std::vector<int64_t> rows;     // local row per id
+    std::vector<float> weights;    // per id; empty means every weight is 1
+    std::vector<float> gains;      // per id, written by the lookup
+    std::vector<float> gradients;  // activation-shaped, valid when has_gradients
     bool has_gradients = false;
   };
   struct StepBuffer {
@@ -103,7 +103,7 @@ class CpuEngine : public sdk::Engine {
     EMBRT_Mode last_received_mode = 0;
     int64_t step = 0;  // training steps sent
     bool lookup_done = false;
-    StepBuffer buffers[2];  // step k uses buffers[k % 2]
+    StepBuffer buffers[2];                        // step k uses buffers[k % 2]
     std::vector<std::vector<float>> activations;  // per feature
   };
   struct Task {
@@ -123,7 +123,8 @@ class CpuEngine : public sdk::Engine {
   void DeviceLoop();
   void RunLookup(int32_t replica, int64_t step);
   void RunUpdate(int64_t step);
-  void UpdateTable(Table& table, int64_t step, float learning_rate);
+  // Fills table.grouping with the step's contributions (RowGrouping::Finish done).
+  void GroupContributions(Table& table, int64_t step);
   // Waits (mutex_ held through `lock`) until the device queue is empty and idle.
   void Drain(std::unique_lock<std::mutex>& lock);
 

@@ -29,8 +29,7 @@ struct CpuPlugin {
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;
   }
-  static sdk::Status Create(const sdk::EngineConfig& config,
-                            std::unique_ptr<sdk::Engine>* engine) {
+  static sdk::Status Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {
     return CpuEngine::Create(config, engine);
   }
 };

@@ -43,8 +43,8 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
 
 // `out` points at row 0's activations ([rows, L, dim] row-major).
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
-                    const int32_t* splits, const int64_t* rows, int64_t bag_begin,
-                    int64_t bag_end, float* out);
+                    const int32_t* splits, const int64_t* rows, int64_t bag_begin, int64_t bag_end,
+                    float* out);
 
 }  // namespace cpu
 }  // namespace embrt

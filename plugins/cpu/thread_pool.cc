@@ -24,7 +24,8 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::ParallelFor(int64_t n, int64_t min_items_per_chunk, const Body& body) {
   if (n <= 0) return;
   const int64_t min_items = std::max<int64_t>(1, min_items_per_chunk);
-  const int chunks = static_cast<int>(std::min<int64_t>(size_, std::max<int64_t>(1, n / min_items)));
+  const int chunks =
+      static_cast<int>(std::min<int64_t>(size_, std::max<int64_t>(1, n / min_items)));
   if (chunks == 1) {
     body(0, n, 0);
     return;

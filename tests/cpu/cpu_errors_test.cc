@@ -28,7 +28,7 @@ using Tables = std::vector<std::vector<std::vector<float>>>;
   do {                                                                         \
     const Result r_ = (result);                                                \
     EXPECT_EQ(r_.code, error_code) << r_.message;                              \
-    for (const char* part : std::initializer_list<const char*>{__VA_ARGS__}) {         \
+    for (const char* part : std::initializer_list<const char*>{__VA_ARGS__}) { \
       EXPECT_THAT(r_.message, HasSubstr(part));                                \
     }                                                                          \
   } while (0)
@@ -86,8 +86,8 @@ TEST_F(CpuErrorsTest, IdsOutOfRangeAreRejectedAtEnqueue) {
 TEST_F(CpuErrorsTest, BadRowSplitsAreRejected) {
   std::vector<Input> inputs = Good();
   inputs[0].row_splits = {0, 1, 3, 2, 6};
-  EXPECT_ERROR(engine_->Enqueue(0, inputs), EMBRT_CODE_INVALID_ARGUMENT, "watched",
-               "not ascending", "row 2");
+  EXPECT_ERROR(engine_->Enqueue(0, inputs), EMBRT_CODE_INVALID_ARGUMENT, "watched", "not ascending",
+               "row 2");
   inputs[0].row_splits = {0, 1, 3, 5};
   EXPECT_ERROR(engine_->Enqueue(0, inputs), EMBRT_CODE_INVALID_ARGUMENT, "watched", "4 entries");
   inputs[0].row_splits = {1, 1, 3, 5, 6};
@@ -173,8 +173,8 @@ TEST_F(CpuErrorsTest, NonFiniteGradientsRejectTheReplicasWholeStep) {
   ReadyToSend();
   auto g = Gradients();
   g[3][2 * 2 * 2 + 1 * 2 + 1] = std::numeric_limits<float>::infinity();  // row 2, pos 1, col 1
-  EXPECT_ERROR(engine_->Send(1, g), EMBRT_CODE_INVALID_ARGUMENT, "sequence", "row 2",
-               "position 1", "column 1");
+  EXPECT_ERROR(engine_->Send(1, g), EMBRT_CODE_INVALID_ARGUMENT, "sequence", "row 2", "position 1",
+               "column 1");
   g = Gradients();
   g[0][5] = std::nanf("");
   EXPECT_ERROR(engine_->Send(0, g), EMBRT_CODE_INVALID_ARGUMENT, "watched", "row 1", "column 1");
@@ -205,13 +205,12 @@ TEST_F(CpuErrorsTest, LoadAndRetrieveCheckTableShardRowsAndSlots) {
   std::vector<float> row(4, 1.0f);
   const std::vector<const float*> two = {row.data(), row.data()};
   EXPECT_ERROR(engine_->LoadRaw(2, 0, 0, 1, two), EMBRT_CODE_INVALID_ARGUMENT, "table index 2");
-  EXPECT_ERROR(engine_->LoadRaw(0, 1, 0, 1, two), EMBRT_CODE_INVALID_ARGUMENT, "video",
-               "shard 1");
-  EXPECT_ERROR(engine_->LoadRaw(0, 0, 7, 2, two), EMBRT_CODE_INVALID_ARGUMENT, "video",
-               "outside", "8 rows");
+  EXPECT_ERROR(engine_->LoadRaw(0, 1, 0, 1, two), EMBRT_CODE_INVALID_ARGUMENT, "video", "shard 1");
+  EXPECT_ERROR(engine_->LoadRaw(0, 0, 7, 2, two), EMBRT_CODE_INVALID_ARGUMENT, "video", "outside",
+               "8 rows");
   EXPECT_ERROR(engine_->LoadRaw(0, 0, -1, 1, two), EMBRT_CODE_INVALID_ARGUMENT, "outside");
-  EXPECT_ERROR(engine_->LoadRaw(0, 0, 0, 1, {row.data()}), EMBRT_CODE_INVALID_ARGUMENT,
-               "1 slots", "has 2");
+  EXPECT_ERROR(engine_->LoadRaw(0, 0, 0, 1, {row.data()}), EMBRT_CODE_INVALID_ARGUMENT, "1 slots",
+               "has 2");
   EXPECT_ERROR(engine_->LoadRaw(0, 0, 0, 1, {row.data(), nullptr}), EMBRT_CODE_INVALID_ARGUMENT,
                "slot 1 is NULL");
   std::vector<std::vector<float>> out;
@@ -231,32 +230,40 @@ TEST(CpuCreateErrorsTest, BadDescriptionsAreRejected) {
   };
   const std::vector<Case> cases = {
       {"dim", [](EngineSpec& s) { s.tables[0].dim = 0; }, EMBRT_CODE_INVALID_ARGUMENT, "dim"},
-      {"vocab", [](EngineSpec& s) { s.tables[1].vocabulary_size = 0; },
-       EMBRT_CODE_INVALID_ARGUMENT, "vocabulary_size"},
+      {"vocab", [](EngineSpec& s) { s.tables[1].vocabulary_size = 0; }, EMBRT_CODE_INVALID_ARGUMENT,
+       "vocabulary_size"},
       {"combiner", [](EngineSpec& s) { s.tables[0].combiner = 9; }, EMBRT_CODE_UNIMPLEMENTED,
        "combiner 9"},
       {"optimizer", [](EngineSpec& s) { s.tables[0].optimizer = 42; }, EMBRT_CODE_UNIMPLEMENTED,
        "optimizer kind 42"},
-      {"shard rows", [](EngineSpec& s) { s.shard_rows_override = 3; },
-       EMBRT_CODE_INVALID_ARGUMENT, "shard_rows 3"},
-      {"table index", [](EngineSpec& s) { s.features[1].table = 5; },
-       EMBRT_CODE_INVALID_ARGUMENT, "favorited"},
-      {"option", [](EngineSpec& s) { s.options = {{"speed", "max"}}; }, EMBRT_CODE_UNIMPLEMENTED,
-       "speed"},
-      {"threads", [](EngineSpec& s) { s.options = {{"threads", "0"}}; },
+      {"shard rows", [](EngineSpec& s) { s.shard_rows_override = 3; }, EMBRT_CODE_INVALID_ARGUMENT,
+       "shard_rows 3"},
+      {"table index", [](EngineSpec& s) { s.features[1].table = 5; }, EMBRT_CODE_INVALID_ARGUMENT,
+       "favorited"},
+      {"option",
+       [](EngineSpec& s) {
+         s.options = {{"speed", "max"}};
+       },
+       EMBRT_CODE_UNIMPLEMENTED, "speed"},
+      {"threads",
+       [](EngineSpec& s) {
+         s.options = {{"threads", "0"}};
+       },
        EMBRT_CODE_INVALID_ARGUMENT, "threads"},
-      {"tag", [](EngineSpec& s) { s.tables[0].learning_rate_tag = 0; },
-       EMBRT_CODE_INVALID_ARGUMENT, "learning_rate_tag 0"},
+      {"tag", [](EngineSpec& s) { s.tables[0].learning_rate_tag = 0; }, EMBRT_CODE_INVALID_ARGUMENT,
+       "learning_rate_tag 0"},
       {"replicas", [](EngineSpec& s) { s.num_replicas = 0; }, EMBRT_CODE_INVALID_ARGUMENT,
        "num_replicas"},
       {"host", [](EngineSpec& s) { s.host_id = 1; }, EMBRT_CODE_INVALID_ARGUMENT, "host_id"},
-      {"non-lazy adam", [](EngineSpec& s) {
+      {"non-lazy adam",
+       [](EngineSpec& s) {
          s.tables[0].optimizer = EMBRT_OPTIMIZER_ADAM;
          s.tables[0].use_gradient_accumulation = false;
          s.tables[0].hyperparameters = {{"lazy_adam", 0.0f}};
        },
        EMBRT_CODE_INVALID_ARGUMENT, "non-lazy Adam"},
-      {"clip", [](EngineSpec& s) { s.tables[0].clip_weight_min = 2, s.tables[0].clip_weight_max = 1; },
+      {"clip",
+       [](EngineSpec& s) { s.tables[0].clip_weight_min = 2, s.tables[0].clip_weight_max = 1; },
        EMBRT_CODE_INVALID_ARGUMENT, "clipping"},
   };
   for (const Case& c : cases) {
@@ -264,8 +271,8 @@ TEST(CpuCreateErrorsTest, BadDescriptionsAreRejected) {
     c.change(spec);
     CpuEngine engine(spec);
     EXPECT_FALSE(engine.ok()) << c.what;
-    EXPECT_EQ(engine.create_result().code, c.code) << c.what << ": "
-                                                    << engine.create_result().message;
+    EXPECT_EQ(engine.create_result().code, c.code)
+        << c.what << ": " << engine.create_result().message;
     EXPECT_THAT(engine.create_result().message, HasSubstr(c.message)) << c.what;
   }
 }

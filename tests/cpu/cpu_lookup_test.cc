@@ -65,10 +65,10 @@ TEST(CpuLookupTest, WeightedSumAndMeanMatchTfCpuGolden) {
   CpuEngine engine(TfFixtureSpec(EMBRT_OPTIMIZER_SGD));
   ASSERT_TRUE(LoadTfFixtureTables(engine).ok());
   // Weights are the id values (§5.5).
-  std::vector<Input> inputs = {Bags({{0}, {0, 1}, {0, 1}, {1}}, {{0}, {0, 1}, {0, 1}, {1}}),
-                               Bags({{0, 1}, {1}, {0}, {0, 1}}, {{0, 1}, {1}, {0}, {0, 1}}),
-                               Bags({{3}, {0, 1, 2}, {3}, {0, 1, 2}},
-                                    {{3}, {0, 1, 2}, {3}, {0, 1, 2}})};
+  std::vector<Input> inputs = {
+      Bags({{0}, {0, 1}, {0, 1}, {1}}, {{0}, {0, 1}, {0, 1}, {1}}),
+      Bags({{0, 1}, {1}, {0}, {0, 1}}, {{0, 1}, {1}, {0}, {0, 1}}),
+      Bags({{3}, {0, 1, 2}, {3}, {0, 1, 2}}, {{3}, {0, 1, 2}, {3}, {0, 1, 2}})};
   auto a = Lookup(engine, inputs);
   EXPECT_EQ(a[0], (std::vector<float>{0, 0, 0, 0, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7}));
   EXPECT_EQ(a[1], (std::vector<float>{4, 5, 6, 7, 4, 5, 6, 7, 0, 0, 0, 0, 4, 5, 6, 7}));
@@ -105,7 +105,8 @@ TEST(CpuLookupTest, EmptyBagsAndZeroWeightSumsGiveZeros) {
     CpuEngine engine(UserSpec(combiner, 4));
     LoadUser(engine);
     // Bag 0 empty; bag 1 weights sum to 0 (mean) ; bag 2 all-zero weights (sqrtn); bag 3 empty.
-    auto a = Lookup(engine, {Bags({{}, {1, 2}, {3, 4}, {}}, {{}, {1.0f, -1.0f}, {0.0f, 0.0f}, {}})});
+    auto a =
+        Lookup(engine, {Bags({{}, {1, 2}, {3, 4}, {}}, {{}, {1.0f, -1.0f}, {0.0f, 0.0f}, {}})});
     for (float x : a[0]) EXPECT_FALSE(std::isnan(x)) << "combiner " << combiner;
     EXPECT_EQ(a[0][0], 0.0f);
     EXPECT_EQ(a[0][1], 0.0f);

@@ -40,14 +40,22 @@ std::vector<std::pair<std::string, float>> HyperList(EMBRT_OptimizerKind kind, c
     case EMBRT_OPTIMIZER_ADAGRAD:
       return {{"initial_accumulator_value", 0.1f}};
     case EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM:
-      return {{"momentum", h.momentum}, {"use_nesterov", h.nesterov ? 1.f : 0.f},
-              {"exponent", h.exponent}, {"beta2", h.beta2}, {"epsilon", h.epsilon}};
+      return {{"momentum", h.momentum},
+              {"use_nesterov", h.nesterov ? 1.f : 0.f},
+              {"exponent", h.exponent},
+              {"beta2", h.beta2},
+              {"epsilon", h.epsilon}};
     case EMBRT_OPTIMIZER_ADAM:
-      return {{"beta_1", h.beta_1}, {"beta_2", h.beta_2}, {"epsilon", h.adam_epsilon},
-              {"lazy_adam", 1.f}, {"sum_inside_sqrt", h.sum_inside_sqrt ? 1.f : 0.f}};
+      return {{"beta_1", h.beta_1},
+              {"beta_2", h.beta_2},
+              {"epsilon", h.adam_epsilon},
+              {"lazy_adam", 1.f},
+              {"sum_inside_sqrt", h.sum_inside_sqrt ? 1.f : 0.f}};
     case EMBRT_OPTIMIZER_FTRL:
-      return {{"learning_rate_power", h.lr_power}, {"l1_regularization_strength", h.l1},
-              {"l2_regularization_strength", h.l2}, {"beta", h.beta},
+      return {{"learning_rate_power", h.lr_power},
+              {"l1_regularization_strength", h.l1},
+              {"l2_regularization_strength", h.l2},
+              {"beta", h.beta},
               {"initial_accumulator_value", 0.1f},
               {"multiply_linear_by_learning_rate", h.multiply_linear ? 1.f : 0.f}};
     default:
@@ -133,8 +141,7 @@ void RunGoldenStep(EMBRT_OptimizerKind kind, const Hyper& hyper,
       const auto& v = after[row.table][s];
       return std::vector<float>(v.begin() + row.row * dim, v.begin() + (row.row + 1) * dim);
     };
-    const std::string what =
-        spec.tables[row.table].name + " row " + std::to_string(row.row) + " ";
+    const std::string what = spec.tables[row.table].name + " row " + std::to_string(row.row) + " ";
     ExpectNearGolden(slice(0), row.parameters, what + "parameters");
     if (!row.slot1.empty()) ExpectNearGolden(slice(1), row.slot1, what + "slot 1");
     if (!row.slot2.empty()) ExpectNearGolden(slice(2), row.slot2, what + "slot 2");
@@ -177,7 +184,11 @@ TEST(CpuOptimizersTest, SgdMatchesTfGoldenAndFormula) {
 TEST(CpuOptimizersTest, AdagradMatchesTfGoldenAndFormula) {
   RunGoldenStep(
       EMBRT_OPTIMIZER_ADAGRAD, Hyper{},
-      {{0, 0, {-0.09992197f, 0.9000296f, 1.900015f, 2.900009f}, {64.1f, 169.1f, 324.1f, 529.1f}, {}},
+      {{0,
+        0,
+        {-0.09992197f, 0.9000296f, 1.900015f, 2.900009f},
+        {64.1f, 169.1f, 324.1f, 529.1f},
+        {}},
        {0, 1, {3.900035f, 4.900017f, 5.90001f, 6.900007f}, {144.1f, 289.1f, 484.1f, 729.1f}, {}},
        {1, 0, {-0.09035079f, 0.9046537f}, {0.5444444f, 1.1f}, {}},
        {1, 1, {1.909649f, 2.904654f}, {0.5444444f, 1.1f}, {}},
@@ -187,9 +198,15 @@ TEST(CpuOptimizersTest, AdagradMatchesTfGoldenAndFormula) {
 
 TEST(CpuOptimizersTest, AdamMatchesTfGoldenAndFormula) {
   RunGoldenStep(EMBRT_OPTIMIZER_ADAM, Hyper{},
-                {{0, 0, {-0.3162278f, 0.6837722f, 1.683772f, 2.683772f}, {0.8f, 1.3f, 1.8f, 2.3f},
+                {{0,
+                  0,
+                  {-0.3162278f, 0.6837722f, 1.683772f, 2.683772f},
+                  {0.8f, 1.3f, 1.8f, 2.3f},
                   {0.064f, 0.169f, 0.324f, 0.529f}},
-                 {0, 1, {3.683772f, 4.683772f, 5.683772f, 6.683772f}, {1.2f, 1.7f, 2.2f, 2.7f},
+                 {0,
+                  1,
+                  {3.683772f, 4.683772f, 5.683772f, 6.683772f},
+                  {1.2f, 1.7f, 2.2f, 2.7f},
                   {0.144f, 0.289f, 0.484f, 0.729f}},
                  {1, 0, {-0.3162278f, 0.6837722f}, {0.06666667f, 0.1f}, {0.0004444444f, 0.001f}},
                  {1, 1, {1.683772f, 2.683772f}, {0.06666667f, 0.1f}, {0.0004444444f, 0.001f}},
@@ -206,9 +223,14 @@ TEST(CpuOptimizersTest, AdamSqrtPlusEpsilonFormMatchesTfGolden) {
 
 TEST(CpuOptimizersTest, FtrlMatchesTfGoldenAndFormula) {
   RunGoldenStep(EMBRT_OPTIMIZER_FTRL, Hyper{},
-                {{0, 0, {-0.09992197f, 0.8757116f, 1.864884f, 2.858766f},
-                  {64.1f, 169.1f, 324.1f, 529.1f}, {8.0f, -113.8762f, -335.731f, -657.5784f}},
-                 {0, 1, {3.794662f, 4.807025f, 5.813775f, 6.818028f},
+                {{0,
+                  0,
+                  {-0.09992197f, 0.8757116f, 1.864884f, 2.858766f},
+                  {64.1f, 169.1f, 324.1f, 529.1f},
+                  {8.0f, -113.8762f, -335.731f, -657.5784f}},
+                 {0,
+                  1,
+                  {3.794662f, 4.807025f, 5.813775f, 6.818028f},
                   {144.1f, 289.1f, 484.1f, 729.1f},
                   {-455.5175f, -817.3357f, -1279.163f, -1840.994f}},
                  {1, 0, {-0.09035079f, 0.6031424f}, {0.5444444f, 1.1f}, {0.6666667f, -6.325811f}},
@@ -237,10 +259,16 @@ TEST(CpuOptimizersTest, AdagradMomentumMatchesTfGoldenAndFormula) {
   hyper.epsilon = 0.1f;
   hyper.beta2 = 0.9f;
   RunGoldenStep(EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM, hyper,
-                {{0, 0, {-0.8144651f, 0.03938954f, 0.9283203f, 1.836617f},
-                  {6.4f, 16.9f, 32.4f, 52.9f}, {4.286658f, 5.055845f, 5.640419f, 6.12307f}},
-                 {0, 1, {3.064999f, 3.948676f, 4.853795f, 5.772533f},
-                  {14.4f, 28.9f, 48.4f, 72.9f}, {4.921059f, 5.533284f, 6.032659f, 6.460351f}},
+                {{0,
+                  0,
+                  {-0.8144651f, 0.03938954f, 0.9283203f, 1.836617f},
+                  {6.4f, 16.9f, 32.4f, 52.9f},
+                  {4.286658f, 5.055845f, 5.640419f, 6.12307f}},
+                 {0,
+                  1,
+                  {3.064999f, 3.948676f, 4.853795f, 5.772533f},
+                  {14.4f, 28.9f, 48.4f, 72.9f},
+                  {4.921059f, 5.533284f, 6.032659f, 6.460351f}},
                  {1, 0, {-0.2414138f, 0.6751046f}, {0.04444444f, 0.1f}, {1.270599f, 1.709976f}},
                  {1, 1, {1.758586f, 2.675105f}, {0.04444444f, 0.1f}, {1.270599f, 1.709976f}},
                  {1, 2, {3.758586f, 4.675105f}, {0.04444444f, 0.1f}, {1.270599f, 1.709976f}},

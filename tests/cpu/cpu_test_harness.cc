@@ -96,7 +96,8 @@ CpuEngine::CpuEngine(const EngineSpec& spec) : spec_(spec) {
   std::vector<const EMBRT_TableDescription*> table_ptrs;
   for (size_t t = 0; t < spec.tables.size(); ++t) {
     const TableSpec& ts = spec.tables[t];
-    for (const auto& [name, value] : ts.hyperparameters) hyper[t].push_back(FloatValue(name, value));
+    for (const auto& [name, value] : ts.hyperparameters)
+      hyper[t].push_back(FloatValue(name, value));
     EMBRT_OptimizerDescription& o = optimizers[t];
     o = EMBRT_OptimizerDescription{};
     o.struct_size = EMBRT_OptimizerDescription_STRUCT_SIZE;
@@ -209,8 +210,13 @@ Result CpuEngine::Enqueue(int32_t replica, const std::vector<Input>& inputs, EMB
     in.weights = inputs[f].weights.empty() ? nullptr : inputs[f].weights.data();
     pointers.push_back(&in);
   }
-  EMBRT_Engine_Enqueue_Args args{EMBRT_Engine_Enqueue_Args_STRUCT_SIZE, nullptr, engine_, replica,
-                                 mode, pointers.data(), pointers.size()};
+  EMBRT_Engine_Enqueue_Args args{EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
+                                 nullptr,
+                                 engine_,
+                                 replica,
+                                 mode,
+                                 pointers.data(),
+                                 pointers.size()};
   return Consume(CpuApi()->Engine_Enqueue(&args));
 }
 
@@ -228,8 +234,12 @@ Result CpuEngine::Recv(int32_t replica, std::vector<std::vector<float>>* activat
 
 Result CpuEngine::RecvRaw(int32_t replica, const std::vector<float*>& buffers,
                           const std::vector<size_t>& sizes) {
-  EMBRT_Engine_RecvActivations_Args args{EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE, nullptr,
-                                         engine_, replica, buffers.data(), sizes.data(),
+  EMBRT_Engine_RecvActivations_Args args{EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE,
+                                         nullptr,
+                                         engine_,
+                                         replica,
+                                         buffers.data(),
+                                         sizes.data(),
                                          buffers.size()};
   return Consume(CpuApi()->Engine_RecvActivations(&args));
 }
@@ -242,8 +252,8 @@ Result CpuEngine::Send(int32_t replica, const std::vector<std::vector<float>>& g
     pointers.push_back(g.empty() ? nullptr : g.data());
     sizes.push_back(g.size());
   }
-  return SendRaw(replica, pointers, sizes,
-                 learning_rates.empty() ? nullptr : learning_rates.data(), learning_rates.size());
+  return SendRaw(replica, pointers, sizes, learning_rates.empty() ? nullptr : learning_rates.data(),
+                 learning_rates.size());
 }
 
 Result CpuEngine::SendRaw(int32_t replica, const std::vector<const float*>& gradients,
@@ -283,8 +293,8 @@ Result CpuEngine::LoadRaw(int32_t table, int32_t shard, int64_t row_begin, int64
   return Consume(CpuApi()->Engine_LoadTableShard(&args));
 }
 
-Result CpuEngine::Retrieve(int32_t table, std::vector<std::vector<float>>* slots,
-                           int64_t row_begin, int64_t row_count, int32_t shard) {
+Result CpuEngine::Retrieve(int32_t table, std::vector<std::vector<float>>* slots, int64_t row_begin,
+                           int64_t row_count, int32_t shard) {
   const TableSpec& ts = spec_.tables[table];
   if (row_count < 0) row_count = ShardRows(table) - row_begin;
   slots->assign(SlotCount(ts.optimizer), std::vector<float>(row_count * ts.dim, -999.0f));

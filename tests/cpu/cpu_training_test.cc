@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpu_test_harness.h"
@@ -59,8 +60,9 @@ TEST(CpuTrainingTest, NullGradientStillCountsAsTouchedForAdam) {
   // Momenta 1 and velocities 1 everywhere.
   ASSERT_TRUE(engine.Load(0, 0, {RowMajor(8, 4), Filled(8, 4, 1), Filled(8, 4, 1)}).ok());
   ASSERT_TRUE(engine.Load(1, 0, {RowMajor(16, 2), Filled(16, 2, 1), Filled(16, 2, 1)}).ok());
-  TrainStep(engine, TfFixtureInputs(),
-            [](const auto&) { return std::vector<std::vector<float>>{{}, {}, {}}; });
+  TrainStep(engine, TfFixtureInputs(), [](const auto&) {
+    return std::vector<std::vector<float>>{{}, {}, {}};
+  });
   const Tables after = engine.RetrieveAll();
   const float m = 0.9f * 1.0f + (1.0f - 0.9f) * 0.0f;
   const float v = 0.999f * 1.0f + (1.0f - 0.999f) * 0.0f * 0.0f;
@@ -114,8 +116,8 @@ TEST(CpuTrainingTest, DynamicLearningRateFromReplicaZero) {
   spec.num_learning_rate_tags = 1;
   CpuEngine engine(spec);
   ASSERT_TRUE(engine.ok()) << engine.create_result().message;
-  const std::vector<float> want = {0, -1.0f, -1.95f, -2.85f, -3.7f,
-                                   -4.5f, -5.25f, -5.95f, -6.6f, -7.2f};
+  const std::vector<float> want = {0,     -1.0f,  -1.95f, -2.85f, -3.7f,
+                                   -4.5f, -5.25f, -5.95f, -6.6f,  -7.2f};
   float expected = 0.0f;
   for (int step = 0; step < 10; ++step) {
     ASSERT_TRUE(engine.Enqueue(0, {Bags({{0}})}).ok());
@@ -178,9 +180,8 @@ TEST(CpuTrainingTest, NonLazyAdamUpdatesEveryRow) {
   ASSERT_TRUE(engine.ok()) << engine.create_result().message;
   ASSERT_TRUE(engine.Load(0, 0, {RowMajor(8, 4), Filled(8, 4, 1), Filled(8, 4, 1)}).ok());
   ASSERT_TRUE(engine.Load(1, 0, {RowMajor(16, 2), Filled(16, 2, 1), Filled(16, 2, 1)}).ok());
-  TrainStep(engine, TfFixtureInputs(), [](const std::vector<std::vector<float>>& a) {
-    return HalfOf(a);
-  });
+  TrainStep(engine, TfFixtureInputs(),
+            [](const std::vector<std::vector<float>>& a) { return HalfOf(a); });
   const Tables after = engine.RetrieveAll();
   // Untouched video row 5: g = 0, m and v decay, w moves.
   const float m = 0.9f * 1.0f + (1.0f - 0.9f) * 0.0f;
@@ -293,6 +294,137 @@ TEST(CpuTrainingTest, PipeliningOffWaitsForThePendingUpdate) {
 
 TEST(CpuTrainingTest, PipeliningOnReadsTablesAsOfEnqueue) {
   EXPECT_EQ(StaleOrFreshLookup(true), (std::vector<float>{10.0f}));
+}
+
+// Replicas driven from their own threads (a replica may run a step ahead and wait in
+// SendGradients) give the same bits as the lockstep loop when pipelining is off.
+Tables ThreeReplicaTraining(bool own_threads) {
+  EngineSpec spec = TfFixtureSpec(EMBRT_OPTIMIZER_ADAM);
+  spec.num_replicas = 3;
+  spec.options = {{"threads", "2"}};
+  CpuEngine engine(spec);
+  EXPECT_TRUE(LoadTfFixtureTables(engine).ok());
+  const std::vector<Input> inputs = TfFixtureInputs();
+  auto gradient_of = [](int replica, const std::vector<std::vector<float>>& a) {
+    std::vector<std::vector<float>> g = a;
+    for (auto& v : g) {
+      for (float& x : v) x = x * 0.25f + static_cast<float>(replica);
+    }
+    return g;
+  };
+  constexpr int kSteps = 5;
+  if (own_threads) {
+    std::vector<std::thread> threads;
+    for (int r = 0; r < 3; ++r) {
+      threads.emplace_back([&, r] {
+        for (int step = 0; step < kSteps; ++step) {
+          EXPECT_TRUE(engine.Enqueue(r, inputs).ok());
+          std::vector<std::vector<float>> a;
+          EXPECT_TRUE(engine.Recv(r, &a).ok());
+          EXPECT_TRUE(engine.Send(r, gradient_of(r, a)).ok());
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  } else {
+    for (int step = 0; step < kSteps; ++step) {
+      std::vector<std::vector<std::vector<float>>> a(3);
+      for (int r = 0; r < 3; ++r) EXPECT_TRUE(engine.Enqueue(r, inputs).ok());
+      for (int r = 0; r < 3; ++r) EXPECT_TRUE(engine.Recv(r, &a[r]).ok());
+      for (int r = 0; r < 3; ++r) EXPECT_TRUE(engine.Send(r, gradient_of(r, a[r])).ok());
+    }
+  }
+  EXPECT_TRUE(engine.Synchronize().ok());
+  return engine.RetrieveAll();
+}
+
+TEST(CpuTrainingTest, ReplicasOnTheirOwnThreadsMatchLockstep) {
+  const Tables lockstep = ThreeReplicaTraining(false);
+  EXPECT_NE(lockstep[0][0][0], 0.0f);  // video row 0 started at 0 and was trained
+  for (int run = 0; run < 3; ++run) EXPECT_EQ(ThreeReplicaTraining(true), lockstep);
+}
+
+// Tables above 2^21 rows number their rows with a hash instead of a dense map.
+TEST(CpuTrainingTest, LargeTablesUseHashedRowGroupingWithTheSameMath) {
+  EngineSpec spec;
+  TableSpec sgd;
+  sgd.name = "sgd";
+  sgd.vocabulary_size = (int64_t{1} << 21) + 12345;
+  sgd.dim = 2;
+  sgd.combiner = EMBRT_COMBINER_MEAN;
+  TableSpec adam = sgd;
+  adam.name = "adam";
+  adam.optimizer = EMBRT_OPTIMIZER_ADAM;
+  adam.hyperparameters = {{"lazy_adam", 0.0f}};
+  spec.tables = {sgd, adam};
+  spec.features = {{"s", 0, 0, 300}, {"a", 1, 0, 300}, {"s2", 0, 0, 50}};
+  spec.num_replicas = 2;
+  spec.options = {{"threads", "3"}};
+  CpuEngine engine(spec);
+  ASSERT_TRUE(engine.ok()) << engine.create_result().message;
+  const int64_t rows = sgd.vocabulary_size;
+  ASSERT_TRUE(engine.Load(0, 0, {RowMajor(rows, 2, -1000.0f)}).ok());
+  ASSERT_TRUE(
+      engine.Load(1, 0, {RowMajor(rows, 2, 5.0f), Filled(rows, 2, 0.5f), Filled(rows, 2, 2.0f)})
+          .ok());
+  std::mt19937_64 random(3);
+  std::vector<std::vector<Input>> inputs(2);
+  for (int r = 0; r < 2; ++r) {
+    for (const FeatureSpec& fs : spec.features) {
+      std::vector<std::vector<int64_t>> bags(fs.input_rows);
+      for (auto& bag : bags) {
+        for (int k = static_cast<int>(random() % 4); k > 0; --k) {
+          // Half the ids from a few hot rows, half anywhere (the last rows included).
+          bag.push_back(random() % 2 ? static_cast<int64_t>(random() % 7) * 300007 % rows
+                                     : rows - 1 - static_cast<int64_t>(random() % rows));
+        }
+      }
+      inputs[r].push_back(Bags(bags));
+    }
+  }
+  std::vector<std::vector<std::vector<float>>> gradients(2);
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(engine.Enqueue(r, inputs[r]).ok());
+  for (int r = 0; r < 2; ++r) {
+    std::vector<std::vector<float>> a;
+    ASSERT_TRUE(engine.Recv(r, &a).ok());
+    for (auto& v : a) {
+      for (float& x : v) x = x * 1e-3f + static_cast<float>(r + 1);
+    }
+    gradients[r] = a;
+  }
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(engine.Send(r, gradients[r]).ok());
+  const Tables after = engine.RetrieveAll();
+  const RowGradients g = CanonicalRowGradients(spec, inputs, gradients);
+  int touched[2] = {0, 0};
+  for (const auto& [key, grad] : g) {
+    const auto [t, row] = key;
+    ++touched[t];
+    for (int d = 0; d < 2; ++d) {
+      const size_t i = row * 2 + d;
+      if (t == 0) {
+        EXPECT_EQ(after[0][0][i], (-1000.0f + static_cast<float>(i)) - 0.1f * grad[d]) << row;
+      } else {
+        const float m = 0.9f * 0.5f + (1.0f - 0.9f) * grad[d];
+        const float v = 0.999f * 2.0f + (1.0f - 0.999f) * grad[d] * grad[d];
+        EXPECT_EQ(after[1][1][i], m) << row;
+        EXPECT_EQ(after[1][2][i], v) << row;
+        EXPECT_EQ(after[1][0][i],
+                  (5.0f + static_cast<float>(i)) - 0.1f * m / std::sqrt(v + 1e-7f * 1e-7f))
+            << row;
+      }
+    }
+  }
+  EXPECT_GT(touched[0], 100);
+  EXPECT_GT(touched[1], 100);
+  // Untouched rows: SGD keeps them; non-lazy Adam decays them with g = 0.
+  for (int64_t row : {int64_t{1}, rows / 2 + 1, rows - 2}) {
+    if (g.count({0, row}) == 0) {
+      EXPECT_EQ(after[0][0][row * 2], -1000.0f + row * 2.0f);
+    }
+    if (g.count({1, row}) == 0) {
+      EXPECT_EQ(after[1][1][row * 2], 0.9f * 0.5f + (1.0f - 0.9f) * 0.0f);
+    }
+  }
 }
 
 // Random multi-table, multi-feature training; returns every slot and every activation.
@@ -417,8 +549,7 @@ TEST(CpuTrainingTest, BitIdenticalForAnyThreadCountAndChunking) {
     for (size_t t = 0; t < one.tables.size(); ++t) {
       for (size_t s = 0; s < one.tables[t].size(); ++s) {
         EXPECT_TRUE(BitwiseEqual(one.tables[t][s], other.tables[t][s]))
-            << "table " << t << " slot " << s << " with " << threads << " threads, chunk "
-            << chunk;
+            << "table " << t << " slot " << s << " with " << threads << " threads, chunk " << chunk;
       }
     }
   }
