@@ -21,16 +21,19 @@
 namespace embrt {
 namespace testing_util {
 
-// Two tables (sum and sqrtn), three features (one a sequence feature), batch 4.
+// Three tables (sum, sqrtn, mean), four features (one a sequence feature), batch 4.
 inline std::string EngineConfigText(const std::string& optimizer, const std::string& backend,
                                     const std::string& extra = "") {
   return absl::StrCat(R"pb(
     tables { name: "alpha" vocabulary_size: 37 dim: 8 combiner: SUM
              initializer { random_uniform { minval: -1 maxval: 1 } } }
     tables { name: "beta" vocabulary_size: 20 dim: 3 combiner: SQRTN }
+    tables { name: "gamma" vocabulary_size: 11 dim: 5 combiner: MEAN
+             initializer { truncated_normal { seed: 4 } } }
     features { name: "f0" table: "alpha" }
     features { name: "f1" table: "beta" }
     features { name: "f2" table: "alpha" max_sequence_length: 3 }
+    features { name: "f3" table: "gamma" }
     per_replica_batch_size: 4
     seed: 99
     optimizer { )pb",
