@@ -27,9 +27,33 @@
 namespace embrt {
 namespace {
 
+// Copies at least this long go through pread instead of the memory map.
+constexpr size_t kPreadMinBytes = size_t{64} << 10;
+
 bool Exists(const std::string& path) {
   struct stat info;
   return ::lstat(path.c_str(), &info) == 0;
+}
+
+struct Xxh3StateDeleter {
+  void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
+};
+
+// XXH3-64 of the first `size` bytes of `fd`, streamed through `buffer` (reading with pread
+// costs less than faulting in a memory map page by page).
+absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string& path,
+                                        std::vector<char>& buffer) {
+  buffer.resize(size_t{8} << 20);
+  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
+  if (state == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
+  XXH3_64bits_reset(state.get());
+  for (int64_t offset = 0; offset < size;) {
+    const size_t chunk = static_cast<size_t>(std::min<int64_t>(buffer.size(), size - offset));
+    EMBRT_RETURN_IF_ERROR(internal::PreadAll(fd, buffer.data(), chunk, offset, path));
+    XXH3_64bits_update(state.get(), buffer.data(), chunk);
+    offset += static_cast<int64_t>(chunk);
+  }
+  return XXH3_64bits_digest(state.get());
 }
 
 }  // namespace
@@ -66,6 +90,8 @@ absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_roo
 class CheckpointReader::Impl {
  public:
   struct File {
+    internal::UniqueFd fd;  // long runs of rows are read with pread: no page faults
+    std::string display_path;
     internal::MappedFile map;
     int64_t row_begin = 0;
     int64_t rows = 0;
@@ -140,6 +166,7 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   if (!dir.valid()) {
     return internal::ErrnoStatus(errno, absl::StrCat("open directory ", impl->path));
   }
+  std::vector<char> buffer;
   for (const CheckpointTable& stored : impl->manifest.tables()) {
     Impl::Table& table = impl->tables.emplace_back();
     table.vocabulary_size = stored.vocabulary_size();
@@ -163,6 +190,14 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
               "checkpoint file ", display, " is ", info.st_size, " bytes, the manifest says ",
               entry.byte_size(), " (truncated or replaced)"));
         }
+        if (options.verify_checksums) {
+          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum,
+                                 ChecksumOfFile(fd->get(), entry.byte_size(), display, buffer));
+          if (checksum != entry.xxh3_64()) {
+            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                    " is corrupt (XXH3-64 checksum mismatch)"));
+          }
+        }
         Impl::File& file = slot.files.emplace_back();
         EMBRT_ASSIGN_OR_RETURN(file.map, internal::MappedFile::Map(
                                              fd->get(), static_cast<size_t>(entry.byte_size()),
@@ -170,11 +205,8 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
         file.row_begin = entry.row_begin();
         file.rows = entry.rows();
         file.row_stride = entry.row_stride();
-        if (options.verify_checksums &&
-            internal::Xxh3Of(file.map.data(), file.map.size()) != entry.xxh3_64()) {
-          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                  " is corrupt (XXH3-64 checksum mismatch)"));
-        }
+        file.display_path = display;
+        file.fd = *std::move(fd);
         slot.contiguous &= entry.row_stride() == 1;
       }
       const int n = static_cast<int>(slot.files.size());
@@ -243,8 +275,13 @@ absl::Status CheckpointReader::ReadShardRows(int table, int slot, int num_hosts,
     if ((sharding == DIV || num_hosts == 1) && file->row_stride == 1) {
       run = std::min(row_count - j, file->rows - index);
     }
-    std::memcpy(destination, impl_->RowPointer(*file, index, t.dim),
-                static_cast<size_t>(run) * t.dim * sizeof(float));
+    const size_t bytes = static_cast<size_t>(run) * t.dim * sizeof(float);
+    if (bytes >= kPreadMinBytes) {
+      EMBRT_RETURN_IF_ERROR(internal::PreadAll(file->fd.get(), destination, bytes,
+                                               index * t.dim * int64_t{4}, file->display_path));
+    } else {
+      std::memcpy(destination, impl_->RowPointer(*file, index, t.dim), bytes);
+    }
     destination += run * t.dim;
     j += run;
   }

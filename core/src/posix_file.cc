@@ -210,10 +210,12 @@ void MappedFile::Reset() {
   size_ = 0;
 }
 
-absl::StatusOr<MappedFile> MappedFile::Map(int fd, size_t size, absl::string_view path) {
+absl::StatusOr<MappedFile> MappedFile::Map(int fd, size_t size, absl::string_view path,
+                                           bool populate) {
   MappedFile mapped;
   if (size == 0) return mapped;
-  void* address = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  void* address =
+      ::mmap(nullptr, size, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
   if (address == MAP_FAILED) return ErrnoStatus(errno, absl::StrCat("mmap ", path));
   mapped.data_ = static_cast<const unsigned char*>(address);
   mapped.size_ = size;

@@ -79,7 +79,10 @@ class MappedFile {
   ~MappedFile();
 
   // Maps `size` bytes of `fd` (the caller has checked the file's size). Size 0 maps nothing.
-  static absl::StatusOr<MappedFile> Map(int fd, size_t size, absl::string_view path);
+  // `populate` faults every page in at once (cheaper than one fault per page when the whole
+  // file is about to be read).
+  static absl::StatusOr<MappedFile> Map(int fd, size_t size, absl::string_view path,
+                                        bool populate = false);
 
   const unsigned char* data() const { return data_; }
   size_t size() const { return size_; }
