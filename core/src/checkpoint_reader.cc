@@ -27,9 +27,6 @@
 namespace embrt {
 namespace {
 
-// Copies at least this long go through pread instead of the memory map.
-constexpr size_t kPreadMinBytes = size_t{64} << 10;
-
 bool Exists(const std::string& path) {
   struct stat info;
   return ::lstat(path.c_str(), &info) == 0;
@@ -90,8 +87,6 @@ absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_roo
 class CheckpointReader::Impl {
  public:
   struct File {
-    internal::UniqueFd fd;  // long runs of rows are read with pread: no page faults
-    std::string display_path;
     internal::MappedFile map;
     int64_t row_begin = 0;
     int64_t rows = 0;
@@ -205,8 +200,7 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
         file.row_begin = entry.row_begin();
         file.rows = entry.rows();
         file.row_stride = entry.row_stride();
-        file.display_path = display;
-        file.fd = *std::move(fd);
+
         slot.contiguous &= entry.row_stride() == 1;
       }
       const int n = static_cast<int>(slot.files.size());
@@ -275,13 +269,8 @@ absl::Status CheckpointReader::ReadShardRows(int table, int slot, int num_hosts,
     if ((sharding == DIV || num_hosts == 1) && file->row_stride == 1) {
       run = std::min(row_count - j, file->rows - index);
     }
-    const size_t bytes = static_cast<size_t>(run) * t.dim * sizeof(float);
-    if (bytes >= kPreadMinBytes) {
-      EMBRT_RETURN_IF_ERROR(internal::PreadAll(file->fd.get(), destination, bytes,
-                                               index * t.dim * int64_t{4}, file->display_path));
-    } else {
-      std::memcpy(destination, impl_->RowPointer(*file, index, t.dim), bytes);
-    }
+    std::memcpy(destination, impl_->RowPointer(*file, index, t.dim),
+                static_cast<size_t>(run) * t.dim * sizeof(float));
     destination += run * t.dim;
     j += run;
   }

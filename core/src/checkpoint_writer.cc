@@ -63,7 +63,9 @@ struct TableFiles {
 // (or on a clash) "table-<index>" made unique.
 std::vector<std::string> TableDirectories(const ResolvedConfig& config) {
   std::vector<std::string> names;
-  absl::flat_hash_set<std::string> used;
+  // The manifests live beside the table directories.
+  absl::flat_hash_set<std::string> used = {internal::kManifestFileName,
+                                           internal::kTextManifestFileName};
   for (size_t t = 0; t < config.tables.size(); ++t) {
     std::string name = config.tables[t].name;
     if (!internal::IsPlainFileName(name) || absl::StartsWith(name, ".") || used.contains(name)) {

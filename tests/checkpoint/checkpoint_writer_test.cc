@@ -28,9 +28,11 @@ constexpr char kConfig[] = R"pb(
   tables { name: "video" vocabulary_size: 8 dim: 4 optimizer { adagrad {} } }
   tables { name: "user" vocabulary_size: 13 dim: 2 optimizer { ftrl {} } }
   tables { name: "odd/name" vocabulary_size: 5 dim: 3 }
+  tables { name: "manifest.pb" vocabulary_size: 2 dim: 1 }
   features { name: "watched" table: "video" }
   features { name: "friends" table: "user" }
   features { name: "misc" table: "odd/name" }
+  features { name: "clash" table: "manifest.pb" }
 )pb";
 
 std::vector<std::string> List(const std::string& dir) {
@@ -57,7 +59,9 @@ TEST(CheckpointWriterTest, WritesLayoutManifestAndLatest) {
   EXPECT_THAT(List(root.path() + "/a/b"), ElementsAre("ckpt-42", "latest"));
   EXPECT_EQ(ReadFile(root.path() + "/a/b/latest"), "ckpt-42\n");
   // Table directories use the table name when it is a plain file name.
-  EXPECT_THAT(List(*path), ElementsAre("manifest.pb", "manifest.txt", "table-2", "user", "video"));
+  // A name that is not a plain file name, or one that clashes, becomes "table-<index>".
+  EXPECT_THAT(List(*path), ElementsAre("manifest.pb", "manifest.txt", "table-2", "table-3",
+                                       "user", "video"));
   EXPECT_THAT(List(*path + "/video"), ElementsAre("accumulators.f32", "parameters.f32"));
   EXPECT_THAT(List(*path + "/user"),
               ElementsAre("accumulators.f32", "linears.f32", "parameters.f32"));
@@ -74,7 +78,7 @@ TEST(CheckpointWriterTest, WritesLayoutManifestAndLatest) {
   EXPECT_EQ(manifest->step(), 42);
   EXPECT_EQ(manifest->created_by(), "embrt");
   EXPECT_GT(manifest->created_unix_micros(), 0);
-  ASSERT_EQ(manifest->tables_size(), 3);
+  ASSERT_EQ(manifest->tables_size(), 4);
   const CheckpointTable& user = manifest->tables(1);
   EXPECT_EQ(user.name(), "user");
   EXPECT_EQ(user.vocabulary_size(), 13);
@@ -91,7 +95,9 @@ TEST(CheckpointWriterTest, WritesLayoutManifestAndLatest) {
   EXPECT_EQ(file.xxh3_64(), internal::Xxh3Of(bytes.data(), bytes.size()));
   EXPECT_EQ(manifest->tables(2).name(), "odd/name");
   EXPECT_EQ(manifest->tables(2).slots(0).files(0).path(), "table-2/parameters.f32");
-  EXPECT_TRUE(manifest->config().tables_size() == 3);
+  EXPECT_EQ(manifest->tables(3).slots(0).files(0).path(), "table-3/parameters.f32");
+  EXPECT_EQ(manifest->config().tables_size(), 4);
+  EXPECT_TRUE(CheckpointReader::Open(*path).ok());
 }
 
 TEST(CheckpointWriterTest, ChunksOutOfOrderGiveTheSameFilesAndChecksums) {
@@ -123,8 +129,8 @@ TEST(CheckpointWriterTest, KeepLastDeletesOlderCheckpointsAfterTheNewOne) {
                     .ok());
   }
   EXPECT_THAT(List(root.path()), ElementsAre("ckpt-40", "ckpt-50", "latest"));
-  EXPECT_THAT(List(root.path() + "/ckpt-50"), UnorderedElementsAre("manifest.pb", "table-2",
-                                                                     "user", "video"));
+  EXPECT_THAT(List(root.path() + "/ckpt-50"),
+              UnorderedElementsAre("manifest.pb", "table-2", "table-3", "user", "video"));
   // keep_last 1 keeps only the new one; 0 keeps everything.
   options.keep_last = 1;
   const SyntheticTables tables = SyntheticTables::Make(config, 6);
