@@ -196,7 +196,7 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
         Impl::File& file = slot.files.emplace_back();
         EMBRT_ASSIGN_OR_RETURN(file.map, internal::MappedFile::Map(
                                              fd->get(), static_cast<size_t>(entry.byte_size()),
-                                             display));
+                                             display, /*populate=*/options.verify_checksums));
         file.row_begin = entry.row_begin();
         file.rows = entry.rows();
         file.row_stride = entry.row_stride();
