@@ -59,7 +59,8 @@ embrt::Embedding& Engine() {
       abort();
     }
     // Initialize the table now, not inside the first timed save.
-    if (!(*created)->RetrieveTables([](int, int64_t, int64_t, auto) { return absl::OkStatus(); })
+    if (!(*created)
+             ->RetrieveTables([](int, int64_t, int64_t, auto) { return absl::OkStatus(); })
              .ok()) {
       abort();
     }

@@ -35,8 +35,8 @@ uint64_t GetUint64(const char* in) {
 }
 
 bool IsFileNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
 }
 
 // Checks that a slot's files hold every row of a `vocabulary_size` table exactly once, in one
@@ -49,9 +49,8 @@ absl::Status CheckCoverage(const CheckpointSlot& slot, int64_t vocabulary_size,
   if (all_contiguous) {
     std::vector<int> order(n);
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int a, int b) {
-      return slot.files(a).row_begin() < slot.files(b).row_begin();
-    });
+    std::sort(order.begin(), order.end(),
+              [&](int a, int b) { return slot.files(a).row_begin() < slot.files(b).row_begin(); });
     int64_t next = 0;
     for (int index : order) {
       const CheckpointFile& file = slot.files(index);
@@ -63,18 +62,18 @@ absl::Status CheckCoverage(const CheckpointSlot& slot, int64_t vocabulary_size,
       next += file.rows();
     }
     if (next != vocabulary_size) {
-      return absl::DataLossError(absl::StrCat(where, ": the files hold ", next,
-                                              " rows, the table has ", vocabulary_size));
+      return absl::DataLossError(
+          absl::StrCat(where, ": the files hold ", next, " rows, the table has ", vocabulary_size));
     }
     return absl::OkStatus();
   }
   std::vector<bool> seen(n, false);
   for (const CheckpointFile& file : slot.files()) {
     if (file.row_stride() != n || file.row_begin() >= n || seen[file.row_begin()]) {
-      return absl::DataLossError(absl::StrCat(
-          where, ": file ", file.path(), " has row_begin ", file.row_begin(), " and row_stride ",
-          file.row_stride(), "; a strided slot needs ", n,
-          " files with row_stride ", n, " and distinct row_begin in [0, ", n, ")"));
+      return absl::DataLossError(
+          absl::StrCat(where, ": file ", file.path(), " has row_begin ", file.row_begin(),
+                       " and row_stride ", file.row_stride(), "; a strided slot needs ", n,
+                       " files with row_stride ", n, " and distinct row_begin in [0, ", n, ")"));
     }
     seen[file.row_begin()] = true;
     const int64_t expected_rows =
@@ -120,9 +119,9 @@ absl::StatusOr<CheckpointManifest> DecodeManifestFile(absl::string_view bytes,
   }
   const uint64_t payload_size = GetUint64(bytes.data() + 8);
   if (payload_size != bytes.size() - kHeaderBytes) {
-    return absl::DataLossError(absl::StrCat("manifest ", path, " is truncated or padded: ",
-                                            bytes.size() - kHeaderBytes, " payload bytes, header says ",
-                                            payload_size));
+    return absl::DataLossError(
+        absl::StrCat("manifest ", path, " is truncated or padded: ", bytes.size() - kHeaderBytes,
+                     " payload bytes, header says ", payload_size));
   }
   const absl::string_view payload = bytes.substr(kHeaderBytes);
   if (Xxh3Of(payload.data(), payload.size()) != GetUint64(bytes.data() + 16)) {
@@ -136,9 +135,9 @@ absl::StatusOr<CheckpointManifest> DecodeManifestFile(absl::string_view bytes,
 }
 
 absl::StatusOr<OptimizerKind> OptimizerKindFromName(absl::string_view name) {
-  for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdagrad,
-                             OptimizerKind::kAdagradMomentum, OptimizerKind::kAdam,
-                             OptimizerKind::kFtrl}) {
+  for (OptimizerKind kind :
+       {OptimizerKind::kSgd, OptimizerKind::kAdagrad, OptimizerKind::kAdagradMomentum,
+        OptimizerKind::kAdam, OptimizerKind::kFtrl}) {
     if (OptimizerKindName(kind) == name) return kind;
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown optimizer \"", name, "\""));
@@ -146,24 +145,24 @@ absl::StatusOr<OptimizerKind> OptimizerKindFromName(absl::string_view name) {
 
 absl::Status ValidateManifest(const CheckpointManifest& manifest, absl::string_view path) {
   if (manifest.format_version() != kCheckpointFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "manifest ", path, " has format version ", manifest.format_version(),
-        "; this embrt reads version ", kCheckpointFormatVersion));
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest ", path, " has format version ", manifest.format_version(),
+                     "; this embrt reads version ", kCheckpointFormatVersion));
   }
   if (manifest.step() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("manifest ", path, " has negative step ", manifest.step()));
   }
   if (manifest.tables_size() < 1 || manifest.tables_size() > kMaxTables) {
-    return absl::InvalidArgumentError(absl::StrCat("manifest ", path, " has ",
-                                                   manifest.tables_size(), " tables"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest ", path, " has ", manifest.tables_size(), " tables"));
   }
   absl::flat_hash_set<absl::string_view> table_names;
   absl::flat_hash_set<absl::string_view> file_paths;
   for (int t = 0; t < manifest.tables_size(); ++t) {
     const CheckpointTable& table = manifest.tables(t);
-    const std::string where = absl::StrCat("manifest ", path, ", table ", t, " \"",
-                                           table.name().substr(0, 256), "\"");
+    const std::string where =
+        absl::StrCat("manifest ", path, ", table ", t, " \"", table.name().substr(0, 256), "\"");
     if (table.name().empty() || table.name().size() > 1024) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": bad table name"));
     }
@@ -171,9 +170,9 @@ absl::Status ValidateManifest(const CheckpointManifest& manifest, absl::string_v
       return absl::InvalidArgumentError(absl::StrCat(where, ": duplicate table name"));
     }
     if (table.vocabulary_size() < 1 || table.vocabulary_size() > kMaxVocabularySize) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": vocabulary_size ", table.vocabulary_size(), " is not in [1, ",
-          kMaxVocabularySize, "]"));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": vocabulary_size ",
+                                                     table.vocabulary_size(), " is not in [1, ",
+                                                     kMaxVocabularySize, "]"));
     }
     if (table.dim() < 1 || table.dim() > kMaxDim) {
       return absl::InvalidArgumentError(
@@ -185,16 +184,17 @@ absl::Status ValidateManifest(const CheckpointManifest& manifest, absl::string_v
     }
     const std::vector<std::string>& slot_names = SlotNames(*kind);
     if (table.slots_size() != static_cast<int>(slot_names.size())) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": optimizer ", table.optimizer(),
-                                                     " has ", slot_names.size(), " slots, the manifest lists ",
-                                                     table.slots_size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": optimizer ", table.optimizer(), " has ", slot_names.size(),
+                       " slots, the manifest lists ", table.slots_size()));
     }
     for (int s = 0; s < table.slots_size(); ++s) {
       const CheckpointSlot& slot = table.slots(s);
-      const std::string slot_where = absl::StrCat(where, ", slot \"", slot.name().substr(0, 64), "\"");
+      const std::string slot_where =
+          absl::StrCat(where, ", slot \"", slot.name().substr(0, 64), "\"");
       if (slot.name() != slot_names[s]) {
-        return absl::InvalidArgumentError(absl::StrCat(slot_where, ": expected slot ", s,
-                                                       " of ", table.optimizer(), " to be \"",
+        return absl::InvalidArgumentError(absl::StrCat(slot_where, ": expected slot ", s, " of ",
+                                                       table.optimizer(), " to be \"",
                                                        slot_names[s], "\""));
       }
       if (slot.files_size() < 1 || slot.files_size() > kMaxFilesPerSlot) {
@@ -213,18 +213,17 @@ absl::Status ValidateManifest(const CheckpointManifest& manifest, absl::string_v
         }
         if (file.rows() < 0 || file.rows() > table.vocabulary_size() || file.row_begin() < 0 ||
             file.row_begin() > std::max<int64_t>(table.vocabulary_size(), kMaxFilesPerSlot) ||
-            file.row_stride() < 1 ||
-            file.row_stride() > kMaxFilesPerSlot) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              slot_where, ": file ", file.path(), " has rows ", file.rows(), ", row_begin ",
-              file.row_begin(), ", row_stride ", file.row_stride(), " for a table of ",
-              table.vocabulary_size(), " rows"));
+            file.row_stride() < 1 || file.row_stride() > kMaxFilesPerSlot) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(slot_where, ": file ", file.path(), " has rows ", file.rows(),
+                           ", row_begin ", file.row_begin(), ", row_stride ", file.row_stride(),
+                           " for a table of ", table.vocabulary_size(), " rows"));
         }
         const int64_t expected_bytes = file.rows() * table.dim() * int64_t{4};
         if (file.byte_size() != expected_bytes) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              slot_where, ": file ", file.path(), " has byte_size ", file.byte_size(),
-              ", expected rows * dim * 4 = ", expected_bytes));
+          return absl::InvalidArgumentError(
+              absl::StrCat(slot_where, ": file ", file.path(), " has byte_size ", file.byte_size(),
+                           ", expected rows * dim * 4 = ", expected_bytes));
         }
       }
       EMBRT_RETURN_IF_ERROR(CheckCoverage(slot, table.vocabulary_size(), slot_where));
@@ -269,9 +268,8 @@ absl::Status CheckManifestCompatible(const CheckpointManifest& manifest,
     }
   }
   if (problems.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path,
-                                                 " does not match the engine's config: ",
-                                                 absl::StrJoin(problems, "; ")));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "checkpoint ", path, " does not match the engine's config: ", absl::StrJoin(problems, "; ")));
 }
 
 }  // namespace internal

@@ -67,19 +67,18 @@ absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_roo
   }
   absl::StatusOr<std::string> contents = internal::ReadSmallFile(latest, 4096);
   if (!contents.ok()) {
-    return absl::DataLossError(absl::StrCat("cannot read ", latest, ": ",
-                                            contents.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("cannot read ", latest, ": ", contents.status().message()));
   }
   const absl::string_view name = absl::StripAsciiWhitespace(*contents);
   if (!internal::IsPlainFileName(name)) {
-    return absl::DataLossError(
-        absl::StrCat(latest, " does not name a checkpoint directory: \"",
-                     name.substr(0, 100), "\""));
+    return absl::DataLossError(absl::StrCat(latest, " does not name a checkpoint directory: \"",
+                                            name.substr(0, 100), "\""));
   }
   const std::string checkpoint = absl::StrCat(path, "/", name);
   if (!Exists(absl::StrCat(checkpoint, "/", internal::kManifestFileName))) {
-    return absl::DataLossError(absl::StrCat(latest, " names ", checkpoint,
-                                            ", which has no ", internal::kManifestFileName));
+    return absl::DataLossError(absl::StrCat(latest, " names ", checkpoint, ", which has no ",
+                                            internal::kManifestFileName));
   }
   return checkpoint;
 }
@@ -116,10 +115,9 @@ class CheckpointReader::Impl {
     }
     if (slot.files.size() == 1) return {&slot.files[0], row};
     // The last file (in row order) whose row_begin <= row and that holds rows.
-    auto it = std::upper_bound(slot.file_order.begin(), slot.file_order.end(), row,
-                               [&](int64_t value, int index) {
-                                 return value < slot.files[index].row_begin;
-                               });
+    auto it = std::upper_bound(
+        slot.file_order.begin(), slot.file_order.end(), row,
+        [&](int64_t value, int index) { return value < slot.files[index].row_begin; });
     while (true) {
       const File& file = slot.files[*--it];
       if (row < file.row_begin + file.rows) return {&file, row - file.row_begin};
@@ -170,20 +168,20 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
       Impl::Slot& slot = table.slots.emplace_back();
       for (const CheckpointFile& entry : stored_slot.files()) {
         const std::string display = absl::StrCat(impl->path, "/", entry.path());
-        absl::StatusOr<internal::UniqueFd> fd = internal::OpenBelow(dir.get(), entry.path(), display);
+        absl::StatusOr<internal::UniqueFd> fd =
+            internal::OpenBelow(dir.get(), entry.path(), display);
         if (!fd.ok()) {
-          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                  " is missing or unreadable: ",
-                                                  fd.status().message()));
+          return absl::DataLossError(absl::StrCat(
+              "checkpoint file ", display, " is missing or unreadable: ", fd.status().message()));
         }
         struct stat info;
         if (::fstat(fd->get(), &info) != 0) {
           return internal::ErrnoStatus(errno, absl::StrCat("stat ", display));
         }
         if (!S_ISREG(info.st_mode) || info.st_size != entry.byte_size()) {
-          return absl::DataLossError(absl::StrCat(
-              "checkpoint file ", display, " is ", info.st_size, " bytes, the manifest says ",
-              entry.byte_size(), " (truncated or replaced)"));
+          return absl::DataLossError(absl::StrCat("checkpoint file ", display, " is ", info.st_size,
+                                                  " bytes, the manifest says ", entry.byte_size(),
+                                                  " (truncated or replaced)"));
         }
         if (options.verify_checksums) {
           EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum,
@@ -194,9 +192,9 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
           }
         }
         Impl::File& file = slot.files.emplace_back();
-        EMBRT_ASSIGN_OR_RETURN(file.map, internal::MappedFile::Map(
-                                             fd->get(), static_cast<size_t>(entry.byte_size()),
-                                             display, /*populate=*/options.verify_checksums));
+        EMBRT_ASSIGN_OR_RETURN(
+            file.map, internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()),
+                                                display, /*populate=*/options.verify_checksums));
         file.row_begin = entry.row_begin();
         file.rows = entry.rows();
         file.row_stride = entry.row_stride();
@@ -207,9 +205,8 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
       slot.file_order.resize(n);
       if (slot.contiguous) {
         std::iota(slot.file_order.begin(), slot.file_order.end(), 0);
-        std::sort(slot.file_order.begin(), slot.file_order.end(), [&](int a, int b) {
-          return slot.files[a].row_begin < slot.files[b].row_begin;
-        });
+        std::sort(slot.file_order.begin(), slot.file_order.end(),
+                  [&](int a, int b) { return slot.files[a].row_begin < slot.files[b].row_begin; });
       } else {
         for (int f = 0; f < n; ++f) slot.file_order[slot.files[f].row_begin] = f;
       }
@@ -252,10 +249,10 @@ absl::Status CheckpointReader::ReadShardRows(int table, int slot, int num_hosts,
   const int64_t shard_rows = ShardRows(t.vocabulary_size, num_hosts, host);
   if (local_row_begin < 0 || row_count < 0 || local_row_begin > shard_rows - row_count ||
       out.size() != static_cast<size_t>(row_count) * t.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rows [", local_row_begin, ", +", row_count, ") into ", out.size(),
-        " floats do not fit host ", host, "'s ", shard_rows, " rows of table \"",
-        impl_->manifest.tables(table).name(), "\" (dim ", t.dim, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rows [", local_row_begin, ", +", row_count, ") into ", out.size(),
+                     " floats do not fit host ", host, "'s ", shard_rows, " rows of table \"",
+                     impl_->manifest.tables(table).name(), "\" (dim ", t.dim, ")"));
   }
   float* destination = out.data();
   int64_t j = 0;
@@ -284,11 +281,9 @@ Embedding::RowFiller CheckpointReader::MakeRowFiller(const ResolvedConfig& confi
       return absl::InternalError(absl::StrCat("restore asked for table ", table));
     }
     const int stored = FindTable(config.tables[table].name);
-    if (stored < 0 ||
-        slots.size() != impl_->tables[stored].slots.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("checkpoint ", impl_->path,
-                                                     " does not match table \"",
-                                                     config.tables[table].name, "\""));
+    if (stored < 0 || slots.size() != impl_->tables[stored].slots.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint ", impl_->path, " does not match table \"", config.tables[table].name, "\""));
     }
     const EmbeddingConfig& layout = config.config;
     for (size_t s = 0; s < slots.size(); ++s) {

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "checkpoint_manifest.h"
 #include "embrt/checkpoint.h"
 #include "embrt/sharding.h"
@@ -46,8 +46,8 @@ struct SlotFile {
   std::string path;
   UniqueFd fd;
   std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash;
-  int64_t next_row = 0;     // rows arrive in order: the hash is computed while writing
-  bool in_order = true;     // otherwise it is computed from the file afterwards
+  int64_t next_row = 0;  // rows arrive in order: the hash is computed while writing
+  bool in_order = true;  // otherwise it is computed from the file afterwards
   int64_t rows_written = 0;
   uint64_t checksum = 0;
 };
@@ -84,7 +84,8 @@ absl::Status ComputeChecksumFromFile(SlotFile& file, int64_t bytes) {
   std::vector<char> buffer(size_t{4} << 20);
   for (int64_t offset = 0; offset < bytes;) {
     const size_t chunk = static_cast<size_t>(std::min<int64_t>(buffer.size(), bytes - offset));
-    EMBRT_RETURN_IF_ERROR(internal::PreadAll(file.fd.get(), buffer.data(), chunk, offset, file.path));
+    EMBRT_RETURN_IF_ERROR(
+        internal::PreadAll(file.fd.get(), buffer.data(), chunk, offset, file.path));
     XXH3_64bits_update(state.get(), buffer.data(), chunk);
     offset += static_cast<int64_t>(chunk);
   }
@@ -115,26 +116,27 @@ absl::Status WriteCheckpointFiles(const std::string& dir, const ResolvedConfig& 
       file.fd = UniqueFd(::open(file.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (!file.fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", file.path));
       file.hash.reset(XXH3_createState());
-      if (file.hash == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
+      if (file.hash == nullptr)
+        return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
       XXH3_64bits_reset(file.hash.get());
       files.slots.push_back(std::move(file));
     }
   }
 
-  const Embedding::RowSink sink = [&](int table, int64_t local_row_begin, int64_t row_count,
-                                      absl::Span<const absl::Span<const float>> slots)
-      -> absl::Status {
+  const Embedding::RowSink sink =
+      [&](int table, int64_t local_row_begin, int64_t row_count,
+          absl::Span<const absl::Span<const float>> slots) -> absl::Status {
     if (table < 0 || table >= static_cast<int>(tables.size())) {
-      return absl::InternalError(absl::StrCat("checkpoint writer got rows of table ", table,
-                                              " of ", tables.size()));
+      return absl::InternalError(
+          absl::StrCat("checkpoint writer got rows of table ", table, " of ", tables.size()));
     }
     TableFiles& files = tables[table];
     if (slots.size() != files.slots.size() || local_row_begin < 0 || row_count < 0 ||
         local_row_begin > files.rows - row_count) {
-      return absl::InternalError(absl::StrCat(
-          "checkpoint writer got ", slots.size(), " slots of rows [", local_row_begin, ", +",
-          row_count, ") of table \"", config.tables[table].name, "\" (", files.slots.size(),
-          " slots, ", files.rows, " rows)"));
+      return absl::InternalError(
+          absl::StrCat("checkpoint writer got ", slots.size(), " slots of rows [", local_row_begin,
+                       ", +", row_count, ") of table \"", config.tables[table].name, "\" (",
+                       files.slots.size(), " slots, ", files.rows, " rows)"));
     }
     const size_t floats = static_cast<size_t>(row_count) * files.dim;
     for (size_t s = 0; s < slots.size(); ++s) {
@@ -186,9 +188,8 @@ absl::Status WriteCheckpointFiles(const std::string& dir, const ResolvedConfig& 
     for (size_t s = 0; s < files.slots.size(); ++s) {
       SlotFile& file = files.slots[s];
       if (file.rows_written != files.rows || (file.in_order && file.next_row != files.rows)) {
-        return absl::InternalError(absl::StrCat("the backend returned ", file.rows_written,
-                                                " of ", files.rows, " rows of ",
-                                                file.relative_path));
+        return absl::InternalError(absl::StrCat("the backend returned ", file.rows_written, " of ",
+                                                files.rows, " rows of ", file.relative_path));
       }
       if (file.in_order) {
         file.checksum = XXH3_64bits_digest(file.hash.get());
@@ -292,7 +293,8 @@ absl::Status CreateDirectories(const std::string& path) {
   }
   struct stat info;
   if (::stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint root ", path, " is not a directory"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint root ", path, " is not a directory"));
   }
   return absl::OkStatus();
 }
@@ -320,9 +322,9 @@ absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_
                                             const std::string& root_dir,
                                             const CheckpointOptions& options) {
   if (config.config.num_hosts() != 1) {
-    return absl::UnimplementedError(absl::StrCat(
-        "checkpoints of multi-host engines (num_hosts ", config.config.num_hosts(),
-        ") are not written yet; a 1-host checkpoint restores onto any host count"));
+    return absl::UnimplementedError(
+        absl::StrCat("checkpoints of multi-host engines (num_hosts ", config.config.num_hosts(),
+                     ") are not written yet; a 1-host checkpoint restores onto any host count"));
   }
   if (step < 0) return absl::InvalidArgumentError(absl::StrCat("negative step ", step));
   std::string root = root_dir;

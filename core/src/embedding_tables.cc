@@ -36,8 +36,7 @@ const HostTable* EmbeddingTables::Find(absl::string_view name) const {
   return nullptr;
 }
 
-absl::StatusOr<EmbeddingTables> EmbeddingTables::FromCheckpoint(
-    const std::string& path_or_root) {
+absl::StatusOr<EmbeddingTables> EmbeddingTables::FromCheckpoint(const std::string& path_or_root) {
   auto storage = std::make_shared<Storage>();
   EMBRT_ASSIGN_OR_RETURN(storage->reader, CheckpointReader::Open(path_or_root));
   const CheckpointReader& reader = *storage->reader;
@@ -56,10 +55,10 @@ absl::StatusOr<EmbeddingTables> EmbeddingTables::FromCheckpoint(
       absl::Span<const float> whole = reader.ContiguousSlot(t, s);
       if (whole.empty()) {
         // Several files: assemble the logical table once.
-        std::vector<float>& copy = storage->owned.emplace_back(
-            static_cast<size_t>(table.vocabulary_size) * table.dim);
-        EMBRT_RETURN_IF_ERROR(reader.ReadShardRows(t, s, 1, 0, DIV, 0, table.vocabulary_size,
-                                                   absl::MakeSpan(copy)));
+        std::vector<float>& copy =
+            storage->owned.emplace_back(static_cast<size_t>(table.vocabulary_size) * table.dim);
+        EMBRT_RETURN_IF_ERROR(
+            reader.ReadShardRows(t, s, 1, 0, DIV, 0, table.vocabulary_size, absl::MakeSpan(copy)));
         whole = copy;
       }
       table.slots.push_back(whole);
@@ -83,8 +82,8 @@ absl::StatusOr<EmbeddingTables> EmbeddingTables::FromEmbedding(Embedding& embedd
     table.dim = resolved.dim;
     table.optimizer = resolved.optimizer.kind;
     table.slot_names = SlotNames(resolved.optimizer.kind);
-    table.rows = ShardRows(resolved.vocabulary_size, config.config.num_hosts(),
-                           config.config.host_id());
+    table.rows =
+        ShardRows(resolved.vocabulary_size, config.config.num_hosts(), config.config.host_id());
     first_slot[t] = storage->owned.size();
     for (size_t s = 0; s < table.slot_names.size(); ++s) {
       storage->owned.emplace_back(static_cast<size_t>(table.rows) * table.dim);
@@ -96,8 +95,8 @@ absl::StatusOr<EmbeddingTables> EmbeddingTables::FromEmbedding(Embedding& embedd
         const HostTable& table = result.tables_[t];
         if (begin < 0 || count < 0 || begin > table.rows - count ||
             slots.size() != table.slot_names.size()) {
-          return absl::InternalError(absl::StrCat("retrieve returned rows [", begin, ", +",
-                                                  count, ") of table \"", table.name, "\""));
+          return absl::InternalError(absl::StrCat("retrieve returned rows [", begin, ", +", count,
+                                                  ") of table \"", table.name, "\""));
         }
         for (size_t s = 0; s < slots.size(); ++s) {
           std::copy(slots[s].begin(), slots[s].end(),

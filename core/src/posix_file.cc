@@ -131,8 +131,8 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, int64_t max_s
     return absl::DataLossError(absl::StrCat(path, " is not a regular file"));
   }
   if (info.st_size > max_size) {
-    return absl::DataLossError(absl::StrCat(path, " is ", info.st_size,
-                                            " bytes, more than the limit of ", max_size));
+    return absl::DataLossError(
+        absl::StrCat(path, " is ", info.st_size, " bytes, more than the limit of ", max_size));
   }
   std::string contents(static_cast<size_t>(info.st_size), '\0');
   EMBRT_RETURN_IF_ERROR(PreadAll(fd.get(), contents.data(), contents.size(), 0, path));
@@ -177,8 +177,8 @@ absl::StatusOr<UniqueFd> OpenBelow(int dir_fd, absl::string_view relative_path,
   const size_t slash = relative_path.find('/');
   if (slash != absl::string_view::npos) {
     const std::string dir_name(relative_path.substr(0, slash));
-    parent = UniqueFd(::openat(dir_fd, dir_name.c_str(),
-                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    parent = UniqueFd(
+        ::openat(dir_fd, dir_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!parent.valid()) {
       return ErrnoStatus(errno, absl::StrCat("open directory of ", display_path));
     }

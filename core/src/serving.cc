@@ -162,8 +162,8 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Lookup(
     int feature_index, const FeatureInput& input,
     const std::optional<FeatureWeights>& weights) const {
   if (feature_index < 0 || feature_index >= static_cast<int>(config.features.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("no feature ", feature_index, " (the config has ",
-                                                   config.features.size(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no feature ", feature_index, " (the config has ", config.features.size(), ")"));
   }
   const ResolvedFeature& feature = config.features[feature_index];
   const TableView& table = tables[feature.table_index];
@@ -187,8 +187,7 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Lookup(
     }
     if (weights->values.size() != input.values.size()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", weights->values.size(),
-                                                     " weights for ", input.values.size(),
-                                                     " ids"));
+                                                     " weights for ", input.values.size(), " ids"));
     }
     weight_values = weights->values.data();
   }
@@ -204,8 +203,7 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Lookup(
 }
 
 absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature,
-                                                  const TableView& table,
-                                                  const FeatureInput& input,
+                                                  const TableView& table, const FeatureInput& input,
                                                   const std::string& where) const {
   if (feature.max_sequence_length > 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -215,14 +213,13 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature
   if (shape.empty()) shape = {static_cast<int64_t>(input.values.size())};
   if (CheckedProduct(shape) != static_cast<int64_t>(input.values.size())) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": dense shape ", ShapeString(shape),
-                                                   " does not hold ", input.values.size(),
-                                                   " ids"));
+                                                   " does not hold ", input.values.size(), " ids"));
   }
   if (shape.size() >= 2) {
     if (shape.back() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": a dense input of rank ", shape.size(), " needs a last dim of 1, got shape ",
-          ShapeString(shape)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": a dense input of rank ", shape.size(),
+                       " needs a last dim of 1, got shape ", ShapeString(shape)));
     }
     shape.pop_back();
   }
@@ -236,8 +233,7 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature
 
 absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& feature,
                                                    const TableView& table,
-                                                   const FeatureInput& input,
-                                                   const float* weights,
+                                                   const FeatureInput& input, const float* weights,
                                                    const std::string& where) const {
   const std::vector<int64_t>& shape = input.shape;
   const size_t rank = shape.size();
@@ -252,8 +248,8 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
   }
   if (input.indices.size() != n * rank) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": ", input.indices.size(),
-                                                   " index values for ", n, " ids of rank ",
-                                                   rank, " (expected ", n * rank, ")"));
+                                                   " index values for ", n, " ids of rank ", rank,
+                                                   " (expected ", n * rank, ")"));
   }
   // Indices inside dense_shape and in row-major order (as TF's SparseTensor requires).
   for (size_t k = 0; k < n; ++k) {
@@ -266,8 +262,8 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
       }
     }
     if (k > 0 && std::lexicographical_compare(index, index + rank, index - rank, index)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": sparse indices are not in row-major order at index ", k));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": sparse indices are not in row-major order at index ", k));
     }
   }
   const int64_t batch = shape[0];
@@ -310,21 +306,20 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
 
 absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& feature,
                                                    const TableView& table,
-                                                   const FeatureInput& input,
-                                                   const float* weights,
+                                                   const FeatureInput& input, const float* weights,
                                                    const std::string& where) const {
   const absl::Span<const int64_t> splits = input.row_splits;
   if (splits.empty() || splits.front() != 0 ||
       splits.back() != static_cast<int64_t>(input.values.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": ragged row_splits must start at 0 and end at the number of ids (",
-        input.values.size(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ragged row_splits must start at 0 and end at the number of ids (",
+                     input.values.size(), ")"));
   }
   for (size_t i = 1; i < splits.size(); ++i) {
     if (splits[i] < splits[i - 1]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": ragged row_splits decrease at position ", i, " (", splits[i - 1], " then ",
-          splits[i], ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": ragged row_splits decrease at position ", i, " (", splits[i - 1],
+                       " then ", splits[i], ")"));
     }
   }
   const int64_t batch = static_cast<int64_t>(splits.size()) - 1;
@@ -354,8 +349,7 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& featur
     return absl::InvalidArgumentError(absl::StrCat(
         "Output shape set in the FeatureConfig should be the factor of the input data batch "
         "size. But instead got output shape ",
-        ShapeString(feature.output_shape), ", input data batch size ", batch, " (", where,
-        ")"));
+        ShapeString(feature.output_shape), ", input data batch size ", batch, " (", where, ")"));
   }
   if (feature.max_sequence_length > 0) {
     return sequences(feature.max_sequence_length, {batch, feature.max_sequence_length});
@@ -366,8 +360,8 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& featur
 ServingLookup::ServingLookup(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ServingLookup::~ServingLookup() = default;
 
-absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(
-    const std::string& path_or_root, const ServingOptions& options) {
+absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(const std::string& path_or_root,
+                                                                   const ServingOptions& options) {
   auto impl = std::make_unique<Impl>();
   CheckpointReader::Options reader_options;
   reader_options.verify_checksums = options.verify_checksums;
@@ -375,9 +369,9 @@ absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(
   const CheckpointReader& reader = *impl->reader;
   absl::StatusOr<ResolvedConfig> config = ResolveConfig(reader.manifest().config());
   if (!config.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", reader.path(),
-                                                   " holds a config that does not resolve: ",
-                                                   config.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint ", reader.path(),
+                     " holds a config that does not resolve: ", config.status().message()));
   }
   impl->config = *std::move(config);
   EMBRT_RETURN_IF_ERROR(reader.CheckCompatible(impl->config));
@@ -410,20 +404,18 @@ absl::StatusOr<std::vector<Tensor>> ServingLookup::Lookup(
     absl::Span<const std::optional<FeatureWeights>> weights) const {
   const size_t count = impl_->config.features.size();
   if (features.size() != count) {
-    return absl::InvalidArgumentError(absl::StrCat("Lookup: got ", features.size(),
-                                                   " feature inputs, the config has ", count,
-                                                   " features"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Lookup: got ", features.size(), " feature inputs, the config has ", count, " features"));
   }
   if (!weights.empty() && weights.size() != count) {
-    return absl::InvalidArgumentError(absl::StrCat("Lookup: got ", weights.size(),
-                                                   " weights, expected none or ", count));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Lookup: got ", weights.size(), " weights, expected none or ", count));
   }
   std::vector<Tensor> outputs;
   outputs.reserve(count);
   for (size_t f = 0; f < count; ++f) {
-    EMBRT_ASSIGN_OR_RETURN(Tensor out,
-                           impl_->Lookup(static_cast<int>(f), features[f],
-                                         weights.empty() ? std::nullopt : weights[f]));
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, impl_->Lookup(static_cast<int>(f), features[f],
+                                                     weights.empty() ? std::nullopt : weights[f]));
     outputs.push_back(std::move(out));
   }
   return outputs;

@@ -22,9 +22,20 @@ using testing_util::SyntheticTables;
 using testing_util::TempDir;
 
 constexpr char kConfig[] = R"pb(
-  tables { name: "video" vocabulary_size: 3000 dim: 16 optimizer { adam {} } }
-  tables { name: "user" vocabulary_size: 1001 dim: 8 optimizer { sgd {} } }
-  features { table: "video" } features { table: "user" }
+  tables {
+    name: "video"
+    vocabulary_size: 3000
+    dim: 16
+    optimizer { adam {} }
+  }
+  tables {
+    name: "user"
+    vocabulary_size: 1001
+    dim: 8
+    optimizer { sgd {} }
+  }
+  features { table: "video" }
+  features { table: "user" }
 )pb";
 
 // Saves steps first_step, first_step + 1, ... forever; the parent kills it.

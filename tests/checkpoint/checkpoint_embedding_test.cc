@@ -154,8 +154,9 @@ TEST_F(CheckpointRestoreFailureTest, ManifestOfAnotherConfig) {
   TempDir other_root;
   ASSERT_TRUE(SaveCheckpoint(*other, other_root.path()).ok());
   const absl::Status status = RestoreCheckpoint(*target_, other_root.path());
-  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
-                               "\"alpha\" was trained with optimizer adagrad, the engine's uses adam"));
+  EXPECT_THAT(status,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "\"alpha\" was trained with optimizer adagrad, the engine's uses adam"));
   EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr(other_root.path() + "/ckpt-0"));
   EXPECT_EQ(target_->step(), 1);
   EXPECT_TRUE(SameBits(Retrieve(*target_), target_before_));

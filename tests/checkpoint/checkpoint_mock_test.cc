@@ -6,8 +6,8 @@
 #include <fstream>
 #include <random>
 
-#include "engine_test_util.h"
 #include "embrt/sharding.h"
+#include "engine_test_util.h"
 
 namespace embrt {
 namespace {
@@ -18,7 +18,8 @@ using testing_util::RandomTrainingStep;
 using testing_util::Snapshot;
 using testing_util::TempDir;
 
-std::unique_ptr<Embedding> CreateMock(const std::string& extra, const std::string& trace_file = "") {
+std::unique_ptr<Embedding> CreateMock(const std::string& extra,
+                                      const std::string& trace_file = "") {
   absl::StatusOr<EmbeddingConfig> config =
       ParseConfigText(EngineConfigText("sgd {}", "mock", extra));
   EXPECT_TRUE(config.ok()) << config.status();
@@ -67,8 +68,9 @@ class CheckpointMockTest : public ::testing::Test {
   std::unique_ptr<CheckpointReader> reader_;
 };
 
-// A 1-host cpu checkpoint (SGD: the mock trains only SGD) restored on host 1 of 2 (DIV and MOD), or host 2 of 3, with two
-// replicas, on the mock: the engine holds exactly the checkpoint's rows of its shard.
+// A 1-host cpu checkpoint (SGD: the mock trains only SGD) restored on host 1 of 2 (DIV and MOD), or
+// host 2 of 3, with two replicas, on the mock: the engine holds exactly the checkpoint's rows of
+// its shard.
 TEST_F(CheckpointMockTest, RestoresOntoAnotherBackendHostCountAndSharding) {
   for (const char* layout : {"num_hosts: 2 host_id: 1 sharding: DIV num_replicas: 2",
                              "num_hosts: 2 host_id: 1 sharding: MOD num_replicas: 2",
@@ -90,7 +92,8 @@ TEST_F(CheckpointMockTest, RestoresOntoAnotherBackendHostCountAndSharding) {
         for (int64_t j = 0; j < rows; ++j) {
           const int64_t global = GlobalRow(j, table.vocabulary_size, config.num_hosts(),
                                            config.host_id(), config.sharding());
-          const absl::Span<const float> expected = reader_->Row(stored, static_cast<int>(s), global);
+          const absl::Span<const float> expected =
+              reader_->Row(stored, static_cast<int>(s), global);
           ASSERT_EQ(std::memcmp(local[t][s].data() + j * table.dim, expected.data(),
                                 table.dim * sizeof(float)),
                     0)

@@ -26,8 +26,18 @@ using testing_util::TempDir;
 using testing_util::WriteFile;
 
 constexpr char kConfig[] = R"pb(
-  tables { name: "video" vocabulary_size: 8 dim: 4 optimizer { adam {} } }
-  tables { name: "user" vocabulary_size: 13 dim: 2 optimizer { adagrad_momentum {} } }
+  tables {
+    name: "video"
+    vocabulary_size: 8
+    dim: 4
+    optimizer { adam {} }
+  }
+  tables {
+    name: "user"
+    vocabulary_size: 13
+    dim: 2
+    optimizer { adagrad_momentum {} }
+  }
   features { name: "watched" table: "video" }
   features { name: "friends" table: "user" }
 )pb";
@@ -43,9 +53,7 @@ class CheckpointReaderTest : public ::testing::Test {
     path_ = *path;
   }
 
-  absl::Status OpenStatus(const std::string& path) {
-    return CheckpointReader::Open(path).status();
-  }
+  absl::Status OpenStatus(const std::string& path) { return CheckpointReader::Open(path).status(); }
 
   CheckpointManifest LoadManifest() {
     absl::StatusOr<CheckpointManifest> manifest =
@@ -98,8 +106,10 @@ TEST_F(CheckpointReaderTest, ShardRowsForAnyHostCountAndSharding) {
         const int64_t rows = ShardRows(13, hosts, host);
         for (int slot = 0; slot < 3; ++slot) {
           std::vector<float> out(rows * dim, -1.0f);
-          ASSERT_TRUE((*reader)->ReadShardRows(1, slot, hosts, host, sharding, 0, rows,
-                                               absl::MakeSpan(out)).ok());
+          ASSERT_TRUE(
+              (*reader)
+                  ->ReadShardRows(1, slot, hosts, host, sharding, 0, rows, absl::MakeSpan(out))
+                  .ok());
           for (int64_t j = 0; j < rows; ++j) {
             const int64_t global = GlobalRow(j, 13, hosts, host, sharding);
             for (int c = 0; c < dim; ++c) {
@@ -173,8 +183,10 @@ TEST_F(CheckpointReaderTest, ReadsPerHostShardFilesContiguousAndStrided) {
         for (int host = 0; host < hosts; ++host) {
           const int64_t rows = ShardRows(13, hosts, host);
           std::vector<float> out(rows * 2);
-          ASSERT_TRUE((*reader)->ReadShardRows(1, slot, hosts, host, sharding, 0, rows,
-                                               absl::MakeSpan(out)).ok());
+          ASSERT_TRUE(
+              (*reader)
+                  ->ReadShardRows(1, slot, hosts, host, sharding, 0, rows, absl::MakeSpan(out))
+                  .ok());
           for (int64_t j = 0; j < rows; ++j) {
             const int64_t global = GlobalRow(j, 13, hosts, host, sharding);
             ASSERT_EQ(out[j * 2 + 1], SyntheticTables::Value(5, 1, slot, global, 1));
@@ -241,37 +253,56 @@ TEST_F(CheckpointReaderTest, WrongFormatVersionIsRejected) {
   CheckpointManifest manifest = LoadManifest();
   manifest.set_format_version(2);
   StoreManifest(manifest);
-  EXPECT_THAT(OpenStatus(path_),
-              StatusIs(absl::StatusCode::kInvalidArgument, "format version 2"));
+  EXPECT_THAT(OpenStatus(path_), StatusIs(absl::StatusCode::kInvalidArgument, "format version 2"));
 }
 
 TEST_F(CheckpointReaderTest, ManifestOfAnotherConfigIsIncompatible) {
   auto reader = CheckpointReader::Open(path_);
   ASSERT_TRUE(reader.ok());
   const ResolvedConfig other = ResolveOrDie(R"pb(
-    tables { name: "video" vocabulary_size: 9 dim: 4 optimizer { adam {} } }
-    tables { name: "user" vocabulary_size: 13 dim: 3 optimizer { sgd {} } }
+    tables {
+      name: "video"
+      vocabulary_size: 9
+      dim: 4
+      optimizer { adam {} }
+    }
+    tables {
+      name: "user"
+      vocabulary_size: 13
+      dim: 3
+      optimizer { sgd {} }
+    }
     tables { name: "extra" vocabulary_size: 13 dim: 3 }
-    features { table: "video" } features { table: "user" } features { table: "extra" }
+    features { table: "video" }
+    features { table: "user" }
+    features { table: "extra" }
   )pb");
   const absl::Status status = (*reader)->CheckCompatible(other);
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, path_));
-  for (const char* part : {"\"video\" has vocabulary_size 8, the engine's has 9",
-                           "\"user\" has dim 2, the engine's has 3",
-                           "optimizer adagrad_momentum, the engine's uses sgd",
-                           "no table \"extra\""}) {
+  for (const char* part :
+       {"\"video\" has vocabulary_size 8, the engine's has 9",
+        "\"user\" has dim 2, the engine's has 3",
+        "optimizer adagrad_momentum, the engine's uses sgd", "no table \"extra\""}) {
     EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr(part));
   }
   const ResolvedConfig fewer = ResolveOrDie(R"pb(
-    tables { name: "video" vocabulary_size: 8 dim: 4 optimizer { adam {} } }
+    tables {
+      name: "video"
+      vocabulary_size: 8
+      dim: 4
+      optimizer { adam {} }
+    }
     features { table: "video" }
   )pb");
   EXPECT_THAT((*reader)->CheckCompatible(fewer),
               StatusIs(absl::StatusCode::kInvalidArgument, "\"user\" is not in the engine"));
   // Another host count, sharding, replica count and backend are fine.
   const ResolvedConfig moved = ResolveOrDie(std::string(kConfig) +
-                                            R"pb(num_hosts: 3 host_id: 2 sharding: MOD
-                                                 num_replicas: 4 backend { name: "mock" })pb");
+                                            R"pb(num_hosts: 3
+                                                 host_id: 2
+                                                 sharding: MOD
+                                                 num_replicas: 4
+                                                 backend { name: "mock" })pb");
   EXPECT_TRUE((*reader)->CheckCompatible(moved).ok());
 }
 
@@ -325,8 +356,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "vocabulary_size"},
         HostileCase{"ZeroDim", [](CheckpointManifest* m) { m->mutable_tables(1)->set_dim(0); },
                     "dim 0"},
-        HostileCase{"NegativeDim",
-                    [](CheckpointManifest* m) { m->mutable_tables(1)->set_dim(-3); }, "dim -3"},
+        HostileCase{"NegativeDim", [](CheckpointManifest* m) { m->mutable_tables(1)->set_dim(-3); },
+                    "dim -3"},
         HostileCase{"HugeDim",
                     [](CheckpointManifest* m) { m->mutable_tables(1)->set_dim(1 << 30); }, "dim"},
         HostileCase{"AbsurdRows",
@@ -348,16 +379,13 @@ INSTANTIATE_TEST_SUITE_P(
                     [](CheckpointManifest* m) { UserParameters(m)->set_path("a/b/c.f32"); },
                     "not \"dir/name\""},
         HostileCase{"DotDotDirectory",
-                    [](CheckpointManifest* m) {
-                      UserParameters(m)->set_path("../parameters.f32");
-                    },
+                    [](CheckpointManifest* m) { UserParameters(m)->set_path("../parameters.f32"); },
                     "not \"dir/name\""},
         HostileCase{"EmptyPath", [](CheckpointManifest* m) { UserParameters(m)->set_path(""); },
                     "not \"dir/name\""},
         HostileCase{"SameFileTwice",
                     [](CheckpointManifest* m) {
-                      UserParameters(m)->set_path(
-                          m->tables(1).slots(1).files(0).path());
+                      UserParameters(m)->set_path(m->tables(1).slots(1).files(0).path());
                     },
                     "listed twice"},
         HostileCase{"UnknownOptimizer",
@@ -368,11 +396,10 @@ INSTANTIATE_TEST_SUITE_P(
                       m->mutable_tables(0)->mutable_slots(1)->set_name("accumulators");
                     },
                     "expected slot 1"},
-        HostileCase{"MissingSlot",
-                    [](CheckpointManifest* m) {
-                      m->mutable_tables(0)->mutable_slots()->RemoveLast();
-                    },
-                    "has 3 slots"},
+        HostileCase{
+            "MissingSlot",
+            [](CheckpointManifest* m) { m->mutable_tables(0)->mutable_slots()->RemoveLast(); },
+            "has 3 slots"},
         HostileCase{"RowsMissing",
                     [](CheckpointManifest* m) {
                       UserParameters(m)->set_rows(12);
@@ -385,11 +412,10 @@ INSTANTIATE_TEST_SUITE_P(
         HostileCase{"BadStride",
                     [](CheckpointManifest* m) { UserParameters(m)->set_row_stride(2); },
                     "row_stride"},
-        HostileCase{"NoFiles",
-                    [](CheckpointManifest* m) {
-                      m->mutable_tables(0)->mutable_slots(0)->clear_files();
-                    },
-                    "has 0 files"},
+        HostileCase{
+            "NoFiles",
+            [](CheckpointManifest* m) { m->mutable_tables(0)->mutable_slots(0)->clear_files(); },
+            "has 0 files"},
         HostileCase{"DuplicateTable",
                     [](CheckpointManifest* m) { m->mutable_tables(1)->set_name("video"); },
                     "duplicate table name"},

@@ -30,7 +30,8 @@ namespace testing_util {
 inline ResolvedConfig ResolveOrDie(const std::string& text) {
   absl::StatusOr<EmbeddingConfig> config = ParseConfigText(text);
   EXPECT_TRUE(config.ok()) << config.status();
-  absl::StatusOr<ResolvedConfig> resolved = ResolveConfig(config.ok() ? *config : EmbeddingConfig());
+  absl::StatusOr<ResolvedConfig> resolved =
+      ResolveConfig(config.ok() ? *config : EmbeddingConfig());
   EXPECT_TRUE(resolved.ok()) << resolved.status();
   return resolved.ok() ? *resolved : ResolvedConfig();
 }

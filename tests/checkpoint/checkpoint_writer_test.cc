@@ -16,17 +16,27 @@
 namespace embrt {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
 using testing_util::ReadFile;
 using testing_util::ResolveOrDie;
 using testing_util::StatusIs;
 using testing_util::SyntheticTables;
 using testing_util::TempDir;
-using ::testing::ElementsAre;
-using ::testing::UnorderedElementsAre;
 
 constexpr char kConfig[] = R"pb(
-  tables { name: "video" vocabulary_size: 8 dim: 4 optimizer { adagrad {} } }
-  tables { name: "user" vocabulary_size: 13 dim: 2 optimizer { ftrl {} } }
+  tables {
+    name: "video"
+    vocabulary_size: 8
+    dim: 4
+    optimizer { adagrad {} }
+  }
+  tables {
+    name: "user"
+    vocabulary_size: 13
+    dim: 2
+    optimizer { ftrl {} }
+  }
   tables { name: "odd/name" vocabulary_size: 5 dim: 3 }
   tables { name: "manifest.pb" vocabulary_size: 2 dim: 1 }
   features { name: "watched" table: "video" }
@@ -60,8 +70,8 @@ TEST(CheckpointWriterTest, WritesLayoutManifestAndLatest) {
   EXPECT_EQ(ReadFile(root.path() + "/a/b/latest"), "ckpt-42\n");
   // Table directories use the table name when it is a plain file name.
   // A name that is not a plain file name, or one that clashes, becomes "table-<index>".
-  EXPECT_THAT(List(*path), ElementsAre("manifest.pb", "manifest.txt", "table-2", "table-3",
-                                       "user", "video"));
+  EXPECT_THAT(List(*path),
+              ElementsAre("manifest.pb", "manifest.txt", "table-2", "table-3", "user", "video"));
   EXPECT_THAT(List(*path + "/video"), ElementsAre("accumulators.f32", "parameters.f32"));
   EXPECT_THAT(List(*path + "/user"),
               ElementsAre("accumulators.f32", "linears.f32", "parameters.f32"));
@@ -125,8 +135,8 @@ TEST(CheckpointWriterTest, KeepLastDeletesOlderCheckpointsAfterTheNewOne) {
   options.write_text_manifest = false;
   for (int step = 1; step <= 5; ++step) {
     const SyntheticTables tables = SyntheticTables::Make(config, step);
-    ASSERT_TRUE(WriteCheckpoint(config, step * 10, tables.AsRetrieve(config), root.path(), options)
-                    .ok());
+    ASSERT_TRUE(
+        WriteCheckpoint(config, step * 10, tables.AsRetrieve(config), root.path(), options).ok());
   }
   EXPECT_THAT(List(root.path()), ElementsAre("ckpt-40", "ckpt-50", "latest"));
   EXPECT_THAT(List(root.path() + "/ckpt-50"),
@@ -161,11 +171,11 @@ TEST(CheckpointWriterTest, FailedRetrieveLeavesTheRootAsItWas) {
   ASSERT_TRUE(WriteCheckpoint(config, 1, tables.AsRetrieve(config), root.path()).ok());
   int calls = 0;
   const RetrieveTablesFunction failing = [&](const Embedding::RowSink& sink) -> absl::Status {
-    absl::Status status = tables.Retrieve(config, [&](int t, int64_t b, int64_t n,
-                                                       absl::Span<const absl::Span<const float>> s) {
-      if (++calls == 4) return absl::UnavailableError("device lost");
-      return sink(t, b, n, s);
-    });
+    absl::Status status = tables.Retrieve(
+        config, [&](int t, int64_t b, int64_t n, absl::Span<const absl::Span<const float>> s) {
+          if (++calls == 4) return absl::UnavailableError("device lost");
+          return sink(t, b, n, s);
+        });
     return status;
   };
   EXPECT_THAT(WriteCheckpoint(config, 2, failing, root.path()),
@@ -179,9 +189,7 @@ TEST(CheckpointWriterTest, FailedRetrieveLeavesTheRootAsItWas) {
     return sink(0, 0, 1, {});
   };
   EXPECT_FALSE(WriteCheckpoint(config, 3, short_read, root.path()).ok());
-  const RetrieveTablesFunction nothing = [](const Embedding::RowSink&) {
-    return absl::OkStatus();
-  };
+  const RetrieveTablesFunction nothing = [](const Embedding::RowSink&) { return absl::OkStatus(); };
   EXPECT_THAT(WriteCheckpoint(config, 3, nothing, root.path()),
               ::testing::Property(&absl::StatusOr<std::string>::status,
                                   StatusIs(absl::StatusCode::kInternal, "0 of 8 rows")));
@@ -200,8 +208,7 @@ TEST(CheckpointWriterTest, StaleTemporariesOfDeadWritersAreRemoved) {
 }
 
 TEST(CheckpointWriterTest, MultiHostIsUnimplemented) {
-  const ResolvedConfig config =
-      ResolveOrDie(std::string(kConfig) + " num_hosts: 2 host_id: 0");
+  const ResolvedConfig config = ResolveOrDie(std::string(kConfig) + " num_hosts: 2 host_id: 0");
   TempDir root;
   const SyntheticTables tables = SyntheticTables::Make(config, 1);
   EXPECT_EQ(WriteCheckpoint(config, 1, tables.AsRetrieve(config), root.path()).status().code(),

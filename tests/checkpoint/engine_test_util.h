@@ -25,20 +25,30 @@ namespace testing_util {
 inline std::string EngineConfigText(const std::string& optimizer, const std::string& backend,
                                     const std::string& extra = "") {
   return absl::StrCat(R"pb(
-    tables { name: "alpha" vocabulary_size: 37 dim: 8 combiner: SUM
-             initializer { random_uniform { minval: -1 maxval: 1 } } }
-    tables { name: "beta" vocabulary_size: 20 dim: 3 combiner: SQRTN }
-    tables { name: "gamma" vocabulary_size: 11 dim: 5 combiner: MEAN
-             initializer { truncated_normal { seed: 4 } } }
-    features { name: "f0" table: "alpha" }
-    features { name: "f1" table: "beta" }
-    features { name: "f2" table: "alpha" max_sequence_length: 3 }
-    features { name: "f3" table: "gamma" }
-    per_replica_batch_size: 4
-    seed: 99
-    optimizer { )pb",
-                      optimizer, R"pb( learning_rate { constant: 0.05 } }
-    backend { name: ")pb",
+                        tables {
+                          name: "alpha"
+                          vocabulary_size: 37
+                          dim: 8
+                          combiner: SUM
+                          initializer { random_uniform { minval: -1 maxval: 1 } }
+                        }
+                        tables { name: "beta" vocabulary_size: 20 dim: 3 combiner: SQRTN }
+                        tables {
+                          name: "gamma"
+                          vocabulary_size: 11
+                          dim: 5
+                          combiner: MEAN
+                          initializer { truncated_normal { seed: 4 } }
+                        }
+                        features { name: "f0" table: "alpha" }
+                        features { name: "f1" table: "beta" }
+                        features { name: "f2" table: "alpha" max_sequence_length: 3 }
+                        features { name: "f3" table: "gamma" }
+                        per_replica_batch_size: 4
+                        seed: 99
+                        optimizer {)pb",
+                      optimizer, R"pb(                                       learning_rate { constant: 0.05 } }
+                                                                             backend { name: ")pb",
                       backend, "\" } ", extra);
 }
 
@@ -88,7 +98,8 @@ struct RandomBatch {
 
   std::vector<FeatureInput> Inputs() const {
     std::vector<FeatureInput> inputs;
-    for (size_t f = 0; f < ids.size(); ++f) inputs.push_back(FeatureInput::Ragged(splits[f], ids[f]));
+    for (size_t f = 0; f < ids.size(); ++f)
+      inputs.push_back(FeatureInput::Ragged(splits[f], ids[f]));
     return inputs;
   }
   // Weights for non-sequence features (sequence features take none).
@@ -124,8 +135,9 @@ inline absl::Status RandomTrainingStep(Embedding& embedding, std::mt19937& rando
 using Snapshot = std::vector<std::vector<std::vector<float>>>;
 inline Snapshot Retrieve(Embedding& embedding) {
   Snapshot snapshot(embedding.config().tables.size());
-  absl::Status status = embedding.RetrieveTables(
-      [&](int table, int64_t begin, int64_t count, absl::Span<const absl::Span<const float>> slots) {
+  absl::Status status =
+      embedding.RetrieveTables([&](int table, int64_t begin, int64_t count,
+                                   absl::Span<const absl::Span<const float>> slots) {
         auto& stored = snapshot[table];
         stored.resize(slots.size());
         const size_t dim = embedding.config().tables[table].dim;

@@ -45,8 +45,8 @@ TEST_F(ServingCpuEquivalenceTest, ServingEqualsTheEnginesInferenceLookupBitwise)
   for (int trial = 0; trial < 20; ++trial) {
     const RandomBatch batch = RandomBatch::Make(config, 4, random);
     const auto inputs = batch.Inputs();
-    const auto weights = trial % 2 == 0 ? batch.Weights(config)
-                                        : std::vector<std::optional<FeatureWeights>>();
+    const auto weights =
+        trial % 2 == 0 ? batch.Weights(config) : std::vector<std::optional<FeatureWeights>>();
     ASSERT_TRUE(engine_->Enqueue(inputs, weights, /*training=*/false).ok());
     absl::StatusOr<std::vector<Tensor>> expected = engine_->Dequeue();
     ASSERT_TRUE(expected.ok()) << expected.status();
@@ -82,9 +82,9 @@ TEST_F(ServingCpuEquivalenceTest, EmbeddingTablesFromCheckpointAndEngineAgree) {
       ASSERT_EQ(table.slot_names, (std::vector<std::string>{"parameters", "accumulators"}));
       for (size_t s = 0; s < 2; ++s) {
         ASSERT_EQ(table.slots[s].size(), snapshot[t][s].size());
-        EXPECT_EQ(std::memcmp(table.slots[s].data(), snapshot[t][s].data(),
-                              snapshot[t][s].size() * 4),
-                  0);
+        EXPECT_EQ(
+            std::memcmp(table.slots[s].data(), snapshot[t][s].data(), snapshot[t][s].size() * 4),
+            0);
       }
     }
   }

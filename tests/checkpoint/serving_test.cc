@@ -4,21 +4,22 @@
 // the §5.5 goldens (dense, sparse and ragged, weighted, sqrtn, sequence, output_shape with its
 // error), TF's edge cases, input errors and concurrent lookups.
 
+#include "embrt/serving.h"
+
 #include <thread>
 
 #include "checkpoint_test_util.h"
-#include "embrt/serving.h"
 
 namespace embrt {
 namespace {
 
-using testing_util::ResolveOrDie;
-using testing_util::StatusIs;
-using testing_util::TempDir;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::FloatEq;
 using ::testing::Pointwise;
+using testing_util::ResolveOrDie;
+using testing_util::StatusIs;
+using testing_util::TempDir;
 
 // video (sum) rows [4r .. 4r+3]; user (mean) and user_sqrtn rows [2r, 2r+1].
 constexpr char kConfig[] = R"pb(
@@ -30,9 +31,21 @@ constexpr char kConfig[] = R"pb(
   features { name: "friends" table: "user" }
   features { name: "friends_sqrtn" table: "user_sqrtn" }
   features { name: "friends_sequence" table: "user" max_sequence_length: 2 }
-  features { name: "friends_2x2" table: "user" output_shape: [2, 2] }
-  features { name: "friends_2x4" table: "user" output_shape: [2, 4] }
-  features { name: "friends_3" table: "user" output_shape: [3] }
+  features {
+    name: "friends_2x2"
+    table: "user"
+    output_shape: [ 2, 2 ]
+  }
+  features {
+    name: "friends_2x4"
+    table: "user"
+    output_shape: [ 2, 4 ]
+  }
+  features {
+    name: "friends_3"
+    table: "user"
+    output_shape: [ 3 ]
+  }
 )pb";
 
 const std::vector<int64_t> kWatchedIndices = {0, 0, 1, 0, 1, 1, 2, 0, 2, 1, 3, 0};
@@ -136,19 +149,24 @@ TEST_F(ServingTest, WeightedSparseAndRaggedMatchTheCpuGoldens) {
   const std::vector<float> friends_expected = {6, 7, 3.3333333f, 4.3333333f,
                                                6, 7, 3.3333333f, 4.3333333f};
   EXPECT_THAT(Lookup("watched", FeatureInput::Sparse(kWatchedIndices, kWatchedIds, {4, 2}),
-                     FeatureWeights::Sparse(watched_w)).values,
+                     FeatureWeights::Sparse(watched_w))
+                  .values,
               Pointwise(FloatEq(), watched_expected));
   EXPECT_THAT(Lookup("watched", FeatureInput::Ragged(kWatchedSplits, kWatchedIds),
-                     FeatureWeights::Ragged(watched_w)).values,
+                     FeatureWeights::Ragged(watched_w))
+                  .values,
               Pointwise(FloatEq(), watched_expected));
   EXPECT_THAT(Lookup("favorited", FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds),
-                     FeatureWeights::Ragged(favorited_w)).values,
+                     FeatureWeights::Ragged(favorited_w))
+                  .values,
               Pointwise(FloatEq(), favorited_expected));
   EXPECT_THAT(Lookup("friends", FeatureInput::Sparse(kFriendsIndices, kFriendsIds, {4, 3}),
-                     FeatureWeights::Sparse(friends_w)).values,
+                     FeatureWeights::Sparse(friends_w))
+                  .values,
               Pointwise(FloatEq(), friends_expected));
   EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(kFriendsSplits, kFriendsIds),
-                     FeatureWeights::Ragged(friends_w)).values,
+                     FeatureWeights::Ragged(friends_w))
+                  .values,
               Pointwise(FloatEq(), friends_expected));
 }
 
@@ -159,9 +177,10 @@ TEST_F(ServingTest, SqrtnDividesBySqrtOfSquaredWeightsWithoutTheSeedTupleBug) {
   EXPECT_THAT(Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids)).values,
               Pointwise(FloatEq(), expected));
   const std::vector<float> halves = {0.5f, 0.5f, 0.5f, 0.5f};
-  EXPECT_THAT(Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids),
-                     FeatureWeights::Ragged(halves)).values,
-              Pointwise(FloatEq(), expected));
+  EXPECT_THAT(
+      Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(halves))
+          .values,
+      Pointwise(FloatEq(), expected));
 }
 
 TEST_F(ServingTest, SequenceFeatureIsPaddedAndTruncated) {
@@ -169,8 +188,8 @@ TEST_F(ServingTest, SequenceFeatureIsPaddedAndTruncated) {
   Tensor ragged = Lookup("friends_sequence", FeatureInput::Ragged(kFriendsSplits, kFriendsIds));
   EXPECT_THAT(ragged.shape, ElementsAre(4, 2, 2));
   EXPECT_THAT(ragged.values, ElementsAreArray(expected));
-  Tensor sparse = Lookup("friends_sequence",
-                         FeatureInput::Sparse(kFriendsIndices, kFriendsIds, {4, 3}));
+  Tensor sparse =
+      Lookup("friends_sequence", FeatureInput::Sparse(kFriendsIndices, kFriendsIds, {4, 3}));
   EXPECT_THAT(sparse.shape, ElementsAre(4, 2, 2));
   EXPECT_THAT(sparse.values, ElementsAreArray(expected));
 }
@@ -183,8 +202,8 @@ TEST_F(ServingTest, RaggedOutputShapeCombinesOrSequencesOrFails) {
   // 8 = 2 x 4 rows: sequence semantics with L = 2, reshaped to [2, 4, 2].
   Tensor sequence = Lookup("friends_2x4", friends);
   EXPECT_THAT(sequence.shape, ElementsAre(2, 4, 2));
-  EXPECT_THAT(sequence.values, ElementsAreArray<float>({6, 7, 0, 0, 0, 1, 2, 3,
-                                                        6, 7, 0, 0, 0, 1, 2, 3}));
+  EXPECT_THAT(sequence.values,
+              ElementsAreArray<float>({6, 7, 0, 0, 0, 1, 2, 3, 6, 7, 0, 0, 0, 1, 2, 3}));
   EXPECT_THAT(Error("friends_3", friends),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "Output shape set in the FeatureConfig should be the factor of the input "
@@ -203,8 +222,8 @@ TEST_F(ServingTest, HigherRankSparseKeepsItsLeadingShape) {
   }
   Tensor out = Lookup("friends", FeatureInput::Sparse(indices, ids, {2, 4, 3}));
   EXPECT_THAT(out.shape, ElementsAre(2, 4, 2));
-  EXPECT_THAT(out.values, ElementsAreArray<float>({6, 7, 2, 3, 6, 7, 2, 3,
-                                                   6, 7, 2, 3, 6, 7, 2, 3}));
+  EXPECT_THAT(out.values,
+              ElementsAreArray<float>({6, 7, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3}));
 }
 
 TEST_F(ServingTest, EmptyBagsAndZeroDenominatorsGiveZeros) {
@@ -214,12 +233,13 @@ TEST_F(ServingTest, EmptyBagsAndZeroDenominatorsGiveZeros) {
   EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(splits, ids)).values,
               ElementsAreArray<float>({0, 0, 3, 4, 0, 0}));
   // div_no_nan: mean with Σw = 0 and sqrtn with Σw² = 0 are zero, not NaN.
-  EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(zeros))
-                  .values,
-              ElementsAreArray<float>({0, 0, 0, 0, 0, 0}));
-  EXPECT_THAT(Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids),
-                     FeatureWeights::Ragged(zeros)).values,
-              ElementsAreArray<float>({0, 0, 0, 0, 0, 0}));
+  EXPECT_THAT(
+      Lookup("friends", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(zeros)).values,
+      ElementsAreArray<float>({0, 0, 0, 0, 0, 0}));
+  EXPECT_THAT(
+      Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(zeros))
+          .values,
+      ElementsAreArray<float>({0, 0, 0, 0, 0, 0}));
   // Sparse: trailing empty rows are kept (no segment_sum shape bug).
   const std::vector<int64_t> indices = {1, 0, 1, 1};
   EXPECT_THAT(Lookup("friends", FeatureInput::Sparse(indices, ids, {4, 2})).values,
@@ -233,16 +253,18 @@ TEST_F(ServingTest, SparseSafeLookupPrunesNonPositiveWeightsForMean) {
   const std::vector<int64_t> ids = {0, 1};
   const std::vector<int64_t> splits = {0, 2};
   const std::vector<float> weights = {-1, 2};
-  EXPECT_THAT(Lookup("friends", FeatureInput::Sparse(indices, ids, {1, 2}),
-                     FeatureWeights::Sparse(weights)).values,
-              ElementsAre(2, 3));
-  EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(weights))
-                  .values,
-              ElementsAre(4, 5));
+  EXPECT_THAT(
+      Lookup("friends", FeatureInput::Sparse(indices, ids, {1, 2}), FeatureWeights::Sparse(weights))
+          .values,
+      ElementsAre(2, 3));
+  EXPECT_THAT(
+      Lookup("friends", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(weights)).values,
+      ElementsAre(4, 5));
   // Sum keeps negative weights on both paths.
-  EXPECT_THAT(Lookup("watched", FeatureInput::Sparse(indices, ids, {1, 2}),
-                     FeatureWeights::Sparse(weights)).values,
-              ElementsAre(8, 9, 10, 11));
+  EXPECT_THAT(
+      Lookup("watched", FeatureInput::Sparse(indices, ids, {1, 2}), FeatureWeights::Sparse(weights))
+          .values,
+      ElementsAre(8, 9, 10, 11));
 }
 
 TEST_F(ServingTest, BadInputsAreInvalidArgumentNamingFeatureAndPosition) {
@@ -264,9 +286,9 @@ TEST_F(ServingTest, BadInputsAreInvalidArgumentNamingFeatureAndPosition) {
   EXPECT_THAT(Error("friends", FeatureInput::Ragged(kFriendsSplits, kFriendsIds),
                     FeatureWeights::Ragged(w2)),
               StatusIs(absl::StatusCode::kInvalidArgument, "2 weights for 8 ids"));
-  EXPECT_THAT(Error("friends_sequence", FeatureInput::Ragged(splits, {1, 2}),
-                    FeatureWeights::Ragged(w2)),
-              StatusIs(absl::StatusCode::kInvalidArgument, "but this is a sequence feature"));
+  EXPECT_THAT(
+      Error("friends_sequence", FeatureInput::Ragged(splits, {1, 2}), FeatureWeights::Ragged(w2)),
+      StatusIs(absl::StatusCode::kInvalidArgument, "but this is a sequence feature"));
   EXPECT_THAT(Error("friends_sequence", FeatureInput::Dense(kFriendsIds)),
               StatusIs(absl::StatusCode::kInvalidArgument, "its input is dense"));
   EXPECT_THAT(Error("friends", FeatureInput::Dense(kFriendsIds, {4, 2})),

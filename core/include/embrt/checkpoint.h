@@ -124,8 +124,7 @@ class CheckpointReader {
   // file is DATA_LOSS naming it.
   static absl::StatusOr<std::unique_ptr<CheckpointReader>> Open(const std::string& path_or_root,
                                                                 Options options);
-  static absl::StatusOr<std::unique_ptr<CheckpointReader>> Open(
-      const std::string& path_or_root) {
+  static absl::StatusOr<std::unique_ptr<CheckpointReader>> Open(const std::string& path_or_root) {
     return Open(path_or_root, Options());
   }
 
