@@ -1,0 +1,132 @@
+// Copyright embrt authors.
+
+#include "backward.h"
+
+#include <cstring>
+
+#include "vector_ops.h"
+
+namespace embrt {
+namespace cpu {
+namespace {
+
+// Tables up to this many rows map rows densely (4 bytes per row, kept across steps).
+constexpr int64_t kDenseMapMaxRows = int64_t{1} << 21;
+
+inline uint64_t HashRow(int64_t row) {
+  return static_cast<uint64_t>(row) * 0x9E3779B97F4A7C15ull;
+}
+
+}  // namespace
+
+void RowGrouping::Begin(int64_t table_rows, size_t expected_contributions) {
+  if (dense_) {
+    for (int64_t row : rows_) dense_map_[row] = -1;
+  } else {
+    for (int64_t row : rows_) {
+      uint64_t slot = (HashRow(row) >> 20) & mask_;
+      while (keys_[slot] != row) slot = (slot + 1) & mask_;
+      keys_[slot] = -1;
+    }
+  }
+  rows_.clear();
+  contribution_row_.clear();
+  contributions_.clear();
+  dense_ = table_rows <= kDenseMapMaxRows;
+  if (dense_) {
+    if (static_cast<int64_t>(dense_map_.size()) != table_rows) dense_map_.assign(table_rows, -1);
+  } else {
+    size_t wanted = 16;
+    while (wanted < 2 * expected_contributions) wanted *= 2;
+    if (keys_.size() < wanted) {
+      keys_.assign(wanted, -1);
+      values_.assign(wanted, 0);
+      mask_ = wanted - 1;
+    }
+  }
+  contribution_row_.reserve(expected_contributions);
+  contributions_.reserve(expected_contributions);
+}
+
+void RowGrouping::Grow() {
+  std::vector<int64_t> old_keys;
+  std::vector<int32_t> old_values;
+  old_keys.swap(keys_);
+  old_values.swap(values_);
+  keys_.assign(old_keys.size() * 2, -1);
+  values_.assign(old_keys.size() * 2, 0);
+  mask_ = keys_.size() - 1;
+  for (size_t i = 0; i < old_keys.size(); ++i) {
+    if (old_keys[i] < 0) continue;
+    uint64_t slot = (HashRow(old_keys[i]) >> 20) & mask_;
+    while (keys_[slot] >= 0) slot = (slot + 1) & mask_;
+    keys_[slot] = old_keys[i];
+    values_[slot] = old_values[i];
+  }
+}
+
+int32_t RowGrouping::FindOrInsert(int64_t row) {
+  if (dense_) {
+    int32_t& u = dense_map_[row];
+    if (u < 0) {
+      u = static_cast<int32_t>(rows_.size());
+      rows_.push_back(row);
+    }
+    return u;
+  }
+  if (2 * (rows_.size() + 1) > keys_.size()) Grow();
+  uint64_t slot = (HashRow(row) >> 20) & mask_;
+  for (;;) {
+    if (keys_[slot] == row) return values_[slot];
+    if (keys_[slot] < 0) break;
+    slot = (slot + 1) & mask_;
+  }
+  keys_[slot] = row;
+  values_[slot] = static_cast<int32_t>(rows_.size());
+  rows_.push_back(row);
+  return values_[slot];
+}
+
+int64_t RowGrouping::Find(int64_t row) const {
+  if (dense_) return dense_map_[row];
+  uint64_t slot = (HashRow(row) >> 20) & mask_;
+  for (;;) {
+    if (keys_[slot] == row) return values_[slot];
+    if (keys_[slot] < 0) return -1;
+    slot = (slot + 1) & mask_;
+  }
+}
+
+void RowGrouping::Finish() {
+  const size_t rows = rows_.size();
+  offsets_.assign(rows + 1, 0);
+  for (int32_t u : contribution_row_) ++offsets_[u + 1];
+  for (size_t u = 0; u < rows; ++u) offsets_[u + 1] += offsets_[u];
+  sorted_.resize(contributions_.size());
+  // Stable scatter: `next` reuses offsets_ shifted by one slot, then is restored.
+  for (size_t i = 0; i < contributions_.size(); ++i) {
+    sorted_[offsets_[contribution_row_[i]]++] = contributions_[i];
+  }
+  for (size_t u = rows; u > 0; --u) offsets_[u] = offsets_[u - 1];
+  offsets_[0] = 0;
+}
+
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
+                    float* part, float* step) {
+  std::memset(step, 0, sizeof(float) * dim);
+  std::memset(part, 0, sizeof(float) * dim);
+  if (begin == end) return;
+  int32_t replica = begin->replica;
+  for (const Contribution* c = begin; c != end; ++c) {
+    if (c->replica != replica) {
+      for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
+      std::memset(part, 0, sizeof(float) * dim);
+      replica = c->replica;
+    }
+    if (c->gradient != nullptr) AddScaledRow(dim, c->gain, c->gradient, part);
+  }
+  for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
+}
+
+}  // namespace cpu
+}  // namespace embrt

@@ -1,0 +1,85 @@
+// Copyright embrt authors.
+//
+// File: plugins/cpu/backward.h
+// ----------------------------
+// The backward pass of one table for one step: group every contribution by the row it goes to
+// (duplicate ids merged), keeping the canonical order inside each row, then sum.
+//
+// Contributions are added in the canonical order: replica 0..R-1 (global replica order), then
+// feature index, bag index, position. Each is (local row, gain, gradient vector or null).
+//
+// RowGrouping::Finish makes, for every distinct row u (numbered in order of first appearance),
+// the list of its contributions in the order they were added (a stable counting sort). Nothing is
+// allocated per id: every buffer is kept and reused across steps.
+//
+// SumRowGradient, for one row (dim-wide vectors):
+//   step = 0
+//   for each replica r that touched the row, in order:
+//     part = 0
+//     for each contribution c of replica r, in order: part = part + c.gain * c.gradient
+//     step = step + part
+//   (a null gradient is a zero gradient: nothing is added, but the row is still touched)
+//
+// Thread safety: Add/Finish/Clear are single-threaded; after Finish, rows may be read and summed
+// from many threads at once.
+
+#ifndef EMBRT_PLUGINS_CPU_BACKWARD_H_
+#define EMBRT_PLUGINS_CPU_BACKWARD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace embrt {
+namespace cpu {
+
+struct Contribution {
+  const float* gradient;  // dim floats, or null for a zero gradient
+  float gain;
+  int32_t replica;
+};
+
+class RowGrouping {
+ public:
+  // Prepares for a table of `table_rows` local rows; drops the previous step's rows (O(rows)).
+  void Begin(int64_t table_rows, size_t expected_contributions);
+  void Add(int64_t row, const float* gradient, float gain, int32_t replica) {
+    int32_t u = FindOrInsert(row);
+    contribution_row_.push_back(u);
+    contributions_.push_back(Contribution{gradient, gain, replica});
+  }
+  void Finish();
+
+  int64_t num_rows() const { return static_cast<int64_t>(rows_.size()); }
+  int64_t row(int64_t u) const { return rows_[u]; }
+  const Contribution* begin(int64_t u) const { return sorted_.data() + offsets_[u]; }
+  const Contribution* end(int64_t u) const { return sorted_.data() + offsets_[u + 1]; }
+  // The distinct-row number of local row `row`, or -1 when the step did not touch it.
+  int64_t Find(int64_t row) const;
+
+ private:
+  int32_t FindOrInsert(int64_t row);
+  void Grow();
+
+  // Small tables use a dense row -> u map; large ones an open-addressing hash (keys_ = -1 free).
+  bool dense_ = true;
+  std::vector<int32_t> dense_map_;
+  std::vector<int64_t> keys_;
+  std::vector<int32_t> values_;
+  uint64_t mask_ = 0;
+
+  std::vector<int64_t> rows_;
+  std::vector<int32_t> contribution_row_;
+  std::vector<Contribution> contributions_;
+  std::vector<Contribution> sorted_;
+  std::vector<int64_t> offsets_;
+};
+
+// Sums one row's contributions (see the file comment). `part` is dim floats of scratch.
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
+                    float* part, float* step);
+
+}  // namespace cpu
+}  // namespace embrt
+
+#endif  // EMBRT_PLUGINS_CPU_BACKWARD_H_

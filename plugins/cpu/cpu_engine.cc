@@ -1,0 +1,724 @@
+// Copyright embrt authors.
+
+#include "cpu_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <new>
+
+#include "lookup.h"
+
+namespace embrt {
+namespace cpu {
+namespace {
+
+using sdk::Status;
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+// Lookup and update loops hand each worker at least this many bags or rows.
+constexpr int64_t kMinBagsPerChunk = 256;
+constexpr int64_t kMinRowsPerChunk = 64;
+
+Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
+  *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const sdk::NamedValue& option : config.options) {
+    if (option.name != "threads") {
+      return Status::Unimplemented("cpu backend: unknown option " + Quote(option.name) +
+                                   " (supported: threads)");
+    }
+    std::string text = option.type == EMBRT_VALUE_INT64 ? std::to_string(option.int64_value)
+                                                        : option.string_value;
+    char* end = nullptr;
+    long value = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || end == nullptr || *end != '\0' || value < 1 || value > 1024) {
+      return Status::InvalidArgument("cpu backend: option threads=" + Quote(text) +
+                                     " is not an integer in [1, 1024]");
+    }
+    *threads = static_cast<int>(value);
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {
+  if (config.num_replicas < 1) {
+    return Status::InvalidArgument("num_replicas must be >= 1, got " +
+                                   std::to_string(config.num_replicas));
+  }
+  if (config.num_hosts < 1 || config.host_id < 0 || config.host_id >= config.num_hosts) {
+    return Status::InvalidArgument("host_id " + std::to_string(config.host_id) +
+                                   " is not in [0, num_hosts=" + std::to_string(config.num_hosts) +
+                                   ")");
+  }
+  if (config.sharding != EMBRT_SHARDING_DIV && config.sharding != EMBRT_SHARDING_MOD) {
+    return Status::InvalidArgument("unknown sharding " + std::to_string(config.sharding));
+  }
+  if (config.num_learning_rate_tags < 0) {
+    return Status::InvalidArgument("num_learning_rate_tags is negative");
+  }
+  for (size_t t = 0; t < config.tables.size(); ++t) {
+    const sdk::TableConfig& table = config.tables[t];
+    const std::string where = "table " + Quote(table.name) + " (index " + std::to_string(t) + ")";
+    if (table.vocabulary_size < 1) {
+      return Status::InvalidArgument(where + ": vocabulary_size must be >= 1, got " +
+                                     std::to_string(table.vocabulary_size));
+    }
+    if (table.dim < 1) {
+      return Status::InvalidArgument(where + ": dim must be >= 1, got " +
+                                     std::to_string(table.dim));
+    }
+    if (table.combiner != EMBRT_COMBINER_SUM && table.combiner != EMBRT_COMBINER_MEAN &&
+        table.combiner != EMBRT_COMBINER_SQRTN) {
+      return Status::Unimplemented(where + ": combiner " + std::to_string(table.combiner) +
+                                   " is not supported");
+    }
+    const int64_t expected =
+        ShardRowCount(table.vocabulary_size, config.num_hosts, config.host_id);
+    if (table.shard_rows != expected) {
+      return Status::InvalidArgument(where + ": shard_rows " + std::to_string(table.shard_rows) +
+                                     " but host " + std::to_string(config.host_id) + " of " +
+                                     std::to_string(config.num_hosts) + " holds " +
+                                     std::to_string(expected) + " rows");
+    }
+    OptimizerSettings settings;
+    Status status = ParseOptimizer(table.optimizer, table.name, config.num_learning_rate_tags,
+                                   &settings);
+    if (!status.ok()) return status;
+  }
+  for (size_t f = 0; f < config.features.size(); ++f) {
+    const sdk::FeatureConfig& feature = config.features[f];
+    const std::string where =
+        "feature " + Quote(feature.name) + " (index " + std::to_string(f) + ")";
+    if (feature.table_index < 0 ||
+        static_cast<size_t>(feature.table_index) >= config.tables.size()) {
+      return Status::InvalidArgument(where + ": table_index " +
+                                     std::to_string(feature.table_index) + " is out of range");
+    }
+    if (feature.max_sequence_length < 0) {
+      return Status::InvalidArgument(where + ": max_sequence_length is negative");
+    }
+    if (feature.input_rows < 0 || feature.input_rows > std::numeric_limits<int32_t>::max()) {
+      return Status::InvalidArgument(where + ": input_rows " +
+                                     std::to_string(feature.input_rows) + " is out of range");
+    }
+  }
+  int threads = 1;
+  Status status = ParseThreads(config, &threads);
+  if (!status.ok()) return status;
+  engine->reset(new CpuEngine(config, threads));
+  return Status();
+}
+
+CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
+    : num_replicas_(config.num_replicas),
+      num_hosts_(config.num_hosts),
+      host_id_(config.host_id),
+      pipeline_execution_(config.pipeline_execution),
+      num_learning_rate_tags_(config.num_learning_rate_tags),
+      allow_nonfinite_gradients_(config.allow_nonfinite_gradients),
+      pool_(threads) {
+  tables_.resize(config.tables.size());
+  for (size_t t = 0; t < config.tables.size(); ++t) {
+    const sdk::TableConfig& in = config.tables[t];
+    Table& table = tables_[t];
+    table.name = in.name;
+    table.vocabulary_size = in.vocabulary_size;
+    table.dim = in.dim;
+    table.combiner = in.combiner;
+    ParseOptimizer(in.optimizer, in.name, config.num_learning_rate_tags, &table.optimizer);
+    table.shard = ShardMap(in.vocabulary_size, config.num_hosts, config.host_id, config.sharding);
+    table.storage = std::make_unique<TableShard>(in.shard_rows, in.dim,
+                                                 SlotCount(table.optimizer.kind));
+    max_dim_ = std::max(max_dim_, in.dim);
+  }
+  for (size_t f = 0; f < config.features.size(); ++f) {
+    const sdk::FeatureConfig& in = config.features[f];
+    Feature feature;
+    feature.name = in.name;
+    feature.table = in.table_index;
+    feature.dim = tables_[in.table_index].dim;
+    feature.max_sequence_length = in.max_sequence_length;
+    feature.input_rows = in.input_rows;
+    feature.activation_floats = static_cast<size_t>(in.input_rows) *
+                                std::max(1, in.max_sequence_length) * feature.dim;
+    features_.push_back(feature);
+    tables_[in.table_index].features.push_back(static_cast<int32_t>(f));
+  }
+  worker_scratch_.assign(pool_.size(), std::vector<float>(2 * static_cast<size_t>(max_dim_)));
+  replicas_.resize(num_replicas_);
+  for (Replica& replica : replicas_) {
+    for (StepBuffer& buffer : replica.buffers) buffer.features.resize(features_.size());
+    replica.activations.resize(features_.size());
+    for (size_t f = 0; f < features_.size(); ++f) {
+      replica.activations[f].assign(features_[f].activation_floats, 0.0f);
+    }
+  }
+  device_thread_ = std::thread([this] { DeviceLoop(); });
+}
+
+CpuEngine::~CpuEngine() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Drain(lock);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  device_thread_.join();
+}
+
+Status CpuEngine::CheckReplica(int32_t replica) const {
+  if (replica < 0 || replica >= num_replicas_) {
+    return Status::InvalidArgument("replica " + std::to_string(replica) + " is not in [0, " +
+                                   std::to_string(num_replicas_) + ")");
+  }
+  return Status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enqueue
+
+Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs,
+                             size_t num_inputs, StepBuffer* buffer) {
+  if (num_inputs != features_.size()) {
+    return Status::InvalidArgument("Enqueue for replica " + std::to_string(replica) + ": got " +
+                                   std::to_string(num_inputs) + " feature inputs, expected " +
+                                   std::to_string(features_.size()));
+  }
+  for (size_t f = 0; f < features_.size(); ++f) {
+    const Feature& feature = features_[f];
+    const Table& table = tables_[feature.table];
+    const sdk::FeatureInputView& in = inputs[f];
+    FeatureBatch& batch = buffer->features[f];
+    const std::string where =
+        "feature " + Quote(feature.name) + " (index " + std::to_string(f) + ")";
+    const int64_t rows = feature.input_rows;
+    if (in.num_ids > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+      return Status::InvalidArgument(where + ": " + std::to_string(in.num_ids) +
+                                     " ids do not fit int32 row splits");
+    }
+    if (in.num_ids > 0 && in.ids == nullptr) {
+      return Status::InvalidArgument(where + ": ids is NULL with num_ids " +
+                                     std::to_string(in.num_ids));
+    }
+    batch.splits.resize(rows + 1);
+    if (in.row_splits == nullptr) {
+      if (in.num_ids != static_cast<size_t>(rows)) {
+        return Status::InvalidArgument(where + ": without row_splits there must be one id per "
+                                       "row: got " + std::to_string(in.num_ids) + " ids for " +
+                                       std::to_string(rows) + " rows");
+      }
+      for (int64_t b = 0; b <= rows; ++b) batch.splits[b] = static_cast<int32_t>(b);
+    } else {
+      if (in.num_row_splits != static_cast<size_t>(rows + 1)) {
+        return Status::InvalidArgument(where + ": row_splits has " +
+                                       std::to_string(in.num_row_splits) + " entries, expected " +
+                                       std::to_string(rows + 1) + " (input_rows + 1)");
+      }
+      if (in.row_splits[0] != 0) {
+        return Status::InvalidArgument(where + ": row_splits[0] is " +
+                                       std::to_string(in.row_splits[0]) + ", expected 0");
+      }
+      for (int64_t b = 0; b < rows; ++b) {
+        if (in.row_splits[b + 1] < in.row_splits[b]) {
+          return Status::InvalidArgument(where + ": row_splits are not ascending at row " +
+                                         std::to_string(b) + " (" +
+                                         std::to_string(in.row_splits[b]) + " then " +
+                                         std::to_string(in.row_splits[b + 1]) + ")");
+        }
+      }
+      if (static_cast<size_t>(in.row_splits[rows]) != in.num_ids) {
+        return Status::InvalidArgument(where + ": row_splits end at " +
+                                       std::to_string(in.row_splits[rows]) + " but there are " +
+                                       std::to_string(in.num_ids) + " ids");
+      }
+      std::memcpy(batch.splits.data(), in.row_splits, sizeof(int32_t) * (rows + 1));
+    }
+    if (feature.max_sequence_length > 0) {
+      if (in.weights != nullptr) {
+        return Status::InvalidArgument(where + " is a sequence feature: weights are not "
+                                       "supported");
+      }
+      for (int64_t b = 0; b < rows; ++b) {
+        const int32_t length = batch.splits[b + 1] - batch.splits[b];
+        if (length > feature.max_sequence_length) {
+          return Status::InvalidArgument(where + ": row " + std::to_string(b) + " has " +
+                                         std::to_string(length) + " ids, more than " +
+                                         "max_sequence_length " +
+                                         std::to_string(feature.max_sequence_length));
+        }
+      }
+    }
+    batch.rows.resize(in.num_ids);
+    for (int64_t b = 0; b < rows; ++b) {
+      for (int32_t k = batch.splits[b]; k < batch.splits[b + 1]; ++k) {
+        const int64_t id = in.ids[k];
+        if (id < 0 || id >= table.vocabulary_size) {
+          return Status::InvalidArgument(
+              where + ": row " + std::to_string(b) + ", position " +
+              std::to_string(k - batch.splits[b]) + ": id " + std::to_string(id) +
+              " is out of range [0, " + std::to_string(table.vocabulary_size) + ") of table " +
+              Quote(table.name));
+        }
+        if (!table.shard.Owns(id)) {
+          return Status::Unimplemented(
+              where + ": row " + std::to_string(b) + ": id " + std::to_string(id) +
+              " of table " + Quote(table.name) + " lives on another host, and the cpu backend " +
+              "has no transport between hosts yet");
+        }
+        batch.rows[k] = table.shard.LocalRow(id);
+      }
+    }
+    if (in.weights != nullptr) {
+      for (size_t k = 0; k < in.num_ids; ++k) {
+        if (!std::isfinite(in.weights[k])) {
+          return Status::InvalidArgument(where + ": weight " + std::to_string(k) + " is " +
+                                         std::to_string(in.weights[k]) + " (must be finite)");
+        }
+      }
+      batch.weights.assign(in.weights, in.weights + in.num_ids);
+    } else {
+      batch.weights.clear();
+    }
+    batch.gains.resize(in.num_ids);
+    batch.has_gradients = false;
+  }
+  return Status();
+}
+
+Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
+                          size_t num_inputs) {
+  Status status = CheckReplica(replica);
+  if (!status.ok()) return status;
+  if (mode != EMBRT_MODE_TRAINING && mode != EMBRT_MODE_INFERENCE) {
+    return Status::InvalidArgument("Enqueue: mode " + std::to_string(mode) +
+                                   " is neither TRAINING nor INFERENCE");
+  }
+  int64_t step;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Replica& r = replicas_[replica];
+    if (r.phase == Phase::kEnqueued) {
+      return Status::FailedPrecondition("Enqueue for replica " + std::to_string(replica) +
+                                        ": its previous step has not been received");
+    }
+    if (r.phase == Phase::kReceived) {
+      return Status::FailedPrecondition("Enqueue for replica " + std::to_string(replica) +
+                                        ": its previous training step has no gradients yet");
+    }
+    step = r.step;
+    // buffers[step % 2] was last read by the update of step - 2.
+    changed_.wait(lock, [&] { return completed_updates_ >= step - 1; });
+  }
+  StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+  status = CopyInputs(replica, inputs, num_inputs, &buffer);
+  if (!status.ok()) return status;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Replica& r = replicas_[replica];
+    r.phase = Phase::kEnqueued;
+    r.mode = mode;
+    r.lookup_done = false;
+    const Task task{false, replica, step};
+    if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
+      held_lookups_.push_back(task);
+    } else {
+      queue_.push_back(task);
+    }
+  }
+  changed_.notify_all();
+  return Status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// RecvActivations
+
+Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
+                                  const size_t* activation_sizes, size_t num_activations) {
+  Status status = CheckReplica(replica);
+  if (!status.ok()) return status;
+  if (num_activations != features_.size()) {
+    return Status::InvalidArgument("RecvActivations for replica " + std::to_string(replica) +
+                                   ": got " + std::to_string(num_activations) +
+                                   " buffers, expected " + std::to_string(features_.size()));
+  }
+  for (size_t f = 0; f < features_.size(); ++f) {
+    if (activation_sizes[f] != features_[f].activation_floats) {
+      return Status::InvalidArgument(
+          "RecvActivations: feature " + Quote(features_[f].name) + " (index " +
+          std::to_string(f) + "): buffer holds " + std::to_string(activation_sizes[f]) +
+          " floats, expected " + std::to_string(features_[f].activation_floats));
+    }
+    if (activations[f] == nullptr && activation_sizes[f] > 0) {
+      return Status::InvalidArgument("RecvActivations: feature " + Quote(features_[f].name) +
+                                     ": buffer is NULL");
+    }
+  }
+  EMBRT_Mode mode;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Replica& r = replicas_[replica];
+    if (r.phase != Phase::kEnqueued) {
+      return Status::FailedPrecondition("RecvActivations for replica " +
+                                        std::to_string(replica) + ": nothing was enqueued");
+    }
+    changed_.wait(lock, [&] { return r.lookup_done || !deferred_error_.ok(); });
+    if (!deferred_error_.ok()) return deferred_error_;
+    mode = r.mode;
+  }
+  Replica& r = replicas_[replica];
+  for (size_t f = 0; f < features_.size(); ++f) {
+    if (features_[f].activation_floats > 0) {
+      std::memcpy(activations[f], r.activations[f].data(),
+                  sizeof(float) * features_[f].activation_floats);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  r.phase = mode == EMBRT_MODE_TRAINING ? Phase::kReceived : Phase::kIdle;
+  r.last_received_mode = mode;
+  return Status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// SendGradients
+
+Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
+                                const size_t* gradient_sizes, size_t num_gradients,
+                                const float* learning_rates, size_t num_learning_rates) {
+  Status status = CheckReplica(replica);
+  if (!status.ok()) return status;
+  int64_t step;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const Replica& r = replicas_[replica];
+    if (r.phase != Phase::kReceived) {
+      std::string why;
+      if (r.phase == Phase::kEnqueued) {
+        why = "its step has not been received (call RecvActivations first)";
+      } else if (r.last_received_mode == EMBRT_MODE_INFERENCE) {
+        why = "its last step was enqueued for INFERENCE";
+      } else if (r.last_received_mode == EMBRT_MODE_TRAINING) {
+        why = "gradients for its last step were already sent";
+      } else {
+        why = "no step has been enqueued and received";
+      }
+      return Status::FailedPrecondition("SendGradients for replica " + std::to_string(replica) +
+                                        ": " + why);
+    }
+    step = r.step;
+  }
+  const std::string who = "SendGradients for replica " + std::to_string(replica);
+  if (num_gradients != features_.size()) {
+    return Status::InvalidArgument(who + ": got " + std::to_string(num_gradients) +
+                                   " gradients, expected " + std::to_string(features_.size()));
+  }
+  if (learning_rates != nullptr || (replica == 0 && num_learning_rate_tags_ > 0)) {
+    if (learning_rates == nullptr ||
+        num_learning_rates != static_cast<size_t>(num_learning_rate_tags_)) {
+      return Status::InvalidArgument(
+          who + ": got " + std::to_string(learning_rates == nullptr ? 0 : num_learning_rates) +
+          " learning rates, expected " + std::to_string(num_learning_rate_tags_));
+    }
+  }
+  for (size_t f = 0; f < features_.size(); ++f) {
+    if (gradients[f] != nullptr && gradient_sizes[f] != features_[f].activation_floats) {
+      return Status::InvalidArgument(who + ": feature " + Quote(features_[f].name) + " (index " +
+                                     std::to_string(f) + "): gradient holds " +
+                                     std::to_string(gradient_sizes[f]) + " floats, expected " +
+                                     std::to_string(features_[f].activation_floats));
+    }
+  }
+  if (!allow_nonfinite_gradients_) {
+    for (size_t f = 0; f < features_.size(); ++f) {
+      const float* g = gradients[f];
+      if (g == nullptr) continue;
+      const size_t n = features_[f].activation_floats;
+      bool finite = true;
+      for (size_t i = 0; i < n; ++i) finite &= std::isfinite(g[i]);
+      if (finite) continue;
+      size_t i = 0;
+      while (std::isfinite(g[i])) ++i;
+      const Feature& feature = features_[f];
+      const size_t column = i % feature.dim;
+      const size_t position = i / feature.dim;
+      std::string at;
+      if (feature.max_sequence_length > 0) {
+        at = "row " + std::to_string(position / feature.max_sequence_length) + ", position " +
+             std::to_string(position % feature.max_sequence_length);
+      } else {
+        at = "row " + std::to_string(position);
+      }
+      return Status::InvalidArgument(who + ": feature " + Quote(feature.name) + " (index " +
+                                     std::to_string(f) + "): gradient at " + at + ", column " +
+                                     std::to_string(column) + " is " + std::to_string(g[i]) +
+                                     "; nothing from this replica's step was applied");
+    }
+  }
+  StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+  for (size_t f = 0; f < features_.size(); ++f) {
+    FeatureBatch& batch = buffer.features[f];
+    batch.has_gradients = gradients[f] != nullptr;
+    if (batch.has_gradients) {
+      batch.gradients.assign(gradients[f], gradients[f] + features_[f].activation_floats);
+    }
+  }
+  if (replica == 0) {
+    buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
+  }
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A replica one step ahead waits until every replica has sent the previous step.
+    changed_.wait(lock, [&] { return collecting_step_ >= step; });
+    Replica& r = replicas_[replica];
+    r.phase = Phase::kIdle;
+    r.last_received_mode = EMBRT_MODE_TRAINING;
+    ++r.step;
+    if (++sent_for_collecting_ == num_replicas_) {
+      queue_.push_back(Task{true, -1, step});
+      ++collecting_step_;
+      sent_for_collecting_ = 0;
+      for (const Task& held : held_lookups_) queue_.push_back(held);
+      held_lookups_.clear();
+    }
+  }
+  changed_.notify_all();
+  return Status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load, retrieve, synchronize
+
+void CpuEngine::Drain(std::unique_lock<std::mutex>& lock) {
+  changed_.wait(lock, [&] { return queue_.empty() && !device_busy_; });
+}
+
+Status CpuEngine::Synchronize() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  Drain(lock);
+  return deferred_error_;
+}
+
+Status CpuEngine::CheckRows(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
+                            const void* const* slots, size_t num_slots) const {
+  if (table < 0 || static_cast<size_t>(table) >= tables_.size()) {
+    return Status::InvalidArgument("table index " + std::to_string(table) + " is not in [0, " +
+                                   std::to_string(tables_.size()) + ")");
+  }
+  const Table& t = tables_[table];
+  const std::string where = "table " + Quote(t.name);
+  if (shard != host_id_) {
+    return Status::InvalidArgument(where + ": shard " + std::to_string(shard) +
+                                   " is not this host's (" + std::to_string(host_id_) + " of " +
+                                   std::to_string(num_hosts_) + ")");
+  }
+  const int64_t rows = t.storage->rows();
+  if (row_begin < 0 || row_count < 0 || row_begin > rows || row_count > rows - row_begin) {
+    return Status::InvalidArgument(where + ": rows [" + std::to_string(row_begin) + ", " +
+                                   std::to_string(row_begin) + " + " + std::to_string(row_count) +
+                                   ") are outside the shard's " + std::to_string(rows) + " rows");
+  }
+  if (num_slots != static_cast<size_t>(t.storage->num_slots())) {
+    return Status::InvalidArgument(where + ": got " + std::to_string(num_slots) +
+                                   " slots, its optimizer has " +
+                                   std::to_string(t.storage->num_slots()));
+  }
+  for (size_t s = 0; s < num_slots; ++s) {
+    if (slots[s] == nullptr && row_count > 0) {
+      return Status::InvalidArgument(where + ": slot " + std::to_string(s) + " is NULL");
+    }
+  }
+  return Status();
+}
+
+Status CpuEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row_begin,
+                                 int64_t row_count, const float* const* slots,
+                                 size_t num_slots) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  Drain(lock);
+  Status status = CheckRows(table, shard, row_begin, row_count,
+                            reinterpret_cast<const void* const*>(slots), num_slots);
+  if (!status.ok()) return status;
+  tables_[table].storage->Load(row_begin, row_count, slots);
+  return Status();
+}
+
+Status CpuEngine::RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin,
+                                     int64_t row_count, float* const* slots, size_t num_slots) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  Drain(lock);
+  Status status = CheckRows(table, shard, row_begin, row_count,
+                            reinterpret_cast<const void* const*>(slots), num_slots);
+  if (!status.ok()) return status;
+  tables_[table].storage->Retrieve(row_begin, row_count, slots);
+  return Status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The device thread
+
+void CpuEngine::DeviceLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stop_ and nothing left
+    const Task task = queue_.front();
+    queue_.pop_front();
+    device_busy_ = true;
+    lock.unlock();
+    Status error;
+    try {
+      if (task.is_update) {
+        RunUpdate(task.step);
+      } else {
+        RunLookup(task.replica, task.step);
+      }
+    } catch (const std::bad_alloc&) {
+      error = Status::ResourceExhausted("cpu backend: out of memory on the device thread");
+    } catch (const std::exception& e) {
+      error = Status::Internal(std::string("cpu backend device thread: ") + e.what());
+    }
+    lock.lock();
+    if (!error.ok() && deferred_error_.ok()) deferred_error_ = error;
+    if (task.is_update) {
+      ++completed_updates_;
+    } else {
+      replicas_[task.replica].lookup_done = true;
+    }
+    device_busy_ = false;
+    changed_.notify_all();
+  }
+}
+
+void CpuEngine::RunLookup(int32_t replica, int64_t step) {
+  Replica& r = replicas_[replica];
+  StepBuffer& buffer = r.buffers[step % 2];
+  // Bags of all features numbered one after another; every bag is one independent work item.
+  int64_t total_bags = 0;
+  for (const Feature& feature : features_) total_bags += feature.input_rows;
+  pool_.ParallelFor(total_bags, kMinBagsPerChunk, [&](int64_t begin, int64_t end, int) {
+    int64_t first = 0;
+    for (size_t f = 0; f < features_.size() && first < end; ++f) {
+      const Feature& feature = features_[f];
+      const int64_t last = first + feature.input_rows;
+      const int64_t b0 = std::max(begin, first) - first;
+      const int64_t b1 = std::min(end, last) - first;
+      first = last;
+      if (b0 >= b1) continue;
+      FeatureBatch& batch = buffer.features[f];
+      const Table& table = tables_[feature.table];
+      const float* parameters = table.storage->slot(0);
+      float* out = r.activations[f].data();
+      if (feature.max_sequence_length > 0) {
+        ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1,
+                     batch.gains.data());
+        LookupSequence(parameters, feature.dim, feature.max_sequence_length,
+                       batch.splits.data(), batch.rows.data(), b0, b1, out);
+      } else {
+        ComputeGains(table.combiner, batch.splits.data(),
+                     batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
+                     batch.gains.data());
+        LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
+                   batch.gains.data(), b0, b1, out);
+      }
+    }
+  });
+}
+
+void CpuEngine::RunUpdate(int64_t step) {
+  const std::vector<float>& rates = replicas_[0].buffers[step % 2].learning_rates;
+  for (Table& table : tables_) {
+    const int32_t tag = table.optimizer.learning_rate_tag;
+    const float lr = tag >= 0 ? rates[tag] : table.optimizer.learning_rate;
+    UpdateTable(table, step, lr);
+  }
+}
+
+void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
+  const int32_t dim = table.dim;
+  const OptimizerSettings& settings = table.optimizer;
+  const bool dense_adam = settings.kind == EMBRT_OPTIMIZER_ADAM && !settings.lazy_adam;
+  if (table.features.empty() && !dense_adam) return;
+
+  // 1. Every contribution, in canonical order: replica, feature, bag, position.
+  size_t expected = 0;
+  for (int32_t f : table.features) expected += replicas_[0].buffers[step % 2].features[f].rows.size();
+  RowGrouping& grouping = table.grouping;
+  grouping.Begin(table.storage->rows(), expected * num_replicas_);
+  for (int32_t replica = 0; replica < num_replicas_; ++replica) {
+    const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+    for (int32_t f : table.features) {
+      const Feature& feature = features_[f];
+      const FeatureBatch& batch = buffer.features[f];
+      const float* gradient = batch.has_gradients ? batch.gradients.data() : nullptr;
+      const int64_t positions = std::max(1, feature.max_sequence_length);
+      for (int64_t b = 0; b < feature.input_rows; ++b) {
+        const int32_t begin = batch.splits[b];
+        for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
+          const float* g = nullptr;
+          if (gradient != nullptr) {
+            const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
+            g = gradient + at * dim;
+          }
+          grouping.Add(batch.rows[k], g, batch.gains[k], replica);
+        }
+      }
+    }
+  }
+  grouping.Finish();
+
+  // 2. One update per touched row (or per contribution without accumulation), rows split
+  //    across workers: each row's arithmetic is the same whatever the split.
+  const PreparedUpdate update = PrepareUpdate(settings, learning_rate);
+  TableShard& storage = *table.storage;
+  const int num_slots = storage.num_slots();
+  auto apply = [&](int64_t row, float* g) {
+    float* slots[3];
+    for (int s = 0; s < num_slots; ++s) slots[s] = storage.row(s, row);
+    ApplyRowUpdate(update, dim, g, slots);
+  };
+  if (dense_adam) {
+    pool_.ParallelFor(storage.rows(), kMinRowsPerChunk, [&](int64_t begin, int64_t end, int w) {
+      float* part = worker_scratch_[w].data();
+      float* g = part + dim;
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t u = grouping.Find(row);
+        if (u >= 0) {
+          SumRowGradient(grouping.begin(u), grouping.end(u), dim, part, g);
+        } else {
+          std::memset(g, 0, sizeof(float) * dim);
+        }
+        apply(row, g);
+      }
+    });
+    return;
+  }
+  const bool accumulate = settings.use_gradient_accumulation;
+  pool_.ParallelFor(grouping.num_rows(), kMinRowsPerChunk, [&](int64_t begin, int64_t end, int w) {
+    float* part = worker_scratch_[w].data();
+    float* g = part + dim;
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t row = grouping.row(u);
+      if (accumulate) {
+        SumRowGradient(grouping.begin(u), grouping.end(u), dim, part, g);
+        apply(row, g);
+        continue;
+      }
+      // Accumulation off: one update per contribution, in canonical order.
+      for (const Contribution* c = grouping.begin(u); c != grouping.end(u); ++c) {
+        if (c->gradient == nullptr) {
+          std::memset(g, 0, sizeof(float) * dim);
+        } else {
+          for (int32_t d = 0; d < dim; ++d) g[d] = c->gain * c->gradient[d];
+        }
+        apply(row, g);
+      }
+    }
+  });
+}
+
+}  // namespace cpu
+}  // namespace embrt

@@ -1,0 +1,161 @@
+// Copyright embrt authors.
+//
+// File: plugins/cpu/cpu_engine.h
+// ------------------------------
+// The cpu backend's engine: this host's table shards, the per-replica step state machine, and a
+// device thread that runs lookups and updates in submission order on a plugin-owned pool.
+//
+// Step protocol, per replica r (FAILED_PRECONDITION on any other order):
+//   Enqueue -> RecvActivations -> (TRAINING only) SendGradients -> Enqueue ...
+// Step k's update runs when every replica has sent gradients for its k-th training step. It is
+// queued on the device thread behind every task submitted before it, so it never overlaps a
+// lookup. Which tables a lookup reads is defined by call order, never by timing:
+//   pipeline_execution off: the lookup of a replica's step k (k = training steps it has sent)
+//     reads the tables after update k-1. If update k-1 still waits for other replicas, the lookup
+//     is held back (Enqueue still returns at once; RecvActivations waits).
+//   pipeline_execution on: the lookup reads the tables after every update whose last
+//     SendGradients returned before this Enqueue was called (at most one step stale).
+// A replica may run one step ahead: its SendGradients for step k+1 waits until every replica
+// has sent step k.
+//
+// Thread safety: as plugin_api.h says. Calls for different replicas may be concurrent; calls for
+// one replica are serialized by the host; Load, Retrieve, Synchronize and destruction are never
+// concurrent with anything else. All shared state is guarded by mutex_.
+
+#ifndef EMBRT_PLUGINS_CPU_CPU_ENGINE_H_
+#define EMBRT_PLUGINS_CPU_CPU_ENGINE_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backward.h"
+#include "embrt/plugin_sdk.h"
+#include "optimizers.h"
+#include "tables.h"
+#include "thread_pool.h"
+
+namespace embrt {
+namespace cpu {
+
+class CpuEngine : public sdk::Engine {
+ public:
+  // Validates `config` and builds the engine; tables and slots start as zeros.
+  static sdk::Status Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine);
+  ~CpuEngine() override;
+
+  sdk::Status Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
+                      size_t num_inputs) override;
+  sdk::Status RecvActivations(int32_t replica, float* const* activations,
+                              const size_t* activation_sizes, size_t num_activations) override;
+  sdk::Status SendGradients(int32_t replica, const float* const* gradients,
+                            const size_t* gradient_sizes, size_t num_gradients,
+                            const float* learning_rates, size_t num_learning_rates) override;
+  sdk::Status LoadTableShard(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
+                             const float* const* slots, size_t num_slots) override;
+  sdk::Status RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin,
+                                 int64_t row_count, float* const* slots,
+                                 size_t num_slots) override;
+  sdk::Status Synchronize() override;
+
+ private:
+  struct Table {
+    std::string name;
+    int64_t vocabulary_size;
+    int32_t dim;
+    EMBRT_Combiner combiner;
+    OptimizerSettings optimizer;
+    ShardMap shard;
+    std::vector<int32_t> features;  // in feature order
+    std::unique_ptr<TableShard> storage;
+    RowGrouping grouping;  // reused across steps
+  };
+  struct Feature {
+    std::string name;
+    int32_t table;
+    int32_t dim;
+    int32_t max_sequence_length;  // 0: one bag per row
+    int64_t input_rows;
+    size_t activation_floats;  // input_rows * max(1, L) * dim
+  };
+  // One feature's copied batch for one replica and step.
+  struct FeatureBatch {
+    std::vector<int32_t> splits;  // input_rows + 1
+    std::vector<int64_t> rows;    // local row per id
+    std::vector<float> weights;   // per id; empty means every weight is 1
+    std::vector<float> gains;     // per id, written by the lookup
+    std::vector<float> gradients; // activation-shaped, valid when has_gradients
+    bool has_gradients = false;
+  };
+  struct StepBuffer {
+    std::vector<FeatureBatch> features;
+    std::vector<float> learning_rates;  // replica 0's, for the update
+  };
+  enum class Phase { kIdle, kEnqueued, kReceived };
+  struct Replica {
+    Phase phase = Phase::kIdle;
+    EMBRT_Mode mode = 0;
+    EMBRT_Mode last_received_mode = 0;
+    int64_t step = 0;  // training steps sent
+    bool lookup_done = false;
+    StepBuffer buffers[2];  // step k uses buffers[k % 2]
+    std::vector<std::vector<float>> activations;  // per feature
+  };
+  struct Task {
+    bool is_update;
+    int32_t replica;  // lookups only
+    int64_t step;
+  };
+
+  CpuEngine(const sdk::EngineConfig& config, int threads);
+
+  sdk::Status CheckReplica(int32_t replica) const;
+  sdk::Status CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs, size_t num_inputs,
+                         StepBuffer* buffer);
+  sdk::Status CheckRows(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
+                        const void* const* slots, size_t num_slots) const;
+
+  void DeviceLoop();
+  void RunLookup(int32_t replica, int64_t step);
+  void RunUpdate(int64_t step);
+  void UpdateTable(Table& table, int64_t step, float learning_rate);
+  // Waits (mutex_ held through `lock`) until the device queue is empty and idle.
+  void Drain(std::unique_lock<std::mutex>& lock);
+
+  std::vector<Table> tables_;
+  std::vector<Feature> features_;
+  int32_t num_replicas_;
+  int32_t num_hosts_;
+  int32_t host_id_;
+  bool pipeline_execution_;
+  int32_t num_learning_rate_tags_;
+  bool allow_nonfinite_gradients_;
+  int32_t max_dim_ = 0;
+
+  ThreadPool pool_;
+  std::vector<std::vector<float>> worker_scratch_;  // per pool worker, 2 * max_dim_ floats
+
+  std::mutex mutex_;
+  std::condition_variable changed_;  // any state below changed
+  // Guarded by mutex_.
+  std::vector<Replica> replicas_;
+  std::deque<Task> queue_;
+  std::vector<Task> held_lookups_;  // lookups waiting for the update of step - 1 (pipelining off)
+  int64_t collecting_step_ = 0;     // the step whose gradients are being collected
+  int32_t sent_for_collecting_ = 0;
+  int64_t completed_updates_ = 0;
+  bool device_busy_ = false;
+  bool stop_ = false;
+  sdk::Status deferred_error_;
+  std::thread device_thread_;
+};
+
+}  // namespace cpu
+}  // namespace embrt
+
+#endif  // EMBRT_PLUGINS_CPU_CPU_ENGINE_H_

@@ -1,0 +1,73 @@
+// Copyright embrt authors.
+
+#include "lookup.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "vector_ops.h"
+
+namespace embrt {
+namespace cpu {
+
+void ComputeGains(EMBRT_Combiner combiner, const int32_t* splits, const float* weights,
+                  int64_t bag_begin, int64_t bag_end, float* gains) {
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    const int32_t begin = splits[b];
+    const int32_t end = splits[b + 1];
+    if (combiner == EMBRT_COMBINER_SUM) {
+      for (int32_t k = begin; k < end; ++k) gains[k] = weights == nullptr ? 1.0f : weights[k];
+      continue;
+    }
+    float total = 0.0f;
+    if (combiner == EMBRT_COMBINER_MEAN) {
+      for (int32_t k = begin; k < end; ++k) total += weights == nullptr ? 1.0f : weights[k];
+    } else {
+      for (int32_t k = begin; k < end; ++k) {
+        const float w = weights == nullptr ? 1.0f : weights[k];
+        total += w * w;
+      }
+      total = std::sqrt(total);
+    }
+    for (int32_t k = begin; k < end; ++k) {
+      const float w = weights == nullptr ? 1.0f : weights[k];
+      gains[k] = total == 0.0f ? 0.0f : w / total;
+    }
+  }
+}
+
+void LookupBags(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
+                const float* gains, int64_t bag_begin, int64_t bag_end, float* out) {
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    float* activation = out + b * dim;
+    const int32_t begin = splits[b];
+    const int32_t end = splits[b + 1];
+    if (begin == end) {
+      std::memset(activation, 0, sizeof(float) * dim);
+      continue;
+    }
+    ScaleRow(dim, gains[begin], table + rows[begin] * dim, activation);
+    for (int32_t k = begin + 1; k < end; ++k) {
+      AddScaledRow(dim, gains[k], table + rows[k] * dim, activation);
+    }
+  }
+}
+
+void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
+                    const int32_t* splits, const int64_t* rows, int64_t bag_begin,
+                    int64_t bag_end, float* out) {
+  const int64_t row_floats = static_cast<int64_t>(max_sequence_length) * dim;
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    float* activation = out + b * row_floats;
+    const int32_t begin = splits[b];
+    const int32_t length = splits[b + 1] - begin;
+    for (int32_t p = 0; p < length; ++p) {
+      ScaleRow(dim, 1.0f, table + rows[begin + p] * dim, activation + p * dim);
+    }
+    std::memset(activation + static_cast<int64_t>(length) * dim, 0,
+                sizeof(float) * (row_floats - static_cast<int64_t>(length) * dim));
+  }
+}
+
+}  // namespace cpu
+}  // namespace embrt

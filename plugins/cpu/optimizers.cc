@@ -1,0 +1,185 @@
+// Copyright embrt authors.
+
+#include "optimizers.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace embrt {
+namespace cpu {
+namespace {
+
+inline float Clamp(float x, float low, float high) { return std::min(std::max(x, low), high); }
+
+bool IsBoolean(float v) { return v == 0.0f || v == 1.0f; }
+
+}  // namespace
+
+sdk::Status ParseOptimizer(const sdk::OptimizerConfig& config, const std::string& table,
+                           int32_t num_learning_rate_tags, OptimizerSettings* settings) {
+  OptimizerSettings s;
+  s.kind = config.kind;
+  if (s.kind < EMBRT_OPTIMIZER_SGD || s.kind > EMBRT_OPTIMIZER_FTRL) {
+    return sdk::Status::Unimplemented("table '" + table + "': optimizer kind " +
+                                      std::to_string(s.kind) + " is not supported by cpu");
+  }
+  s.learning_rate = config.learning_rate;
+  s.learning_rate_tag = config.learning_rate_tag;
+  if (s.learning_rate_tag >= num_learning_rate_tags) {
+    return sdk::Status::InvalidArgument(
+        "table '" + table + "': learning_rate_tag " + std::to_string(s.learning_rate_tag) +
+        " is not below num_learning_rate_tags " + std::to_string(num_learning_rate_tags));
+  }
+  s.use_gradient_accumulation = config.use_gradient_accumulation;
+  s.clip_weight_min = config.clip_weight_min;
+  s.clip_weight_max = config.clip_weight_max;
+  s.clip_gradient_min = config.clip_gradient_min;
+  s.clip_gradient_max = config.clip_gradient_max;
+  if (!(s.clip_weight_min <= s.clip_weight_max) || !(s.clip_gradient_min <= s.clip_gradient_max)) {
+    return sdk::Status::InvalidArgument("table '" + table +
+                                        "': a clipping minimum is above its maximum (or NaN)");
+  }
+  s.weight_decay_factor = config.weight_decay_factor;
+  s.multiply_weight_decay_factor_by_learning_rate =
+      config.multiply_weight_decay_factor_by_learning_rate;
+  auto hp = [&](const char* name, float fallback) { return config.Hyperparameter(name, fallback); };
+  s.momentum = hp("momentum", 0.0f);
+  s.use_nesterov = hp("use_nesterov", 0.0f) != 0.0f;
+  s.exponent = hp("exponent", 2.0f);
+  s.beta2 = hp("beta2", 1.0f);
+  s.epsilon = hp("epsilon", s.kind == EMBRT_OPTIMIZER_ADAM ? 1e-7f : 1e-10f);
+  s.beta_1 = hp("beta_1", 0.9f);
+  s.beta_2 = hp("beta_2", 0.999f);
+  s.adam_epsilon = s.kind == EMBRT_OPTIMIZER_ADAM ? s.epsilon : 1e-7f;
+  s.lazy_adam = hp("lazy_adam", 1.0f) != 0.0f;
+  s.sum_inside_sqrt = hp("sum_inside_sqrt", 1.0f) != 0.0f;
+  s.learning_rate_power = hp("learning_rate_power", -0.5f);
+  s.l1_regularization_strength = hp("l1_regularization_strength", 0.0f);
+  s.l2_regularization_strength = hp("l2_regularization_strength", 0.0f);
+  s.beta = hp("beta", 0.0f);
+  s.multiply_linear_by_learning_rate = hp("multiply_linear_by_learning_rate", 0.0f) != 0.0f;
+  if (s.kind == EMBRT_OPTIMIZER_ADAM && !s.lazy_adam && !s.use_gradient_accumulation) {
+    return sdk::Status::InvalidArgument("table '" + table +
+                                        "': non-lazy Adam needs gradient accumulation");
+  }
+  if (s.kind == EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM && !(s.exponent > 0.0f)) {
+    return sdk::Status::InvalidArgument("table '" + table + "': exponent must be > 0, got " +
+                                        std::to_string(s.exponent));
+  }
+  if (!IsBoolean(hp("use_nesterov", 0.0f)) || !IsBoolean(hp("lazy_adam", 1.0f)) ||
+      !IsBoolean(hp("sum_inside_sqrt", 1.0f)) ||
+      !IsBoolean(hp("multiply_linear_by_learning_rate", 0.0f))) {
+    return sdk::Status::InvalidArgument("table '" + table + "': a boolean hyperparameter is not 0/1");
+  }
+  *settings = s;
+  return sdk::Status();
+}
+
+PreparedUpdate PrepareUpdate(const OptimizerSettings& s, float lr) {
+  PreparedUpdate u;
+  u.settings = &s;
+  u.lr = lr;
+  u.clip_gradients = std::isfinite(s.clip_gradient_min) || std::isfinite(s.clip_gradient_max);
+  u.clip_weights = std::isfinite(s.clip_weight_min) || std::isfinite(s.clip_weight_max);
+  u.decay = s.weight_decay_factor == 0.0f
+                ? 0.0f
+                : (s.multiply_weight_decay_factor_by_learning_rate ? s.weight_decay_factor * lr
+                                                                   : s.weight_decay_factor);
+  u.one_minus_beta_1 = 1.0f - s.beta_1;
+  u.one_minus_beta_2 = 1.0f - s.beta_2;
+  u.one_minus_beta2 = 1.0f - s.beta2;
+  u.negative_inverse_exponent = -1.0f / s.exponent;
+  u.ftrl_power = -s.learning_rate_power;
+  u.epsilon_squared = s.adam_epsilon * s.adam_epsilon;
+  return u;
+}
+
+void ApplyRowUpdate(const PreparedUpdate& u, int32_t dim, float* __restrict g,
+                    float* const* slots) {
+  const OptimizerSettings& s = *u.settings;
+  float* __restrict w = slots[0];
+  const float lr = u.lr;
+  if (u.clip_gradients) {
+    for (int32_t d = 0; d < dim; ++d) g[d] = Clamp(g[d], s.clip_gradient_min, s.clip_gradient_max);
+  }
+  if (u.decay != 0.0f) {
+    for (int32_t d = 0; d < dim; ++d) w[d] = w[d] - u.decay * w[d];
+  }
+  switch (s.kind) {
+    case EMBRT_OPTIMIZER_SGD:
+      for (int32_t d = 0; d < dim; ++d) w[d] = w[d] - lr * g[d];
+      break;
+    case EMBRT_OPTIMIZER_ADAGRAD: {
+      float* __restrict a = slots[1];
+      for (int32_t d = 0; d < dim; ++d) {
+        a[d] = a[d] + g[d] * g[d];
+        w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
+      }
+      break;
+    }
+    case EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM: {
+      float* __restrict a = slots[1];
+      float* __restrict m = slots[2];
+      for (int32_t d = 0; d < dim; ++d) {
+        a[d] = s.beta2 == 1.0f ? a[d] + g[d] * g[d]
+                               : s.beta2 * a[d] + u.one_minus_beta2 * g[d] * g[d];
+        const float scaled = std::pow(a[d] + s.epsilon, u.negative_inverse_exponent) * g[d];
+        m[d] = s.momentum * m[d] + scaled;
+        const float step = s.use_nesterov ? s.momentum * m[d] + scaled : m[d];
+        w[d] = w[d] - lr * step;
+      }
+      break;
+    }
+    case EMBRT_OPTIMIZER_ADAM: {
+      float* __restrict m = slots[1];
+      float* __restrict v = slots[2];
+      if (s.sum_inside_sqrt) {
+        for (int32_t d = 0; d < dim; ++d) {
+          m[d] = s.beta_1 * m[d] + u.one_minus_beta_1 * g[d];
+          v[d] = s.beta_2 * v[d] + u.one_minus_beta_2 * g[d] * g[d];
+          w[d] = w[d] - lr * m[d] / std::sqrt(v[d] + u.epsilon_squared);
+        }
+      } else {
+        for (int32_t d = 0; d < dim; ++d) {
+          m[d] = s.beta_1 * m[d] + u.one_minus_beta_1 * g[d];
+          v[d] = s.beta_2 * v[d] + u.one_minus_beta_2 * g[d] * g[d];
+          w[d] = w[d] - lr * m[d] / (std::sqrt(v[d]) + s.adam_epsilon);
+        }
+      }
+      break;
+    }
+    case EMBRT_OPTIMIZER_FTRL: {
+      float* __restrict a = slots[1];
+      float* __restrict lin = slots[2];
+      const float p = u.ftrl_power;
+      const float l1 = s.l1_regularization_strength;
+      const float l2 = s.l2_regularization_strength;
+      for (int32_t d = 0; d < dim; ++d) {
+        const float a_new = a[d] + g[d] * g[d];
+        const float power_new = std::pow(a_new, p);
+        const float delta = power_new - std::pow(a[d], p);
+        float numerator, denominator;
+        if (!s.multiply_linear_by_learning_rate) {
+          lin[d] = lin[d] + g[d] - delta * w[d] / lr;
+          numerator = l1 == 0.0f ? -lin[d] : Clamp(lin[d], -l1, l1) - lin[d];
+          denominator = (power_new + s.beta) / lr + 2.0f * l2;
+        } else {
+          lin[d] = lin[d] + lr * g[d] - delta * w[d];
+          numerator = l1 == 0.0f ? -lin[d] : Clamp(lin[d], -lr * l1, lr * l1) - lin[d];
+          denominator = power_new + 2.0f * lr * l2 + s.beta;
+        }
+        w[d] = numerator / denominator;
+        a[d] = a_new;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (u.clip_weights) {
+    for (int32_t d = 0; d < dim; ++d) w[d] = Clamp(w[d], s.clip_weight_min, s.clip_weight_max);
+  }
+}
+
+}  // namespace cpu
+}  // namespace embrt

@@ -1,0 +1,75 @@
+// Copyright embrt authors.
+
+#include "tables.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace embrt {
+namespace cpu {
+
+int SlotCount(EMBRT_OptimizerKind kind) {
+  switch (kind) {
+    case EMBRT_OPTIMIZER_SGD:
+      return 1;
+    case EMBRT_OPTIMIZER_ADAGRAD:
+      return 2;
+    case EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM:
+    case EMBRT_OPTIMIZER_ADAM:
+    case EMBRT_OPTIMIZER_FTRL:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+int64_t ShardRowCount(int64_t vocabulary_size, int32_t num_hosts, int32_t host) {
+  return vocabulary_size / num_hosts + (host < vocabulary_size % num_hosts ? 1 : 0);
+}
+
+ShardMap::ShardMap(int64_t vocabulary_size, int32_t num_hosts, int32_t host,
+                   EMBRT_Sharding sharding)
+    : num_hosts_(num_hosts), host_(host), sharding_(sharding) {
+  const int64_t base = vocabulary_size / num_hosts;
+  const int64_t extra = vocabulary_size % num_hosts;
+  first_ = host * base + (host < extra ? host : extra);
+  rows_ = ShardRowCount(vocabulary_size, num_hosts, host);
+}
+
+AlignedFloats::AlignedFloats(size_t count) : size_(count) {
+  if (count == 0) return;
+  constexpr size_t kAlignment = 64;
+  size_t bytes = count * sizeof(float);
+  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  data_.reset(static_cast<float*>(p));
+}
+
+void AlignedFloats::Free::operator()(float* p) const { std::free(p); }
+
+TableShard::TableShard(int64_t rows, int32_t dim, int num_slots) : rows_(rows), dim_(dim) {
+  slots_.reserve(num_slots);
+  for (int s = 0; s < num_slots; ++s) {
+    slots_.emplace_back(static_cast<size_t>(rows) * static_cast<size_t>(dim));
+  }
+}
+
+void TableShard::Load(int64_t row_begin, int64_t row_count, const float* const* slots) {
+  const size_t count = static_cast<size_t>(row_count) * dim_;
+  for (int s = 0; s < num_slots(); ++s) {
+    if (count > 0) std::memcpy(row(s, row_begin), slots[s], count * sizeof(float));
+  }
+}
+
+void TableShard::Retrieve(int64_t row_begin, int64_t row_count, float* const* slots) const {
+  const size_t count = static_cast<size_t>(row_count) * dim_;
+  for (int s = 0; s < num_slots(); ++s) {
+    if (count > 0) std::memcpy(slots[s], row(s, row_begin), count * sizeof(float));
+  }
+}
+
+}  // namespace cpu
+}  // namespace embrt

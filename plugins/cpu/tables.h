@@ -1,0 +1,106 @@
+// Copyright embrt authors.
+//
+// File: plugins/cpu/tables.h
+// --------------------------
+// Storage of this host's shard of every table: one flat, 64-byte-aligned, row-major
+// [shard_rows, dim] float32 array per slot (slot 0 is the parameters, then the optimizer's slots
+// in layout order), and the sharding math that maps a global id to a local row.
+//
+//   local row j of slot s starts at  slots[s] + j * dim
+//   DIV: host h holds the contiguous ids [first(h), first(h) + shard_rows)
+//   MOD: host h holds ids h, h + n, h + 2n, ...; id i is local row i / n
+//   (both: host h holds floor(V / n) rows, plus one when h < V % n)
+//
+// Thread safety: none; the engine serializes access (kernels write disjoint rows).
+
+#ifndef EMBRT_PLUGINS_CPU_TABLES_H_
+#define EMBRT_PLUGINS_CPU_TABLES_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "embrt/plugin_api.h"
+
+namespace embrt {
+namespace cpu {
+
+// Number of [rows, dim] slots (parameters included) of an optimizer kind, 0 when unknown.
+int SlotCount(EMBRT_OptimizerKind kind);
+
+// Rows a `vocabulary_size` table puts on `host` of `num_hosts` (same for DIV and MOD).
+int64_t ShardRowCount(int64_t vocabulary_size, int32_t num_hosts, int32_t host);
+
+// Which ids this host owns and where they live.
+class ShardMap {
+ public:
+  ShardMap() = default;
+  ShardMap(int64_t vocabulary_size, int32_t num_hosts, int32_t host, EMBRT_Sharding sharding);
+
+  // True when global id `id` (already known to be in [0, V)) lives on this host.
+  bool Owns(int64_t id) const {
+    if (num_hosts_ == 1) return true;
+    if (sharding_ == EMBRT_SHARDING_MOD) return id % num_hosts_ == host_;
+    return id >= first_ && id < first_ + rows_;
+  }
+  // Local row of an owned id.
+  int64_t LocalRow(int64_t id) const {
+    if (num_hosts_ == 1) return id;
+    if (sharding_ == EMBRT_SHARDING_MOD) return id / num_hosts_;
+    return id - first_;
+  }
+  int64_t rows() const { return rows_; }
+
+ private:
+  int32_t num_hosts_ = 1;
+  int32_t host_ = 0;
+  EMBRT_Sharding sharding_ = EMBRT_SHARDING_DIV;
+  int64_t first_ = 0;
+  int64_t rows_ = 0;
+};
+
+// A zero-filled, 64-byte-aligned float array.
+class AlignedFloats {
+ public:
+  AlignedFloats() = default;
+  explicit AlignedFloats(size_t count);
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(float* p) const;
+  };
+  std::unique_ptr<float, Free> data_;
+  size_t size_ = 0;
+};
+
+// One table's shard: `num_slots` arrays of [rows, dim].
+class TableShard {
+ public:
+  TableShard(int64_t rows, int32_t dim, int num_slots);
+
+  int64_t rows() const { return rows_; }
+  int32_t dim() const { return dim_; }
+  int num_slots() const { return static_cast<int>(slots_.size()); }
+  float* slot(int s) { return slots_[s].data(); }
+  const float* slot(int s) const { return slots_[s].data(); }
+  float* row(int s, int64_t local_row) { return slots_[s].data() + local_row * dim_; }
+  const float* row(int s, int64_t local_row) const { return slots_[s].data() + local_row * dim_; }
+
+  // Copies rows [row_begin, row_begin + row_count) in or out; the caller has checked ranges.
+  void Load(int64_t row_begin, int64_t row_count, const float* const* slots);
+  void Retrieve(int64_t row_begin, int64_t row_count, float* const* slots) const;
+
+ private:
+  int64_t rows_;
+  int32_t dim_;
+  std::vector<AlignedFloats> slots_;
+};
+
+}  // namespace cpu
+}  // namespace embrt
+
+#endif  // EMBRT_PLUGINS_CPU_TABLES_H_
