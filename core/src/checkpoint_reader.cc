@@ -1,0 +1,287 @@
+// Copyright embrt authors.
+//
+// Reading checkpoints: manifest checks, memory-mapped table files verified before use, rows
+// mapped onto any host count and sharding, and RestoreCheckpoint (embrt/checkpoint.h).
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "checkpoint_manifest.h"
+#include "embrt/checkpoint.h"
+#include "embrt/sharding.h"
+#include "embrt/status_macros.h"
+#include "posix_file.h"
+
+namespace embrt {
+namespace {
+
+bool Exists(const std::string& path) {
+  struct stat info;
+  return ::lstat(path.c_str(), &info) == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_root) {
+  std::string path = path_or_root;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (Exists(absl::StrCat(path, "/", internal::kManifestFileName))) return path;
+  const std::string latest = absl::StrCat(path, "/", internal::kLatestFileName);
+  if (!Exists(latest)) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint at ", path, ": it has neither ",
+                                            internal::kManifestFileName, " nor ",
+                                            internal::kLatestFileName));
+  }
+  absl::StatusOr<std::string> contents = internal::ReadSmallFile(latest, 4096);
+  if (!contents.ok()) {
+    return absl::DataLossError(absl::StrCat("cannot read ", latest, ": ",
+                                            contents.status().message()));
+  }
+  const absl::string_view name = absl::StripAsciiWhitespace(*contents);
+  if (!internal::IsPlainFileName(name)) {
+    return absl::DataLossError(
+        absl::StrCat(latest, " does not name a checkpoint directory: \"",
+                     name.substr(0, 100), "\""));
+  }
+  const std::string checkpoint = absl::StrCat(path, "/", name);
+  if (!Exists(absl::StrCat(checkpoint, "/", internal::kManifestFileName))) {
+    return absl::DataLossError(absl::StrCat(latest, " names ", checkpoint,
+                                            ", which has no ", internal::kManifestFileName));
+  }
+  return checkpoint;
+}
+
+class CheckpointReader::Impl {
+ public:
+  struct File {
+    internal::MappedFile map;
+    int64_t row_begin = 0;
+    int64_t rows = 0;
+    int64_t row_stride = 1;
+  };
+  struct Slot {
+    std::vector<File> files;
+    bool contiguous = true;
+    // Contiguous: file indices by row_begin. Strided: file index for each row_begin.
+    std::vector<int> file_order;
+  };
+  struct Table {
+    int64_t vocabulary_size = 0;
+    int32_t dim = 0;
+    std::vector<Slot> slots;
+  };
+
+  std::string path;
+  CheckpointManifest manifest;
+  std::vector<Table> tables;
+
+  // The file holding global `row` and the row's index inside it.
+  std::pair<const File*, int64_t> Locate(const Slot& slot, int64_t row) const {
+    if (!slot.contiguous) {
+      const int64_t n = static_cast<int64_t>(slot.files.size());
+      return {&slot.files[slot.file_order[row % n]], row / n};
+    }
+    if (slot.files.size() == 1) return {&slot.files[0], row};
+    // The last file (in row order) whose row_begin <= row and that holds rows.
+    auto it = std::upper_bound(slot.file_order.begin(), slot.file_order.end(), row,
+                               [&](int64_t value, int index) {
+                                 return value < slot.files[index].row_begin;
+                               });
+    while (true) {
+      const File& file = slot.files[*--it];
+      if (row < file.row_begin + file.rows) return {&file, row - file.row_begin};
+    }
+  }
+
+  const float* RowPointer(const File& file, int64_t index, int32_t dim) const {
+    return reinterpret_cast<const float*>(file.map.data()) + index * dim;
+  }
+};
+
+CheckpointReader::CheckpointReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CheckpointReader::~CheckpointReader() = default;
+
+const std::string& CheckpointReader::path() const { return impl_->path; }
+const CheckpointManifest& CheckpointReader::manifest() const { return impl_->manifest; }
+
+int CheckpointReader::FindTable(absl::string_view name) const {
+  for (int t = 0; t < impl_->manifest.tables_size(); ++t) {
+    if (impl_->manifest.tables(t).name() == name) return t;
+  }
+  return -1;
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
+    const std::string& path_or_root, Options options) {
+  auto impl = std::make_unique<Impl>();
+  EMBRT_ASSIGN_OR_RETURN(impl->path, ResolveCheckpointPath(path_or_root));
+  const std::string manifest_path = absl::StrCat(impl->path, "/", internal::kManifestFileName);
+  absl::StatusOr<std::string> bytes =
+      internal::ReadSmallFile(manifest_path, internal::kMaxManifestBytes + 24);
+  if (!bytes.ok()) {
+    return absl::DataLossError(absl::StrCat("cannot read manifest: ", bytes.status().message()));
+  }
+  EMBRT_ASSIGN_OR_RETURN(impl->manifest, internal::DecodeManifestFile(*bytes, manifest_path));
+  EMBRT_RETURN_IF_ERROR(internal::ValidateManifest(impl->manifest, manifest_path));
+
+  internal::UniqueFd dir(::open(impl->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    return internal::ErrnoStatus(errno, absl::StrCat("open directory ", impl->path));
+  }
+  for (const CheckpointTable& stored : impl->manifest.tables()) {
+    Impl::Table& table = impl->tables.emplace_back();
+    table.vocabulary_size = stored.vocabulary_size();
+    table.dim = stored.dim();
+    for (const CheckpointSlot& stored_slot : stored.slots()) {
+      Impl::Slot& slot = table.slots.emplace_back();
+      for (const CheckpointFile& entry : stored_slot.files()) {
+        const std::string display = absl::StrCat(impl->path, "/", entry.path());
+        absl::StatusOr<internal::UniqueFd> fd = internal::OpenBelow(dir.get(), entry.path(), display);
+        if (!fd.ok()) {
+          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                  " is missing or unreadable: ",
+                                                  fd.status().message()));
+        }
+        struct stat info;
+        if (::fstat(fd->get(), &info) != 0) {
+          return internal::ErrnoStatus(errno, absl::StrCat("stat ", display));
+        }
+        if (!S_ISREG(info.st_mode) || info.st_size != entry.byte_size()) {
+          return absl::DataLossError(absl::StrCat(
+              "checkpoint file ", display, " is ", info.st_size, " bytes, the manifest says ",
+              entry.byte_size(), " (truncated or replaced)"));
+        }
+        Impl::File& file = slot.files.emplace_back();
+        EMBRT_ASSIGN_OR_RETURN(file.map, internal::MappedFile::Map(
+                                             fd->get(), static_cast<size_t>(entry.byte_size()),
+                                             display));
+        file.row_begin = entry.row_begin();
+        file.rows = entry.rows();
+        file.row_stride = entry.row_stride();
+        if (options.verify_checksums &&
+            internal::Xxh3Of(file.map.data(), file.map.size()) != entry.xxh3_64()) {
+          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                  " is corrupt (XXH3-64 checksum mismatch)"));
+        }
+        slot.contiguous &= entry.row_stride() == 1;
+      }
+      const int n = static_cast<int>(slot.files.size());
+      slot.file_order.resize(n);
+      if (slot.contiguous) {
+        std::iota(slot.file_order.begin(), slot.file_order.end(), 0);
+        std::sort(slot.file_order.begin(), slot.file_order.end(), [&](int a, int b) {
+          return slot.files[a].row_begin < slot.files[b].row_begin;
+        });
+      } else {
+        for (int f = 0; f < n; ++f) slot.file_order[slot.files[f].row_begin] = f;
+      }
+    }
+  }
+  return std::unique_ptr<CheckpointReader>(new CheckpointReader(std::move(impl)));
+}
+
+absl::Status CheckpointReader::CheckCompatible(const ResolvedConfig& config) const {
+  return internal::CheckManifestCompatible(impl_->manifest, config, impl_->path);
+}
+
+absl::Span<const float> CheckpointReader::Row(int table, int slot, int64_t row) const {
+  const Impl::Table& t = impl_->tables[table];
+  const auto [file, index] = impl_->Locate(t.slots[slot], row);
+  return {impl_->RowPointer(*file, index, t.dim), static_cast<size_t>(t.dim)};
+}
+
+absl::Span<const float> CheckpointReader::ContiguousSlot(int table, int slot) const {
+  const Impl::Table& t = impl_->tables[table];
+  const Impl::Slot& s = t.slots[slot];
+  if (s.files.size() != 1 || s.files[0].map.data() == nullptr) return {};
+  return {reinterpret_cast<const float*>(s.files[0].map.data()),
+          static_cast<size_t>(t.vocabulary_size) * t.dim};
+}
+
+absl::Status CheckpointReader::ReadShardRows(int table, int slot, int num_hosts, int host,
+                                             Sharding sharding, int64_t local_row_begin,
+                                             int64_t row_count, absl::Span<float> out) const {
+  if (table < 0 || table >= num_tables() || slot < 0 ||
+      slot >= static_cast<int>(impl_->tables[table].slots.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint ", impl_->path, " has no table ", table, " slot ", slot));
+  }
+  const Impl::Table& t = impl_->tables[table];
+  const Impl::Slot& s = t.slots[slot];
+  if (num_hosts < 1 || host < 0 || host >= num_hosts) {
+    return absl::InvalidArgumentError(absl::StrCat("host ", host, " of ", num_hosts));
+  }
+  const int64_t shard_rows = ShardRows(t.vocabulary_size, num_hosts, host);
+  if (local_row_begin < 0 || row_count < 0 || local_row_begin > shard_rows - row_count ||
+      out.size() != static_cast<size_t>(row_count) * t.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rows [", local_row_begin, ", +", row_count, ") into ", out.size(),
+        " floats do not fit host ", host, "'s ", shard_rows, " rows of table \"",
+        impl_->manifest.tables(table).name(), "\" (dim ", t.dim, ")"));
+  }
+  float* destination = out.data();
+  int64_t j = 0;
+  while (j < row_count) {
+    const int64_t row =
+        GlobalRow(local_row_begin + j, t.vocabulary_size, num_hosts, host, sharding);
+    const auto [file, index] = impl_->Locate(s, row);
+    // DIV (or one host) makes consecutive local rows consecutive global rows: copy the run
+    // that stays inside this file at once.
+    int64_t run = 1;
+    if ((sharding == DIV || num_hosts == 1) && file->row_stride == 1) {
+      run = std::min(row_count - j, file->rows - index);
+    }
+    std::memcpy(destination, impl_->RowPointer(*file, index, t.dim),
+                static_cast<size_t>(run) * t.dim * sizeof(float));
+    destination += run * t.dim;
+    j += run;
+  }
+  return absl::OkStatus();
+}
+
+Embedding::RowFiller CheckpointReader::MakeRowFiller(const ResolvedConfig& config) const {
+  return [this, &config](int table, int64_t local_row_begin, int64_t row_count,
+                         absl::Span<const absl::Span<float>> slots) -> absl::Status {
+    if (table < 0 || table >= static_cast<int>(config.tables.size())) {
+      return absl::InternalError(absl::StrCat("restore asked for table ", table));
+    }
+    const int stored = FindTable(config.tables[table].name);
+    if (stored < 0 ||
+        slots.size() != impl_->tables[stored].slots.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint ", impl_->path,
+                                                     " does not match table \"",
+                                                     config.tables[table].name, "\""));
+    }
+    const EmbeddingConfig& layout = config.config;
+    for (size_t s = 0; s < slots.size(); ++s) {
+      EMBRT_RETURN_IF_ERROR(ReadShardRows(stored, static_cast<int>(s), layout.num_hosts(),
+                                          layout.host_id(), layout.sharding(), local_row_begin,
+                                          row_count, slots[s]));
+    }
+    return absl::OkStatus();
+  };
+}
+
+absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root) {
+  EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
+                         CheckpointReader::Open(path_or_root));
+  const ResolvedConfig& config = embedding.config();
+  EMBRT_RETURN_IF_ERROR(reader->CheckCompatible(config));
+  EMBRT_RETURN_IF_ERROR(embedding.LoadTables(reader->MakeRowFiller(config)));
+  embedding.set_step(reader->step());
+  return absl::OkStatus();
+}
+
+}  // namespace embrt

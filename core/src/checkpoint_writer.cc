@@ -1,0 +1,369 @@
+// Copyright embrt authors.
+//
+// Writing checkpoints: files in a temporary directory, fsynced, renamed into place, then the
+// `latest` pointer replaced atomically, then old checkpoints deleted (embrt/checkpoint.h).
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "checkpoint_manifest.h"
+#include "embrt/checkpoint.h"
+#include "embrt/sharding.h"
+#include "embrt/status_macros.h"
+#include "google/protobuf/text_format.h"
+#include "posix_file.h"
+
+namespace embrt {
+namespace {
+
+using internal::ErrnoStatus;
+using internal::UniqueFd;
+
+struct Xxh3StateDeleter {
+  void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
+};
+
+// One slot file being written.
+struct SlotFile {
+  std::string relative_path;
+  std::string path;
+  UniqueFd fd;
+  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash;
+  int64_t next_row = 0;     // rows arrive in order: the hash is computed while writing
+  bool in_order = true;     // otherwise it is computed from the file afterwards
+  int64_t rows_written = 0;
+  uint64_t checksum = 0;
+};
+
+struct TableFiles {
+  std::string directory;  // relative to the checkpoint directory
+  int64_t rows = 0;
+  int32_t dim = 0;
+  std::vector<SlotFile> slots;
+};
+
+// Directory names for the tables: the table's name where it is a plain file name, otherwise
+// (or on a clash) "table-<index>" made unique.
+std::vector<std::string> TableDirectories(const ResolvedConfig& config) {
+  std::vector<std::string> names;
+  absl::flat_hash_set<std::string> used;
+  for (size_t t = 0; t < config.tables.size(); ++t) {
+    std::string name = config.tables[t].name;
+    if (!internal::IsPlainFileName(name) || absl::StartsWith(name, ".") || used.contains(name)) {
+      name = absl::StrCat("table-", t);
+      while (used.contains(name)) name += "_";
+    }
+    used.insert(name);
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+absl::Status ComputeChecksumFromFile(SlotFile& file, int64_t bytes) {
+  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
+  XXH3_64bits_reset(state.get());
+  std::vector<char> buffer(size_t{4} << 20);
+  for (int64_t offset = 0; offset < bytes;) {
+    const size_t chunk = static_cast<size_t>(std::min<int64_t>(buffer.size(), bytes - offset));
+    EMBRT_RETURN_IF_ERROR(internal::PreadAll(file.fd.get(), buffer.data(), chunk, offset, file.path));
+    XXH3_64bits_update(state.get(), buffer.data(), chunk);
+    offset += static_cast<int64_t>(chunk);
+  }
+  file.checksum = XXH3_64bits_digest(state.get());
+  return absl::OkStatus();
+}
+
+// Writes every file and the manifest into `dir` and makes them durable.
+absl::Status WriteCheckpointFiles(const std::string& dir, const ResolvedConfig& config,
+                                  int64_t step, const RetrieveTablesFunction& retrieve,
+                                  const CheckpointOptions& options) {
+  const std::vector<std::string> directories = TableDirectories(config);
+  std::vector<TableFiles> tables(config.tables.size());
+  for (size_t t = 0; t < config.tables.size(); ++t) {
+    const ResolvedTable& table = config.tables[t];
+    TableFiles& files = tables[t];
+    files.directory = directories[t];
+    files.rows = table.vocabulary_size;
+    files.dim = table.dim;
+    const std::string table_dir = absl::StrCat(dir, "/", files.directory);
+    if (::mkdir(table_dir.c_str(), 0755) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("create directory ", table_dir));
+    }
+    for (const std::string& slot_name : SlotNames(table.optimizer.kind)) {
+      SlotFile file;
+      file.relative_path = absl::StrCat(files.directory, "/", slot_name, ".f32");
+      file.path = absl::StrCat(dir, "/", file.relative_path);
+      file.fd = UniqueFd(::open(file.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (!file.fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", file.path));
+      file.hash.reset(XXH3_createState());
+      if (file.hash == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
+      XXH3_64bits_reset(file.hash.get());
+      files.slots.push_back(std::move(file));
+    }
+  }
+
+  const Embedding::RowSink sink = [&](int table, int64_t local_row_begin, int64_t row_count,
+                                      absl::Span<const absl::Span<const float>> slots)
+      -> absl::Status {
+    if (table < 0 || table >= static_cast<int>(tables.size())) {
+      return absl::InternalError(absl::StrCat("checkpoint writer got rows of table ", table,
+                                              " of ", tables.size()));
+    }
+    TableFiles& files = tables[table];
+    if (slots.size() != files.slots.size() || local_row_begin < 0 || row_count < 0 ||
+        local_row_begin > files.rows - row_count) {
+      return absl::InternalError(absl::StrCat(
+          "checkpoint writer got ", slots.size(), " slots of rows [", local_row_begin, ", +",
+          row_count, ") of table \"", config.tables[table].name, "\" (", files.slots.size(),
+          " slots, ", files.rows, " rows)"));
+    }
+    const size_t floats = static_cast<size_t>(row_count) * files.dim;
+    for (size_t s = 0; s < slots.size(); ++s) {
+      SlotFile& file = files.slots[s];
+      if (slots[s].size() != floats) {
+        return absl::InternalError(absl::StrCat("checkpoint writer got ", slots[s].size(),
+                                                " floats for ", row_count, " rows of ",
+                                                file.relative_path));
+      }
+      const size_t bytes = floats * sizeof(float);
+      EMBRT_RETURN_IF_ERROR(internal::PwriteAll(file.fd.get(), slots[s].data(), bytes,
+                                                local_row_begin * files.dim * int64_t{4},
+                                                file.path));
+      if (file.in_order && local_row_begin == file.next_row) {
+        XXH3_64bits_update(file.hash.get(), slots[s].data(), bytes);
+        file.next_row += row_count;
+      } else {
+        file.in_order = false;
+      }
+      file.rows_written += row_count;
+    }
+    return absl::OkStatus();
+  };
+  EMBRT_RETURN_IF_ERROR(retrieve(sink));
+
+  CheckpointManifest manifest;
+  manifest.set_format_version(kCheckpointFormatVersion);
+  *manifest.mutable_config() = config.config;
+  manifest.set_step(step);
+  manifest.set_created_by(options.created_by.empty() ? "embrt" : options.created_by);
+  manifest.set_created_unix_micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  manifest.set_num_hosts(config.config.num_hosts());
+  manifest.set_sharding(config.config.sharding());
+  for (size_t t = 0; t < tables.size(); ++t) {
+    TableFiles& files = tables[t];
+    const ResolvedTable& table = config.tables[t];
+    CheckpointTable* stored = manifest.add_tables();
+    stored->set_name(table.name);
+    stored->set_vocabulary_size(table.vocabulary_size);
+    stored->set_dim(table.dim);
+    stored->set_optimizer(std::string(OptimizerKindName(table.optimizer.kind)));
+    const std::vector<std::string>& slot_names = SlotNames(table.optimizer.kind);
+    const int64_t bytes = files.rows * files.dim * int64_t{4};
+    for (size_t s = 0; s < files.slots.size(); ++s) {
+      SlotFile& file = files.slots[s];
+      if (file.rows_written != files.rows || (file.in_order && file.next_row != files.rows)) {
+        return absl::InternalError(absl::StrCat("the backend returned ", file.rows_written,
+                                                " of ", files.rows, " rows of ",
+                                                file.relative_path));
+      }
+      if (file.in_order) {
+        file.checksum = XXH3_64bits_digest(file.hash.get());
+      } else {
+        EMBRT_RETURN_IF_ERROR(ComputeChecksumFromFile(file, bytes));
+      }
+      EMBRT_RETURN_IF_ERROR(internal::FsyncFd(file.fd.get(), file.path));
+      EMBRT_RETURN_IF_ERROR(file.fd.Close(file.path));
+      CheckpointSlot* slot = stored->add_slots();
+      slot->set_name(slot_names[s]);
+      CheckpointFile* entry = slot->add_files();
+      entry->set_path(file.relative_path);
+      entry->set_row_begin(0);
+      entry->set_rows(files.rows);
+      entry->set_row_stride(1);
+      entry->set_byte_size(bytes);
+      entry->set_xxh3_64(file.checksum);
+    }
+    EMBRT_RETURN_IF_ERROR(internal::FsyncDirectory(absl::StrCat(dir, "/", files.directory)));
+  }
+  EMBRT_RETURN_IF_ERROR(internal::WriteNewFileDurably(
+      absl::StrCat(dir, "/", internal::kManifestFileName), internal::EncodeManifestFile(manifest)));
+  if (options.write_text_manifest) {
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(manifest, &text);
+    EMBRT_RETURN_IF_ERROR(internal::WriteNewFileDurably(
+        absl::StrCat(dir, "/", internal::kTextManifestFileName), text));
+  }
+  return internal::FsyncDirectory(dir);
+}
+
+absl::StatusOr<std::vector<std::string>> ListDirectory(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return ErrnoStatus(errno, absl::StrCat("open directory ", path));
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const absl::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(dir);
+  return names;
+}
+
+// Removes root/.tmp-*-<pid> left by writers that died (best effort).
+void RemoveStaleTemporaries(const std::string& root) {
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(root);
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    if (!absl::StartsWith(name, internal::kTemporaryPrefix)) continue;
+    int pid = 0;
+    const size_t dash = name.rfind('-');
+    if (dash == std::string::npos || !absl::SimpleAtoi(name.substr(dash + 1), &pid) || pid <= 0 ||
+        pid == ::getpid()) {
+      continue;
+    }
+    if (::kill(pid, 0) != 0 && errno == ESRCH) {
+      internal::RemoveTree(absl::StrCat(root, "/", name)).IgnoreError();
+    }
+  }
+}
+
+// Deletes checkpoints beyond the newest `keep_last` by step, never `keep_name` (best effort:
+// the new checkpoint is complete already; a later save retries).
+void DeleteOldCheckpoints(const std::string& root, int keep_last, const std::string& keep_name) {
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(root);
+  if (!names.ok()) return;
+  std::vector<std::pair<int64_t, std::string>> checkpoints;
+  for (const std::string& name : *names) {
+    int64_t step = 0;
+    if (absl::StartsWith(name, internal::kCheckpointPrefix) &&
+        absl::SimpleAtoi(name.substr(sizeof(internal::kCheckpointPrefix) - 1), &step)) {
+      checkpoints.emplace_back(step, name);
+    }
+  }
+  std::sort(checkpoints.rbegin(), checkpoints.rend());
+  int kept = 0;
+  for (const auto& [step, name] : checkpoints) {
+    if (name == keep_name || kept < keep_last - 1) {
+      if (name != keep_name) ++kept;
+      continue;
+    }
+    // Out of the way first, so a crash mid-deletion never leaves a half checkpoint behind
+    // under a checkpoint's name.
+    const std::string doomed =
+        absl::StrCat(root, "/", internal::kTemporaryPrefix, "delete-", name, "-", ::getpid());
+    if (::rename(absl::StrCat(root, "/", name).c_str(), doomed.c_str()) == 0) {
+      internal::RemoveTree(doomed).IgnoreError();
+    }
+  }
+  internal::FsyncDirectory(root).IgnoreError();
+}
+
+absl::Status CreateDirectories(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("empty checkpoint root directory");
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoStatus(errno, absl::StrCat("create directory ", prefix));
+    }
+    if (slash == std::string::npos) break;
+  }
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint root ", path, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// Moves the complete checkpoint `temporary` to `final_path`, atomically replacing a checkpoint
+// of the same step.
+absl::Status MoveIntoPlace(const std::string& temporary, const std::string& final_path) {
+  if (::rename(temporary.c_str(), final_path.c_str()) == 0) return absl::OkStatus();
+  if (errno != EEXIST && errno != ENOTEMPTY) {
+    return ErrnoStatus(errno, absl::StrCat("rename ", temporary, " to ", final_path));
+  }
+  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, final_path.c_str(), RENAME_EXCHANGE) !=
+      0) {
+    return ErrnoStatus(errno, absl::StrCat("replace existing checkpoint ", final_path));
+  }
+  // `temporary` now holds the replaced checkpoint.
+  internal::RemoveTree(temporary).IgnoreError();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_t step,
+                                            const RetrieveTablesFunction& retrieve,
+                                            const std::string& root_dir,
+                                            const CheckpointOptions& options) {
+  if (config.config.num_hosts() != 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "checkpoints of multi-host engines (num_hosts ", config.config.num_hosts(),
+        ") are not written yet; a 1-host checkpoint restores onto any host count"));
+  }
+  if (step < 0) return absl::InvalidArgumentError(absl::StrCat("negative step ", step));
+  std::string root = root_dir;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  EMBRT_RETURN_IF_ERROR(CreateDirectories(root));
+  if (options.remove_stale_temporaries) RemoveStaleTemporaries(root);
+
+  const std::string name = absl::StrCat(internal::kCheckpointPrefix, step);
+  const std::string temporary =
+      absl::StrCat(root, "/", internal::kTemporaryPrefix, name, "-", ::getpid());
+  EMBRT_RETURN_IF_ERROR(internal::RemoveTree(temporary));
+  if (::mkdir(temporary.c_str(), 0755) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("create directory ", temporary));
+  }
+  absl::Status written = WriteCheckpointFiles(temporary, config, step, retrieve, options);
+  if (written.ok()) written = MoveIntoPlace(temporary, absl::StrCat(root, "/", name));
+  if (written.ok()) written = internal::FsyncDirectory(root);
+  if (!written.ok()) {
+    internal::RemoveTree(temporary).IgnoreError();
+    return written;
+  }
+
+  const std::string latest_temporary =
+      absl::StrCat(root, "/", internal::kTemporaryPrefix, "latest-", ::getpid());
+  EMBRT_RETURN_IF_ERROR(internal::RemoveTree(latest_temporary));
+  EMBRT_RETURN_IF_ERROR(internal::WriteNewFileDurably(latest_temporary, name + "\n"));
+  const std::string latest = absl::StrCat(root, "/", internal::kLatestFileName);
+  if (::rename(latest_temporary.c_str(), latest.c_str()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("rename ", latest_temporary, " to ", latest));
+  }
+  EMBRT_RETURN_IF_ERROR(internal::FsyncDirectory(root));
+
+  if (options.keep_last > 0) DeleteOldCheckpoints(root, options.keep_last, name);
+  return absl::StrCat(root, "/", name);
+}
+
+absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::string& root_dir,
+                                           const CheckpointOptions& options) {
+  CheckpointOptions effective = options;
+  if (effective.created_by.empty()) {
+    effective.created_by = absl::StrCat("embrt (backend ", embedding.backend().path, ")");
+  }
+  return WriteCheckpoint(
+      embedding.config(), embedding.step(),
+      [&embedding](const Embedding::RowSink& sink) { return embedding.RetrieveTables(sink); },
+      root_dir, effective);
+}
+
+}  // namespace embrt
