@@ -8,6 +8,9 @@ namespace training {
 SyntheticClicksOptions DefaultSyntheticOptions(uint64_t seed) {
   SyntheticClicksOptions options;
   options.seed = seed;
+  // Criteo's cardinalities capped at 2000 rows per field (about 39k rows in all): large enough
+  // to need embeddings, small enough that ~4M examples learn the teacher to within ~0.015 AUC.
+  options.max_cardinality = 2000;
   return options;
 }
 

@@ -37,7 +37,9 @@ absl::Status SaveHostState(const HostState& state, const std::string& path) {
         << "loss " << state.loss << "\n"
         << "format " << state.format << "\n"
         << "tsv_columns " << state.tsv_columns << "\n"
-        << "seed " << state.seed << "\n";
+        << "seed " << state.seed << "\n"
+        << "synthetic_fields " << state.synthetic_fields << "\n"
+        << "synthetic_cardinality " << state.synthetic_cardinality << "\n";
     out.close();
     if (!out) {
       std::remove(temporary.c_str());
@@ -80,6 +82,10 @@ absl::StatusOr<HostState> LoadHostState(const std::string& path) {
       state.tsv_columns = value;
     } else if (key == "seed") {
       ok = absl::SimpleAtoi(value, &state.seed);
+    } else if (key == "synthetic_fields") {
+      ok = absl::SimpleAtoi(value, &state.synthetic_fields);
+    } else if (key == "synthetic_cardinality") {
+      ok = absl::SimpleAtoi(value, &state.synthetic_cardinality);
     }
     if (!ok) {
       return absl::DataLossError(

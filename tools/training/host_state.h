@@ -32,6 +32,8 @@ struct HostState {
   std::string format;       // DataFormatName
   std::string tsv_columns;  // for format tsv
   uint64_t seed = 0;        // of the synthetic data
+  int synthetic_fields = 0;             // SyntheticClicksOptions::num_fields
+  int64_t synthetic_cardinality = 0;    // SyntheticClicksOptions::max_cardinality
 };
 
 // root/host-<step>.txt

@@ -397,6 +397,11 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     state.format = DataFormatName(format);
     state.tsv_columns = data.tsv_columns;
     state.seed = options.seed;
+    if (clicks != nullptr) {
+      state.seed = clicks->options().seed;
+      state.synthetic_fields = clicks->options().num_fields;
+      state.synthetic_cardinality = clicks->options().max_cardinality;
+    }
     EMBRT_RETURN_IF_ERROR(SaveHostState(state, HostStatePath(options.checkpoint_dir, step)));
     CheckpointOptions checkpoint_options;
     checkpoint_options.keep_last = options.keep_checkpoints;
@@ -436,7 +441,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
       if (i < batch.count) {
         const LossValue value = ComputeLoss(loss, model.scores[i], batch.labels[i]);
         interval_loss += value.loss;
-        model.score_gradients[i] = static_cast<float>(value.gradient / batch.count);
+        model.score_gradients[i] = static_cast<float>(value.gradient);
       } else {
         model.score_gradients[i] = 0.0f;  // padding
       }
@@ -539,7 +544,10 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
   if (data.tsv_columns.empty()) data.tsv_columns = state.tsv_columns;
   std::shared_ptr<SyntheticClicks> clicks;
   if (data.format == DataFormat::kSynthetic) {
-    clicks = std::make_shared<SyntheticClicks>(DefaultSyntheticOptions(state.seed));
+    SyntheticClicksOptions synthetic = DefaultSyntheticOptions(state.seed);
+    if (state.synthetic_fields > 0) synthetic.num_fields = state.synthetic_fields;
+    if (state.synthetic_cardinality > 0) synthetic.max_cardinality = state.synthetic_cardinality;
+    clicks = std::make_shared<SyntheticClicks>(synthetic);
     data.synthetic = clicks;
     if (data.eval_examples <= 0) data.eval_examples = kDefaultSyntheticEvalExamples;
   }
@@ -572,7 +580,7 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
   report.host_seconds = model.host_seconds;
   report.examples_per_second =
       report.eval_seconds > 0 ? report.eval.examples / report.eval_seconds : 0;
-  if (clicks != nullptr && clicks->options().seed == state.seed) {
+  if (clicks != nullptr) {
     report.teacher = TeacherResult(*clicks, data.eval_examples);
   }
   report.bad_lines = sources.eval->bad_lines();
