@@ -58,6 +58,18 @@ TEST(LearningCurveSvgTest, WellFormedWithBothSeriesAndEscapedTitle) {
   EXPECT_THAT(svg, HasSubstr("eval (held out)"));
 }
 
+TEST(LearningCurveSvgTest, ReferenceLineIsDashedAndInTheLegend) {
+  LearningCurve curve;
+  curve.train = {{1000, 0.5}, {2000, 0.45}};
+  curve.reference_name = "teacher (held out)";
+  curve.reference_loss = 0.3;  // below every point: the y axis must reach it
+  const std::string svg = RenderLearningCurveSvg(curve);
+  EXPECT_TRUE(TagsBalance(svg));
+  EXPECT_THAT(svg, HasSubstr("stroke-dasharray"));
+  EXPECT_THAT(svg, HasSubstr(">teacher (held out)<"));
+  EXPECT_THAT(svg, HasSubstr(">0.3<"));
+}
+
 TEST(LearningCurveSvgTest, EmptyCurveStillRenders) {
   const std::string svg = RenderLearningCurveSvg(LearningCurve{});
   EXPECT_TRUE(TagsBalance(svg));

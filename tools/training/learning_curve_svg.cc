@@ -52,6 +52,11 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
       y_max = std::max(y_max, p.loss);
     }
   }
+  const bool has_reference = !curve.reference_name.empty() && std::isfinite(curve.reference_loss);
+  if (has_reference) {
+    y_min = std::min(y_min, curve.reference_loss);
+    y_max = std::max(y_max, curve.reference_loss);
+  }
   if (!(y_min <= y_max)) y_min = 0, y_max = 1;
   if (x_max <= 0) x_max = 1;
   if (y_max - y_min < 1e-9) y_min -= 0.5, y_max += 0.5;
@@ -131,6 +136,18 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
         "<text x=\"%g\" y=\"%g\">%s</text>\n",
         kWidth - kRight + 15, legend_y, kWidth - kRight + 40, legend_y, series.color,
         kWidth - kRight + 46, legend_y + 4, series.name));
+  }
+  if (has_reference) {
+    const double y = y_of(curve.reference_loss);
+    const double legend_y = kTop + 10 + 22 * legend_row++;
+    absl::StrAppend(&svg, absl::StrFormat(
+        "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#555555\" "
+        "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
+        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#555555\" "
+        "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
+        "<text x=\"%g\" y=\"%g\">%s</text>\n",
+        kLeft, y, kLeft + plot_width, y, kWidth - kRight + 15, legend_y, kWidth - kRight + 40,
+        legend_y, kWidth - kRight + 46, legend_y + 4, Escape(curve.reference_name)));
   }
   absl::StrAppend(&svg, "</svg>\n");
   return svg;

@@ -27,6 +27,10 @@ struct LearningCurve {
   std::string loss_name = "loss";  // y axis label, e.g. "log loss"
   std::vector<CurvePoint> train;
   std::vector<CurvePoint> eval;
+  // Optional horizontal reference line (e.g. the synthetic data's teacher on the held-out
+  // set); drawn dashed when reference_name is not empty.
+  std::string reference_name;
+  double reference_loss = 0;
 };
 
 // The SVG document.

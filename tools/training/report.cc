@@ -72,9 +72,12 @@ std::string FormatSummary(const TrainReport& report, const std::string& title) {
   std::string out = absl::StrFormat("embrt %s: %s data, backend %s (%s)\n", title,
                                     report.format, report.backend, report.backend_path);
   if (title == "train") {
-    absl::StrAppendFormat(&out, "  steps        %d (from %d), batch %d, %d examples, %d epochs\n",
-                          report.steps, report.first_step, report.batch_size, report.examples,
-                          report.epochs_completed);
+    absl::StrAppendFormat(&out, "  steps        %d (from %d), batch %d, %d examples", report.steps,
+                          report.first_step, report.batch_size, report.examples);
+    if (report.format != "synthetic") {
+      absl::StrAppendFormat(&out, ", %d epoch(s)", report.epochs_completed);
+    }
+    absl::StrAppend(&out, "\n");
     absl::StrAppendFormat(&out, "  train loss   %.5f (%s, last interval)\n", report.train_loss,
                           report.loss);
   } else {

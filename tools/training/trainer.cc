@@ -495,6 +495,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   }
   if (format == DataFormat::kSynthetic) {
     report.teacher = TeacherResult(*clicks, data.eval_examples);
+    report.curve.reference_name = "teacher (held out)";
+    report.curve.reference_loss = report.teacher->log_loss;
   }
 
   const int64_t trained_examples = report.examples;
