@@ -49,7 +49,7 @@ absl::Status Invalid(absl::string_view where, absl::string_view what) {
 
 bool IsFinite(float value) { return std::isfinite(value); }
 
-// Checks a finite value against an open or closed bound; `rule` is the text of the rule.
+// Range checks; each message names the field and the value it got.
 absl::Status CheckFinite(absl::string_view where, absl::string_view field, float value) {
   if (IsFinite(value)) return absl::OkStatus();
   return Invalid(where, absl::StrCat(field, " must be finite, got ", value));
@@ -88,8 +88,8 @@ absl::Status ResolveInitializer(absl::string_view where, int32_t dim,
       }
       normal->set_mean(normal->mean());
       normal->set_seed(normal->seed());
-      EMBRT_RETURN_IF_ERROR(CheckFinite(where, "initializer.truncated_normal.mean",
-                                        normal->mean()));
+      EMBRT_RETURN_IF_ERROR(
+          CheckFinite(where, "initializer.truncated_normal.mean", normal->mean()));
       return CheckPositive(where, "initializer.truncated_normal.stddev", normal->stddev());
     }
     case InitializerConfig::kRandomUniform: {
@@ -127,10 +127,10 @@ absl::Status ResolveInitializer(absl::string_view where, int32_t dim,
 
 absl::Status CheckClipping(absl::string_view where, absl::string_view field,
                            ClippingLimits* limits) {
-  const float lower = limits->has_lower() ? limits->lower()
-                                          : -std::numeric_limits<float>::infinity();
-  const float upper = limits->has_upper() ? limits->upper()
-                                          : std::numeric_limits<float>::infinity();
+  const float lower =
+      limits->has_lower() ? limits->lower() : -std::numeric_limits<float>::infinity();
+  const float upper =
+      limits->has_upper() ? limits->upper() : std::numeric_limits<float>::infinity();
   if (std::isnan(lower) || std::isnan(upper)) {
     return Invalid(where, absl::StrCat(field, " limits must not be NaN, got lower ", lower,
                                        " and upper ", upper));
@@ -169,17 +169,17 @@ absl::Status ResolveAlgorithm(absl::string_view where, OptimizerConfig* config,
       p->set_exponent(p->exponent());
       p->set_beta2(p->beta2());
       p->set_epsilon(p->epsilon());
-      EMBRT_RETURN_IF_ERROR(CheckFinite(where, "optimizer.adagrad_momentum.momentum",
-                                        p->momentum()));
-      EMBRT_RETURN_IF_ERROR(CheckPositive(where, "optimizer.adagrad_momentum.exponent",
-                                          p->exponent()));
+      EMBRT_RETURN_IF_ERROR(
+          CheckFinite(where, "optimizer.adagrad_momentum.momentum", p->momentum()));
+      EMBRT_RETURN_IF_ERROR(
+          CheckPositive(where, "optimizer.adagrad_momentum.exponent", p->exponent()));
       if (!(p->beta2() >= 0.0f && p->beta2() <= 1.0f)) {
         return Invalid(where, absl::StrCat("optimizer.adagrad_momentum.beta2 must be in [0, 1], "
                                            "got ",
                                            p->beta2()));
       }
-      EMBRT_RETURN_IF_ERROR(CheckPositive(where, "optimizer.adagrad_momentum.epsilon",
-                                          p->epsilon()));
+      EMBRT_RETURN_IF_ERROR(
+          CheckPositive(where, "optimizer.adagrad_momentum.epsilon", p->epsilon()));
       out->kind = OptimizerKind::kAdagradMomentum;
       out->slot_initial_values = {0.0f, 0.0f};
       return absl::OkStatus();
@@ -231,11 +231,11 @@ absl::Status ResolveAlgorithm(absl::string_view where, OptimizerConfig* config,
   return Invalid(where, "unknown optimizer algorithm");
 }
 
-// Resolves one table's optimizer. `tags` maps dynamic schedule names to tag numbers and grows
-// in table order.
+// Resolves one table's optimizer. `tag_of` maps dynamic schedule names to tag numbers and
+// `tags` lists them; both grow as tables are resolved in table order.
 absl::Status ResolveOptimizer(absl::string_view where, const OptimizerConfig& given,
-                              std::map<std::string, int>* tag_of,
-                              std::vector<std::string>* tags, ResolvedOptimizer* out) {
+                              std::map<std::string, int>* tag_of, std::vector<std::string>* tags,
+                              ResolvedOptimizer* out) {
   OptimizerConfig config = given;
   config.set_use_gradient_accumulation(config.use_gradient_accumulation());
   EMBRT_RETURN_IF_ERROR(ResolveAlgorithm(where, &config, out));
@@ -281,8 +281,8 @@ absl::Status ResolveOptimizer(absl::string_view where, const OptimizerConfig& gi
   config.set_weight_decay_factor(config.weight_decay_factor());
   config.set_multiply_weight_decay_factor_by_learning_rate(
       config.multiply_weight_decay_factor_by_learning_rate());
-  EMBRT_RETURN_IF_ERROR(CheckNonNegative(where, "optimizer.weight_decay_factor",
-                                         config.weight_decay_factor()));
+  EMBRT_RETURN_IF_ERROR(
+      CheckNonNegative(where, "optimizer.weight_decay_factor", config.weight_decay_factor()));
   out->config = std::move(config);
   return absl::OkStatus();
 }
@@ -292,8 +292,8 @@ absl::Status ResolveOptimizer(absl::string_view where, const OptimizerConfig& gi
 
 absl::Status CheckLayout(const EmbeddingConfig& config) {
   if (config.per_replica_batch_size() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "per_replica_batch_size must be >= 0, got ", config.per_replica_batch_size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("per_replica_batch_size must be >= 0, got ", config.per_replica_batch_size()));
   }
   if (config.num_replicas() < 1) {
     return absl::InvalidArgumentError(
@@ -304,9 +304,8 @@ absl::Status CheckLayout(const EmbeddingConfig& config) {
         absl::StrCat("num_hosts must be >= 1, got ", config.num_hosts()));
   }
   if (config.host_id() < 0 || config.host_id() >= config.num_hosts()) {
-    return absl::InvalidArgumentError(absl::StrCat("host_id must be in [0, num_hosts = ",
-                                                   config.num_hosts(), "), got ",
-                                                   config.host_id()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host_id must be in [0, num_hosts = ", config.num_hosts(), "), got ", config.host_id()));
   }
   if (config.has_backend() && config.backend().has_name() && config.backend().name().empty()) {
     return absl::InvalidArgumentError(
@@ -370,9 +369,9 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
     if (table.name().empty()) continue;
     auto [it, inserted] = table_by_name.emplace(table.name(), t);
     if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Tables must have a unique name: tables[", it->second, "] and tables[", t,
-          "] are both named '", table.name(), "'"));
+      return absl::InvalidArgumentError(absl::StrCat("Tables must have a unique name: tables[",
+                                                     it->second, "] and tables[", t,
+                                                     "] are both named '", table.name(), "'"));
     }
   }
 
@@ -382,8 +381,8 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
   std::vector<int> config_of_order;
   for (int f = 0; f < config.features_size(); ++f) {
     const FeatureConfig& feature = config.features(f);
-    const std::string label = FeatureLabel(
-        feature.name().empty() ? absl::StrCat("feature_", f) : feature.name(), f);
+    const std::string label =
+        FeatureLabel(feature.name().empty() ? absl::StrCat("feature_", f) : feature.name(), f);
     int t = -1;
     switch (feature.table_ref_case()) {
       case FeatureConfig::kTable: {
@@ -414,9 +413,9 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
   for (int t = 0; t < config.tables_size(); ++t) {
     if (order_of_config[t] < 0) {
       const std::string& name = config.tables(t).name();
-      return absl::InvalidArgumentError(absl::StrCat(
-          "table ", name.empty() ? "" : absl::StrCat("'", name, "' "), "(tables[", t,
-          "]) is not used by any feature"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("table ", name.empty() ? "" : absl::StrCat("'", name, "' "), "(tables[", t,
+                       "]) is not used by any feature"));
     }
   }
 
@@ -444,20 +443,19 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
     }
 
     if (!given.has_vocabulary_size() || given.vocabulary_size() < 1) {
-      return Invalid(label, absl::StrCat("vocabulary_size must be an integer >= 1, got ",
-                                         given.has_vocabulary_size()
-                                             ? absl::StrCat(given.vocabulary_size())
-                                             : std::string("nothing")));
+      return Invalid(
+          label, absl::StrCat("vocabulary_size must be an integer >= 1, got ",
+                              given.has_vocabulary_size() ? absl::StrCat(given.vocabulary_size())
+                                                          : std::string("nothing")));
     }
     if (!given.has_dim() || given.dim() < 1 || given.dim() > kMaxDim) {
-      return Invalid(label,
-                     absl::StrCat("dim must be an integer in [1, ", kMaxDim, "], got ",
-                                  given.has_dim() ? absl::StrCat(given.dim())
-                                                  : std::string("nothing")));
+      return Invalid(label, absl::StrCat("dim must be an integer in [1, ", kMaxDim, "], got ",
+                                         given.has_dim() ? absl::StrCat(given.dim())
+                                                         : std::string("nothing")));
     }
     if (given.vocabulary_size() > std::numeric_limits<int64_t>::max() / given.dim()) {
-      return Invalid(label, absl::StrCat("vocabulary_size ", given.vocabulary_size(),
-                                         " times dim ", given.dim(), " overflows int64"));
+      return Invalid(label, absl::StrCat("vocabulary_size ", given.vocabulary_size(), " times dim ",
+                                         given.dim(), " overflows int64"));
     }
     table.vocabulary_size = given.vocabulary_size();
     table.dim = given.dim();
@@ -479,10 +477,9 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
     table.initializer = given.initializer();
     EMBRT_RETURN_IF_ERROR(ResolveInitializer(label, table.dim, &table.initializer));
 
-    const OptimizerConfig& optimizer =
-        given.has_optimizer() ? given.optimizer() : global_optimizer;
-    EMBRT_RETURN_IF_ERROR(ResolveOptimizer(label, optimizer, &tag_of,
-                                           &resolved.learning_rate_tags, &table.optimizer));
+    const OptimizerConfig& optimizer = given.has_optimizer() ? given.optimizer() : global_optimizer;
+    EMBRT_RETURN_IF_ERROR(ResolveOptimizer(label, optimizer, &tag_of, &resolved.learning_rate_tags,
+                                           &table.optimizer));
   }
 
   // Features, in config order.
@@ -509,8 +506,8 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
     feature.max_sequence_length = given.max_sequence_length();
     for (int d = 0; d < given.output_shape_size(); ++d) {
       if (given.output_shape(d) < 1) {
-        return Invalid(label, absl::StrCat("output_shape[", d, "] must be >= 1, got ",
-                                           given.output_shape(d)));
+        return Invalid(
+            label, absl::StrCat("output_shape[", d, "] must be >= 1, got ", given.output_shape(d)));
       }
     }
     feature.output_shape.assign(given.output_shape().begin(), given.output_shape().end());

@@ -55,7 +55,7 @@ double UnitInterval(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x
 // Box-Muller with both uniforms from one 64-bit draw (32 bits each): enough resolution for
 // float output, and one draw per attempt keeps the counter simple.
 double StandardNormal(uint64_t bits) {
-  const double u1 = (static_cast<double>(bits >> 32) + 1.0) * 0x1.0p-32;  // (0, 1]
+  const double u1 = (static_cast<double>(bits >> 32) + 1.0) * 0x1.0p-32;    // (0, 1]
   const double u2 = static_cast<double>(bits & 0xffffffffULL) * 0x1.0p-32;  // [0, 1)
   constexpr double kTwoPi = 6.283185307179586476925286766559;
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
@@ -83,8 +83,8 @@ float TruncatedNormal(uint64_t key, int64_t row, int64_t column, float mean, flo
 
 float Uniform(uint64_t key, int64_t row, int64_t column, float minval, float maxval) {
   const double u = UnitInterval(CounterRandomBits(key, row, column, 0));
-  const double value = static_cast<double>(minval) +
-                       (static_cast<double>(maxval) - static_cast<double>(minval)) * u;
+  const double value =
+      static_cast<double>(minval) + (static_cast<double>(maxval) - static_cast<double>(minval)) * u;
   float result = static_cast<float>(value);
   // [minval, maxval): rounding must not reach maxval.
   if (result >= maxval) result = std::nextafter(maxval, minval);

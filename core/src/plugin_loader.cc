@@ -68,9 +68,9 @@ absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
       ConsumeError(api, error, absl::StrCat("plugin '", path, "': Plugin_Attributes"));
   if (!status.ok()) return status;
   if (args.num_attributes > 0 && args.attributes == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plugin '", path, "': Plugin_Attributes returned ", args.num_attributes,
-        " attributes but a NULL array"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin '", path, "': Plugin_Attributes returned ", args.num_attributes,
+                     " attributes but a NULL array"));
   }
   for (size_t i = 0; i < args.num_attributes; ++i) {
     // Read only the fields inside the plugin's struct_size; the rest keep their zero defaults.
@@ -80,8 +80,8 @@ absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
                             : sizeof(value);
     std::memcpy(static_cast<void*>(&value), &args.attributes[i], size);
     if (!EMBRT_HAS_FIELD(EMBRT_NamedValue, size, name_size)) continue;
-    std::string name = value.name == nullptr ? std::string() : std::string(value.name,
-                                                                           value.name_size);
+    std::string name =
+        value.name == nullptr ? std::string() : std::string(value.name, value.name_size);
     attributes->emplace_back(std::move(name), ValueAsText(value));
   }
   return absl::OkStatus();
@@ -101,15 +101,15 @@ absl::Status CheckApi(const std::string& path, const EMBRT_Api* api) {
                      ", too small to hold a version"));
   }
   if (api->abi_major != EMBRT_ABI_MAJOR) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plugin '", path, "' has ABI version ", api->abi_major, ".", api->abi_minor,
-        ", incompatible with this host's ABI version ", host_version,
-        " (major versions must match)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin '", path, "' has ABI version ", api->abi_major, ".", api->abi_minor,
+                     ", incompatible with this host's ABI version ", host_version,
+                     " (major versions must match)"));
   }
   if (api->struct_size < EMBRT_Api_STRUCT_SIZE) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plugin '", path, "': its EMBRT_Api has struct_size ", api->struct_size,
-        ", smaller than the ABI 1.0 table (", EMBRT_Api_STRUCT_SIZE, " bytes)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin '", path, "': its EMBRT_Api has struct_size ", api->struct_size,
+                     ", smaller than the ABI 1.0 table (", EMBRT_Api_STRUCT_SIZE, " bytes)"));
   }
   std::vector<std::string> missing;
   if (api->Error_Destroy == nullptr) missing.push_back("Error_Destroy");
@@ -125,9 +125,8 @@ absl::Status CheckApi(const std::string& path, const EMBRT_Api* api) {
   if (api->Engine_RetrieveTableShard == nullptr) missing.push_back("Engine_RetrieveTableShard");
   if (api->Engine_Synchronize == nullptr) missing.push_back("Engine_Synchronize");
   if (!missing.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("plugin '", path, "': these ABI 1.0 functions are NULL: ",
-                     absl::StrJoin(missing, ", ")));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plugin '", path, "': these ABI 1.0 functions are NULL: ", absl::StrJoin(missing, ", ")));
   }
   return absl::OkStatus();
 }
@@ -143,8 +142,7 @@ absl::StatusOr<std::string> FindBackend(absl::string_view name) {
   }
   return absl::NotFoundError(absl::StrCat(
       "backend '", name, "' not found: no ", file, " in ",
-      directories.empty() ? std::string("(empty search path)")
-                          : absl::StrJoin(directories, ":"),
+      directories.empty() ? std::string("(empty search path)") : absl::StrJoin(directories, ":"),
       " (set EMBRT_PLUGIN_PATH or give a path containing '/')"));
 }
 
@@ -254,9 +252,9 @@ absl::StatusOr<LoadedPlugin> LoadPlugin(absl::string_view name_or_path) {
         absl::StrCat("plugin '", key, "' cannot be loaded: ", e.what()));
   }
   if (!library.has(EMBRT_GET_PLUGIN_API_SYMBOL)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plugin '", key, "' does not export ", EMBRT_GET_PLUGIN_API_SYMBOL,
-        " (is it an embrt backend?)"));
+    return absl::FailedPreconditionError(absl::StrCat("plugin '", key, "' does not export ",
+                                                      EMBRT_GET_PLUGIN_API_SYMBOL,
+                                                      " (is it an embrt backend?)"));
   }
   EMBRT_GetPluginApi_Fn& get_api = library.get<EMBRT_GetPluginApi_Fn>(EMBRT_GET_PLUGIN_API_SYMBOL);
   const EMBRT_HostInfo host{EMBRT_HostInfo_STRUCT_SIZE, EMBRT_ABI_MAJOR, EMBRT_ABI_MINOR};

@@ -25,7 +25,10 @@ TEST(ParseConfigTextTest, ParsesTextFormat) {
   absl::StatusOr<EmbeddingConfig> config = ParseConfigText(R"pb(
     tables { name: "video" vocabulary_size: 8 dim: 4 combiner: SUM }
     features { name: "watched" table: "video" max_sequence_length: 2 }
-    backend { name: "mock" options { key: "threads" value: "2" } }
+    backend {
+      name: "mock"
+      options { key: "threads" value: "2" }
+    }
     num_hosts: 3
   )pb");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -47,8 +50,7 @@ TEST(ParseConfigTextTest, SyntaxErrorNamesLineAndColumn) {
 }
 
 TEST(ParseConfigTextTest, BadEnumValueIsAnError) {
-  absl::StatusOr<EmbeddingConfig> config =
-      ParseConfigText("tables {\n  combiner: AVERAGE\n}");
+  absl::StatusOr<EmbeddingConfig> config = ParseConfigText("tables {\n  combiner: AVERAGE\n}");
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   // protobuf reports an unknown enum value at the token after it (here the closing brace).

@@ -100,7 +100,12 @@ TEST(ResolveConfigTest, DefaultNamesFollowTableOrderAndFeaturePosition) {
 TEST(ResolveConfigTest, DefaultsAreFilledIn) {
   ResolvedConfig resolved = Resolve(R"pb(
     tables { name: "t" vocabulary_size: 10 dim: 16 combiner: COMBINER_UNSPECIFIED }
-    features { name: "f" table: "t" max_sequence_length: 3 output_shape: [ 2, 5 ] }
+    features {
+      name: "f"
+      table: "t"
+      max_sequence_length: 3
+      output_shape: [ 2, 5 ]
+    }
   )pb");
   const ResolvedTable& table = resolved.tables[0];
   EXPECT_EQ(table.combiner, MEAN);
@@ -130,8 +135,8 @@ TEST(ResolveConfigTest, DefaultStddevIsOneOverSqrtDim) {
         << dim;
   }
   // An explicit truncated normal without stddev gets the same default; an explicit one stays.
-  ResolvedConfig resolved = Resolve(
-      OneTable("initializer { truncated_normal { mean: 1 seed: 5 } }"));
+  ResolvedConfig resolved =
+      Resolve(OneTable("initializer { truncated_normal { mean: 1 seed: 5 } }"));
   EXPECT_EQ(resolved.tables[0].initializer.truncated_normal().stddev(), 0.5f);
   EXPECT_EQ(resolved.tables[0].initializer.truncated_normal().mean(), 1.0f);
   EXPECT_EQ(resolved.tables[0].initializer.truncated_normal().seed(), 5u);
@@ -141,11 +146,19 @@ TEST(ResolveConfigTest, DefaultStddevIsOneOverSqrtDim) {
 
 TEST(ResolveConfigTest, OptimizerFallsBackToGlobalThenSgd) {
   ResolvedConfig resolved = Resolve(R"pb(
-    tables { name: "a" vocabulary_size: 4 dim: 2 optimizer { adam {} } }
+    tables {
+      name: "a"
+      vocabulary_size: 4
+      dim: 2
+      optimizer { adam {} }
+    }
     tables { name: "b" vocabulary_size: 4 dim: 2 }
     features { table: "a" }
     features { table: "b" }
-    optimizer { adagrad { initial_accumulator_value: 0.5 } learning_rate { constant: 0.2 } }
+    optimizer {
+      adagrad { initial_accumulator_value: 0.5 }
+      learning_rate { constant: 0.2 }
+    }
   )pb");
   const ResolvedOptimizer& a = resolved.tables[0].optimizer;
   EXPECT_EQ(a.kind, OptimizerKind::kAdam);
@@ -165,13 +178,12 @@ TEST(ResolveConfigTest, OptimizerFallsBackToGlobalThenSgd) {
 TEST(ResolveConfigTest, SlotInitialValuesPerOptimizer) {
   EXPECT_THAT(Resolve(WithOptimizer("adagrad {}")).tables[0].optimizer.slot_initial_values,
               ElementsAre(0.1f));
-  EXPECT_THAT(
-      Resolve(WithOptimizer("adagrad_momentum {}")).tables[0].optimizer.slot_initial_values,
-      ElementsAre(0.0f, 0.0f));
-  EXPECT_THAT(
-      Resolve(WithOptimizer("ftrl { initial_accumulator_value: 0.3 }"))
-          .tables[0].optimizer.slot_initial_values,
-      ElementsAre(0.3f, 0.0f));
+  EXPECT_THAT(Resolve(WithOptimizer("adagrad_momentum {}")).tables[0].optimizer.slot_initial_values,
+              ElementsAre(0.0f, 0.0f));
+  EXPECT_THAT(Resolve(WithOptimizer("ftrl { initial_accumulator_value: 0.3 }"))
+                  .tables[0]
+                  .optimizer.slot_initial_values,
+              ElementsAre(0.3f, 0.0f));
   const ResolvedOptimizer ftrl = Resolve(WithOptimizer("ftrl {}")).tables[0].optimizer;
   EXPECT_EQ(ftrl.kind, OptimizerKind::kFtrl);
   EXPECT_EQ(ftrl.config.ftrl().learning_rate_power(), -0.5f);
@@ -190,10 +202,30 @@ TEST(ResolveConfigTest, SlotInitialValuesPerOptimizer) {
 
 TEST(ResolveConfigTest, LearningRateTagsByFirstOccurrenceInTableOrder) {
   ResolvedConfig resolved = Resolve(R"pb(
-    tables { name: "a" vocabulary_size: 4 dim: 2 optimizer { learning_rate { dynamic: "zeta" } } }
-    tables { name: "b" vocabulary_size: 4 dim: 2 optimizer { learning_rate { dynamic: "alpha" } } }
-    tables { name: "c" vocabulary_size: 4 dim: 2 optimizer { learning_rate { constant: 0.3 } } }
-    tables { name: "d" vocabulary_size: 4 dim: 2 optimizer { learning_rate { dynamic: "zeta" } } }
+    tables {
+      name: "a"
+      vocabulary_size: 4
+      dim: 2
+      optimizer { learning_rate { dynamic: "zeta" } }
+    }
+    tables {
+      name: "b"
+      vocabulary_size: 4
+      dim: 2
+      optimizer { learning_rate { dynamic: "alpha" } }
+    }
+    tables {
+      name: "c"
+      vocabulary_size: 4
+      dim: 2
+      optimizer { learning_rate { constant: 0.3 } }
+    }
+    tables {
+      name: "d"
+      vocabulary_size: 4
+      dim: 2
+      optimizer { learning_rate { dynamic: "zeta" } }
+    }
     features { table: "c" }
     features { table: "b" }
     features { table: "d" }
@@ -218,8 +250,7 @@ TEST(ResolveConfigTest, OptimizerNamesAndSlots) {
   EXPECT_THAT(SlotNames(OptimizerKind::kAdagrad), ElementsAre("parameters", "accumulators"));
   EXPECT_THAT(SlotNames(OptimizerKind::kAdagradMomentum),
               ElementsAre("parameters", "accumulators", "momenta"));
-  EXPECT_THAT(SlotNames(OptimizerKind::kAdam),
-              ElementsAre("parameters", "momenta", "velocities"));
+  EXPECT_THAT(SlotNames(OptimizerKind::kAdam), ElementsAre("parameters", "momenta", "velocities"));
   EXPECT_THAT(SlotNames(OptimizerKind::kFtrl),
               ElementsAre("parameters", "accumulators", "linears"));
 }
@@ -320,8 +351,7 @@ TEST(ResolveConfigErrorTest, Initializers) {
                 {"truncated_normal.stddev", "got -1"});
   ExpectInvalid(OneTable("initializer { truncated_normal { mean: inf } }"),
                 {"truncated_normal.mean", "finite"});
-  ExpectInvalid(OneTable("initializer { constant { value: nan } }"),
-                {"constant.value", "finite"});
+  ExpectInvalid(OneTable("initializer { constant { value: nan } }"), {"constant.value", "finite"});
   ExpectInvalid(OneTable("initializer { row_id { offset: -inf } }"), {"row_id.offset"});
 }
 
@@ -409,12 +439,11 @@ TEST(ResolveConfigErrorTest, Features) {
 }
 
 TEST(ResolveConfigErrorTest, Layout) {
-  ExpectInvalid(OneTable("", "per_replica_batch_size: -1"),
-                {"per_replica_batch_size", "got -1"});
+  ExpectInvalid(OneTable("", "per_replica_batch_size: -1"), {"per_replica_batch_size", "got -1"});
   ExpectInvalid(OneTable("", "num_replicas: 0"), {"num_replicas", ">= 1", "got 0"});
   ExpectInvalid(OneTable("", "num_hosts: 0"), {"num_hosts", ">= 1", "got 0"});
-  ExpectInvalid(OneTable("", "num_hosts: 2 host_id: 2"), {"host_id", "[0, num_hosts = 2)",
-                                                         "got 2"});
+  ExpectInvalid(OneTable("", "num_hosts: 2 host_id: 2"),
+                {"host_id", "[0, num_hosts = 2)", "got 2"});
   ExpectInvalid(OneTable("", "host_id: -1"), {"host_id", "got -1"});
   ExpectInvalid(OneTable("", "backend { name: '' }"), {"backend.name"});
   Resolve(OneTable("", "num_hosts: 3 host_id: 2 num_replicas: 4 per_replica_batch_size: 0"));

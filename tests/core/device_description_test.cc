@@ -55,7 +55,11 @@ constexpr char kConfig[] = R"pb(
   }
   features { name: "a" table: "adam_table" }
   features { name: "f" table: "ftrl_table" max_sequence_length: 3 }
-  backend { name: "mock" options { key: "zeta" value: "1" } options { key: "alpha" value: "x y" } }
+  backend {
+    name: "mock"
+    options { key: "zeta" value: "1" }
+    options { key: "alpha" value: "x y" }
+  }
   num_replicas: 2
   num_hosts: 5
   host_id: 3
@@ -138,10 +142,10 @@ TEST(DeviceDescriptionTest, EveryFieldReachesThePlugin) {
   EXPECT_EQ(ftrl.optimizer.clip_weight_min, -INFINITY);
   EXPECT_EQ(ftrl.optimizer.clip_weight_max, INFINITY);
   EXPECT_EQ(ftrl.optimizer.weight_decay_factor, 0.0f);
-  EXPECT_THAT(Names(ftrl.optimizer),
-              ElementsAre("learning_rate_power", "l1_regularization_strength",
-                          "l2_regularization_strength", "beta", "initial_accumulator_value",
-                          "multiply_linear_by_learning_rate"));
+  EXPECT_THAT(
+      Names(ftrl.optimizer),
+      ElementsAre("learning_rate_power", "l1_regularization_strength", "l2_regularization_strength",
+                  "beta", "initial_accumulator_value", "multiply_linear_by_learning_rate"));
   EXPECT_EQ(Hyperparameter(ftrl.optimizer, "learning_rate_power"), -0.5f);
   EXPECT_EQ(Hyperparameter(ftrl.optimizer, "l1_regularization_strength"), 0.25f);
   EXPECT_EQ(Hyperparameter(ftrl.optimizer, "initial_accumulator_value"), 0.1f);
@@ -162,7 +166,12 @@ TEST(DeviceDescriptionTest, EveryFieldReachesThePlugin) {
 TEST(DeviceDescriptionTest, DefaultsAndOtherOptimizers) {
   ResolvedConfig config = Resolve(R"pb(
     tables { name: "s" vocabulary_size: 3 dim: 1 }
-    tables { name: "g" vocabulary_size: 3 dim: 1 optimizer { adagrad {} } }
+    tables {
+      name: "g"
+      vocabulary_size: 3
+      dim: 1
+      optimizer { adagrad {} }
+    }
     tables {
       name: "m"
       vocabulary_size: 3

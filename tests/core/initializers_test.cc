@@ -33,8 +33,8 @@ ResolvedConfig Resolve(const std::string& text) {
 
 std::string OneTable(int64_t vocabulary_size, int dim, const std::string& initializer,
                      const std::string& extra = "") {
-  return absl::StrCat("tables { name: 'emb' vocabulary_size: ", vocabulary_size, " dim: ", dim,
-                      " ", initializer, " } features { table: 'emb' } ", extra);
+  return absl::StrCat("tables { name: 'emb' vocabulary_size: ", vocabulary_size, " dim: ", dim, " ",
+                      initializer, " } features { table: 'emb' } ", extra);
 }
 
 std::vector<float> FillLocal(const ResolvedConfig& config, int table, int host, int64_t begin,
@@ -55,8 +55,8 @@ std::vector<float> FillFromShards(const std::string& text, int num_hosts, const 
   const int64_t vocab = Resolve(text).tables[0].vocabulary_size;
   std::vector<float> table(vocab * dim, -1.0f);
   for (int host = 0; host < num_hosts; ++host) {
-    ResolvedConfig config = Resolve(absl::StrCat(text, " num_hosts: ", num_hosts,
-                                                 " host_id: ", host, " sharding: ", sharding));
+    ResolvedConfig config = Resolve(
+        absl::StrCat(text, " num_hosts: ", num_hosts, " host_id: ", host, " sharding: ", sharding));
     const int64_t rows = ShardRows(vocab, num_hosts, host);
     for (int64_t begin = 0; begin < rows; begin += chunk) {
       const int64_t count = std::min(chunk, rows - begin);
@@ -111,9 +111,9 @@ TEST(InitializersTest, SeedsAndTableNamesChangeTheValues) {
   const std::vector<float> base = FillWholeTable(Resolve(OneTable(8, 4, "", "seed: 1")), 0);
   EXPECT_FALSE(BitEqual(base, FillWholeTable(Resolve(OneTable(8, 4, "", "seed: 2")), 0)));
   EXPECT_FALSE(BitEqual(
-      base, FillWholeTable(
-                Resolve(OneTable(8, 4, "initializer { truncated_normal { seed: 3 } }", "seed: 1")),
-                0)));
+      base,
+      FillWholeTable(
+          Resolve(OneTable(8, 4, "initializer { truncated_normal { seed: 3 } }", "seed: 1")), 0)));
   ResolvedConfig two = Resolve(
       "tables { name: 'a' vocabulary_size: 8 dim: 4 } tables { name: 'b' vocabulary_size: 8 "
       "dim: 4 } features { table: 'a' } features { table: 'b' } seed: 1");

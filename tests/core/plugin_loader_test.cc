@@ -112,8 +112,8 @@ TEST(PluginLoaderTest, SearchPathOrder) {
   EXPECT_EQ(path[0], "/first");
   EXPECT_EQ(path[1], "/second");
   // Then the folder of libembrt and its embrt/ subfolder.
-  EXPECT_THAT(path[2], HasSubstr("lib"));
-  EXPECT_EQ(path[3], path[2] + "/embrt");
+  EXPECT_EQ(path[2], EMBRT_CORE_LIBRARY_DIR_FOR_TEST);
+  EXPECT_EQ(path[3], std::string(EMBRT_CORE_LIBRARY_DIR_FOR_TEST) + "/embrt");
   EXPECT_EQ(path.back(), EMBRT_BUILD_PLUGIN_DIR_FOR_TEST);
 }
 

@@ -22,9 +22,9 @@ struct FailingPlugin {
   }
   static embrt::sdk::Status Create(const embrt::sdk::EngineConfig& config,
                                    std::unique_ptr<embrt::sdk::Engine>* engine) {
-    return embrt::sdk::Status(EMBRT_CODE_UNAVAILABLE,
-                              "device 7 is busy (" + std::to_string(config.tables.size()) +
-                                  " tables asked for)");
+    return embrt::sdk::Status(
+        EMBRT_CODE_UNAVAILABLE,
+        "device 7 is busy (" + std::to_string(config.tables.size()) + " tables asked for)");
   }
 };
 
