@@ -60,14 +60,14 @@ Batch MakeBatch(int batch_size, Ids& ids) {
   b.watched_splits.push_back(0);
   b.history_splits.push_back(0);
   for (int row = 0; row < batch_size; ++row) {
-    for (int64_t k = 0, n = 1 + ids.Next(3); k < n; ++k) b.watched_ids.push_back(ids.Next(40));
+    for (int64_t k = 0, n = 1 + ids.Next(3); k < n; ++k) b.watched_ids.push_back(ids.Next(10));
     b.watched_splits.push_back(static_cast<int64_t>(b.watched_ids.size()));
     for (int64_t k = 0, n = ids.Next(4); k < n; ++k) {
       b.favorited_indices.insert(b.favorited_indices.end(), {row, k});
-      b.favorited_ids.push_back(ids.Next(40));
+      b.favorited_ids.push_back(ids.Next(10));
       b.favorited_weights.push_back(0.5f + 0.25f * static_cast<float>(k));
     }
-    for (int64_t k = 0, n = ids.Next(7); k < n; ++k) b.history_ids.push_back(ids.Next(100));
+    for (int64_t k = 0, n = ids.Next(7); k < n; ++k) b.history_ids.push_back(ids.Next(20));
     b.history_splits.push_back(static_cast<int64_t>(b.history_ids.size()));
   }
   return b;

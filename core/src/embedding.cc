@@ -199,8 +199,11 @@ class Embedding::Impl {
   std::string BackendLabel() const {
     return absl::StrCat("backend '", Attribute(plugin_, "name", plugin_.path), "'");
   }
-  absl::Status Consume(EMBRT_Error* error, absl::string_view call) const {
-    return internal::ConsumeError(api(), error, absl::StrCat(BackendLabel(), " ", call));
+  // `call` is only formatted on error: a steady-state step allocates nothing here.
+  template <typename CallText>
+  absl::Status Consume(EMBRT_Error* error, CallText&& call) const {
+    if (error == nullptr) return absl::OkStatus();
+    return internal::ConsumeError(api(), error, absl::StrCat(BackendLabel(), " ", call()));
   }
 
   absl::Status CheckBuilt(absl::string_view call) const {
@@ -297,7 +300,8 @@ absl::Status Embedding::Impl::Build(int batch_size,
   for (int f = 0; f < features; ++f) {
     ResolvedFeature& feature = built_config.features[f];
     const int32_t length = feature.max_sequence_length;
-    if (!feature.output_shape.empty()) {
+    const bool config_shape = !feature.output_shape.empty();
+    if (config_shape) {
       shapes[f] = feature.output_shape;
     } else if (!given_shapes.empty()) {
       shapes[f] = given_shapes[f];
@@ -318,10 +322,11 @@ absl::Status Embedding::Impl::Build(int batch_size,
       }
     }
     if (length > 0) {
-      if (shapes[f].size() == 2 && shapes[f][1] == length) {
+      if (!config_shape && shapes[f].size() == 2 && shapes[f][1] == length) {
         input_rows[f] = shapes[f][0];
       } else {
-        // TF's newest TPU path: an explicit output shape overrides the sequence length.
+        // TF's newest TPU path: the feature's own output_shape overrides the sequence length
+        // (and so does a given shape other than [rows, max_sequence_length]).
         warnings.push_back(absl::StrCat(
             Label(f), " has max_sequence_length ", length, " but output shape ",
             ShapeText(shapes[f]), "; the sequence length is ignored"));
@@ -339,7 +344,11 @@ absl::Status Embedding::Impl::Build(int batch_size,
   EMBRT_Engine_Create_Args args{};
   args.struct_size = EMBRT_Engine_Create_Args_STRUCT_SIZE;
   args.description = description->get();
-  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Create(&args), "Engine_Create"));
+  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Create(&args), [] { return "Engine_Create"; }));
+  if (args.engine == nullptr) {
+    return absl::InternalError(
+        absl::StrCat(BackendLabel(), " Engine_Create returned OK but no engine"));
+  }
 
   config_ = std::move(built_config);
   description_ = std::move(description);
@@ -403,9 +412,10 @@ absl::Status Embedding::Impl::LoadAllTables(const RowFiller& fill) {
       args.row_count = count;
       args.slots = pointers.data();
       args.num_slots = slots;
-      EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_LoadTableShard(&args),
-                                    absl::StrCat("Engine_LoadTableShard (table '", table.name,
-                                                 "', rows ", begin, "..", begin + count, ")")));
+      EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_LoadTableShard(&args), [&] {
+        return absl::StrCat("Engine_LoadTableShard (table '", table.name,
+                                                 "', rows ", begin, "..", begin + count, ")");
+      }));
     }
   }
   return absl::OkStatus();
@@ -479,8 +489,9 @@ absl::Status Embedding::Impl::Enqueue(absl::Span<const FeatureInput> features,
   args.mode = training ? EMBRT_MODE_TRAINING : EMBRT_MODE_INFERENCE;
   args.inputs = replica.input_pointers.data();
   args.num_inputs = replica.input_pointers.size();
-  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Enqueue(&args),
-                                absl::StrCat("Engine_Enqueue (replica ", replica_index, ")")));
+  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Enqueue(&args), [&] {
+    return absl::StrCat("Engine_Enqueue (replica ", replica_index, ")");
+  }));
   replica.phase = Phase::kEnqueued;
   replica.last_training = training;
   return absl::OkStatus();
@@ -495,9 +506,9 @@ absl::Status Embedding::Impl::Receive(int replica_index) {
   args.activations = replica.activation_pointers.data();
   args.activation_sizes = replica.sizes.data();
   args.num_activations = replica.activation_pointers.size();
-  EMBRT_RETURN_IF_ERROR(
-      Consume(api()->Engine_RecvActivations(&args),
-              absl::StrCat("Engine_RecvActivations (replica ", replica_index, ")")));
+  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_RecvActivations(&args), [&] {
+    return absl::StrCat("Engine_RecvActivations (replica ", replica_index, ")");
+  }));
   replica.phase = replica.last_training ? Phase::kAwaitingGradients : Phase::kIdle;
   return absl::OkStatus();
 }
@@ -644,9 +655,9 @@ absl::Status Embedding::Impl::ApplyGradients(
   args.num_gradients = replica.gradient_pointers.size();
   args.learning_rates = replica.learning_rates.empty() ? nullptr : replica.learning_rates.data();
   args.num_learning_rates = replica.learning_rates.size();
-  EMBRT_RETURN_IF_ERROR(
-      Consume(api()->Engine_SendGradients(&args),
-              absl::StrCat("Engine_SendGradients (replica ", replica_index, ")")));
+  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_SendGradients(&args), [&] {
+    return absl::StrCat("Engine_SendGradients (replica ", replica_index, ")");
+  }));
 
   replica.phase = Phase::kIdle;
   {
@@ -671,7 +682,7 @@ absl::Status Embedding::Impl::Synchronize() {
   EMBRT_Engine_Synchronize_Args args{};
   args.struct_size = EMBRT_Engine_Synchronize_Args_STRUCT_SIZE;
   args.engine = engine_;
-  return Consume(api()->Engine_Synchronize(&args), "Engine_Synchronize");
+  return Consume(api()->Engine_Synchronize(&args), [] { return "Engine_Synchronize"; });
 }
 
 absl::Status Embedding::Impl::LoadTables(const RowFiller& fill) {
@@ -715,10 +726,10 @@ absl::Status Embedding::Impl::RetrieveTables(const RowSink& sink) {
       args.row_count = count;
       args.slots = pointers.data();
       args.num_slots = slots;
-      EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_RetrieveTableShard(&args),
-                                    absl::StrCat("Engine_RetrieveTableShard (table '",
-                                                 table.name, "', rows ", begin, "..",
-                                                 begin + count, ")")));
+      EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_RetrieveTableShard(&args), [&] {
+        return absl::StrCat("Engine_RetrieveTableShard (table '", table.name, "', rows ", begin,
+                            "..", begin + count, ")");
+      }));
       EMBRT_RETURN_IF_ERROR(sink(t, begin, count, spans));
     }
   }

@@ -36,10 +36,14 @@ struct FeatureLayout {
 // Checks `input` and `weights` against `layout` and writes the CSR form into `out`.
 // TF's rules: dense rank >= 2 needs last dim 1 and takes no weights; sparse rank >= 2, indices
 // in row-major order and inside dense_shape; ragged rank 2 with ascending splits; weights of
-// the input's kind with one value per id; the rows must match input_rows (sequence features:
-// ids past max_sequence_length are dropped, positions keep their index); ids must be in
-// [0, vocabulary_size). Errors are INVALID_ARGUMENT naming the feature, table, position and
-// value; on error `out` is unspecified but nothing else is touched.
+// the input's kind with one value per id; the rows must match input_rows; ids must be in
+// [0, vocabulary_size). Sequence features (max_sequence_length L > 0) take rank-2 sparse or
+// ragged ids and no weights; a row's ids at positions >= L are dropped (and not checked), the
+// rest keep their position. A CSR row can only say "the p-th id is at position p", so a sparse
+// sequence row with a hole (an id at position 2 but none at 1) is INVALID_ARGUMENT; shorter
+// rows are padded with zeros by the plugin. Errors are INVALID_ARGUMENT naming the feature,
+// table, row, position and value; on error `out` is unspecified but nothing else is touched.
+// `out`'s vectors only grow, so a steady state allocates nothing.
 absl::Status ConvertFeatureInput(const FeatureLayout& layout, const FeatureInput& input,
                                  const std::optional<FeatureWeights>& weights, CsrFeature* out);
 

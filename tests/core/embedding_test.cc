@@ -317,6 +317,26 @@ TEST_F(EmbeddingTest, SequenceFeatureIsTruncatedAndPadded) {
                                     "row_splits=[[0,1,3,5,6],[0,2,3,4,6],[0,1,3,4,6]]"));
 }
 
+TEST_F(EmbeddingTest, SequenceLengthIsIgnoredForAnExplicitOutputShape) {
+  // TF's newest TPU path: an output_shape overrides max_sequence_length; rows are then bags.
+  config_.mutable_features(2)->set_max_sequence_length(2);
+  config_.mutable_features(2)->add_output_shape(2);
+  config_.mutable_features(2)->add_output_shape(2);
+  std::unique_ptr<Embedding> embedding = CreateAndBuild();
+  ASSERT_NE(embedding, nullptr);
+  EXPECT_THAT(embedding->output_shape(2), ElementsAre(2, 2));
+  EXPECT_EQ(embedding->config().features[2].max_sequence_length, 0);
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_THAT(warnings_[0], AllOf(HasSubstr("feature 'friends'"),
+                                  HasSubstr("max_sequence_length 2"), HasSubstr("ignored")));
+  ASSERT_TRUE(LoadRowMajorCounting(*embedding).ok());
+  ASSERT_TRUE(embedding->Enqueue(CanonicalInputs(), {}, false).ok());
+  absl::StatusOr<std::vector<Tensor>> activations = embedding->Dequeue();
+  ASSERT_TRUE(activations.ok()) << activations.status();
+  EXPECT_THAT((*activations)[2].shape, ElementsAre(2, 2, 2));
+  EXPECT_THAT((*activations)[2].values, ElementsAre(6, 7, 2, 3, 6, 7, 2, 3));
+}
+
 TEST_F(EmbeddingTest, InitializationIsChunkedAndHappensOnce) {
   EmbeddingOptions options;
   options.chunk_rows = 3;
@@ -474,8 +494,9 @@ TEST_F(EmbeddingTest, BadFeatureEnqueuesNothing) {
   EXPECT_EQ(embedding->Enqueue(CanonicalInputs(), {}, true).code(), absl::StatusCode::kOk);
   EXPECT_EQ(Trace().back(), CanonicalEnqueueLine());
 
-  status = embedding->Enqueue(std::vector<FeatureInput>(CanonicalInputs().begin(),
-                                                        CanonicalInputs().begin() + 2));
+  std::vector<FeatureInput> two = CanonicalInputs();
+  two.pop_back();
+  status = embedding->Enqueue(two);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);  // state is checked first
 }
 

@@ -223,6 +223,11 @@ Result CpuEngine::Recv(int32_t replica, std::vector<std::vector<float>>* activat
     buffers.push_back((*activations)[f].data());
     sizes.push_back((*activations)[f].size());
   }
+  return RecvRaw(replica, buffers, sizes);
+}
+
+Result CpuEngine::RecvRaw(int32_t replica, const std::vector<float*>& buffers,
+                          const std::vector<size_t>& sizes) {
   EMBRT_Engine_RecvActivations_Args args{EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE, nullptr,
                                          engine_, replica, buffers.data(), sizes.data(),
                                          buffers.size()};

@@ -100,6 +100,8 @@ class CpuEngine {
   Result Enqueue(int32_t replica, const std::vector<Input>& inputs,
                  EMBRT_Mode mode = EMBRT_MODE_TRAINING);
   Result Recv(int32_t replica, std::vector<std::vector<float>>* activations);
+  Result RecvRaw(int32_t replica, const std::vector<float*>& buffers,
+                 const std::vector<size_t>& sizes);
   // A gradient entry that is empty is passed as NULL (zero gradient).
   Result Send(int32_t replica, const std::vector<std::vector<float>>& gradients,
               const std::vector<float>& learning_rates = {});

@@ -54,10 +54,13 @@ namespace embrt {
 
 struct EmbeddingOptions {
   // Dynamic learning rates: schedule name (LearningRate.dynamic) -> rate for the step about to
-  // be applied (0 for the first). Evaluated at every ApplyGradients; every schedule a table
-  // names must be here.
+  // be applied (0 for the first). Evaluated at every ApplyGradients, on the calling replica's
+  // thread (so it must be thread-safe when replicas run on several threads); every schedule a
+  // table names must be here (Create: NOT_FOUND otherwise, INVALID_ARGUMENT for an empty
+  // function). A rate that is NaN, Inf or negative fails that ApplyGradients.
   absl::flat_hash_map<std::string, std::function<float(int64_t step)>> learning_rate_schedules;
-  // Receives warnings (e.g. a missing gradient treated as zero). Default: one line on stderr.
+  // Receives warnings (e.g. a missing gradient treated as zero, a sequence length ignored
+  // because of an explicit output shape). Calls are serialized. Default: one line on stderr.
   std::function<void(absl::string_view)> warning_sink;
   // Rows per chunk when loading or retrieving tables; 0 chooses chunks of about 16 MiB.
   int64_t chunk_rows = 0;
@@ -80,8 +83,11 @@ class Embedding {
   Embedding& operator=(const Embedding&) = delete;
 
   // Creates the engine for `per_replica_batch_size` (0: the config's). Features without an
-  // output_shape get [batch] (sequence features [batch, max_sequence_length]). A second Build
-  // is FAILED_PRECONDITION.
+  // output_shape get [batch] (sequence features [batch, max_sequence_length]). A sequence
+  // feature with its own output_shape, or given a shape other than [rows, max_sequence_length]
+  // by BuildWithOutputShapes, is built as a plain feature (TF's newest TPU path ignores the
+  // length then), with a warning. Plugin errors come back
+  // with the plugin's code. A second Build is FAILED_PRECONDITION.
   absl::Status Build(int per_replica_batch_size = 0);
 
   // Creates the engine for explicit per-replica output shapes (without dim), one per feature
@@ -125,7 +131,9 @@ class Embedding {
                                              absl::Span<const absl::Span<const float>> slots)>;
 
   // Loads every table and slot of this host's shards from `fill`, in bounded chunks. Before the
-  // tables were first initialized this replaces the initializers. Needs Build.
+  // tables were first initialized this replaces the initializers. Needs Build. If `fill` or
+  // the plugin fails part way, the chunks before stay loaded; before the first initialization
+  // the initializers then still run in full at the next step.
   absl::Status LoadTables(const RowFiller& fill);
 
   // Retrieves every table and slot of this host's shards, after all submitted work, in bounded

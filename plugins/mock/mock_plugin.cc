@@ -1,0 +1,41 @@
+// Copyright embrt authors.
+//
+// The mock backend's entry point: its attributes and engine factory, turned into the C table
+// of plugin_api.h by the SDK. libembrt_backend_mock.so exports only EMBRT_GetPluginApi.
+
+#include <memory>
+
+#include "embrt/plugin_sdk.h"
+#include "mock_engine.h"
+
+namespace embrt {
+namespace mock {
+
+struct MockPlugin {
+  static const EMBRT_NamedValue* Attributes(size_t* count) {
+    static const EMBRT_NamedValue kAttributes[] = {
+        sdk::StringAttribute("name", "mock"),
+        sdk::StringAttribute("vendor", "embrt"),
+        sdk::StringAttribute("plugin_version", "0.1.0"),
+        sdk::StringAttribute("abi_version", "1.0"),
+        sdk::Int64Attribute("deterministic", 1),
+        sdk::Int64Attribute("exact_math", 0),
+        // Every optimizer kind is accepted (with its slot layout), but the update is plain SGD.
+        sdk::StringAttribute("optimizers", "sgd"),
+        sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
+        sdk::Int64Attribute("multi_host", 0),
+    };
+    *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
+    return kAttributes;
+  }
+
+  static sdk::Status Create(const sdk::EngineConfig& config,
+                            std::unique_ptr<sdk::Engine>* engine) {
+    return MockEngine::Create(config, engine);
+  }
+};
+
+}  // namespace mock
+}  // namespace embrt
+
+EMBRT_DEFINE_PLUGIN(::embrt::mock::MockPlugin)
