@@ -2,6 +2,7 @@
 
 #include "backward.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "vector_ops.h"
@@ -34,7 +35,10 @@ void RowGrouping::Begin(int64_t table_rows, size_t expected_contributions) {
   contributions_.clear();
   dense_ = table_rows <= kDenseMapMaxRows;
   if (dense_) {
-    if (static_cast<int64_t>(dense_map_.size()) != table_rows) dense_map_.assign(table_rows, -1);
+    if (static_cast<int64_t>(dense_map_.size()) != table_rows) {
+      dense_map_ = AlignedArray<int32_t>(table_rows);
+      std::fill(dense_map_.data(), dense_map_.data() + table_rows, -1);
+    }
   } else {
     size_t wanted = 16;
     while (wanted < 2 * expected_contributions) wanted *= 2;
@@ -111,6 +115,7 @@ void RowGrouping::Finish() {
   offsets_[0] = 0;
 }
 
+EMBRT_CPU_MULTIVERSION
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim,
                     float* part, float* step) {
   std::memset(step, 0, sizeof(float) * dim);

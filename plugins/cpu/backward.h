@@ -30,6 +30,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "tables.h"
+
 namespace embrt {
 namespace cpu {
 
@@ -63,7 +65,7 @@ class RowGrouping {
 
   // Small tables use a dense row -> u map; large ones an open-addressing hash (keys_ = -1 free).
   bool dense_ = true;
-  std::vector<int32_t> dense_map_;
+  AlignedArray<int32_t> dense_map_;
   std::vector<int64_t> keys_;
   std::vector<int32_t> values_;
   uint64_t mask_ = 0;

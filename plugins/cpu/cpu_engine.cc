@@ -10,6 +10,7 @@
 #include <new>
 
 #include "lookup.h"
+#include "update.h"
 
 namespace embrt {
 namespace cpu {
@@ -21,7 +22,6 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
 // Lookup and update loops hand each worker at least this many bags or rows.
 constexpr int64_t kMinBagsPerChunk = 256;
-constexpr int64_t kMinRowsPerChunk = 64;
 
 Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
   *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -638,7 +638,6 @@ void CpuEngine::RunUpdate(int64_t step) {
 }
 
 void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
-  const int32_t dim = table.dim;
   const OptimizerSettings& settings = table.optimizer;
   const bool dense_adam = settings.kind == EMBRT_OPTIMIZER_ADAM && !settings.lazy_adam;
   if (table.features.empty() && !dense_adam) return;
@@ -661,7 +660,7 @@ void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
           const float* g = nullptr;
           if (gradient != nullptr) {
             const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
-            g = gradient + at * dim;
+            g = gradient + at * table.dim;
           }
           grouping.Add(batch.rows[k], g, batch.gains[k], replica);
         }
@@ -670,54 +669,10 @@ void CpuEngine::UpdateTable(Table& table, int64_t step, float learning_rate) {
   }
   grouping.Finish();
 
-  // 2. One update per touched row (or per contribution without accumulation), rows split
-  //    across workers: each row's arithmetic is the same whatever the split.
-  const PreparedUpdate update = PrepareUpdate(settings, learning_rate);
-  TableShard& storage = *table.storage;
-  const int num_slots = storage.num_slots();
-  auto apply = [&](int64_t row, float* g) {
-    float* slots[3];
-    for (int s = 0; s < num_slots; ++s) slots[s] = storage.row(s, row);
-    ApplyRowUpdate(update, dim, g, slots);
-  };
-  if (dense_adam) {
-    pool_.ParallelFor(storage.rows(), kMinRowsPerChunk, [&](int64_t begin, int64_t end, int w) {
-      float* part = worker_scratch_[w].data();
-      float* g = part + dim;
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t u = grouping.Find(row);
-        if (u >= 0) {
-          SumRowGradient(grouping.begin(u), grouping.end(u), dim, part, g);
-        } else {
-          std::memset(g, 0, sizeof(float) * dim);
-        }
-        apply(row, g);
-      }
-    });
-    return;
-  }
-  const bool accumulate = settings.use_gradient_accumulation;
-  pool_.ParallelFor(grouping.num_rows(), kMinRowsPerChunk, [&](int64_t begin, int64_t end, int w) {
-    float* part = worker_scratch_[w].data();
-    float* g = part + dim;
-    for (int64_t u = begin; u < end; ++u) {
-      const int64_t row = grouping.row(u);
-      if (accumulate) {
-        SumRowGradient(grouping.begin(u), grouping.end(u), dim, part, g);
-        apply(row, g);
-        continue;
-      }
-      // Accumulation off: one update per contribution, in canonical order.
-      for (const Contribution* c = grouping.begin(u); c != grouping.end(u); ++c) {
-        if (c->gradient == nullptr) {
-          std::memset(g, 0, sizeof(float) * dim);
-        } else {
-          for (int32_t d = 0; d < dim; ++d) g[d] = c->gain * c->gradient[d];
-        }
-        apply(row, g);
-      }
-    }
-  });
+  // 2. One update per touched row (or per contribution without accumulation).
+  ApplyGroupedUpdates(pool_, grouping, PrepareUpdate(settings, learning_rate),
+                      settings.use_gradient_accumulation, dense_adam, table.storage.get(),
+                      &worker_scratch_);
 }
 
 }  // namespace cpu

@@ -36,8 +36,22 @@ void ComputeGains(EMBRT_Combiner combiner, const int32_t* splits, const float* w
   }
 }
 
+namespace {
+
+// Rows are requested this many ids ahead of their use (random rows of a large table miss every
+// cache; the prefetches overlap those misses).
+constexpr int32_t kPrefetchDistance = 8;
+
+}  // namespace
+
+EMBRT_CPU_MULTIVERSION
 void LookupBags(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
                 const float* gains, int64_t bag_begin, int64_t bag_end, float* out) {
+  const int32_t first_id = splits[bag_begin];
+  const int32_t end_id = splits[bag_end];
+  for (int32_t k = first_id; k < end_id && k < first_id + kPrefetchDistance; ++k) {
+    PrefetchRow(table + rows[k] * dim, dim);
+  }
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     float* activation = out + b * dim;
     const int32_t begin = splits[b];
@@ -46,13 +60,18 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
       std::memset(activation, 0, sizeof(float) * dim);
       continue;
     }
-    ScaleRow(dim, gains[begin], table + rows[begin] * dim, activation);
-    for (int32_t k = begin + 1; k < end; ++k) {
-      AddScaledRow(dim, gains[k], table + rows[k] * dim, activation);
+    for (int32_t k = begin; k < end; ++k) {
+      if (k + kPrefetchDistance < end_id) PrefetchRow(table + rows[k + kPrefetchDistance] * dim, dim);
+      if (k == begin) {
+        ScaleRow(dim, gains[k], table + rows[k] * dim, activation);
+      } else {
+        AddScaledRow(dim, gains[k], table + rows[k] * dim, activation);
+      }
     }
   }
 }
 
+EMBRT_CPU_MULTIVERSION
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
                     const int32_t* splits, const int64_t* rows, int64_t bag_begin,
                     int64_t bag_end, float* out) {

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace embrt {
 namespace cpu {
 
@@ -37,18 +39,20 @@ ShardMap::ShardMap(int64_t vocabulary_size, int32_t num_hosts, int32_t host,
   rows_ = ShardRowCount(vocabulary_size, num_hosts, host);
 }
 
-AlignedFloats::AlignedFloats(size_t count) : size_(count) {
-  if (count == 0) return;
-  constexpr size_t kAlignment = 64;
-  size_t bytes = count * sizeof(float);
-  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, bytes);
+void* AllocateZeroed(size_t bytes) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t alignment = bytes >= 2 * kHugePage ? kHugePage : 64;
+  bytes = (bytes + alignment - 1) / alignment * alignment;
+  void* p = std::aligned_alloc(alignment, bytes);
   if (p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (alignment == kHugePage) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: may fail
+#endif
   std::memset(p, 0, bytes);
-  data_.reset(static_cast<float*>(p));
+  return p;
 }
 
-void AlignedFloats::Free::operator()(float* p) const { std::free(p); }
+void FreeAllocated(void* p) { std::free(p); }
 
 TableShard::TableShard(int64_t rows, int32_t dim, int num_slots) : rows_(rows), dim_(dim) {
   slots_.reserve(num_slots);

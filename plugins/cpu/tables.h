@@ -60,22 +60,34 @@ class ShardMap {
   int64_t rows_ = 0;
 };
 
-// A zero-filled, 64-byte-aligned float array.
-class AlignedFloats {
+// Zero-filled memory for `bytes` bytes, 64-byte aligned; from 4 MiB on, 2 MiB aligned and
+// advised to use transparent huge pages (random row access over a large table otherwise pays a
+// TLB miss per row). Never returns null: throws std::bad_alloc.
+void* AllocateZeroed(size_t bytes);
+void FreeAllocated(void* p);
+
+// A zero-filled array of trivially copyable T from AllocateZeroed.
+template <typename T>
+class AlignedArray {
  public:
-  AlignedFloats() = default;
-  explicit AlignedFloats(size_t count);
-  float* data() { return data_.get(); }
-  const float* data() const { return data_.get(); }
+  AlignedArray() = default;
+  explicit AlignedArray(size_t count)
+      : data_(count == 0 ? nullptr : static_cast<T*>(AllocateZeroed(count * sizeof(T)))),
+        size_(count) {}
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
   size_t size() const { return size_; }
+  T& operator[](size_t i) { return data_.get()[i]; }
+  const T& operator[](size_t i) const { return data_.get()[i]; }
 
  private:
   struct Free {
-    void operator()(float* p) const;
+    void operator()(T* p) const { FreeAllocated(p); }
   };
-  std::unique_ptr<float, Free> data_;
+  std::unique_ptr<T, Free> data_;
   size_t size_ = 0;
 };
+using AlignedFloats = AlignedArray<float>;
 
 // One table's shard: `num_slots` arrays of [rows, dim].
 class TableShard {

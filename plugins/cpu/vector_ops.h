@@ -13,6 +13,16 @@
 
 #include <cstdint>
 
+// Compiles a kernel for AVX-512, AVX2 and baseline x86-64 and picks one at load time (GCC
+// function multi-versioning). Every version does the same IEEE operations per element in the
+// same order (no FMA: -ffp-contract=off), so the choice never changes a result.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(EMBRT_CPU_NO_MULTIVERSION)
+#define EMBRT_CPU_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EMBRT_CPU_MULTIVERSION
+#endif
+
 namespace embrt {
 namespace cpu {
 
@@ -24,6 +34,11 @@ inline void ScaleRow(int32_t dim, float gain, const float* __restrict row,
 inline void AddScaledRow(int32_t dim, float gain, const float* __restrict row,
                          float* __restrict out) {
   for (int32_t d = 0; d < dim; ++d) out[d] = out[d] + gain * row[d];
+}
+
+// Asks for the cache lines of a row (`dim` floats) ahead of use; no effect on results.
+inline void PrefetchRow(const float* row, int32_t dim) {
+  for (int32_t d = 0; d < dim; d += 16) __builtin_prefetch(row + d);
 }
 
 }  // namespace cpu
