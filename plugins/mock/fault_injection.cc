@@ -54,8 +54,8 @@ sdk::Status FaultInjector::OnCall(Call call) {
   if (call != plan_.fail_call || occurrence != plan_.fail_at) return sdk::Status();
   std::string message = plan_.fail_message;
   if (message.empty()) {
-    message = std::string("injected failure of ") + CallName(call) + " #" +
-              std::to_string(occurrence);
+    message =
+        std::string("injected failure of ") + CallName(call) + " #" + std::to_string(occurrence);
   }
   return sdk::Status(plan_.fail_code, message);
 }

@@ -16,8 +16,9 @@ constexpr size_t kTraceIdsPerFeature = 64;
 std::string Quoted(const std::string& name) { return "'" + name + "'"; }
 
 const char* ModeName(EMBRT_Mode mode) {
-  return mode == EMBRT_MODE_TRAINING ? "TRAINING"
-                                     : mode == EMBRT_MODE_INFERENCE ? "INFERENCE" : "UNKNOWN";
+  return mode == EMBRT_MODE_TRAINING    ? "TRAINING"
+         : mode == EMBRT_MODE_INFERENCE ? "INFERENCE"
+                                        : "UNKNOWN";
 }
 
 sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
@@ -120,6 +121,13 @@ void AppendList(std::ostringstream& out, const T* values, size_t count, size_t l
   out << ']';
 }
 
+std::string ShardLine(const char* call, int32_t table, int32_t shard, int64_t row_begin,
+                      int64_t row_count, size_t num_slots) {
+  return std::string(call) + " table=" + std::to_string(table) + " shard=" + std::to_string(shard) +
+         " rows=[" + std::to_string(row_begin) + "," + std::to_string(row_begin + row_count) +
+         ") slots=" + std::to_string(num_slots);
+}
+
 }  // namespace
 
 sdk::Status MockEngine::Create(const sdk::EngineConfig& config,
@@ -173,8 +181,7 @@ size_t MockEngine::ActivationSize(size_t f) const {
 
 sdk::Status MockEngine::CheckReplica(int32_t replica) const {
   if (replica < 0 || replica >= config_.num_replicas) {
-    return sdk::Status::InvalidArgument("replica " + std::to_string(replica) +
-                                        " is outside [0, " +
+    return sdk::Status::InvalidArgument("replica " + std::to_string(replica) + " is outside [0, " +
                                         std::to_string(config_.num_replicas) + ")");
   }
   return sdk::Status();
@@ -199,8 +206,7 @@ sdk::Status MockEngine::Enqueue(int32_t replica, EMBRT_Mode mode,
         out << "] row_splits=[";
         for (size_t f = 0; f < num_inputs; ++f) {
           out << (f ? "," : "");
-          AppendList(out, inputs[f].row_splits, inputs[f].num_row_splits,
-                     kTraceIdsPerFeature + 1);
+          AppendList(out, inputs[f].row_splits, inputs[f].num_row_splits, kTraceIdsPerFeature + 1);
         }
         out << "] weights=[";
         for (size_t f = 0; f < num_inputs; ++f) {
@@ -232,10 +238,9 @@ sdk::Status MockEngine::CopyFeature(size_t f, const sdk::FeatureInputView& in,
     for (size_t b = 0; b <= rows; ++b) batch->row_splits.push_back(static_cast<int32_t>(b));
   } else {
     if (in.num_row_splits != rows + 1) {
-      return sdk::Status::InvalidArgument(where + ": row_splits has " +
-                                          std::to_string(in.num_row_splits) +
-                                          " entries, expected input_rows + 1 = " +
-                                          std::to_string(rows + 1));
+      return sdk::Status::InvalidArgument(
+          where + ": row_splits has " + std::to_string(in.num_row_splits) +
+          " entries, expected input_rows + 1 = " + std::to_string(rows + 1));
     }
     if (in.row_splits[0] != 0) {
       return sdk::Status::InvalidArgument(where + ": row_splits[0] is " +
@@ -243,10 +248,10 @@ sdk::Status MockEngine::CopyFeature(size_t f, const sdk::FeatureInputView& in,
     }
     for (size_t b = 0; b < rows; ++b) {
       if (in.row_splits[b + 1] < in.row_splits[b]) {
-        return sdk::Status::InvalidArgument(
-            where + ": row_splits are not ascending at row " + std::to_string(b) + " (" +
-            std::to_string(in.row_splits[b]) + " then " + std::to_string(in.row_splits[b + 1]) +
-            ")");
+        return sdk::Status::InvalidArgument(where + ": row_splits are not ascending at row " +
+                                            std::to_string(b) + " (" +
+                                            std::to_string(in.row_splits[b]) + " then " +
+                                            std::to_string(in.row_splits[b + 1]) + ")");
       }
     }
     if (static_cast<size_t>(in.row_splits[rows]) != in.num_ids) {
@@ -260,11 +265,11 @@ sdk::Status MockEngine::CopyFeature(size_t f, const sdk::FeatureInputView& in,
     for (int32_t k = batch->row_splits[b]; k < batch->row_splits[b + 1]; ++k) {
       const int64_t id = in.ids[k];
       if (id < 0 || id >= table.vocabulary_size) {
-        return sdk::Status::InvalidArgument(
-            where + " row " + std::to_string(b) + " position " +
-            std::to_string(k - batch->row_splits[b]) + ": id " + std::to_string(id) +
-            " is outside [0, " + std::to_string(table.vocabulary_size) + ") of table " +
-            Quoted(table.name));
+        return sdk::Status::InvalidArgument(where + " row " + std::to_string(b) + " position " +
+                                            std::to_string(k - batch->row_splits[b]) + ": id " +
+                                            std::to_string(id) + " is outside [0, " +
+                                            std::to_string(table.vocabulary_size) + ") of table " +
+                                            Quoted(table.name));
       }
     }
   }
@@ -336,8 +341,7 @@ sdk::Status MockEngine::DoRecv(int32_t replica, float* const* activations, const
   sdk::Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   if (num_activations != config_.features.size()) {
-    return sdk::Status::InvalidArgument("RecvActivations: got " +
-                                        std::to_string(num_activations) +
+    return sdk::Status::InvalidArgument("RecvActivations: got " + std::to_string(num_activations) +
                                         " activation buffers, expected " +
                                         std::to_string(config_.features.size()));
   }
@@ -346,8 +350,7 @@ sdk::Status MockEngine::DoRecv(int32_t replica, float* const* activations, const
         "RecvActivations: feature " + std::to_string(f) + " " + Quoted(config_.features[f].name);
     if (sizes[f] != ActivationSize(f)) {
       return sdk::Status::InvalidArgument(where + ": buffer holds " + std::to_string(sizes[f]) +
-                                          " floats, expected " +
-                                          std::to_string(ActivationSize(f)));
+                                          " floats, expected " + std::to_string(ActivationSize(f)));
     }
     if (activations[f] == nullptr && sizes[f] > 0) {
       return sdk::Status::InvalidArgument(where + ": buffer is NULL");
@@ -428,9 +431,9 @@ sdk::Status MockEngine::CheckGradient(size_t f, const float* gradient, size_t si
   return sdk::Status();
 }
 
-sdk::Status MockEngine::DoSend(int32_t replica, const float* const* gradients,
-                               const size_t* sizes, size_t num_gradients,
-                               const float* learning_rates, size_t num_rates) {
+sdk::Status MockEngine::DoSend(int32_t replica, const float* const* gradients, const size_t* sizes,
+                               size_t num_gradients, const float* learning_rates,
+                               size_t num_rates) {
   sdk::Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   {
@@ -459,9 +462,9 @@ sdk::Status MockEngine::DoSend(int32_t replica, const float* const* gradients,
   const size_t tags = static_cast<size_t>(config_.num_learning_rate_tags);
   const bool rates_needed = replica == 0 && tags > 0;
   if ((rates_needed || num_rates > 0) && num_rates != tags) {
-    return sdk::Status::InvalidArgument("SendGradients: got " + std::to_string(num_rates) +
-                                        " learning rates, expected num_learning_rate_tags = " +
-                                        std::to_string(tags));
+    return sdk::Status::InvalidArgument(
+        "SendGradients: got " + std::to_string(num_rates) +
+        " learning rates, expected num_learning_rate_tags = " + std::to_string(tags));
   }
   // This replica's row sums, in (feature, bag, position) order, built aside.
   std::vector<RowGradients> sums(config_.tables.size());
@@ -469,10 +472,9 @@ sdk::Status MockEngine::DoSend(int32_t replica, const float* const* gradients,
     const sdk::FeatureConfig& feature = config_.features[f];
     const size_t t = static_cast<size_t>(feature.table_index);
     std::lock_guard<std::mutex> lock(mu_);  // the batch is only read; the lock keeps TSan happy
-    AccumulateFeatureGradient(config_.tables[t].dim, config_.tables[t].combiner,
-                              feature.max_sequence_length,
-                              replicas_[static_cast<size_t>(replica)].batch[f], gradients[f],
-                              &sums[t]);
+    AccumulateFeatureGradient(
+        config_.tables[t].dim, config_.tables[t].combiner, feature.max_sequence_length,
+        replicas_[static_cast<size_t>(replica)].batch[f], gradients[f], &sums[t]);
   }
   std::lock_guard<std::mutex> lock(mu_);
   ReplicaState& state = replicas_[static_cast<size_t>(replica)];
@@ -523,22 +525,22 @@ sdk::Status MockEngine::CheckShardRange(const char* call, int32_t table, int32_t
   const std::string who = call;
   if (table < 0 || static_cast<size_t>(table) >= config_.tables.size()) {
     return sdk::Status::InvalidArgument(who + ": table " + std::to_string(table) +
-                                        " is outside [0, " +
-                                        std::to_string(config_.tables.size()) + ")");
+                                        " is outside [0, " + std::to_string(config_.tables.size()) +
+                                        ")");
   }
   const sdk::TableConfig& t = config_.tables[static_cast<size_t>(table)];
   const std::string where = who + ": table " + std::to_string(table) + " " + Quoted(t.name);
   if (shard != config_.host_id) {
     return sdk::Status::InvalidArgument(where + ": shard " + std::to_string(shard) +
-                                        " is not this host's (" +
-                                        std::to_string(config_.host_id) + ")");
+                                        " is not this host's (" + std::to_string(config_.host_id) +
+                                        ")");
   }
   if (row_begin < 0 || row_count < 0 || row_begin > t.shard_rows ||
       row_count > t.shard_rows - row_begin) {
-    return sdk::Status::InvalidArgument(where + ": rows [" + std::to_string(row_begin) + ", " +
-                                        std::to_string(row_begin) + " + " +
-                                        std::to_string(row_count) + ") are outside the shard's [0, " +
-                                        std::to_string(t.shard_rows) + ")");
+    return sdk::Status::InvalidArgument(
+        where + ": rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin) + " + " +
+        std::to_string(row_count) + ") are outside the shard's [0, " +
+        std::to_string(t.shard_rows) + ")");
   }
   const size_t expected = static_cast<size_t>(SlotCount(t.optimizer.kind));
   if (num_slots != expected) {
@@ -551,13 +553,6 @@ sdk::Status MockEngine::CheckShardRange(const char* call, int32_t table, int32_t
     }
   }
   return sdk::Status();
-}
-
-static std::string ShardLine(const char* call, int32_t table, int32_t shard, int64_t row_begin,
-                             int64_t row_count, size_t num_slots) {
-  return std::string(call) + " table=" + std::to_string(table) + " shard=" +
-         std::to_string(shard) + " rows=[" + std::to_string(row_begin) + "," +
-         std::to_string(row_begin + row_count) + ") slots=" + std::to_string(num_slots);
 }
 
 sdk::Status MockEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row_begin,
@@ -583,7 +578,9 @@ sdk::Status MockEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row
         }
         return sdk::Status();
       },
-      [&](bool) { return ShardLine("LoadTableShard", table, shard, row_begin, row_count, num_slots); });
+      [&](bool) {
+        return ShardLine("LoadTableShard", table, shard, row_begin, row_count, num_slots);
+      });
 }
 
 sdk::Status MockEngine::RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin,
@@ -618,7 +615,8 @@ sdk::Status MockEngine::Synchronize() {
   // Work runs inside the calls, so there is nothing to wait for and no deferred error; a step
   // that not every replica has sent gradients for stays open.
   return Traced(
-      Call::kSynchronize, [] { return sdk::Status(); }, [](bool) { return std::string("Synchronize"); });
+      Call::kSynchronize, [] { return sdk::Status(); },
+      [](bool) { return std::string("Synchronize"); });
 }
 
 }  // namespace mock

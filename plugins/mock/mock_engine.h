@@ -44,9 +44,8 @@ class MockEngine : public sdk::Engine {
                             const float* learning_rates, size_t num_learning_rates) override;
   sdk::Status LoadTableShard(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
                              const float* const* slots, size_t num_slots) override;
-  sdk::Status RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin,
-                                 int64_t row_count, float* const* slots,
-                                 size_t num_slots) override;
+  sdk::Status RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
+                                 float* const* slots, size_t num_slots) override;
   sdk::Status Synchronize() override;
 
  private:
@@ -54,10 +53,10 @@ class MockEngine : public sdk::Engine {
 
   struct ReplicaState {
     Phase phase = Phase::kIdle;
-    EMBRT_Mode mode = 0;                     // of the last Enqueue
-    int64_t sent_steps = 0;                  // training steps whose gradients were sent
-    std::vector<FeatureBatch> batch;         // the enqueued ids, one per feature
-    std::vector<RowGradients> pending;       // per table: this replica's sums for the open step
+    EMBRT_Mode mode = 0;                // of the last Enqueue
+    int64_t sent_steps = 0;             // training steps whose gradients were sent
+    std::vector<FeatureBatch> batch;    // the enqueued ids, one per feature
+    std::vector<RowGradients> pending;  // per table: this replica's sums for the open step
   };
 
   MockEngine(sdk::EngineConfig config, std::unique_ptr<CallTrace> trace,
@@ -94,11 +93,11 @@ class MockEngine : public sdk::Engine {
 
   std::mutex mu_;
   std::condition_variable step_applied_;
-  std::vector<MockTable> tables_;          // guarded by mu_
-  std::vector<ReplicaState> replicas_;     // guarded by mu_
-  int64_t applied_steps_ = 0;              // guarded by mu_
-  int32_t replicas_sent_ = 0;              // guarded by mu_: for step applied_steps_ + 1
-  std::vector<float> learning_rates_;      // guarded by mu_: replica 0's, for the open step
+  std::vector<MockTable> tables_;       // guarded by mu_
+  std::vector<ReplicaState> replicas_;  // guarded by mu_
+  int64_t applied_steps_ = 0;           // guarded by mu_
+  int32_t replicas_sent_ = 0;           // guarded by mu_: for step applied_steps_ + 1
+  std::vector<float> learning_rates_;   // guarded by mu_: replica 0's, for the open step
 };
 
 }  // namespace mock

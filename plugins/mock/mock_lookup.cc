@@ -77,9 +77,9 @@ void LookupFeature(const MockTable& table, EMBRT_Combiner combiner, int32_t max_
   }
 }
 
-void AccumulateFeatureGradient(int32_t dim_in, EMBRT_Combiner combiner,
-                               int32_t max_sequence_length, const FeatureBatch& batch,
-                               const float* gradient, RowGradients* sums) {
+void AccumulateFeatureGradient(int32_t dim_in, EMBRT_Combiner combiner, int32_t max_sequence_length,
+                               const FeatureBatch& batch, const float* gradient,
+                               RowGradients* sums) {
   const size_t dim = static_cast<size_t>(dim_in);
   const size_t rows = batch.row_splits.size() - 1;
   const size_t positions = max_sequence_length > 0 ? static_cast<size_t>(max_sequence_length) : 1;

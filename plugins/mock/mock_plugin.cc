@@ -29,8 +29,7 @@ struct MockPlugin {
     return kAttributes;
   }
 
-  static sdk::Status Create(const sdk::EngineConfig& config,
-                            std::unique_ptr<sdk::Engine>* engine) {
+  static sdk::Status Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {
     return MockEngine::Create(config, engine);
   }
 };

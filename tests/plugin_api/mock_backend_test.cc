@@ -15,8 +15,8 @@ namespace testing {
 namespace {
 
 TEST(MockBackendTest, AttributesDescribeTheMock) {
-  EMBRT_Plugin_Attributes_Args args = {EMBRT_Plugin_Attributes_Args_STRUCT_SIZE, nullptr,
-                                       nullptr, 0};
+  EMBRT_Plugin_Attributes_Args args = {EMBRT_Plugin_Attributes_Args_STRUCT_SIZE, nullptr, nullptr,
+                                       0};
   ASSERT_TRUE(Take(MockApi()->Plugin_Attributes(&args)).ok());
   std::vector<std::string> pairs;
   for (size_t i = 0; i < args.num_attributes; ++i) {
@@ -27,9 +27,9 @@ TEST(MockBackendTest, AttributesDescribeTheMock) {
                                                   : std::to_string(v.int64_value)));
   }
   EXPECT_EQ(pairs, (std::vector<std::string>{"name=mock", "vendor=embrt", "plugin_version=0.1.0",
-                                             "abi_version=1.0", "deterministic=1",
-                                             "exact_math=0", "optimizers=sgd",
-                                             "combiners=sum,mean,sqrtn", "multi_host=0"}));
+                                             "abi_version=1.0", "deterministic=1", "exact_math=0",
+                                             "optimizers=sgd", "combiners=sum,mean,sqrtn",
+                                             "multi_host=0"}));
 }
 
 TEST(MockBackendTest, UnwrittenRowsHaveTheDocumentedValues) {

@@ -53,8 +53,7 @@ TEST(MockFaultInjectionTest, FailedSendGradientsAppliesNothing) {
 }
 
 TEST(MockFaultInjectionTest, EachCallCanFail) {
-  const char* calls[] = {"RecvActivations", "LoadTableShard", "RetrieveTableShard",
-                         "Synchronize"};
+  const char* calls[] = {"RecvActivations", "LoadTableShard", "RetrieveTableShard", "Synchronize"};
   for (const char* call : calls) {
     MockEngine engine(WithOptions({{"fail_call", call}, {"fail_code", "DATA_LOSS"}}));
     ASSERT_TRUE(engine.create_result().ok()) << call;
@@ -81,9 +80,8 @@ TEST(MockFaultInjectionTest, EachCallCanFail) {
 
 TEST(MockFaultInjectionTest, CreateCanFail) {
   EMBRT_Engine* engine = nullptr;
-  const Result result =
-      CreateEngine(WithOptions({{"fail_call", "Create"}, {"fail_code", "resource_exhausted"}}),
-                   &engine);
+  const Result result = CreateEngine(
+      WithOptions({{"fail_call", "Create"}, {"fail_code", "resource_exhausted"}}), &engine);
   EXPECT_EQ(result.code, EMBRT_CODE_RESOURCE_EXHAUSTED);
   EXPECT_EQ(result.message, "injected failure of Create #1");
   EXPECT_EQ(engine, nullptr);
@@ -91,8 +89,8 @@ TEST(MockFaultInjectionTest, CreateCanFail) {
 
 TEST(MockFaultInjectionTest, DelayedCallsStillSucceed) {
   const std::string path = TempFile("mock_fault_delay_trace.txt");
-  MockEngine engine(WithOptions(
-      {{"delay_call", "RecvActivations"}, {"delay_ms", "2"}, {"trace_file", path}}));
+  MockEngine engine(
+      WithOptions({{"delay_call", "RecvActivations"}, {"delay_ms", "2"}, {"trace_file", path}}));
   ASSERT_TRUE(engine.create_result().ok()) << engine.create_result().message;
   std::vector<std::vector<float>> out;
   ASSERT_TRUE(engine.Enqueue(0, EMBRT_MODE_INFERENCE, {Input{{1, 2}}}).ok());
@@ -123,19 +121,27 @@ TEST(MockFaultInjectionTest, BadOptionValuesNameTheOption) {
       {{{"fail_call", "Destroy"}}, EMBRT_CODE_INVALID_ARGUMENT, "fail_call='Destroy'"},
       {{{"fail_call", "Enqueue"}, {"fail_at", "0"}}, EMBRT_CODE_INVALID_ARGUMENT, "fail_at='0'"},
       {{{"fail_call", "Enqueue"}, {"fail_at", "x"}}, EMBRT_CODE_INVALID_ARGUMENT, "fail_at='x'"},
-      {{{"fail_call", "Enqueue"}, {"fail_code", "BOGUS"}}, EMBRT_CODE_INVALID_ARGUMENT,
+      {{{"fail_call", "Enqueue"}, {"fail_code", "BOGUS"}},
+       EMBRT_CODE_INVALID_ARGUMENT,
        "fail_code='BOGUS'"},
-      {{{"fail_call", "Enqueue"}, {"fail_code", "0"}}, EMBRT_CODE_INVALID_ARGUMENT,
+      {{{"fail_call", "Enqueue"}, {"fail_code", "0"}},
+       EMBRT_CODE_INVALID_ARGUMENT,
        "fail_code='0'"},
-      {{{"fail_call", "Enqueue"}, {"fail_code", "17"}}, EMBRT_CODE_INVALID_ARGUMENT,
+      {{{"fail_call", "Enqueue"}, {"fail_code", "17"}},
+       EMBRT_CODE_INVALID_ARGUMENT,
        "fail_code='17'"},
       {{{"fail_at", "2"}}, EMBRT_CODE_INVALID_ARGUMENT, "fail_at needs backend option fail_call"},
-      {{{"delay_call", "Enqueue"}, {"delay_ms", "-1"}}, EMBRT_CODE_INVALID_ARGUMENT,
+      {{{"delay_call", "Enqueue"}, {"delay_ms", "-1"}},
+       EMBRT_CODE_INVALID_ARGUMENT,
        "delay_ms='-1'"},
-      {{{"delay_call", "Nope"}, {"delay_ms", "1"}}, EMBRT_CODE_INVALID_ARGUMENT,
+      {{{"delay_call", "Nope"}, {"delay_ms", "1"}},
+       EMBRT_CODE_INVALID_ARGUMENT,
        "delay_call='Nope'"},
-      {{{"delay_ms", "5"}}, EMBRT_CODE_INVALID_ARGUMENT, "delay_ms needs backend option delay_call"},
-      {{{"delay_call", "Enqueue"}}, EMBRT_CODE_INVALID_ARGUMENT,
+      {{{"delay_ms", "5"}},
+       EMBRT_CODE_INVALID_ARGUMENT,
+       "delay_ms needs backend option delay_call"},
+      {{{"delay_call", "Enqueue"}},
+       EMBRT_CODE_INVALID_ARGUMENT,
        "delay_call needs backend option delay_ms"},
       {{{"trace_file", ""}}, EMBRT_CODE_INVALID_ARGUMENT, "trace_file=''"},
       {{{"threads", "4"}}, EMBRT_CODE_UNIMPLEMENTED, "backend option 'threads' is not supported"},

@@ -24,11 +24,11 @@ namespace testing {
 
 // The mock's C table, loaded once and kept loaded for the process.
 inline const EMBRT_Api* MockApi() {
-  static const EMBRT_Api* api = [] () -> const EMBRT_Api* {
+  static const EMBRT_Api* api = []() -> const EMBRT_Api* {
     void* library = dlopen(EMBRT_MOCK_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) return nullptr;
-    auto* get = reinterpret_cast<EMBRT_GetPluginApi_Fn*>(
-        dlsym(library, EMBRT_GET_PLUGIN_API_SYMBOL));
+    auto* get =
+        reinterpret_cast<EMBRT_GetPluginApi_Fn*>(dlsym(library, EMBRT_GET_PLUGIN_API_SYMBOL));
     if (get == nullptr) return nullptr;
     EMBRT_HostInfo host = {EMBRT_HostInfo_STRUCT_SIZE, EMBRT_ABI_MAJOR, EMBRT_ABI_MINOR};
     return get(&host);
@@ -49,8 +49,8 @@ inline Result Take(EMBRT_Error* error) {
   const EMBRT_Api* api = MockApi();
   EMBRT_Error_GetCode_Args code = {EMBRT_Error_GetCode_Args_STRUCT_SIZE, nullptr, error, 0};
   api->Error_GetCode(&code);
-  EMBRT_Error_Message_Args message = {EMBRT_Error_Message_Args_STRUCT_SIZE, nullptr, error,
-                                      nullptr, 0};
+  EMBRT_Error_Message_Args message = {EMBRT_Error_Message_Args_STRUCT_SIZE, nullptr, error, nullptr,
+                                      0};
   api->Error_Message(&message);
   result.code = code.code;
   result.message.assign(message.message, message.message_size);
@@ -200,8 +200,8 @@ struct Input {
 
 inline Result CreateEngine(const EngineSpec& spec, EMBRT_Engine** engine) {
   Description description(spec);
-  EMBRT_Engine_Create_Args args = {EMBRT_Engine_Create_Args_STRUCT_SIZE, nullptr,
-                                   description.get(), nullptr};
+  EMBRT_Engine_Create_Args args = {EMBRT_Engine_Create_Args_STRUCT_SIZE, nullptr, description.get(),
+                                   nullptr};
   Result result = Take(MockApi()->Engine_Create(&args));
   *engine = args.engine;
   return result;
@@ -248,8 +248,13 @@ class MockEngine {
       in.weights = inputs[f].weights.empty() ? nullptr : inputs[f].weights.data();
       pointers.push_back(&in);
     }
-    EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE, nullptr, engine_,
-                                      replica, mode, pointers.data(), pointers.size()};
+    EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
+                                      nullptr,
+                                      engine_,
+                                      replica,
+                                      mode,
+                                      pointers.data(),
+                                      pointers.size()};
     return Take(MockApi()->Engine_Enqueue(&args));
   }
 

@@ -53,8 +53,8 @@ TEST(MockValidationTest, CreateChecksShardRowsAndOutputShape) {
   EngineSpec spec = SmallSpec();
   Description description(spec);
   description.tables()[0].shard_rows = 7;
-  EMBRT_Engine_Create_Args args = {EMBRT_Engine_Create_Args_STRUCT_SIZE, nullptr,
-                                   description.get(), nullptr};
+  EMBRT_Engine_Create_Args args = {EMBRT_Engine_Create_Args_STRUCT_SIZE, nullptr, description.get(),
+                                   nullptr};
   EXPECT_THAT(Take(MockApi()->Engine_Create(&args)),
               IsError(EMBRT_CODE_INVALID_ARGUMENT, "shard_rows 7 but host 0 of 1 holds 8 rows"));
 
@@ -109,8 +109,9 @@ TEST(MockValidationTest, WrongActivationBufferLeavesTheStepEnqueued) {
   MockEngine engine(SmallSpec());
   ASSERT_TRUE(engine.Enqueue(0, EMBRT_MODE_TRAINING, {Input{{1, 2}}}).ok());
   std::vector<float> small(3, -7.0f);
-  EXPECT_THAT(engine.RecvInto(0, {small.data()}, {small.size()}),
-              IsError(EMBRT_CODE_INVALID_ARGUMENT, "feature 0 'f0': buffer holds 3 floats, expected 4"));
+  EXPECT_THAT(
+      engine.RecvInto(0, {small.data()}, {small.size()}),
+      IsError(EMBRT_CODE_INVALID_ARGUMENT, "feature 0 'f0': buffer holds 3 floats, expected 4"));
   EXPECT_EQ(small, std::vector<float>(3, -7.0f));
   EXPECT_THAT(engine.RecvInto(0, {nullptr}, {4}),
               IsError(EMBRT_CODE_INVALID_ARGUMENT, "buffer is NULL"));
@@ -157,8 +158,9 @@ TEST(MockValidationTest, LoadAndRetrieveCheckTableShardRowsAndSlots) {
   const std::vector<float> two_rows = {9.0f, 9.0f, 9.0f, 9.0f};
   EXPECT_THAT(engine.Load(1, 0, 2, {two_rows}),
               IsError(EMBRT_CODE_INVALID_ARGUMENT, "LoadTableShard: table 1 is outside [0, 1)"));
-  EXPECT_THAT(engine.Load(0, 7, 2, {two_rows}),
-              IsError(EMBRT_CODE_INVALID_ARGUMENT, "rows [7, 7 + 2) are outside the shard's [0, 8)"));
+  EXPECT_THAT(
+      engine.Load(0, 7, 2, {two_rows}),
+      IsError(EMBRT_CODE_INVALID_ARGUMENT, "rows [7, 7 + 2) are outside the shard's [0, 8)"));
   EXPECT_THAT(engine.Load(0, -1, 2, {two_rows}), IsError(EMBRT_CODE_INVALID_ARGUMENT, "rows [-1"));
   EXPECT_THAT(engine.Load(0, 0, 2, {two_rows, two_rows}),
               IsError(EMBRT_CODE_INVALID_ARGUMENT, "got 2 slots, the optimizer has 1"));

@@ -21,8 +21,8 @@ constexpr int kDim = 4;
 
 EngineSpec ThreadSpec() {
   EngineSpec spec;
-  spec.tables.push_back(TableSpec{"t", kVocabulary, kDim, EMBRT_COMBINER_SUM,
-                                  EMBRT_OPTIMIZER_SGD, 0.125f});
+  spec.tables.push_back(
+      TableSpec{"t", kVocabulary, kDim, EMBRT_COMBINER_SUM, EMBRT_OPTIMIZER_SGD, 0.125f});
   spec.features.push_back(FeatureSpec{"f", 0, 2});
   spec.num_replicas = kReplicas;
   return spec;

@@ -4,11 +4,10 @@
 // have the 1.0 values on both sides, and EMBRT_API_HAS / EMBRT_HAS_FIELD look at struct_size
 // and NULL.
 
-#include "embrt/plugin_api.h"
-
 #include <cstring>
 #include <vector>
 
+#include "embrt/plugin_api.h"
 #include "gtest/gtest.h"
 
 extern "C" size_t embrt_c11_struct_sizes(size_t* sizes, size_t capacity);
@@ -88,10 +87,10 @@ TEST(PluginApiHeaderTest, CAndCppAgreeOnStructSizes) {
 TEST(PluginApiHeaderTest, HasFieldComparesStructSize) {
   EXPECT_TRUE(EMBRT_HAS_FIELD(EMBRT_FeatureInput, EMBRT_FeatureInput_STRUCT_SIZE, weights));
   EXPECT_FALSE(EMBRT_HAS_FIELD(EMBRT_FeatureInput, offsetof(EMBRT_FeatureInput, weights), weights));
-  EXPECT_TRUE(EMBRT_HAS_FIELD(EMBRT_FeatureInput, offsetof(EMBRT_FeatureInput, weights),
-                              num_row_splits));
-  EXPECT_FALSE(EMBRT_HAS_FIELD(EMBRT_FeatureInput, offsetof(EMBRT_FeatureInput, weights) + 7,
-                               weights));
+  EXPECT_TRUE(
+      EMBRT_HAS_FIELD(EMBRT_FeatureInput, offsetof(EMBRT_FeatureInput, weights), num_row_splits));
+  EXPECT_FALSE(
+      EMBRT_HAS_FIELD(EMBRT_FeatureInput, offsetof(EMBRT_FeatureInput, weights) + 7, weights));
 }
 
 EMBRT_Error* FakeSynchronize(EMBRT_Engine_Synchronize_Args*) { return nullptr; }

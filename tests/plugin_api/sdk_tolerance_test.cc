@@ -42,8 +42,7 @@ T* Poison() {
 TEST(SdkVersionTest, GetPluginApiNegotiatesTheMajorVersion) {
   void* library = dlopen(EMBRT_MOCK_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(library, nullptr) << dlerror();
-  auto* get =
-      reinterpret_cast<EMBRT_GetPluginApi_Fn*>(dlsym(library, EMBRT_GET_PLUGIN_API_SYMBOL));
+  auto* get = reinterpret_cast<EMBRT_GetPluginApi_Fn*>(dlsym(library, EMBRT_GET_PLUGIN_API_SYMBOL));
   ASSERT_NE(get, nullptr);
   EXPECT_EQ(get(nullptr), nullptr);
   EMBRT_HostInfo host = {EMBRT_HostInfo_STRUCT_SIZE, 2, 0};
@@ -68,11 +67,20 @@ TEST(SdkToleranceTest, OlderFeatureInputWithoutWeightsReadsAsUnweighted) {
   MockEngine engine(spec);
   const int64_t ids[] = {1, 2, 3};
   const int32_t splits[] = {0, 2, 3};
-  EMBRT_FeatureInput in = {EMBRT_STRUCT_SIZE(EMBRT_FeatureInput, num_row_splits), ids, 3, splits,
-                           3, Poison<const float>()};
+  EMBRT_FeatureInput in = {EMBRT_STRUCT_SIZE(EMBRT_FeatureInput, num_row_splits),
+                           ids,
+                           3,
+                           splits,
+                           3,
+                           Poison<const float>()};
   const EMBRT_FeatureInput* inputs[] = {&in};
-  EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE, nullptr, engine.get(),
-                                    0, EMBRT_MODE_INFERENCE, inputs, 1};
+  EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
+                                    nullptr,
+                                    engine.get(),
+                                    0,
+                                    EMBRT_MODE_INFERENCE,
+                                    inputs,
+                                    1};
   ASSERT_TRUE(Take(MockApi()->Engine_Enqueue(&args)).ok());
   std::vector<std::vector<float>> out;
   ASSERT_TRUE(engine.Recv(0, &out).ok());
@@ -82,11 +90,20 @@ TEST(SdkToleranceTest, OlderFeatureInputWithoutWeightsReadsAsUnweighted) {
 TEST(SdkToleranceTest, OlderFeatureInputWithoutRowSplitsReadsAsOneIdPerRow) {
   MockEngine engine(SmallSpec());
   const int64_t ids[] = {4, 5};
-  EMBRT_FeatureInput in = {EMBRT_STRUCT_SIZE(EMBRT_FeatureInput, num_ids), ids, 2,
-                           Poison<const int32_t>(), 99, Poison<const float>()};
+  EMBRT_FeatureInput in = {EMBRT_STRUCT_SIZE(EMBRT_FeatureInput, num_ids),
+                           ids,
+                           2,
+                           Poison<const int32_t>(),
+                           99,
+                           Poison<const float>()};
   const EMBRT_FeatureInput* inputs[] = {&in};
-  EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE, nullptr, engine.get(),
-                                    0, EMBRT_MODE_INFERENCE, inputs, 1};
+  EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
+                                    nullptr,
+                                    engine.get(),
+                                    0,
+                                    EMBRT_MODE_INFERENCE,
+                                    inputs,
+                                    1};
   ASSERT_TRUE(Take(MockApi()->Engine_Enqueue(&args)).ok());
   std::vector<std::vector<float>> out;
   ASSERT_TRUE(engine.Recv(0, &out).ok());
@@ -103,7 +120,14 @@ TEST(SdkToleranceTest, OlderSendGradientsWithoutLearningRatesReadsAsNone) {
   const size_t sizes[] = {4};
   EMBRT_Engine_SendGradients_Args args = {
       EMBRT_STRUCT_SIZE(EMBRT_Engine_SendGradients_Args, num_gradients),
-      nullptr, engine.get(), 0, gradients, sizes, 1, Poison<const float>(), 1000};
+      nullptr,
+      engine.get(),
+      0,
+      gradients,
+      sizes,
+      1,
+      Poison<const float>(),
+      1000};
   ASSERT_TRUE(Take(MockApi()->Engine_SendGradients(&args)).ok());
   EXPECT_EQ(engine.Parameters(0, 1, 1), (std::vector<float>{0.0f, 1.001f}));
 }
@@ -141,29 +165,29 @@ TEST(SdkToleranceTest, NewerCallersWithLargerStructsWork) {
   const int64_t ids[] = {3, 6};
   auto input = MakeNewer(EMBRT_FeatureInput{0, ids, 2, nullptr, 0, nullptr});
   const EMBRT_FeatureInput* inputs[] = {&input.base};
-  auto enqueue = MakeNewer(
-      EMBRT_Engine_Enqueue_Args{0, nullptr, engine, 0, EMBRT_MODE_TRAINING, inputs, 1});
+  auto enqueue =
+      MakeNewer(EMBRT_Engine_Enqueue_Args{0, nullptr, engine, 0, EMBRT_MODE_TRAINING, inputs, 1});
   ASSERT_TRUE(Take(MockApi()->Engine_Enqueue(&enqueue.base)).ok());
 
   float activations[4] = {-7.0f, -7.0f, -7.0f, -7.0f};
   float* buffers[] = {activations};
   const size_t sizes[] = {4};
-  auto recv = MakeNewer(
-      EMBRT_Engine_RecvActivations_Args{0, nullptr, engine, 0, buffers, sizes, 1});
+  auto recv =
+      MakeNewer(EMBRT_Engine_RecvActivations_Args{0, nullptr, engine, 0, buffers, sizes, 1});
   ASSERT_TRUE(Take(MockApi()->Engine_RecvActivations(&recv.base)).ok());
   EXPECT_EQ(std::vector<float>(activations, activations + 4),
             (std::vector<float>{3.0f, 3.001f, 6.0f, 6.001f}));
 
   const float gradient[] = {1.0f, 1.0f, 2.0f, 2.0f};
   const float* gradients[] = {gradient};
-  auto send = MakeNewer(EMBRT_Engine_SendGradients_Args{0, nullptr, engine, 0, gradients, sizes,
-                                                        1, nullptr, 0});
+  auto send = MakeNewer(
+      EMBRT_Engine_SendGradients_Args{0, nullptr, engine, 0, gradients, sizes, 1, nullptr, 0});
   ASSERT_TRUE(Take(MockApi()->Engine_SendGradients(&send.base)).ok());
 
   const float row[] = {7.0f, 8.0f};
   const float* load_slots[] = {row};
-  auto load = MakeNewer(
-      EMBRT_Engine_LoadTableShard_Args{0, nullptr, engine, 0, 0, 0, 1, load_slots, 1});
+  auto load =
+      MakeNewer(EMBRT_Engine_LoadTableShard_Args{0, nullptr, engine, 0, 0, 0, 1, load_slots, 1});
   ASSERT_TRUE(Take(MockApi()->Engine_LoadTableShard(&load.base)).ok());
 
   float rows[8 * 2];
@@ -191,11 +215,12 @@ TEST(SdkToleranceTest, NullEngineIsAnErrorNotACrash) {
   EMBRT_Engine_RetrieveTableShard_Args retrieve = {
       EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE};
   EMBRT_Engine_Synchronize_Args synchronize = {EMBRT_Engine_Synchronize_Args_STRUCT_SIZE};
-  const Result results[] = {
-      Take(api->Engine_Enqueue(&enqueue)), Take(api->Engine_RecvActivations(&recv)),
-      Take(api->Engine_SendGradients(&send)), Take(api->Engine_LoadTableShard(&load)),
-      Take(api->Engine_RetrieveTableShard(&retrieve)),
-      Take(api->Engine_Synchronize(&synchronize))};
+  const Result results[] = {Take(api->Engine_Enqueue(&enqueue)),
+                            Take(api->Engine_RecvActivations(&recv)),
+                            Take(api->Engine_SendGradients(&send)),
+                            Take(api->Engine_LoadTableShard(&load)),
+                            Take(api->Engine_RetrieveTableShard(&retrieve)),
+                            Take(api->Engine_Synchronize(&synchronize))};
   for (const Result& r : results) {
     EXPECT_EQ(r.code, EMBRT_CODE_INVALID_ARGUMENT);
     EXPECT_NE(r.message.find("engine is NULL"), std::string::npos) << r.message;
@@ -228,8 +253,13 @@ TEST(SdkToleranceTest, NullArgsAreAnErrorNotACrash) {
 TEST(SdkToleranceTest, NullEntriesInsideArgsAreErrors) {
   MockEngine engine(SmallSpec());
   const EMBRT_FeatureInput* inputs[] = {nullptr};
-  EMBRT_Engine_Enqueue_Args enqueue = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE, nullptr,
-                                       engine.get(), 0, EMBRT_MODE_TRAINING, inputs, 1};
+  EMBRT_Engine_Enqueue_Args enqueue = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
+                                       nullptr,
+                                       engine.get(),
+                                       0,
+                                       EMBRT_MODE_TRAINING,
+                                       inputs,
+                                       1};
   EXPECT_EQ(Take(MockApi()->Engine_Enqueue(&enqueue)).code, EMBRT_CODE_INVALID_ARGUMENT);
   enqueue.inputs = nullptr;
   EXPECT_EQ(Take(MockApi()->Engine_Enqueue(&enqueue)).code, EMBRT_CODE_INVALID_ARGUMENT);
@@ -240,8 +270,8 @@ TEST(SdkToleranceTest, NullEntriesInsideArgsAreErrors) {
   const Result result = Take(MockApi()->Engine_Enqueue(&enqueue));
   EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT);
   EXPECT_NE(result.message.find("ids is NULL"), std::string::npos) << result.message;
-  EMBRT_Engine_LoadTableShard_Args load = {EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE, nullptr,
-                                           engine.get(), 0, 0, 0, 1, nullptr, 1};
+  EMBRT_Engine_LoadTableShard_Args load = {
+      EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE, nullptr, engine.get(), 0, 0, 0, 1, nullptr, 1};
   EXPECT_EQ(Take(MockApi()->Engine_LoadTableShard(&load)).code, EMBRT_CODE_INVALID_ARGUMENT);
   const float* null_slot[] = {nullptr};
   load.slots = null_slot;
