@@ -212,7 +212,8 @@ absl::Status ValidateManifest(const CheckpointManifest& manifest, absl::string_v
               absl::StrCat(slot_where, ": file ", file.path(), " is listed twice"));
         }
         if (file.rows() < 0 || file.rows() > table.vocabulary_size() || file.row_begin() < 0 ||
-            file.row_begin() > table.vocabulary_size() || file.row_stride() < 1 ||
+            file.row_begin() > std::max<int64_t>(table.vocabulary_size(), kMaxFilesPerSlot) ||
+            file.row_stride() < 1 ||
             file.row_stride() > kMaxFilesPerSlot) {
           return absl::InvalidArgumentError(absl::StrCat(
               slot_where, ": file ", file.path(), " has rows ", file.rows(), ", row_begin ",

@@ -110,7 +110,7 @@ absl::Status WriteCheckpointFiles(const std::string& dir, const ResolvedConfig& 
       SlotFile file;
       file.relative_path = absl::StrCat(files.directory, "/", slot_name, ".f32");
       file.path = absl::StrCat(dir, "/", file.relative_path);
-      file.fd = UniqueFd(::open(file.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      file.fd = UniqueFd(::open(file.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (!file.fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", file.path));
       file.hash.reset(XXH3_createState());
       if (file.hash == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");

@@ -1,0 +1,447 @@
+// Copyright embrt authors.
+//
+// ServingLookup: TF's newest serving lookup on the CPU over memory-mapped checkpoint tables
+// (embrt/serving.h).
+//
+// The input checks overlap with core/src/input_conversion.cc, which converts a fixed per-replica
+// batch into the ABI's CSR form for training; serving takes the batch from each input and
+// follows TF's serving rules for sequences and output_shape, so it validates on its own.
+
+#include "embrt/serving.h"
+
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "embrt/status_macros.h"
+
+namespace embrt {
+namespace {
+
+// Upper bound on one output tensor (floats), so a hostile shape cannot allocate without bound.
+constexpr int64_t kMaxOutputFloats = int64_t{1} << 34;
+
+struct TableView {
+  const CheckpointReader* reader = nullptr;
+  int reader_table = 0;
+  const float* base = nullptr;  // the whole parameter table when stored as one file
+  int64_t vocabulary_size = 0;
+  int32_t dim = 0;
+  Combiner combiner = MEAN;
+
+  const float* Row(int64_t id) const {
+    if (base != nullptr) return base + id * dim;
+    return reader->Row(reader_table, 0, id).data();
+  }
+};
+
+// Names a feature and its table in errors.
+std::string Where(const ResolvedFeature& feature, const ResolvedTable& table) {
+  return absl::StrCat("feature \"", feature.name, "\" (table \"", table.name, "\")");
+}
+
+std::string ShapeString(absl::Span<const int64_t> shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+// prod(dims), or -1 when a dim is negative or the product exceeds kMaxOutputFloats.
+int64_t CheckedProduct(absl::Span<const int64_t> dims) {
+  int64_t product = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return -1;
+    if (d != 0 && product > kMaxOutputFloats / d) return -1;
+    product *= d;
+  }
+  return product;
+}
+
+absl::StatusOr<Tensor> NewOutput(std::vector<int64_t> shape, int32_t dim,
+                                 const std::string& where) {
+  shape.push_back(dim);
+  const int64_t floats = CheckedProduct(shape);
+  if (floats < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": output shape ", ShapeString(shape), " is invalid or too large"));
+  }
+  Tensor out;
+  out.shape = std::move(shape);
+  out.values.assign(static_cast<size_t>(floats), 0.0f);
+  return out;
+}
+
+absl::Status CheckIds(absl::Span<const int64_t> ids, const TableView& table,
+                      const std::string& where) {
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (ids[k] < 0 || ids[k] >= table.vocabulary_size) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": id ", ids[k], " at position ", k,
+                                                     " is outside [0, ", table.vocabulary_size,
+                                                     ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// out[0..dim) = the combined bag of entries [begin, end). DESIGN.md §3's canonical order: gains
+// from the whole bag first (w, w/Σw, w/sqrt(Σw²), zero when the denominator is zero), then
+// out = g0·row0, out += gk·rowk left to right. With `prune` (TF's safe sparse lookup for mean
+// and sqrtn), entries whose weight is <= 0 are left out.
+void CombineBag(const TableView& table, const int64_t* ids, const float* weights, int64_t begin,
+                int64_t end, bool prune, float* out) {
+  const int32_t dim = table.dim;
+  auto weight = [&](int64_t k) { return weights == nullptr ? 1.0f : weights[k]; };
+  auto skipped = [&](int64_t k) { return prune && weight(k) <= 0.0f; };
+  float total = 0.0f;
+  if (table.combiner != SUM) {
+    for (int64_t k = begin; k < end; ++k) {
+      if (skipped(k)) continue;
+      const float w = weight(k);
+      total += table.combiner == MEAN ? w : w * w;
+    }
+    if (table.combiner == SQRTN) total = std::sqrt(total);
+  }
+  auto gain = [&](int64_t k) {
+    const float w = weight(k);
+    if (table.combiner == SUM) return w;
+    return total == 0.0f ? 0.0f : w / total;
+  };
+  bool first = true;
+  for (int64_t k = begin; k < end; ++k) {
+    if (skipped(k)) continue;
+    const float g = gain(k);
+    const float* row = table.Row(ids[k]);
+    if (first) {
+      for (int32_t d = 0; d < dim; ++d) out[d] = g * row[d];
+      first = false;
+    } else {
+      for (int32_t d = 0; d < dim; ++d) out[d] = out[d] + g * row[d];
+    }
+  }
+  // An empty bag keeps the zeros the output was created with.
+}
+
+// Ragged rows as sequences: out is [rows, length, dim]; position p of row b holds the p-th id
+// of the row, positions past the row's ids are zero, ids past `length` are dropped.
+void FillSequences(const TableView& table, absl::Span<const int64_t> splits,
+                   absl::Span<const int64_t> ids, int64_t length, float* out) {
+  const int32_t dim = table.dim;
+  for (size_t b = 0; b + 1 < splits.size(); ++b) {
+    const int64_t count = std::min(splits[b + 1] - splits[b], length);
+    for (int64_t p = 0; p < count; ++p) {
+      const float* row = table.Row(ids[splits[b] + p]);
+      float* destination = out + (static_cast<int64_t>(b) * length + p) * dim;
+      for (int32_t d = 0; d < dim; ++d) destination[d] = 1.0f * row[d];
+    }
+  }
+}
+
+}  // namespace
+
+class ServingLookup::Impl {
+ public:
+  std::unique_ptr<CheckpointReader> reader;
+  ResolvedConfig config;
+  std::vector<TableView> tables;  // in config table order
+
+  absl::StatusOr<Tensor> Lookup(int feature_index, const FeatureInput& input,
+                                const std::optional<FeatureWeights>& weights) const;
+
+ private:
+  absl::StatusOr<Tensor> Dense(const ResolvedFeature& feature, const TableView& table,
+                               const FeatureInput& input, const std::string& where) const;
+  absl::StatusOr<Tensor> Sparse(const ResolvedFeature& feature, const TableView& table,
+                                const FeatureInput& input, const float* weights,
+                                const std::string& where) const;
+  absl::StatusOr<Tensor> Ragged(const ResolvedFeature& feature, const TableView& table,
+                                const FeatureInput& input, const float* weights,
+                                const std::string& where) const;
+};
+
+absl::StatusOr<Tensor> ServingLookup::Impl::Lookup(
+    int feature_index, const FeatureInput& input,
+    const std::optional<FeatureWeights>& weights) const {
+  if (feature_index < 0 || feature_index >= static_cast<int>(config.features.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("no feature ", feature_index, " (the config has ",
+                                                   config.features.size(), ")"));
+  }
+  const ResolvedFeature& feature = config.features[feature_index];
+  const TableView& table = tables[feature.table_index];
+  const std::string where = Where(feature, config.tables[feature.table_index]);
+  EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
+  const float* weight_values = nullptr;
+  if (weights.has_value()) {
+    if (input.kind == InputKind::kDense) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Weight specified for ", where, ", but input is dense (weights are always 1)"));
+    }
+    if (weights->kind != input.kind) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Weight for ", where, " is ", weights->kind == InputKind::kSparse ? "sparse" : "ragged",
+          " but it does not match the type of the input, which is ",
+          input.kind == InputKind::kSparse ? "sparse" : "ragged"));
+    }
+    if (feature.max_sequence_length > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Weight specified for ", where, ", but this is a sequence feature"));
+    }
+    if (weights->values.size() != input.values.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", weights->values.size(),
+                                                     " weights for ", input.values.size(),
+                                                     " ids"));
+    }
+    weight_values = weights->values.data();
+  }
+  switch (input.kind) {
+    case InputKind::kDense:
+      return Dense(feature, table, input, where);
+    case InputKind::kSparse:
+      return Sparse(feature, table, input, weight_values, where);
+    case InputKind::kRagged:
+      return Ragged(feature, table, input, weight_values, where);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(where, ": unknown input kind"));
+}
+
+absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature,
+                                                  const TableView& table,
+                                                  const FeatureInput& input,
+                                                  const std::string& where) const {
+  if (feature.max_sequence_length > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, " is a sequence feature, but its input is dense (use sparse or ragged ids)"));
+  }
+  std::vector<int64_t> shape = input.shape;
+  if (shape.empty()) shape = {static_cast<int64_t>(input.values.size())};
+  if (CheckedProduct(shape) != static_cast<int64_t>(input.values.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": dense shape ", ShapeString(shape),
+                                                   " does not hold ", input.values.size(),
+                                                   " ids"));
+  }
+  if (shape.size() >= 2) {
+    if (shape.back() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": a dense input of rank ", shape.size(), " needs a last dim of 1, got shape ",
+          ShapeString(shape)));
+    }
+    shape.pop_back();
+  }
+  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(std::move(shape), table.dim, where));
+  for (size_t k = 0; k < input.values.size(); ++k) {
+    const float* row = table.Row(input.values[k]);
+    std::memcpy(out.values.data() + k * table.dim, row, sizeof(float) * table.dim);
+  }
+  return out;
+}
+
+absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& feature,
+                                                   const TableView& table,
+                                                   const FeatureInput& input,
+                                                   const float* weights,
+                                                   const std::string& where) const {
+  const std::vector<int64_t>& shape = input.shape;
+  const size_t rank = shape.size();
+  const size_t n = input.values.size();
+  if (rank < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": a sparse input needs rank >= 2, got dense_shape ", ShapeString(shape)));
+  }
+  if (CheckedProduct(shape) < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": dense_shape ", ShapeString(shape), " is invalid or too large"));
+  }
+  if (input.indices.size() != n * rank) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", input.indices.size(),
+                                                   " index values for ", n, " ids of rank ",
+                                                   rank, " (expected ", n * rank, ")"));
+  }
+  // Indices inside dense_shape and in row-major order (as TF's SparseTensor requires).
+  for (size_t k = 0; k < n; ++k) {
+    const int64_t* index = input.indices.data() + k * rank;
+    for (size_t d = 0; d < rank; ++d) {
+      if (index[d] < 0 || index[d] >= shape[d]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": sparse index ", k, " [", absl::StrJoin(index, index + rank, ", "),
+            "] is outside dense_shape ", ShapeString(shape)));
+      }
+    }
+    if (k > 0 && std::lexicographical_compare(index, index + rank, index - rank, index)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": sparse indices are not in row-major order at index ", k));
+    }
+  }
+  const int64_t batch = shape[0];
+  if (feature.output_shape.empty() && feature.max_sequence_length > 0 && rank == 2) {
+    const int64_t length = feature.max_sequence_length;
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim, where));
+    for (size_t k = 0; k < n; ++k) {
+      const int64_t b = input.indices[k * 2], p = input.indices[k * 2 + 1];
+      if (p >= length) continue;  // truncated
+      const float* row = table.Row(input.values[k]);
+      float* destination = out.values.data() + (b * length + p) * table.dim;
+      // scatter_nd adds (a duplicate index would sum).
+      for (int32_t d = 0; d < table.dim; ++d) destination[d] = destination[d] + row[d];
+    }
+    return out;
+  }
+  // Bags are the leading rank - 1 coordinates, flattened row-major.
+  std::vector<int64_t> bag_shape(shape.begin(), shape.end() - 1);
+  const int64_t bags = CheckedProduct(bag_shape);
+  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(bag_shape, table.dim, where));
+  const bool prune = table.combiner != SUM;
+  size_t k = 0;
+  while (k < n) {
+    int64_t bag = 0;
+    for (size_t d = 0; d + 1 < rank; ++d) bag = bag * shape[d] + input.indices[k * rank + d];
+    size_t end = k + 1;
+    while (end < n && std::equal(input.indices.data() + end * rank,
+                                 input.indices.data() + end * rank + rank - 1,
+                                 input.indices.data() + k * rank)) {
+      ++end;
+    }
+    if (bag < bags) {
+      CombineBag(table, input.values.data(), weights, static_cast<int64_t>(k),
+                 static_cast<int64_t>(end), prune, out.values.data() + bag * table.dim);
+    }
+    k = end;
+  }
+  return out;
+}
+
+absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& feature,
+                                                   const TableView& table,
+                                                   const FeatureInput& input,
+                                                   const float* weights,
+                                                   const std::string& where) const {
+  const absl::Span<const int64_t> splits = input.row_splits;
+  if (splits.empty() || splits.front() != 0 ||
+      splits.back() != static_cast<int64_t>(input.values.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": ragged row_splits must start at 0 and end at the number of ids (",
+        input.values.size(), ")"));
+  }
+  for (size_t i = 1; i < splits.size(); ++i) {
+    if (splits[i] < splits[i - 1]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": ragged row_splits decrease at position ", i, " (", splits[i - 1], " then ",
+          splits[i], ")"));
+    }
+  }
+  const int64_t batch = static_cast<int64_t>(splits.size()) - 1;
+  auto combine = [&](std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch}, table.dim, where));
+    for (int64_t b = 0; b < batch; ++b) {
+      CombineBag(table, input.values.data(), weights, splits[b], splits[b + 1],
+                 /*prune=*/false, out.values.data() + b * table.dim);
+    }
+    out.shape = std::move(shape);
+    out.shape.push_back(table.dim);
+    return out;
+  };
+  auto sequences = [&](int64_t length, std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim, where));
+    FillSequences(table, splits, input.values, length, out.values.data());
+    out.shape = std::move(shape);
+    out.shape.push_back(table.dim);
+    return out;
+  };
+  if (!feature.output_shape.empty()) {
+    const int64_t outputs = CheckedProduct(feature.output_shape);
+    if (outputs == batch) return combine(feature.output_shape);
+    if (batch > 0 && outputs > batch && outputs % batch == 0) {
+      return sequences(outputs / batch, feature.output_shape);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Output shape set in the FeatureConfig should be the factor of the input data batch "
+        "size. But instead got output shape ",
+        ShapeString(feature.output_shape), ", input data batch size ", batch, " (", where,
+        ")"));
+  }
+  if (feature.max_sequence_length > 0) {
+    return sequences(feature.max_sequence_length, {batch, feature.max_sequence_length});
+  }
+  return combine({batch});
+}
+
+ServingLookup::ServingLookup(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ServingLookup::~ServingLookup() = default;
+
+absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(
+    const std::string& path_or_root, const ServingOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  CheckpointReader::Options reader_options;
+  reader_options.verify_checksums = options.verify_checksums;
+  EMBRT_ASSIGN_OR_RETURN(impl->reader, CheckpointReader::Open(path_or_root, reader_options));
+  const CheckpointReader& reader = *impl->reader;
+  absl::StatusOr<ResolvedConfig> config = ResolveConfig(reader.manifest().config());
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", reader.path(),
+                                                   " holds a config that does not resolve: ",
+                                                   config.status().message()));
+  }
+  impl->config = *std::move(config);
+  EMBRT_RETURN_IF_ERROR(reader.CheckCompatible(impl->config));
+  for (const ResolvedTable& table : impl->config.tables) {
+    TableView view;
+    view.reader = &reader;
+    view.reader_table = reader.FindTable(table.name);
+    const absl::Span<const float> whole = reader.ContiguousSlot(view.reader_table, 0);
+    view.base = whole.empty() ? nullptr : whole.data();
+    view.vocabulary_size = table.vocabulary_size;
+    view.dim = table.dim;
+    view.combiner = table.combiner;
+    impl->tables.push_back(view);
+  }
+  return std::unique_ptr<ServingLookup>(new ServingLookup(std::move(impl)));
+}
+
+const ResolvedConfig& ServingLookup::config() const { return impl_->config; }
+int64_t ServingLookup::step() const { return impl_->reader->step(); }
+
+int ServingLookup::FindFeature(absl::string_view name) const {
+  for (size_t f = 0; f < impl_->config.features.size(); ++f) {
+    if (impl_->config.features[f].name == name) return static_cast<int>(f);
+  }
+  return -1;
+}
+
+absl::StatusOr<std::vector<Tensor>> ServingLookup::Lookup(
+    absl::Span<const FeatureInput> features,
+    absl::Span<const std::optional<FeatureWeights>> weights) const {
+  const size_t count = impl_->config.features.size();
+  if (features.size() != count) {
+    return absl::InvalidArgumentError(absl::StrCat("Lookup: got ", features.size(),
+                                                   " feature inputs, the config has ", count,
+                                                   " features"));
+  }
+  if (!weights.empty() && weights.size() != count) {
+    return absl::InvalidArgumentError(absl::StrCat("Lookup: got ", weights.size(),
+                                                   " weights, expected none or ", count));
+  }
+  std::vector<Tensor> outputs;
+  outputs.reserve(count);
+  for (size_t f = 0; f < count; ++f) {
+    EMBRT_ASSIGN_OR_RETURN(Tensor out,
+                           impl_->Lookup(static_cast<int>(f), features[f],
+                                         weights.empty() ? std::nullopt : weights[f]));
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
+absl::StatusOr<Tensor> ServingLookup::LookupFeature(
+    int feature, const FeatureInput& input, const std::optional<FeatureWeights>& weights) const {
+  return impl_->Lookup(feature, input, weights);
+}
+
+absl::StatusOr<Tensor> ServingLookup::LookupFeature(
+    absl::string_view feature, const FeatureInput& input,
+    const std::optional<FeatureWeights>& weights) const {
+  const int index = FindFeature(feature);
+  if (index < 0) {
+    return absl::NotFoundError(absl::StrCat("no feature \"", feature, "\" in the checkpoint"));
+  }
+  return impl_->Lookup(index, input, weights);
+}
+
+}  // namespace embrt

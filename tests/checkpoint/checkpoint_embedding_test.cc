@@ -1,0 +1,171 @@
+// Copyright embrt authors.
+//
+// SaveCheckpoint / RestoreCheckpoint with a real engine (the cpu backend): bit-identical round
+// trips for every optimizer after training, restoring into fresh and trained engines, and
+// corrupt or mismatched checkpoints that must leave the engine exactly as it was.
+
+#include <unistd.h>
+
+#include <random>
+#include <string>
+
+#include "checkpoint_manifest.h"
+#include "engine_test_util.h"
+
+namespace embrt {
+namespace {
+
+using testing_util::AllOptimizers;
+using testing_util::CreateBuilt;
+using testing_util::EngineConfigText;
+using testing_util::RandomTrainingStep;
+using testing_util::ReadFile;
+using testing_util::Retrieve;
+using testing_util::SameBits;
+using testing_util::Snapshot;
+using testing_util::StatusIs;
+using testing_util::TempDir;
+using testing_util::WriteFile;
+
+class CheckpointRoundTripTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string Config() const { return EngineConfigText(GetParam(), "cpu"); }
+};
+
+TEST_P(CheckpointRoundTripTest, RestoresEveryTableAndSlotBitIdentical) {
+  std::unique_ptr<Embedding> trained = CreateBuilt(Config());
+  ASSERT_NE(trained, nullptr);
+  std::mt19937 random(1);
+  for (int step = 0; step < 3; ++step) ASSERT_TRUE(RandomTrainingStep(*trained, random).ok());
+  ASSERT_EQ(trained->step(), 3);
+  const Snapshot before = Retrieve(*trained);
+  // The slots moved away from their initial values, so the comparison means something.
+  for (const auto& table : before) {
+    for (size_t s = 1; s < table.size(); ++s) {
+      EXPECT_NE(*std::min_element(table[s].begin(), table[s].end()),
+                *std::max_element(table[s].begin(), table[s].end()))
+          << "slot " << s << " is constant";
+    }
+  }
+
+  TempDir root;
+  absl::StatusOr<std::string> path = SaveCheckpoint(*trained, root.path());
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*path, root.path() + "/ckpt-3");
+  // Saving does not disturb the engine.
+  EXPECT_TRUE(SameBits(Retrieve(*trained), before));
+
+  // Restore before the first step of a fresh engine, with another chunk size.
+  std::unique_ptr<Embedding> restored = CreateBuilt(Config(), /*chunk_rows=*/5);
+  ASSERT_NE(restored, nullptr);
+  ASSERT_TRUE(RestoreCheckpoint(*restored, root.path()).ok());
+  EXPECT_EQ(restored->step(), 3);
+  EXPECT_TRUE(SameBits(Retrieve(*restored), before));
+
+  // Both continue identically.
+  std::mt19937 random_a(7), random_b(7);
+  for (int step = 0; step < 2; ++step) {
+    ASSERT_TRUE(RandomTrainingStep(*trained, random_a).ok());
+    ASSERT_TRUE(RandomTrainingStep(*restored, random_b).ok());
+  }
+  EXPECT_TRUE(SameBits(Retrieve(*trained), Retrieve(*restored)));
+  EXPECT_EQ(restored->step(), 5);
+
+  // Restoring into an engine that has trained already replaces its tables too.
+  std::unique_ptr<Embedding> busy = CreateBuilt(Config());
+  std::mt19937 random_c(3);
+  ASSERT_TRUE(RandomTrainingStep(*busy, random_c).ok());
+  ASSERT_TRUE(RestoreCheckpoint(*busy, *path).ok());
+  EXPECT_EQ(busy->step(), 3);
+  EXPECT_TRUE(SameBits(Retrieve(*busy), before));
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, CheckpointRoundTripTest, ::testing::ValuesIn(AllOptimizers()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param.substr(0, info.param.find(' '));
+                         });
+
+// -- Bad checkpoints leave the engine untouched ---------------------------------------------
+
+class CheckpointRestoreFailureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = CreateBuilt(EngineConfigText("adam {}", "cpu"));
+    ASSERT_NE(source_, nullptr);
+    std::mt19937 random(11);
+    for (int step = 0; step < 2; ++step) ASSERT_TRUE(RandomTrainingStep(*source_, random).ok());
+    absl::StatusOr<std::string> path = SaveCheckpoint(*source_, root_.path());
+    ASSERT_TRUE(path.ok()) << path.status();
+    path_ = *path;
+
+    target_ = CreateBuilt(EngineConfigText("adam {}", "cpu"));
+    ASSERT_NE(target_, nullptr);
+    std::mt19937 other(12);
+    ASSERT_TRUE(RandomTrainingStep(*target_, other).ok());
+    target_before_ = Retrieve(*target_);
+  }
+
+  // Restoring fails with `code` and a message containing `substring`, and the target engine
+  // keeps its tables, slots and step.
+  void ExpectRestoreFailsUntouched(absl::StatusCode code, const std::string& substring) {
+    const absl::Status status = RestoreCheckpoint(*target_, root_.path());
+    EXPECT_THAT(status, StatusIs(code, substring));
+    EXPECT_EQ(target_->step(), 1);
+    EXPECT_TRUE(SameBits(Retrieve(*target_), target_before_));
+  }
+
+  TempDir root_;
+  std::string path_;
+  std::unique_ptr<Embedding> source_, target_;
+  Snapshot target_before_;
+};
+
+TEST_F(CheckpointRestoreFailureTest, FlippedByte) {
+  const std::string file = path_ + "/beta/velocities.f32";
+  std::string bytes = ReadFile(file);
+  bytes[bytes.size() - 1] ^= 0x01;
+  WriteFile(file, bytes);
+  ExpectRestoreFailsUntouched(absl::StatusCode::kDataLoss, "beta/velocities.f32 is corrupt");
+}
+
+TEST_F(CheckpointRestoreFailureTest, TruncatedFile) {
+  ASSERT_EQ(truncate((path_ + "/alpha/momenta.f32").c_str(), 64), 0);
+  ExpectRestoreFailsUntouched(absl::StatusCode::kDataLoss, "alpha/momenta.f32 is 64 bytes");
+}
+
+TEST_F(CheckpointRestoreFailureTest, MissingFile) {
+  ASSERT_EQ(unlink((path_ + "/beta/parameters.f32").c_str()), 0);
+  ExpectRestoreFailsUntouched(absl::StatusCode::kDataLoss, "beta/parameters.f32 is missing");
+}
+
+TEST_F(CheckpointRestoreFailureTest, WrongManifestVersion) {
+  absl::StatusOr<CheckpointManifest> manifest =
+      internal::DecodeManifestFile(ReadFile(path_ + "/manifest.pb"), "m");
+  ASSERT_TRUE(manifest.ok());
+  manifest->set_format_version(kCheckpointFormatVersion + 1);
+  WriteFile(path_ + "/manifest.pb", internal::EncodeManifestFile(*manifest));
+  ExpectRestoreFailsUntouched(absl::StatusCode::kInvalidArgument,
+                              path_ + "/manifest.pb has format version 2");
+}
+
+TEST_F(CheckpointRestoreFailureTest, ManifestOfAnotherConfig) {
+  std::unique_ptr<Embedding> other = CreateBuilt(EngineConfigText("adagrad {}", "cpu"));
+  ASSERT_NE(other, nullptr);
+  TempDir other_root;
+  ASSERT_TRUE(SaveCheckpoint(*other, other_root.path()).ok());
+  const absl::Status status = RestoreCheckpoint(*target_, other_root.path());
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                               "\"alpha\" was trained with optimizer adagrad, the engine's uses adam"));
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr(other_root.path() + "/ckpt-0"));
+  EXPECT_EQ(target_->step(), 1);
+  EXPECT_TRUE(SameBits(Retrieve(*target_), target_before_));
+}
+
+TEST_F(CheckpointRestoreFailureTest, IntactCheckpointStillRestores) {
+  ASSERT_TRUE(RestoreCheckpoint(*target_, root_.path()).ok());
+  EXPECT_EQ(target_->step(), 2);
+  EXPECT_TRUE(SameBits(Retrieve(*target_), Retrieve(*source_)));
+}
+
+}  // namespace
+}  // namespace embrt

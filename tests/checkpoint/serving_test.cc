@@ -1,0 +1,316 @@
+// Copyright embrt authors.
+//
+// ServingLookup (core/src/serving.cc) on a checkpoint of the tf_semantics.md §5.1 fixture:
+// the §5.5 goldens (dense, sparse and ragged, weighted, sqrtn, sequence, output_shape with its
+// error), TF's edge cases, input errors and concurrent lookups.
+
+#include <thread>
+
+#include "checkpoint_test_util.h"
+#include "embrt/serving.h"
+
+namespace embrt {
+namespace {
+
+using testing_util::ResolveOrDie;
+using testing_util::StatusIs;
+using testing_util::TempDir;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::FloatEq;
+using ::testing::Pointwise;
+
+// video (sum) rows [4r .. 4r+3]; user (mean) and user_sqrtn rows [2r, 2r+1].
+constexpr char kConfig[] = R"pb(
+  tables { name: "video" vocabulary_size: 8 dim: 4 combiner: SUM }
+  tables { name: "user" vocabulary_size: 16 dim: 2 combiner: MEAN }
+  tables { name: "user_sqrtn" vocabulary_size: 16 dim: 2 combiner: SQRTN }
+  features { name: "watched" table: "video" }
+  features { name: "favorited" table: "video" }
+  features { name: "friends" table: "user" }
+  features { name: "friends_sqrtn" table: "user_sqrtn" }
+  features { name: "friends_sequence" table: "user" max_sequence_length: 2 }
+  features { name: "friends_2x2" table: "user" output_shape: [2, 2] }
+  features { name: "friends_2x4" table: "user" output_shape: [2, 4] }
+  features { name: "friends_3" table: "user" output_shape: [3] }
+)pb";
+
+const std::vector<int64_t> kWatchedIndices = {0, 0, 1, 0, 1, 1, 2, 0, 2, 1, 3, 0};
+const std::vector<int64_t> kWatchedIds = {0, 0, 1, 0, 1, 1};
+const std::vector<int64_t> kWatchedSplits = {0, 1, 3, 5, 6};
+const std::vector<int64_t> kFavoritedSplits = {0, 2, 3, 4, 6};
+const std::vector<int64_t> kFavoritedIds = {0, 1, 1, 0, 0, 1};
+const std::vector<int64_t> kFriendsIndices = {0, 0, 1, 0, 1, 1, 1, 2, 2, 0, 3, 0, 3, 1, 3, 2};
+const std::vector<int64_t> kFriendsSplits = {0, 1, 4, 5, 8};
+const std::vector<int64_t> kFriendsIds = {3, 0, 1, 2, 3, 0, 1, 2};
+
+class ServingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new TempDir();
+    const ResolvedConfig config = ResolveOrDie(kConfig);
+    auto counting = [&](const Embedding::RowSink& sink) -> absl::Status {
+      for (int t = 0; t < 3; ++t) {
+        const ResolvedTable& table = config.tables[t];
+        std::vector<float> values(table.vocabulary_size * table.dim);
+        for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i);
+        std::vector<absl::Span<const float>> slots = {values};
+        absl::Status status = sink(t, 0, table.vocabulary_size, slots);
+        if (!status.ok()) return status;
+      }
+      return absl::OkStatus();
+    };
+    ASSERT_TRUE(WriteCheckpoint(config, 9, counting, root_->path()).ok());
+  }
+  static void TearDownTestSuite() { delete root_; }
+
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ServingLookup>> serving = ServingLookup::Open(root_->path());
+    ASSERT_TRUE(serving.ok()) << serving.status();
+    serving_ = std::move(*serving);
+  }
+
+  Tensor Lookup(absl::string_view feature, const FeatureInput& input,
+                const std::optional<FeatureWeights>& weights = std::nullopt) {
+    absl::StatusOr<Tensor> out = serving_->LookupFeature(feature, input, weights);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : Tensor();
+  }
+  absl::Status Error(absl::string_view feature, const FeatureInput& input,
+                     const std::optional<FeatureWeights>& weights = std::nullopt) {
+    return serving_->LookupFeature(feature, input, weights).status();
+  }
+
+  static TempDir* root_;
+  std::unique_ptr<ServingLookup> serving_;
+};
+TempDir* ServingTest::root_ = nullptr;
+
+TEST_F(ServingTest, KnowsItsCheckpoint) {
+  EXPECT_EQ(serving_->step(), 9);
+  EXPECT_EQ(serving_->FindFeature("friends"), 2);
+  EXPECT_EQ(serving_->FindFeature("nope"), -1);
+  EXPECT_THAT(Error("nope", FeatureInput::Dense(kWatchedIds)),
+              StatusIs(absl::StatusCode::kNotFound, "no feature \"nope\""));
+}
+
+TEST_F(ServingTest, DenseLookupIsAGather) {
+  // test_cpu_dense_lookup: rank-1 ids -> [n, dim].
+  Tensor watched = Lookup("watched", FeatureInput::Dense(kWatchedIds));
+  EXPECT_THAT(watched.shape, ElementsAre(6, 4));
+  EXPECT_THAT(watched.values, ElementsAreArray<float>({0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7,
+                                                       0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7}));
+  // The 2020 dense variant: friends [1, 2] -> [[2, 3], [4, 5]].
+  const std::vector<int64_t> friends = {1, 2};
+  Tensor out = Lookup("friends", FeatureInput::Dense(friends));
+  EXPECT_THAT(out.values, ElementsAre(2, 3, 4, 5));
+  // [n, 1] reduces the last axis (the TPU layout): [2, 1] -> [2, dim].
+  out = Lookup("friends", FeatureInput::Dense(friends, {2, 1}));
+  EXPECT_THAT(out.shape, ElementsAre(2, 2));
+  EXPECT_THAT(out.values, ElementsAre(2, 3, 4, 5));
+  // Higher rank: [1, 2, 1] -> [1, 2, dim].
+  out = Lookup("friends", FeatureInput::Dense(friends, {1, 2, 1}));
+  EXPECT_THAT(out.shape, ElementsAre(1, 2, 2));
+}
+
+TEST_F(ServingTest, UnweightedBagsMatchTheForwardGoldens) {
+  Tensor watched = Lookup("watched", FeatureInput::Sparse(kWatchedIndices, kWatchedIds, {4, 2}));
+  EXPECT_THAT(watched.shape, ElementsAre(4, 4));
+  EXPECT_THAT(watched.values,
+              ElementsAreArray<float>({0, 1, 2, 3, 4, 6, 8, 10, 4, 6, 8, 10, 4, 5, 6, 7}));
+  Tensor favorited = Lookup("favorited", FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds));
+  EXPECT_THAT(favorited.values,
+              ElementsAreArray<float>({4, 6, 8, 10, 4, 5, 6, 7, 0, 1, 2, 3, 4, 6, 8, 10}));
+  Tensor friends = Lookup("friends", FeatureInput::Ragged(kFriendsSplits, kFriendsIds));
+  EXPECT_THAT(friends.shape, ElementsAre(4, 2));
+  EXPECT_THAT(friends.values, ElementsAreArray<float>({6, 7, 2, 3, 6, 7, 2, 3}));
+}
+
+TEST_F(ServingTest, WeightedSparseAndRaggedMatchTheCpuGoldens) {
+  // Weights are the ids as floats (test_cpu_sparse_lookup / ragged).
+  const std::vector<float> watched_w = {0, 0, 1, 0, 1, 1};
+  const std::vector<float> favorited_w = {0, 1, 1, 0, 0, 1};
+  const std::vector<float> friends_w = {3, 0, 1, 2, 3, 0, 1, 2};
+  const std::vector<float> watched_expected = {0, 0, 0, 0, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7};
+  const std::vector<float> favorited_expected = {4, 5, 6, 7, 4, 5, 6, 7, 0, 0, 0, 0, 4, 5, 6, 7};
+  const std::vector<float> friends_expected = {6, 7, 3.3333333f, 4.3333333f,
+                                               6, 7, 3.3333333f, 4.3333333f};
+  EXPECT_THAT(Lookup("watched", FeatureInput::Sparse(kWatchedIndices, kWatchedIds, {4, 2}),
+                     FeatureWeights::Sparse(watched_w)).values,
+              Pointwise(FloatEq(), watched_expected));
+  EXPECT_THAT(Lookup("watched", FeatureInput::Ragged(kWatchedSplits, kWatchedIds),
+                     FeatureWeights::Ragged(watched_w)).values,
+              Pointwise(FloatEq(), watched_expected));
+  EXPECT_THAT(Lookup("favorited", FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds),
+                     FeatureWeights::Ragged(favorited_w)).values,
+              Pointwise(FloatEq(), favorited_expected));
+  EXPECT_THAT(Lookup("friends", FeatureInput::Sparse(kFriendsIndices, kFriendsIds, {4, 3}),
+                     FeatureWeights::Sparse(friends_w)).values,
+              Pointwise(FloatEq(), friends_expected));
+  EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(kFriendsSplits, kFriendsIds),
+                     FeatureWeights::Ragged(friends_w)).values,
+              Pointwise(FloatEq(), friends_expected));
+}
+
+TEST_F(ServingTest, SqrtnDividesBySqrtOfSquaredWeightsWithoutTheSeedTupleBug) {
+  const std::vector<int64_t> splits = {0, 1, 4};
+  const std::vector<int64_t> ids = {3, 0, 1, 2};
+  const std::vector<float> expected = {6, 7, 3.4641016f, 5.1961524f};
+  EXPECT_THAT(Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids)).values,
+              Pointwise(FloatEq(), expected));
+  const std::vector<float> halves = {0.5f, 0.5f, 0.5f, 0.5f};
+  EXPECT_THAT(Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids),
+                     FeatureWeights::Ragged(halves)).values,
+              Pointwise(FloatEq(), expected));
+}
+
+TEST_F(ServingTest, SequenceFeatureIsPaddedAndTruncated) {
+  const std::vector<float> expected = {6, 7, 0, 0, 0, 1, 2, 3, 6, 7, 0, 0, 0, 1, 2, 3};
+  Tensor ragged = Lookup("friends_sequence", FeatureInput::Ragged(kFriendsSplits, kFriendsIds));
+  EXPECT_THAT(ragged.shape, ElementsAre(4, 2, 2));
+  EXPECT_THAT(ragged.values, ElementsAreArray(expected));
+  Tensor sparse = Lookup("friends_sequence",
+                         FeatureInput::Sparse(kFriendsIndices, kFriendsIds, {4, 3}));
+  EXPECT_THAT(sparse.shape, ElementsAre(4, 2, 2));
+  EXPECT_THAT(sparse.values, ElementsAreArray(expected));
+}
+
+TEST_F(ServingTest, RaggedOutputShapeCombinesOrSequencesOrFails) {
+  const FeatureInput friends = FeatureInput::Ragged(kFriendsSplits, kFriendsIds);
+  Tensor combined = Lookup("friends_2x2", friends);
+  EXPECT_THAT(combined.shape, ElementsAre(2, 2, 2));
+  EXPECT_THAT(combined.values, ElementsAreArray<float>({6, 7, 2, 3, 6, 7, 2, 3}));
+  // 8 = 2 x 4 rows: sequence semantics with L = 2, reshaped to [2, 4, 2].
+  Tensor sequence = Lookup("friends_2x4", friends);
+  EXPECT_THAT(sequence.shape, ElementsAre(2, 4, 2));
+  EXPECT_THAT(sequence.values, ElementsAreArray<float>({6, 7, 0, 0, 0, 1, 2, 3,
+                                                        6, 7, 0, 0, 0, 1, 2, 3}));
+  EXPECT_THAT(Error("friends_3", friends),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "Output shape set in the FeatureConfig should be the factor of the input "
+                       "data batch size. But instead got output shape [3], input data batch "
+                       "size 4"));
+}
+
+TEST_F(ServingTest, HigherRankSparseKeepsItsLeadingShape) {
+  // Every example's friends bags, repeated on a new leading axis of 2: [2, 4, 3].
+  std::vector<int64_t> indices, ids;
+  for (int64_t a = 0; a < 2; ++a) {
+    for (size_t k = 0; k < kFriendsIds.size(); ++k) {
+      indices.insert(indices.end(), {a, kFriendsIndices[2 * k], kFriendsIndices[2 * k + 1]});
+      ids.push_back(kFriendsIds[k]);
+    }
+  }
+  Tensor out = Lookup("friends", FeatureInput::Sparse(indices, ids, {2, 4, 3}));
+  EXPECT_THAT(out.shape, ElementsAre(2, 4, 2));
+  EXPECT_THAT(out.values, ElementsAreArray<float>({6, 7, 2, 3, 6, 7, 2, 3,
+                                                   6, 7, 2, 3, 6, 7, 2, 3}));
+}
+
+TEST_F(ServingTest, EmptyBagsAndZeroDenominatorsGiveZeros) {
+  const std::vector<int64_t> splits = {0, 0, 2, 2};
+  const std::vector<int64_t> ids = {1, 2};
+  const std::vector<float> zeros = {0, 0};
+  EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(splits, ids)).values,
+              ElementsAreArray<float>({0, 0, 3, 4, 0, 0}));
+  // div_no_nan: mean with Σw = 0 and sqrtn with Σw² = 0 are zero, not NaN.
+  EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(zeros))
+                  .values,
+              ElementsAreArray<float>({0, 0, 0, 0, 0, 0}));
+  EXPECT_THAT(Lookup("friends_sqrtn", FeatureInput::Ragged(splits, ids),
+                     FeatureWeights::Ragged(zeros)).values,
+              ElementsAreArray<float>({0, 0, 0, 0, 0, 0}));
+  // Sparse: trailing empty rows are kept (no segment_sum shape bug).
+  const std::vector<int64_t> indices = {1, 0, 1, 1};
+  EXPECT_THAT(Lookup("friends", FeatureInput::Sparse(indices, ids, {4, 2})).values,
+              ElementsAreArray<float>({0, 0, 3, 4, 0, 0, 0, 0}));
+}
+
+TEST_F(ServingTest, SparseSafeLookupPrunesNonPositiveWeightsForMean) {
+  // Bag [0, 1] with weights [-1, 2]: TF's safe sparse lookup drops the -1 entry (mean of row 1
+  // alone); the ragged path uses the weights as they are: (-row0 + 2 row1) / 1.
+  const std::vector<int64_t> indices = {0, 0, 0, 1};
+  const std::vector<int64_t> ids = {0, 1};
+  const std::vector<int64_t> splits = {0, 2};
+  const std::vector<float> weights = {-1, 2};
+  EXPECT_THAT(Lookup("friends", FeatureInput::Sparse(indices, ids, {1, 2}),
+                     FeatureWeights::Sparse(weights)).values,
+              ElementsAre(2, 3));
+  EXPECT_THAT(Lookup("friends", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(weights))
+                  .values,
+              ElementsAre(4, 5));
+  // Sum keeps negative weights on both paths.
+  EXPECT_THAT(Lookup("watched", FeatureInput::Sparse(indices, ids, {1, 2}),
+                     FeatureWeights::Sparse(weights)).values,
+              ElementsAre(8, 9, 10, 11));
+}
+
+TEST_F(ServingTest, BadInputsAreInvalidArgumentNamingFeatureAndPosition) {
+  const std::vector<int64_t> bad_ids = {1, 16};
+  const std::vector<int64_t> negative = {-2};
+  const std::vector<float> w2 = {1, 1};
+  const std::vector<int64_t> splits = {0, 2};
+  EXPECT_THAT(Error("friends", FeatureInput::Ragged(splits, bad_ids)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "feature \"friends\" (table \"user\"): id 16 at position 1 is outside "
+                       "[0, 16)"));
+  EXPECT_THAT(Error("friends", FeatureInput::Dense(negative)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "id -2 at position 0"));
+  EXPECT_THAT(Error("friends", FeatureInput::Dense(kFriendsIds), FeatureWeights::Dense(w2)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "but input is dense"));
+  EXPECT_THAT(Error("friends", FeatureInput::Ragged(kFriendsSplits, kFriendsIds),
+                    FeatureWeights::Sparse(w2)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "does not match the type"));
+  EXPECT_THAT(Error("friends", FeatureInput::Ragged(kFriendsSplits, kFriendsIds),
+                    FeatureWeights::Ragged(w2)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "2 weights for 8 ids"));
+  EXPECT_THAT(Error("friends_sequence", FeatureInput::Ragged(splits, {1, 2}),
+                    FeatureWeights::Ragged(w2)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "but this is a sequence feature"));
+  EXPECT_THAT(Error("friends_sequence", FeatureInput::Dense(kFriendsIds)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "its input is dense"));
+  EXPECT_THAT(Error("friends", FeatureInput::Dense(kFriendsIds, {4, 2})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "needs a last dim of 1"));
+  EXPECT_THAT(Error("friends", FeatureInput::Dense(kFriendsIds, {3})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "does not hold 8 ids"));
+  EXPECT_THAT(Error("friends", FeatureInput::Sparse(kFriendsIds, kFriendsIds, {8})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "needs rank >= 2"));
+  const std::vector<int64_t> unordered = {1, 0, 0, 0};
+  EXPECT_THAT(Error("friends", FeatureInput::Sparse(unordered, {1, 2}, {2, 2})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "not in row-major order at index 1"));
+  const std::vector<int64_t> outside = {0, 0, 0, 5};
+  EXPECT_THAT(Error("friends", FeatureInput::Sparse(outside, {1, 2}, {2, 2})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "sparse index 1 [0, 5] is outside"));
+  const std::vector<int64_t> bad_splits = {0, 3, 2};
+  EXPECT_THAT(Error("friends", FeatureInput::Ragged(bad_splits, {1, 2})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "row_splits decrease at position 2"));
+  const std::vector<int64_t> short_splits = {0, 1};
+  EXPECT_THAT(Error("friends", FeatureInput::Ragged(short_splits, {1, 2})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "must start at 0 and end"));
+  const std::vector<int64_t> huge = {0, 0};
+  EXPECT_THAT(Error("friends", FeatureInput::Sparse(huge, {1}, {int64_t{1} << 40, 1 << 30})),
+              StatusIs(absl::StatusCode::kInvalidArgument, "too large"));
+  // Lookup of all features checks the counts.
+  EXPECT_THAT(serving_->Lookup({}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "got 0 feature inputs"));
+}
+
+TEST_F(ServingTest, ConcurrentLookupsAgree) {
+  const FeatureInput friends = FeatureInput::Ragged(kFriendsSplits, kFriendsIds);
+  const Tensor expected = Lookup("friends_2x4", friends);
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      for (int round = 0; round < 200; ++round) {
+        absl::StatusOr<Tensor> out = serving_->LookupFeature("friends_2x4", friends);
+        if (!out.ok() || out->values != expected.values) ++mismatches[i];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_THAT(mismatches, ElementsAre(0, 0, 0, 0));
+}
+
+}  // namespace
+}  // namespace embrt
