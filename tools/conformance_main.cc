@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tools/subcommands.h"
+#include "tools/training/plugin_listing.h"
 
 namespace embrt {
 namespace tools {
@@ -28,9 +29,10 @@ std::string SelfDirectory(const char* argv0) {
 
 }  // namespace
 
-int ConformanceMain(const std::vector<std::string>& args, const char* argv0) {
+int ConformanceMain(const std::vector<std::string>& given_args, const char* argv0) {
   bool has_plugin = false;
-  for (const std::string& arg : args) {
+  std::vector<std::string> args = given_args;
+  for (std::string& arg : args) {
     if (arg == "--help" || arg == "-h") {
       std::puts(
           "usage: embrt conformance --plugin=PATH [gtest flags]\n\n"
@@ -38,7 +40,16 @@ int ConformanceMain(const std::vector<std::string>& args, const char* argv0) {
           "plugin: a path to a .so, or a backend name found on the plugin search path.");
       return 0;
     }
-    if (arg.rfind("--plugin=", 0) == 0 && arg.size() > 9) has_plugin = true;
+    if (arg.rfind("--plugin=", 0) == 0 && arg.size() > 9) {
+      // The suite takes a path; a backend name is resolved on the search path first.
+      absl::StatusOr<std::string> path = training::ResolvePluginPath(arg.substr(9));
+      if (!path.ok()) {
+        std::fprintf(stderr, "embrt conformance: %s\n", std::string(path.status().message()).c_str());
+        return 1;
+      }
+      arg = "--plugin=" + *path;
+      has_plugin = true;
+    }
   }
   if (!has_plugin) {
     std::fprintf(stderr, "embrt conformance: --plugin=PATH is required\n");

@@ -25,10 +25,15 @@ int TrainMain(const std::vector<std::string>& args) {
           eval_every = 0, eval_examples = 0, synthetic_cardinality = 0;
   int batch_size = 0, keep_checkpoints = 3, synthetic_fields = 0;
   bool resume = false, quiet = false;
+  std::string optimizer;
+  float learning_rate = 0;
 
   training::FlagSet flags("embrt train", "[flags]");
   flags.AddString("config", &config, "EmbeddingConfig in text format; none: the built-in default");
   flags.AddString("backend", &backend, "cpu, mock or a plugin path; overrides the config's");
+  flags.AddString("optimizer", &optimizer,
+                  "sgd, adagrad, adagrad_momentum, adam or ftrl for every table (TF defaults)");
+  flags.AddFloat("learning_rate", &learning_rate, "constant learning rate of every table; 0: config's");
   flags.AddString("data", &data, "training data file; none: the built-in synthetic click log");
   flags.AddString("eval_data", &eval_data,
                   "held-out file; none: every --holdout_every-th line of --data");
@@ -78,6 +83,8 @@ int TrainMain(const std::vector<std::string>& args) {
   training::TrainOptions options;
   options.config_path = config;
   options.backend = backend;
+  options.optimizer = optimizer;
+  options.learning_rate = learning_rate;
   if (format.empty()) format = data.empty() ? "synthetic" : "";
   if (format.empty()) {
     return fail(absl::InvalidArgumentError("--data needs --format=criteo|movielens|tsv"));

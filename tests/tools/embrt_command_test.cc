@@ -193,11 +193,13 @@ TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
   EXPECT_TRUE(std::filesystem::exists(ckpt + "/ckpt-60"));
 }
 
-void ExpectBitIdenticalRuns(const std::string& backend) {
+// `extra` adapts the run to the backend (the mock implements SGD only).
+void ExpectBitIdenticalRuns(const std::string& backend, const std::string& extra) {
   const std::string dir = testing_tools::MakeTempDir();
   for (const char* name : {"a", "b"}) {
     CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=30 --eval_every=10 --backend=" +
-                             backend + " --output_json=" + dir + "/" + name + ".json");
+                                       backend + extra + " --output_json=" + dir + "/" + name +
+                                       ".json");
     ASSERT_EQ(run.exit_code, 0) << run.err;
   }
   const std::string a = ReadAll(dir + "/a.json"), b = ReadAll(dir + "/b.json");
@@ -206,7 +208,7 @@ void ExpectBitIdenticalRuns(const std::string& backend) {
   EXPECT_EQ(WithoutTiming(a), WithoutTiming(b));
 }
 
-TEST(EmbrtCommandTest, CpuRunsAreBitIdentical) { ExpectBitIdenticalRuns("cpu"); }
+TEST(EmbrtCommandTest, CpuRunsAreBitIdentical) { ExpectBitIdenticalRuns("cpu", ""); }
 
 TEST(EmbrtCommandTest, MockRunsFinishAndAreBitIdentical) {
   const char* plugins = std::getenv("EMBRT_PLUGIN_PATH");
@@ -214,7 +216,21 @@ TEST(EmbrtCommandTest, MockRunsFinishAndAreBitIdentical) {
       !std::filesystem::exists(std::string(plugins) + "/libembrt_backend_mock.so")) {
     GTEST_SKIP() << "the mock backend (libembrt_backend_mock.so) is not built";
   }
-  ExpectBitIdenticalRuns("mock");
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=2 --backend=mock");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("does not support optimizer 'adagrad'"));
+  ExpectBitIdenticalRuns("mock", " --optimizer=sgd --learning_rate=0.001");
+}
+
+TEST(EmbrtCommandTest, DivergenceIsReportedWithAHint) {
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=200 --optimizer=sgd "
+                                 "--learning_rate=1000");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("training diverged at step"));
+  EXPECT_THAT(run.err, HasSubstr("--learning_rate"));
 }
 
 TEST(EmbrtCommandTest, PluginsListsTheCpuBackend) {
@@ -231,6 +247,23 @@ TEST(EmbrtCommandTest, ConformanceNeedsAPlugin) {
   CommandResult run = Embrt(dir, "conformance");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("--plugin=PATH is required"));
+}
+
+TEST(EmbrtCommandTest, ConformanceRunsTheSuiteOnANamedBackend) {
+  const std::string suite =
+      std::filesystem::path(EMBRT_TOOL).parent_path().string() +
+      "/../tests/conformance/embrt_conformance";
+  if (!std::filesystem::exists(suite)) {
+    GTEST_SKIP() << "the conformance suite (" << suite << ") is not built";
+  }
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, "conformance --plugin=mock");
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("AbiConformanceTest.GetPluginApiServesAbiOne/mock"));
+  EXPECT_THAT(run.out, HasSubstr("PASSED"));
+  run = Embrt(dir, "conformance --plugin=nosuchbackend");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("nosuchbackend"));
 }
 
 TEST(EmbrtCommandTest, HelpListsTheFlags) {

@@ -27,6 +27,8 @@ TEST(AucTest, TiesCountOneHalf) {
 TEST(AucTest, OneClassIsNaN) {
   EXPECT_TRUE(std::isnan(Auc({0.1f, 0.2f}, {1, 1})));
   EXPECT_TRUE(std::isnan(Auc({}, {})));
+  EXPECT_TRUE(std::isnan(Auc({0.1f, NAN, 0.3f}, {0, 1, 1})));
+  EXPECT_DOUBLE_EQ(Auc({-INFINITY, INFINITY}, {0, 1}), 1.0);
 }
 
 TEST(LogLossTest, KnownValuesAndClamping) {

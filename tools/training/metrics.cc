@@ -13,6 +13,10 @@ namespace training {
 
 double Auc(absl::Span<const float> scores, absl::Span<const float> labels) {
   const size_t n = scores.size();
+  for (float score : scores) {
+    // NaN has no rank (and would break the sort's ordering).
+    if (std::isnan(score)) return std::numeric_limits<double>::quiet_NaN();
+  }
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),

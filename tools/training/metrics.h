@@ -6,7 +6,7 @@
 //
 //   Auc        area under the ROC curve = P(score of a random positive > score of a random
 //              negative), ties counting one half (rank statistic with average ranks).
-//              NaN when one class is absent.
+//              NaN when one class is absent or a score is NaN.
 //   LogLoss    mean of -y log p - (1 - y) log(1 - p), p clamped to [1e-7, 1 - 1e-7].
 //   Rmse, Mae  root mean squared and mean absolute error.
 //

@@ -45,6 +45,13 @@ PluginListing ListPlugins() {
   return listing;
 }
 
+absl::StatusOr<std::string> ResolvePluginPath(const std::string& name_or_path) {
+  if (name_or_path.find('/') != std::string::npos) return name_or_path;
+  absl::StatusOr<internal::LoadedPlugin> loaded = internal::LoadPlugin(name_or_path);
+  if (!loaded.ok()) return loaded.status();
+  return loaded->path;
+}
+
 std::string FormatPluginListing(const PluginListing& listing) {
   std::string out = "search path (in order):\n";
   for (const std::string& directory : listing.search_path) {

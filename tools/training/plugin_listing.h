@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace embrt {
 namespace training {
 
@@ -29,6 +31,10 @@ struct PluginListing {
 };
 
 PluginListing ListPlugins();
+
+// The shared object a backend name ("cpu") resolves to on the search path, by loading it as
+// embrt would; a name containing '/' is returned as given.
+absl::StatusOr<std::string> ResolvePluginPath(const std::string& name_or_path);
 std::string FormatPluginListing(const PluginListing& listing);
 
 }  // namespace training

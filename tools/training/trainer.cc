@@ -241,6 +241,37 @@ void RemoveOrphanHostStates(const std::string& root) {
   }
 }
 
+absl::Status OverrideOptimizer(const std::string& algorithm, float learning_rate,
+                               EmbeddingConfig& config) {
+  OptimizerConfig* global = config.mutable_optimizer();
+  if (!algorithm.empty()) {
+    if (algorithm == "sgd") {
+      global->mutable_sgd();
+    } else if (algorithm == "adagrad") {
+      global->mutable_adagrad();
+    } else if (algorithm == "adagrad_momentum") {
+      global->mutable_adagrad_momentum();
+    } else if (algorithm == "adam") {
+      global->mutable_adam();
+    } else if (algorithm == "ftrl") {
+      global->mutable_ftrl();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--optimizer=", algorithm, ": expected sgd, adagrad, adagrad_momentum, adam or ftrl"));
+    }
+    for (TableConfig& table : *config.mutable_tables()) table.clear_optimizer();
+  }
+  if (learning_rate > 0) {
+    global->mutable_learning_rate()->set_constant(learning_rate);
+    for (TableConfig& table : *config.mutable_tables()) {
+      if (table.has_optimizer()) {
+        table.mutable_optimizer()->mutable_learning_rate()->set_constant(learning_rate);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
@@ -288,6 +319,10 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
         DataFormatName(format), ".textproto)"));
   }
   if (!options.backend.empty()) config.mutable_backend()->set_name(options.backend);
+  if (options.learning_rate < 0) {
+    return absl::InvalidArgumentError("--learning_rate must be > 0");
+  }
+  EMBRT_RETURN_IF_ERROR(OverrideOptimizer(options.optimizer, options.learning_rate, config));
   config.set_seed(options.seed);
   const int batch_size = options.batch_size > 0                   ? options.batch_size
                          : config.per_replica_batch_size() > 0 ? config.per_replica_batch_size()
@@ -438,6 +473,11 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     EMBRT_RETURN_IF_ERROR(model.Lookup(batch, /*training=*/true, bias));
     start = Clock::now();
     for (int i = 0; i < batch_size; ++i) {
+      if (i < batch.count && !std::isfinite(model.scores[i])) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "training diverged at step ", step + 1, ": the score of example ", i,
+            " of the batch is ", model.scores[i], "; lower the learning rate (--learning_rate)"));
+      }
       if (i < batch.count) {
         const LossValue value = ComputeLoss(loss, model.scores[i], batch.labels[i]);
         interval_loss += value.loss;

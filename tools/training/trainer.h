@@ -32,6 +32,11 @@ namespace training {
 struct TrainOptions {
   std::string config_path;  // text format; empty: the built-in default (default_config.h)
   std::string backend;      // overrides the config's backend when not empty
+  // Overrides: every table gets the global optimizer with this algorithm ("sgd", "adagrad",
+  // "adagrad_momentum", "adam", "ftrl"; TF's default hyperparameters), and/or this constant
+  // learning rate (> 0) on the global and every table's optimizer.
+  std::string optimizer;
+  float learning_rate = 0;
   DataFormat format = DataFormat::kSynthetic;
   DataOptions data;         // format, files, TSV spec, bad-line policy (synthetic filled here)
   int64_t steps = 0;        // total steps; 0: epochs, or the default
