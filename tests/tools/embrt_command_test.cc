@@ -129,6 +129,19 @@ TEST(EmbrtCommandTest, DataOfTheWrongFormatLeavesNoCheckpoint) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt"));
 }
 
+TEST(EmbrtCommandTest, EmptyDataFileIsAnError) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string data = testing_tools::WriteFile(dir, "empty.data", "");
+  CommandResult run =
+      Embrt(dir, "train --config=" + Source("examples/configs/movielens.textproto") +
+                     " --format=movielens --data=" + data + " --eval_data=" + data +
+                     " --checkpoint_dir=" + dir + "/ckpt --quiet");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("no training example in '" + data + "'"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt"));
+}
+
 TEST(EmbrtCommandTest, BadLinesAreSkippedAndCountedOrFatal) {
   const std::string dir = testing_tools::MakeTempDir();
   std::string ratings;

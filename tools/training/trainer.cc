@@ -69,7 +69,7 @@ absl::Status FillBatch(ExampleSource& source, const std::vector<int>& feature_fi
         break;
       }
       EMBRT_RETURN_IF_ERROR(source.Rewind());
-      read_since_rewind = batch.count > 0 ? true : false;
+      read_since_rewind = false;
       continue;
     }
     read_since_rewind = true;
@@ -523,6 +523,10 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     if (finished) break;
   }
   const double train_seconds = SecondsSince(train_start);
+  if (step == report.first_step && (total_steps == 0 || total_steps > report.first_step)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no training example in '", data.data, "'"));
+  }
   if (options.progress != nullptr) progress.Finish();
   if (interval_examples > 0) {
     last_train_loss = interval_loss / interval_examples;
