@@ -59,7 +59,7 @@ int TrainMain(const std::vector<std::string>& args) {
   flags.AddInt64("eval_examples", &eval_examples, "synthetic held-out examples; 0: 50000");
   flags.AddInt("synthetic_fields", &synthetic_fields, "synthetic fields (1..26); 0: 26");
   flags.AddInt64("synthetic_cardinality", &synthetic_cardinality,
-                 "cap on synthetic field cardinalities; 0: 2000");
+                 "cap on synthetic field cardinalities; 0: 10000");
   flags.AddBool("quiet", &quiet, "no progress line");
 
   absl::Status parsed = flags.Parse(args);

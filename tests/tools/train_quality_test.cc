@@ -26,8 +26,8 @@ std::string SourcePath(const std::string& relative) {
 }
 
 TEST(TrainQualityTest, SyntheticClicksComeWithin002AucOfTheTeacher) {
-  // A smaller, faster variant of the default run (the default: 2000-row cap, 4000 steps of
-  // 1024): 26 fields capped at 300 rows, 1M examples.
+  // A smaller, faster variant of the default run (the default: 10000-row cap, 20000 steps
+  // of 1024): 26 fields capped at 300 rows, 1M examples.
   TrainOptions options;
   options.synthetic_options_given = true;
   options.synthetic.seed = 1;

@@ -22,7 +22,7 @@ SyntheticClicksOptions DefaultSyntheticOptions(uint64_t seed);
 
 inline constexpr int kDefaultEmbeddingDim = 9;  // 8 factors + the linear weight
 inline constexpr int kDefaultBatchSize = 1024;
-inline constexpr int64_t kDefaultSyntheticSteps = 4000;
+inline constexpr int64_t kDefaultSyntheticSteps = 20000;
 inline constexpr int64_t kDefaultSyntheticEvalExamples = 50000;
 
 // One table and one feature per field of `clicks` (named like the field, vocabulary = the

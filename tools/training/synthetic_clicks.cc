@@ -71,15 +71,35 @@ SyntheticClicks::SyntheticClicks(const SyntheticClicksOptions& options) : option
         std::max<int64_t>(1, std::min(kCriteoCardinalities[f], options.max_cardinality));
     cardinalities_.push_back(cardinality);
 
-    std::vector<double> cdf(cardinality);
+    // Vose's alias method, built deterministically (stable work lists).
+    std::vector<double> scaled(cardinality);
     double total = 0;
     for (int64_t r = 0; r < cardinality; ++r) {
-      total += std::pow(static_cast<double>(r + 1), -options.zipf_exponent);
-      cdf[r] = total;
+      scaled[r] = std::pow(static_cast<double>(r + 1), -options.zipf_exponent);
+      total += scaled[r];
     }
-    for (double& c : cdf) c /= total;
-    cdf.back() = 1.0;
-    zipf_cdf_.push_back(std::move(cdf));
+    for (double& p : scaled) p *= static_cast<double>(cardinality) / total;
+    std::vector<double> keep(cardinality, 1.0);
+    std::vector<int32_t> alias(cardinality);
+    std::vector<int32_t> small, large;
+    for (int64_t r = 0; r < cardinality; ++r) {
+      alias[r] = static_cast<int32_t>(r);
+      (scaled[r] < 1.0 ? small : large).push_back(static_cast<int32_t>(r));
+    }
+    while (!small.empty() && !large.empty()) {
+      const int32_t s = small.back(), l = large.back();
+      small.pop_back();
+      keep[s] = scaled[s];
+      alias[s] = l;
+      scaled[l] -= 1.0 - scaled[s];
+      if (scaled[l] < 1.0) {
+        large.pop_back();
+        small.push_back(l);
+      }
+    }
+    // Whatever is left holds probability 1 up to rounding.
+    keep_.push_back(std::move(keep));
+    alias_.push_back(std::move(alias));
 
     std::vector<float> linear(cardinality);
     for (float& w : linear) w = static_cast<float>(options.linear_stddev * random.Normal());
@@ -95,10 +115,9 @@ SyntheticClicks::SyntheticClicks(const SyntheticClicksOptions& options) : option
 void SyntheticClicks::Sample(Random& random, Example& example) const {
   example.ids.resize(fields_.size());
   for (size_t f = 0; f < fields_.size(); ++f) {
-    const std::vector<double>& cdf = zipf_cdf_[f];
-    const double u = random.Uniform();
-    example.ids[f] = std::min<int64_t>(
-        std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin(), cdf.size() - 1);
+    const double r = random.Uniform() * static_cast<double>(keep_[f].size());
+    const int64_t i = std::min<int64_t>(static_cast<int64_t>(r), keep_[f].size() - 1);
+    example.ids[f] = r - static_cast<double>(i) < keep_[f][i] ? i : alias_[f][i];
   }
   const double probability = 1.0 / (1.0 + std::exp(-TeacherLogit(example.ids)));
   example.label = random.Uniform() < probability ? 1.0f : 0.0f;

@@ -7,7 +7,8 @@
 //
 //   * fields C1..C26 with Criteo's cardinalities (Kaggle train set), capped at
 //     max_cardinality so that the tables fit a small machine;
-//   * ids per field drawn from a Zipf law (rank r with probability ~ 1 / (r + 1)^s);
+//   * ids per field drawn from a Zipf law (rank r with probability ~ 1 / (r + 1)^s; the id is
+//     the rank), sampled with an alias table;
 //   * label ~ Bernoulli(sigmoid(teacher logit)), teacher logit = bias + sum_f w_f[id_f]
 //     + sum_{f<g} <v_f[id_f], v_g[id_g]> with w ~ N(0, linear_stddev^2) and
 //     v ~ N(0, interaction_stddev^2) per element, drawn from the seed.
@@ -65,7 +66,10 @@ class SyntheticClicks {
   SyntheticClicksOptions options_;
   std::vector<std::string> fields_;
   std::vector<int64_t> cardinalities_;
-  std::vector<std::vector<double>> zipf_cdf_;  // per field, cumulative probabilities
+  // Per field, Walker's alias table of the Zipf law: draw r uniform in [0, n), keep
+  // i = floor(r) with probability keep_[f][i], else take alias_[f][i] (one draw, O(1)).
+  std::vector<std::vector<double>> keep_;
+  std::vector<std::vector<int32_t>> alias_;
   std::vector<std::vector<float>> linear_;       // per field, [cardinality]
   std::vector<std::vector<float>> interaction_;  // per field, [cardinality, teacher_dim]
 };
