@@ -40,8 +40,8 @@ int TrainMain(const std::vector<std::string>& args) {
   flags.AddString("format", &format, "criteo, movielens, tsv or synthetic (needed with --data)");
   flags.AddString("tsv_columns", &tsv_columns,
                   "column spec for --format=tsv, e.g. label,user:id,item:id,-,genre:cat");
-  flags.AddInt64("steps", &steps, "training steps (total, resumed ones included); 0: default");
-  flags.AddInt64("epochs", &epochs, "passes over --data instead of --steps (files only)");
+  flags.AddInt64("steps", &steps, "total training steps (resumed ones included); 0: 20000 on synthetic data, else --epochs");
+  flags.AddInt64("epochs", &epochs, "passes over --data instead of --steps (files only); 0 and no --steps: 1");
   flags.AddInt("batch_size", &batch_size, "examples per step; 0: the config's, else 1024");
   flags.AddString("checkpoint_dir", &checkpoint_dir,
                   "write checkpoints (and learning_curve.svg) here");

@@ -129,7 +129,7 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
 std::string FlagSet::Usage() const {
   std::string out = absl::StrCat("usage: ", command_, " ", synopsis_, "\n\nflags:\n");
   for (const Flag& flag : flags_) {
-    absl::StrAppendFormat(&out, "  --%-20s %s", flag.name, flag.help);
+    absl::StrAppendFormat(&out, "  --%-22s %s", flag.name, flag.help);
     if (!flag.default_text.empty()) absl::StrAppend(&out, " (default ", flag.default_text, ")");
     absl::StrAppend(&out, "\n");
   }
