@@ -1,0 +1,295 @@
+// Copyright embrt authors.
+//
+// The `embrt` binary end to end: bad input (one line on stderr, exit code 1, nothing left
+// behind), checkpoints with resume, eval and inspect, determinism run to run (cpu and mock),
+// and the plugins and conformance subcommands.
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/tools/temp_files.h"
+
+namespace embrt {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  return text.str();
+}
+
+// Runs `embrt <args>` with stdout and stderr captured.
+CommandResult Embrt(const std::string& dir, const std::string& args) {
+  const std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
+  const std::string command =
+      std::string(EMBRT_TOOL) + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(command.c_str());
+  CommandResult run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = ReadAll(out);
+  run.err = ReadAll(err);
+  return run;
+}
+
+int Lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+std::string Source(const std::string& relative) {
+  return std::string(EMBRT_SOURCE_DIR) + "/" + relative;
+}
+
+// The JSON report without its last member, "timing" (the only clock-dependent values).
+std::string WithoutTiming(const std::string& json) {
+  return json.substr(0, json.find("\"timing\""));
+}
+
+// A member of the JSON report, e.g. "eval": {...} up to the end of its line.
+std::string Member(const std::string& json, const std::string& name) {
+  const size_t at = json.find("\"" + name + "\":");
+  if (at == std::string::npos) return "";
+  return json.substr(at, json.find('\n', at) - at);
+}
+
+// A small synthetic run: 8 fields of at most 100 rows, batches of 256.
+const char kSmallRun[] =
+    "train --synthetic_fields=8 --synthetic_cardinality=100 --batch_size=256 "
+    "--eval_examples=5000 --quiet";
+
+TEST(EmbrtCommandTest, UnknownFlagIsOneLineAndExitCode1) {
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, "train --bogus=3");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("embrt train: unknown flag '--bogus=3'"));
+  run = Embrt(dir, "frobnicate");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("unknown command 'frobnicate'"));
+  run = Embrt(dir, "train --steps=many");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("--steps=many: expected an integer"));
+}
+
+TEST(EmbrtCommandTest, MissingDataFileLeavesNoCheckpoint) {
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, "train --config=" + Source("examples/configs/criteo.textproto") +
+                           " --format=criteo --data=" + dir + "/missing.txt --checkpoint_dir=" +
+                           dir + "/ckpt");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("cannot open Criteo data file '" + dir + "/missing.txt'"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt"));
+}
+
+TEST(EmbrtCommandTest, ConfigThatDoesNotParseNamesLineAndColumn) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string config = testing_tools::WriteFile(
+      dir, "bad.textproto", "tables {\n  name: \"a\"\n  vocabulary_size: lots\n}\n");
+  CommandResult run = Embrt(dir, "train --config=" + config + " --checkpoint_dir=" + dir + "/ckpt");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("bad.textproto"));
+  EXPECT_THAT(run.err, HasSubstr("line 3, column"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt"));
+
+  run = Embrt(dir, "train --config=" + dir + "/nonexistent.textproto");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("nonexistent.textproto"));
+}
+
+TEST(EmbrtCommandTest, DataOfTheWrongFormatLeavesNoCheckpoint) {
+  const std::string dir = testing_tools::MakeTempDir();
+  std::string ratings;
+  for (int i = 1; i <= 300; ++i) ratings += std::to_string(i) + "\t242\t3\t881250949\n";
+  const std::string data = testing_tools::WriteFile(dir, "u.data", ratings);
+  CommandResult run = Embrt(dir, "train --config=" + Source("examples/configs/criteo.textproto") +
+                           " --format=criteo --data=" + data + " --checkpoint_dir=" + dir +
+                           "/ckpt --checkpoint_every=1 --quiet");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("does not look like Criteo data"));
+  EXPECT_THAT(run.err, HasSubstr("u.data:"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt"));
+}
+
+TEST(EmbrtCommandTest, EmptyDataFileIsAnError) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string data = testing_tools::WriteFile(dir, "empty.data", "");
+  CommandResult run =
+      Embrt(dir, "train --config=" + Source("examples/configs/movielens.textproto") +
+                     " --format=movielens --data=" + data + " --eval_data=" + data +
+                     " --checkpoint_dir=" + dir + "/ckpt --quiet");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("no training example in '" + data + "'"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt"));
+}
+
+TEST(EmbrtCommandTest, BadLinesAreSkippedAndCountedOrFatal) {
+  const std::string dir = testing_tools::MakeTempDir();
+  std::string ratings;
+  for (int i = 1; i <= 200; ++i) ratings += std::to_string(i % 50 + 1) + "\t7\t4\t1\n";
+  ratings += "1\t2\tseven\t3\n";
+  const std::string data = testing_tools::WriteFile(dir, "u.data", ratings);
+  const std::string base = "train --config=" + Source("examples/configs/movielens.textproto") +
+                           " --format=movielens --data=" + data + " --quiet";
+  CommandResult run = Embrt(dir, base);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("bad lines    1 skipped, e.g. " + data +
+                                 ":201: rating 'seven' is not a number"));
+  run = Embrt(dir, base + " --on_bad_line=fail");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr(data + ":201: rating 'seven'"));
+}
+
+TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string ckpt = dir + "/ckpt";
+  // 60 steps in one go.
+  CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=60 --eval_every=20 --output_json=" +
+                           dir + "/straight.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // 40 steps with checkpoints every 20, then resumed up to 60.
+  run = Embrt(dir, std::string(kSmallRun) + " --steps=40 --eval_every=20 --checkpoint_dir=" +
+                       ckpt + " --checkpoint_every=20 --output_json=" + dir + "/first.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(std::filesystem::exists(ckpt + "/ckpt-20"));
+  EXPECT_TRUE(std::filesystem::exists(ckpt + "/ckpt-40"));
+  EXPECT_TRUE(std::filesystem::exists(ckpt + "/host-40.txt"));
+  EXPECT_TRUE(std::filesystem::exists(ckpt + "/learning_curve.svg"));
+  EXPECT_EQ(ReadAll(ckpt + "/latest").substr(0, 7), "ckpt-40");
+
+  run = Embrt(dir, "eval " + ckpt + " --eval_examples=5000 --output_json=" + dir + "/eval.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("step 40"));
+  // The restored model evaluates exactly like the one that was trained.
+  EXPECT_EQ(Member(ReadAll(dir + "/eval.json"), "eval"),
+            Member(ReadAll(dir + "/first.json"), "eval"));
+
+  run = Embrt(dir, "inspect " + ckpt);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("step 40"));
+  EXPECT_THAT(run.out, HasSubstr("table C1"));
+  EXPECT_THAT(run.out, HasSubstr("accumulators"));
+  EXPECT_THAT(run.out, HasSubstr("L2 norm"));
+  EXPECT_THAT(run.out, HasSubstr("host state: global bias"));
+
+  run = Embrt(dir, std::string(kSmallRun) + " --steps=60 --eval_every=20 --checkpoint_dir=" +
+                       ckpt + " --checkpoint_every=20 --resume --output_json=" + dir +
+                       "/resumed.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string resumed = ReadAll(dir + "/resumed.json");
+  EXPECT_THAT(resumed, HasSubstr("\"first_step\": 40,"));
+  EXPECT_THAT(resumed, HasSubstr("\"steps\": 60,"));
+  // Stopping and resuming changes nothing: same tables, bias, data position.
+  const std::string straight = ReadAll(dir + "/straight.json");
+  EXPECT_EQ(Member(resumed, "eval"), Member(straight, "eval"));
+  EXPECT_EQ(Member(resumed, "bias"), Member(straight, "bias"));
+  EXPECT_TRUE(std::filesystem::exists(ckpt + "/ckpt-60"));
+}
+
+// `extra` adapts the run to the backend (the mock implements SGD only).
+void ExpectBitIdenticalRuns(const std::string& backend, const std::string& extra) {
+  const std::string dir = testing_tools::MakeTempDir();
+  for (const char* name : {"a", "b"}) {
+    CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=30 --eval_every=10 --backend=" +
+                                       backend + extra + " --output_json=" + dir + "/" + name +
+                                       ".json");
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+  }
+  const std::string a = ReadAll(dir + "/a.json"), b = ReadAll(dir + "/b.json");
+  EXPECT_THAT(a, HasSubstr("\"steps\": 30,"));
+  EXPECT_THAT(a, HasSubstr("\"timing\""));
+  EXPECT_EQ(WithoutTiming(a), WithoutTiming(b));
+}
+
+TEST(EmbrtCommandTest, CpuRunsAreBitIdentical) { ExpectBitIdenticalRuns("cpu", ""); }
+
+TEST(EmbrtCommandTest, MockRunsFinishAndAreBitIdentical) {
+  const char* plugins = std::getenv("EMBRT_PLUGIN_PATH");
+  if (plugins == nullptr ||
+      !std::filesystem::exists(std::string(plugins) + "/libembrt_backend_mock.so")) {
+    GTEST_SKIP() << "the mock backend (libembrt_backend_mock.so) is not built";
+  }
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=2 --backend=mock");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("does not support optimizer 'adagrad'"));
+  ExpectBitIdenticalRuns("mock", " --optimizer=sgd --learning_rate=0.001");
+}
+
+TEST(EmbrtCommandTest, DivergenceIsReportedWithAHint) {
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=200 --optimizer=sgd "
+                                 "--learning_rate=1000");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(Lines(run.err), 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("training diverged at step"));
+  EXPECT_THAT(run.err, HasSubstr("--learning_rate"));
+}
+
+TEST(EmbrtCommandTest, PluginsListsTheCpuBackend) {
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, "plugins");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("search path"));
+  EXPECT_THAT(run.out, HasSubstr("libembrt_backend_cpu.so"));
+  EXPECT_THAT(run.out, Not(HasSubstr("cannot load")));
+}
+
+TEST(EmbrtCommandTest, ConformanceNeedsAPlugin) {
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, "conformance");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("--plugin=PATH is required"));
+}
+
+TEST(EmbrtCommandTest, ConformanceRunsTheSuiteOnANamedBackend) {
+  const std::string suite =
+      std::filesystem::path(EMBRT_TOOL).parent_path().string() +
+      "/../tests/conformance/embrt_conformance";
+  if (!std::filesystem::exists(suite)) {
+    GTEST_SKIP() << "the conformance suite (" << suite << ") is not built";
+  }
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, "conformance --plugin=mock");
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("AbiConformanceTest.GetPluginApiServesAbiOne/mock"));
+  EXPECT_THAT(run.out, HasSubstr("PASSED"));
+  run = Embrt(dir, "conformance --plugin=nosuchbackend");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("nosuchbackend"));
+}
+
+TEST(EmbrtCommandTest, HelpListsTheFlags) {
+  const std::string dir = testing_tools::MakeTempDir();
+  CommandResult run = Embrt(dir, "train --help");
+  EXPECT_EQ(run.exit_code, 0);
+  for (const char* flag : {"--config", "--backend", "--data", "--eval_data", "--format",
+                           "--steps", "--epochs", "--batch_size", "--checkpoint_dir",
+                           "--checkpoint_every", "--resume", "--output_json", "--seed",
+                           "--on_bad_line", "--plot"}) {
+    EXPECT_THAT(run.out, HasSubstr(flag));
+  }
+}
+
+}  // namespace
+}  // namespace embrt

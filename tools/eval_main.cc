@@ -1,0 +1,75 @@
+// Copyright embrt authors.
+//
+// `embrt eval CKPT`: restore a checkpoint written by `embrt train` and report held-out metrics.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tools/subcommands.h"
+#include "tools/training/flag_parser.h"
+#include "tools/training/report.h"
+#include "tools/training/trainer.h"
+
+namespace embrt {
+namespace tools {
+
+int EvalMain(const std::vector<std::string>& args) {
+  std::string checkpoint, backend, data, eval_data, format, tsv_columns, output_json,
+      on_bad_line = "skip";
+  int batch_size = 0;
+  int64_t eval_examples = 0;
+  training::FlagSet flags("embrt eval", "CHECKPOINT [flags]   (a ckpt-N directory or its root)");
+  flags.AddString("checkpoint", &checkpoint, "the checkpoint (or give it as the argument)");
+  flags.AddString("backend", &backend, "cpu, mock or a plugin path; default: the checkpoint's");
+  flags.AddString("eval_data", &eval_data, "data to evaluate on (every line)");
+  flags.AddString("data", &data, "same as --eval_data");
+  flags.AddString("format", &format, "criteo, movielens, tsv or synthetic; default: as trained");
+  flags.AddString("tsv_columns", &tsv_columns, "column spec for tsv; default: as trained");
+  flags.AddInt("batch_size", &batch_size, "default: the checkpoint config's");
+  flags.AddInt64("eval_examples", &eval_examples, "synthetic held-out examples; 0: 50000");
+  flags.AddString("on_bad_line", &on_bad_line, "skip or fail");
+  flags.AddString("output_json", &output_json, "write the results as JSON here");
+  auto fail = [](const absl::Status& status) {
+    std::fprintf(stderr, "embrt eval: %s\n", std::string(status.message()).c_str());
+    return 1;
+  };
+  absl::Status parsed = flags.Parse(args);
+  if (!parsed.ok()) return fail(parsed);
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (checkpoint.empty() && flags.positional().size() == 1) checkpoint = flags.positional()[0];
+  if (checkpoint.empty() || flags.positional().size() > 1) {
+    return fail(absl::InvalidArgumentError("give exactly one checkpoint (see embrt eval --help)"));
+  }
+  training::EvalOptions options;
+  options.checkpoint = checkpoint;
+  options.backend = backend;
+  if (!format.empty()) {
+    absl::StatusOr<training::DataFormat> parsed_format = training::ParseDataFormat(format);
+    if (!parsed_format.ok()) return fail(parsed_format.status());
+    options.format = *parsed_format;
+  }
+  options.data.eval_data = eval_data.empty() ? data : eval_data;
+  options.data.tsv_columns = tsv_columns;
+  options.data.eval_examples = eval_examples;
+  if (on_bad_line != "skip" && on_bad_line != "fail") {
+    return fail(absl::InvalidArgumentError("--on_bad_line must be skip or fail"));
+  }
+  options.data.on_bad_line =
+      on_bad_line == "fail" ? training::BadLinePolicy::kFail : training::BadLinePolicy::kSkip;
+  options.batch_size = batch_size;
+  absl::StatusOr<training::TrainReport> report = training::Evaluate(options);
+  if (!report.ok()) return fail(report.status());
+  std::fputs(training::FormatSummary(*report, "eval").c_str(), stdout);
+  if (!output_json.empty()) {
+    absl::Status written = training::WriteTextFile(output_json, training::FormatJson(*report));
+    if (!written.ok()) return fail(written);
+  }
+  return 0;
+}
+
+}  // namespace tools
+}  // namespace embrt

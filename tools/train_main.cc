@@ -1,0 +1,151 @@
+// Copyright embrt authors.
+//
+// `embrt train`: flags -> TrainOptions -> Train -> summary, JSON, plot.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tools/subcommands.h"
+#include "tools/training/default_config.h"
+#include "tools/training/flag_parser.h"
+#include "tools/training/progress.h"
+#include "tools/training/report.h"
+#include "tools/training/trainer.h"
+
+namespace embrt {
+namespace tools {
+
+int TrainMain(const std::vector<std::string>& args) {
+  using training::BadLinePolicy;
+  std::string config, backend, data, eval_data, format, tsv_columns, checkpoint_dir,
+      output_json, plot, on_bad_line = "skip", loss;
+  int64_t steps = 0, epochs = 0, checkpoint_every = 0, seed = 1, holdout_every = 5,
+          eval_every = 0, eval_examples = 0, synthetic_cardinality = 0;
+  int batch_size = 0, keep_checkpoints = 3, synthetic_fields = 0;
+  bool resume = false, quiet = false;
+  std::string optimizer;
+  float learning_rate = 0;
+
+  training::FlagSet flags("embrt train", "[flags]");
+  flags.AddString("config", &config, "EmbeddingConfig in text format; none: the built-in default");
+  flags.AddString("backend", &backend, "cpu, mock or a plugin path; overrides the config's");
+  flags.AddString("optimizer", &optimizer,
+                  "sgd, adagrad, adagrad_momentum, adam or ftrl for every table (TF defaults)");
+  flags.AddFloat("learning_rate", &learning_rate, "constant learning rate of every table; 0: config's");
+  flags.AddString("data", &data, "training data file; none: the built-in synthetic click log");
+  flags.AddString("eval_data", &eval_data,
+                  "held-out file; none: every --holdout_every-th line of --data");
+  flags.AddString("format", &format, "criteo, movielens, tsv or synthetic (needed with --data)");
+  flags.AddString("tsv_columns", &tsv_columns,
+                  "column spec for --format=tsv, e.g. label,user:id,item:id,-,genre:cat");
+  flags.AddInt64("steps", &steps, "total training steps (resumed ones included); 0: 20000 on synthetic data, else --epochs");
+  flags.AddInt64("epochs", &epochs, "passes over --data instead of --steps (files only); 0 and no --steps: 1");
+  flags.AddInt("batch_size", &batch_size, "examples per step; 0: the config's, else 1024");
+  flags.AddString("checkpoint_dir", &checkpoint_dir,
+                  "write checkpoints (and learning_curve.svg) here");
+  flags.AddInt64("checkpoint_every", &checkpoint_every, "steps between checkpoints; 0: at the end");
+  flags.AddInt("keep_checkpoints", &keep_checkpoints, "newest checkpoints kept; 0: all");
+  flags.AddBool("resume", &resume, "continue from the latest checkpoint in --checkpoint_dir");
+  flags.AddString("output_json", &output_json, "write the results as JSON here");
+  flags.AddString("plot", &plot, "learning-curve SVG path (default: in --checkpoint_dir)");
+  flags.AddInt64("seed", &seed, "seed of the initializers and the synthetic data");
+  flags.AddString("on_bad_line", &on_bad_line, "skip (count and report) or fail");
+  flags.AddInt64("holdout_every", &holdout_every,
+                 "without --eval_data, hold out line numbers divisible by this");
+  flags.AddInt64("eval_every", &eval_every, "steps between evaluations; 0: ~10 per run");
+  flags.AddString("loss", &loss, "logistic or squared; default: by format");
+  flags.AddInt64("eval_examples", &eval_examples, "synthetic held-out examples; 0: 50000");
+  flags.AddInt("synthetic_fields", &synthetic_fields, "synthetic fields (1..26); 0: 26");
+  flags.AddInt64("synthetic_cardinality", &synthetic_cardinality,
+                 "cap on synthetic field cardinalities; 0: 10000");
+  flags.AddBool("quiet", &quiet, "no progress line");
+
+  absl::Status parsed = flags.Parse(args);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "embrt train: %s\n", std::string(parsed.message()).c_str());
+    return 1;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  auto fail = [](const absl::Status& status) {
+    std::fprintf(stderr, "embrt train: %s\n", std::string(status.message()).c_str());
+    return 1;
+  };
+  if (!flags.positional().empty()) {
+    return fail(absl::InvalidArgumentError(
+        "unexpected argument '" + flags.positional()[0] + "' (flags are --name=value)"));
+  }
+
+  training::TrainOptions options;
+  options.config_path = config;
+  options.backend = backend;
+  options.optimizer = optimizer;
+  options.learning_rate = learning_rate;
+  if (format.empty()) format = data.empty() ? "synthetic" : "";
+  if (format.empty()) {
+    return fail(absl::InvalidArgumentError("--data needs --format=criteo|movielens|tsv"));
+  }
+  absl::StatusOr<training::DataFormat> parsed_format = training::ParseDataFormat(format);
+  if (!parsed_format.ok()) return fail(parsed_format.status());
+  options.format = *parsed_format;
+  if (options.format == training::DataFormat::kSynthetic && !data.empty()) {
+    return fail(absl::InvalidArgumentError("--format=synthetic takes no --data"));
+  }
+  options.data.data = data;
+  options.data.eval_data = eval_data;
+  options.data.tsv_columns = tsv_columns;
+  options.data.holdout_every = holdout_every;
+  if (on_bad_line == "skip") {
+    options.data.on_bad_line = BadLinePolicy::kSkip;
+  } else if (on_bad_line == "fail") {
+    options.data.on_bad_line = BadLinePolicy::kFail;
+  } else {
+    return fail(absl::InvalidArgumentError("--on_bad_line must be skip or fail, not '" +
+                                           on_bad_line + "'"));
+  }
+  if (!loss.empty()) {
+    if (loss == "logistic") {
+      options.loss = training::Loss::kLogistic;
+    } else if (loss == "squared") {
+      options.loss = training::Loss::kSquared;
+    } else {
+      return fail(absl::InvalidArgumentError("--loss must be logistic or squared"));
+    }
+  }
+  options.steps = steps;
+  options.epochs = epochs;
+  options.batch_size = batch_size;
+  options.seed = static_cast<uint64_t>(seed);
+  options.eval_every = eval_every;
+  options.checkpoint_dir = checkpoint_dir;
+  options.checkpoint_every = checkpoint_every;
+  options.keep_checkpoints = keep_checkpoints;
+  options.resume = resume;
+  options.plot_path = plot;
+  options.synthetic_eval_examples = eval_examples;
+  if (synthetic_fields > 0 || synthetic_cardinality > 0) {
+    options.synthetic_options_given = true;
+    options.synthetic = training::DefaultSyntheticOptions(options.seed);
+    if (synthetic_fields > 0) options.synthetic.num_fields = synthetic_fields;
+    if (synthetic_cardinality > 0) options.synthetic.max_cardinality = synthetic_cardinality;
+  }
+  options.progress = quiet ? nullptr : stderr;
+  options.progress_terminal = training::IsTerminal(stderr);
+
+  absl::StatusOr<training::TrainReport> report = training::Train(options);
+  if (!report.ok()) return fail(report.status());
+  std::fputs(training::FormatSummary(*report, "train").c_str(), stdout);
+  std::fflush(stdout);
+  if (!output_json.empty()) {
+    absl::Status written = training::WriteTextFile(output_json, training::FormatJson(*report));
+    if (!written.ok()) return fail(written);
+  }
+  return 0;
+}
+
+}  // namespace tools
+}  // namespace embrt

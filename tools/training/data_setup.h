@@ -1,0 +1,67 @@
+// Copyright embrt authors.
+//
+// File: tools/training/data_setup.h
+// ---------------------------------
+// Connects a config to a data format: every feature of the config is a field of the format,
+// matched by name (Criteo: I1..I13, C1..C26; MovieLens: user, item; TSV: the spec's names;
+// synthetic: C1..Cn), and looks up its own table, whose vocabulary size is what the reader
+// hashes or checks ids into. Fields that no feature names are ignored.
+//
+// With a data file and no eval file, every 5th line (holdout_every) is held out for
+// evaluation and never trained on. The synthetic format streams endless training examples
+// and a fixed held-out set of eval_examples.
+
+#ifndef EMBRT_TOOLS_TRAINING_DATA_SETUP_H_
+#define EMBRT_TOOLS_TRAINING_DATA_SETUP_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "embrt/config.h"
+#include "tools/training/example_source.h"
+#include "tools/training/factorization_machine.h"
+#include "tools/training/synthetic_clicks.h"
+
+namespace embrt {
+namespace training {
+
+enum class DataFormat { kSynthetic, kCriteo, kMovieLens, kTsv };
+
+// "synthetic", "criteo", "movielens", "tsv" (INVALID_ARGUMENT otherwise).
+absl::StatusOr<DataFormat> ParseDataFormat(absl::string_view name);
+const char* DataFormatName(DataFormat format);
+
+// Logistic for clicks (synthetic, Criteo, TSV by default), squared for ratings (MovieLens).
+Loss DefaultLoss(DataFormat format);
+
+struct DataOptions {
+  DataFormat format = DataFormat::kSynthetic;
+  std::string data;       // training file (not synthetic)
+  std::string eval_data;  // held-out file; empty: every holdout_every-th line of `data`
+  int64_t holdout_every = 5;
+  std::string tsv_columns;  // the TSV column spec (tsv_reader.h)
+  BadLinePolicy on_bad_line = BadLinePolicy::kSkip;
+  // Synthetic: the generator, the held-out set size.
+  std::shared_ptr<const SyntheticClicks> synthetic;
+  int64_t eval_examples = 20000;
+};
+
+struct DataSources {
+  std::unique_ptr<ExampleSource> train;  // null when only evaluating
+  std::unique_ptr<ExampleSource> eval;
+  // For each config feature, its index in the sources' fields.
+  std::vector<int> feature_fields;
+};
+
+// Opens the sources for `config` (train too when `with_train`). Errors name the feature and
+// list the format's fields when a feature does not match one; missing files are NOT_FOUND.
+absl::StatusOr<DataSources> OpenDataSources(const ResolvedConfig& config,
+                                            const DataOptions& options, bool with_train);
+
+}  // namespace training
+}  // namespace embrt
+
+#endif  // EMBRT_TOOLS_TRAINING_DATA_SETUP_H_

@@ -1,0 +1,140 @@
+// Copyright embrt authors.
+
+#include "tools/training/flag_parser.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace embrt {
+namespace training {
+
+FlagSet::FlagSet(std::string command, std::string synopsis)
+    : command_(std::move(command)), synopsis_(std::move(synopsis)) {}
+
+void FlagSet::AddString(const std::string& name, std::string* value, const std::string& help) {
+  flags_.push_back({name, Type::kString, value, help, value->empty() ? "" : "\"" + *value + "\""});
+}
+void FlagSet::AddInt64(const std::string& name, int64_t* value, const std::string& help) {
+  flags_.push_back({name, Type::kInt64, value, help, absl::StrCat(*value)});
+}
+void FlagSet::AddInt(const std::string& name, int* value, const std::string& help) {
+  flags_.push_back({name, Type::kInt, value, help, absl::StrCat(*value)});
+}
+void FlagSet::AddFloat(const std::string& name, float* value, const std::string& help) {
+  flags_.push_back({name, Type::kFloat, value, help, absl::StrCat(*value)});
+}
+void FlagSet::AddBool(const std::string& name, bool* value, const std::string& help) {
+  flags_.push_back({name, Type::kBool, value, help, *value ? "true" : "false"});
+}
+
+FlagSet::Flag* FlagSet::Find(const std::string& name) {
+  for (Flag& flag : flags_) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+bool FlagSet::was_set(const std::string& name) const {
+  for (const Flag& flag : flags_) {
+    if (flag.name == name) return flag.set;
+  }
+  return false;
+}
+
+absl::Status FlagSet::Assign(Flag& flag, const std::string& text) {
+  bool ok = true;
+  switch (flag.type) {
+    case Type::kString:
+      *static_cast<std::string*>(flag.value) = text;
+      break;
+    case Type::kInt64:
+      ok = absl::SimpleAtoi(text, static_cast<int64_t*>(flag.value));
+      break;
+    case Type::kInt:
+      ok = absl::SimpleAtoi(text, static_cast<int*>(flag.value));
+      break;
+    case Type::kFloat:
+      ok = absl::SimpleAtof(text, static_cast<float*>(flag.value));
+      break;
+    case Type::kBool:
+      ok = absl::SimpleAtob(text, static_cast<bool*>(flag.value));
+      break;
+  }
+  if (!ok) {
+    static const char* kTypeNames[] = {"a string", "an integer", "an integer", "a number",
+                                       "true or false"};
+    return absl::InvalidArgumentError(absl::StrCat("--", flag.name, "=", text, ": expected ",
+                                                   kTypeNames[static_cast<int>(flag.type)]));
+  }
+  flag.set = true;
+  return absl::OkStatus();
+}
+
+absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      positional_.insert(positional_.end(), args.begin() + i + 1, args.end());
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-' || arg == "-") {
+      positional_.push_back(arg);
+      continue;
+    }
+    std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
+    std::string name = body, value;
+    const size_t equals = body.find('=');
+    const bool has_value = equals != std::string::npos;
+    if (has_value) {
+      name = body.substr(0, equals);
+      value = body.substr(equals + 1);
+    }
+    if (name == "help" || name == "h") {
+      help_requested_ = true;
+      continue;
+    }
+    Flag* flag = Find(name);
+    if (flag == nullptr && !has_value && name.rfind("no", 0) == 0) {
+      Flag* negated = Find(name.substr(2));
+      if (negated != nullptr && negated->type == Type::kBool) {
+        *static_cast<bool*>(negated->value) = false;
+        negated->set = true;
+        continue;
+      }
+    }
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '", arg, "' (see ", command_, " --help)"));
+    }
+    if (!has_value) {
+      if (flag->type == Type::kBool) {
+        *static_cast<bool*>(flag->value) = true;
+        flag->set = true;
+        continue;
+      }
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    absl::Status assigned = Assign(*flag, value);
+    if (!assigned.ok()) return assigned;
+  }
+  return absl::OkStatus();
+}
+
+std::string FlagSet::Usage() const {
+  std::string out = absl::StrCat("usage: ", command_, " ", synopsis_, "\n\nflags:\n");
+  for (const Flag& flag : flags_) {
+    absl::StrAppendFormat(&out, "  --%-22s %s", flag.name, flag.help);
+    if (!flag.default_text.empty()) absl::StrAppend(&out, " (default ", flag.default_text, ")");
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
+}
+
+}  // namespace training
+}  // namespace embrt

@@ -1,0 +1,640 @@
+// Copyright embrt authors.
+
+#include "tools/training/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "embrt/checkpoint.h"
+#include "embrt/config.h"
+#include "embrt/embedding.h"
+#include "embrt/status_macros.h"
+#include "tools/training/default_config.h"
+#include "tools/training/host_state.h"
+#include "tools/training/metrics.h"
+#include "tools/training/progress.h"
+
+namespace embrt {
+namespace training {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+const char* LossName(Loss loss) { return loss == Loss::kLogistic ? "logistic" : "squared"; }
+
+absl::StatusOr<Loss> ParseLossName(const std::string& name) {
+  if (name == "logistic") return Loss::kLogistic;
+  if (name == "squared") return Loss::kSquared;
+  return absl::DataLossError(absl::StrCat("unknown loss '", name, "' in host state"));
+}
+
+// One batch of examples laid out per feature, as Enqueue takes them.
+struct Batch {
+  explicit Batch(int size, int features)
+      : size(size), ids(features, std::vector<int64_t>(size, 0)), labels(size, 0.0f) {}
+  int size;
+  int count = 0;  // valid examples; the rest is padding (id 0, gradient 0)
+  std::vector<std::vector<int64_t>> ids;
+  std::vector<float> labels;
+};
+
+// Reads up to batch.size examples. At the end of the data, counts an epoch and, when
+// `rewind_at_end(epochs)` says so, rewinds and goes on filling. A pass without a single
+// example is an error (nothing to train on).
+absl::Status FillBatch(ExampleSource& source, const std::vector<int>& feature_fields,
+                       const std::function<bool(int64_t epochs)>& rewind_at_end,
+                       int64_t& epochs, Batch& batch, Example& scratch, bool& finished) {
+  batch.count = 0;
+  bool read_since_rewind = true;
+  while (batch.count < batch.size) {
+    EMBRT_ASSIGN_OR_RETURN(bool got, source.Next(scratch));
+    if (!got) {
+      ++epochs;
+      if (!read_since_rewind) {
+        return absl::InvalidArgumentError("the data holds no example to train on");
+      }
+      if (!rewind_at_end(epochs)) {
+        finished = true;
+        break;
+      }
+      EMBRT_RETURN_IF_ERROR(source.Rewind());
+      read_since_rewind = false;
+      continue;
+    }
+    read_since_rewind = true;
+    for (size_t f = 0; f < feature_fields.size(); ++f) {
+      batch.ids[f][batch.count] = scratch.ids[feature_fields[f]];
+    }
+    batch.labels[batch.count] = scratch.label;
+    ++batch.count;
+  }
+  for (size_t f = 0; f < feature_fields.size(); ++f) {
+    std::fill(batch.ids[f].begin() + batch.count, batch.ids[f].end(), 0);
+  }
+  return absl::OkStatus();
+}
+
+// The embedding engine with the host model's buffers.
+struct Model {
+  std::unique_ptr<Embedding> embedding;
+  std::unique_ptr<FactorizationMachine> fm;
+  int dim = 0;
+  int batch_size = 0;
+  std::vector<std::vector<float>> activations;  // per feature [batch, dim]
+  std::vector<std::vector<float>> gradients;
+  std::vector<float> scores, score_gradients;
+  double embedding_seconds = 0;
+  double host_seconds = 0;
+
+  std::vector<absl::Span<const float>> ActivationViews() const {
+    return {activations.begin(), activations.end()};
+  }
+
+  // Enqueue + Dequeue + Forward: scores for every row of the batch.
+  absl::Status Lookup(const Batch& batch, bool training, float bias) {
+    std::vector<FeatureInput> inputs;
+    for (const std::vector<int64_t>& ids : batch.ids) {
+      inputs.push_back(FeatureInput::Dense(ids, {batch_size}));
+    }
+    Clock::time_point start = Clock::now();
+    EMBRT_RETURN_IF_ERROR(embedding->Enqueue(inputs, {}, training));
+    std::vector<absl::Span<float>> outputs(activations.begin(), activations.end());
+    EMBRT_RETURN_IF_ERROR(embedding->DequeueInto(outputs));
+    embedding_seconds += SecondsSince(start);
+    start = Clock::now();
+    fm->Forward(ActivationViews(), batch_size, bias, absl::MakeSpan(scores));
+    host_seconds += SecondsSince(start);
+    return absl::OkStatus();
+  }
+};
+
+absl::StatusOr<Model> BuildModel(const EmbeddingConfig& config, int batch_size) {
+  EMBRT_ASSIGN_OR_RETURN(ResolvedConfig resolved, ResolveConfig(config));
+  if (resolved.features.empty()) {
+    return absl::InvalidArgumentError("the config has no features");
+  }
+  Model model;
+  model.batch_size = batch_size;
+  model.dim = resolved.tables[resolved.features[0].table_index].dim;
+  for (size_t f = 0; f < resolved.features.size(); ++f) {
+    const ResolvedTable& table = resolved.tables[resolved.features[f].table_index];
+    if (table.dim != model.dim) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "feature '", resolved.features[f].name, "' looks up table '", table.name,
+          "' of dim ", table.dim, ", but the factorization machine needs every feature's dim to "
+          "be the same (", model.dim, " for feature '", resolved.features[0].name, "')"));
+    }
+    if (!resolved.features[f].output_shape.empty() &&
+        resolved.features[f].output_shape != std::vector<int64_t>{batch_size}) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "feature '", resolved.features[f].name, "': output_shape must be empty or [",
+          batch_size, "] (one id per example)"));
+    }
+  }
+  EMBRT_ASSIGN_OR_RETURN(model.embedding, Embedding::Create(config));
+  EMBRT_RETURN_IF_ERROR(model.embedding->Build(batch_size));
+  const size_t features = resolved.features.size();
+  model.fm = std::make_unique<FactorizationMachine>(static_cast<int>(features), model.dim);
+  model.activations.assign(features, std::vector<float>(size_t{1} * batch_size * model.dim));
+  model.gradients = model.activations;
+  model.scores.assign(batch_size, 0.0f);
+  model.score_gradients.assign(batch_size, 0.0f);
+  return model;
+}
+
+// Evaluates on every example of `source` (rewound first).
+absl::StatusOr<EvalResult> RunEvaluation(Model& model, ExampleSource& source,
+                                         const std::vector<int>& feature_fields, Loss loss,
+                                         float bias) {
+  EMBRT_RETURN_IF_ERROR(source.Rewind());
+  Batch batch(model.batch_size, static_cast<int>(feature_fields.size()));
+  Example scratch;
+  std::vector<float> predictions, labels;
+  double total_loss = 0;
+  int64_t epochs = 0;
+  bool finished = false;
+  while (!finished) {
+    absl::Status filled = FillBatch(
+        source, feature_fields, [](int64_t) { return false; }, epochs, batch, scratch, finished);
+    EMBRT_RETURN_IF_ERROR(filled);
+    if (batch.count == 0) break;
+    EMBRT_RETURN_IF_ERROR(model.Lookup(batch, /*training=*/false, bias));
+    for (int i = 0; i < batch.count; ++i) {
+      predictions.push_back(static_cast<float>(Predict(loss, model.scores[i])));
+      labels.push_back(batch.labels[i]);
+      total_loss += ComputeLoss(loss, model.scores[i], batch.labels[i]).loss;
+    }
+  }
+  if (predictions.empty()) {
+    return absl::InvalidArgumentError("the evaluation data holds no example");
+  }
+  EvalResult result;
+  result.examples = static_cast<int64_t>(predictions.size());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  result.loss = result.examples ? total_loss / result.examples : nan;
+  if (loss == Loss::kLogistic) {
+    result.auc = Auc(predictions, labels);
+    result.log_loss = LogLoss(predictions, labels);
+    result.rmse = result.mae = nan;
+  } else {
+    result.rmse = Rmse(predictions, labels);
+    result.mae = Mae(predictions, labels);
+    result.auc = result.log_loss = nan;
+  }
+  return result;
+}
+
+EvalResult TeacherResult(const SyntheticClicks& clicks, int64_t count) {
+  std::vector<float> probabilities, labels;
+  TeacherPredictions(clicks, 1, count, probabilities, labels);
+  EvalResult result;
+  result.examples = count;
+  result.auc = Auc(probabilities, labels);
+  result.log_loss = LogLoss(probabilities, labels);
+  result.loss = result.log_loss;
+  result.rmse = result.mae = std::numeric_limits<double>::quiet_NaN();
+  return result;
+}
+
+// Skips `count` training examples (resuming), cycling through the data like training does.
+absl::Status SkipExamples(ExampleSource& source, int64_t count) {
+  Example scratch;
+  int64_t read_this_pass = 0;
+  for (int64_t i = 0; i < count;) {
+    EMBRT_ASSIGN_OR_RETURN(bool got, source.Next(scratch));
+    if (got) {
+      ++i;
+      ++read_this_pass;
+      continue;
+    }
+    if (read_this_pass == 0) return absl::InvalidArgumentError("the data holds no example");
+    read_this_pass = 0;
+    EMBRT_RETURN_IF_ERROR(source.Rewind());
+  }
+  return absl::OkStatus();
+}
+
+// Host state files whose checkpoint was pruned (keep_last) go too.
+void RemoveOrphanHostStates(const std::string& root) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("host-", 0) != 0 || name.size() < 10 ||
+        name.compare(name.size() - 4, 4, ".txt") != 0) {
+      continue;
+    }
+    const std::string step = name.substr(5, name.size() - 9);
+    if (!std::filesystem::exists(std::filesystem::path(root) / ("ckpt-" + step), error)) {
+      std::filesystem::remove(entry.path(), error);
+    }
+  }
+}
+
+absl::Status OverrideOptimizer(const std::string& algorithm, float learning_rate,
+                               EmbeddingConfig& config) {
+  OptimizerConfig* global = config.mutable_optimizer();
+  if (!algorithm.empty()) {
+    if (algorithm == "sgd") {
+      global->mutable_sgd();
+    } else if (algorithm == "adagrad") {
+      global->mutable_adagrad();
+    } else if (algorithm == "adagrad_momentum") {
+      global->mutable_adagrad_momentum();
+    } else if (algorithm == "adam") {
+      global->mutable_adam();
+    } else if (algorithm == "ftrl") {
+      global->mutable_ftrl();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--optimizer=", algorithm, ": expected sgd, adagrad, adagrad_momentum, adam or ftrl"));
+    }
+    for (TableConfig& table : *config.mutable_tables()) table.clear_optimizer();
+  }
+  if (learning_rate > 0) {
+    global->mutable_learning_rate()->set_constant(learning_rate);
+    for (TableConfig& table : *config.mutable_tables()) {
+      if (table.has_optimizer()) {
+        table.mutable_optimizer()->mutable_learning_rate()->set_constant(learning_rate);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
+  const Clock::time_point run_start = Clock::now();
+  TrainReport report;
+  const DataFormat format = options.format;
+
+  // -- Everything is checked before anything is written. ---------------------------------
+  if (options.steps < 0 || options.epochs < 0 || options.batch_size < 0 ||
+      options.checkpoint_every < 0 || options.eval_every < 0) {
+    return absl::InvalidArgumentError(
+        "--steps, --epochs, --batch_size, --checkpoint_every and --eval_every must be >= 0");
+  }
+  if (options.steps > 0 && options.epochs > 0) {
+    return absl::InvalidArgumentError("give --steps or --epochs, not both");
+  }
+  if (format == DataFormat::kSynthetic && options.epochs > 0) {
+    return absl::InvalidArgumentError(
+        "the synthetic data is an endless stream: use --steps instead of --epochs");
+  }
+  if ((options.resume || options.checkpoint_every > 0) && options.checkpoint_dir.empty()) {
+    return absl::InvalidArgumentError("--resume and --checkpoint_every need --checkpoint_dir");
+  }
+
+  DataOptions data = options.data;
+  data.format = format;
+  std::shared_ptr<SyntheticClicks> clicks;
+  if (format == DataFormat::kSynthetic) {
+    clicks = std::make_shared<SyntheticClicks>(options.synthetic_options_given
+                                                   ? options.synthetic
+                                                   : DefaultSyntheticOptions(options.seed));
+    data.synthetic = clicks;
+    data.eval_examples = options.synthetic_eval_examples > 0 ? options.synthetic_eval_examples
+                                                             : kDefaultSyntheticEvalExamples;
+  }
+
+  EmbeddingConfig config;
+  if (!options.config_path.empty()) {
+    EMBRT_ASSIGN_OR_RETURN(config, ReadConfigFile(options.config_path));
+  } else if (format == DataFormat::kSynthetic) {
+    config = DefaultSyntheticConfig(*clicks, options.seed);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--format=", DataFormatName(format), " needs --config (see examples/configs/",
+        DataFormatName(format), ".textproto)"));
+  }
+  if (!options.backend.empty()) config.mutable_backend()->set_name(options.backend);
+  if (options.learning_rate < 0) {
+    return absl::InvalidArgumentError("--learning_rate must be > 0");
+  }
+  EMBRT_RETURN_IF_ERROR(OverrideOptimizer(options.optimizer, options.learning_rate, config));
+  config.set_seed(options.seed);
+  const int batch_size = options.batch_size > 0                   ? options.batch_size
+                         : config.per_replica_batch_size() > 0 ? config.per_replica_batch_size()
+                                                                  : kDefaultBatchSize;
+  config.set_per_replica_batch_size(batch_size);
+  if (config.num_replicas() != 1 || config.num_hosts() != 1) {
+    return absl::UnimplementedError("embrt train drives one replica on one host");
+  }
+
+  EMBRT_ASSIGN_OR_RETURN(ResolvedConfig resolved, ResolveConfig(config));
+  EMBRT_ASSIGN_OR_RETURN(DataSources sources, OpenDataSources(resolved, data, true));
+  EMBRT_ASSIGN_OR_RETURN(Model model, BuildModel(config, batch_size));
+  const Loss loss = options.loss.value_or(DefaultLoss(format));
+
+  int64_t total_steps = options.steps;
+  int64_t target_epochs = options.epochs;
+  if (total_steps == 0 && target_epochs == 0) {
+    if (format == DataFormat::kSynthetic) {
+      total_steps = kDefaultSyntheticSteps;
+    } else {
+      target_epochs = 1;
+    }
+  }
+
+  // -- Resume. ----------------------------------------------------------------------------
+  float bias = 0.0f;
+  bool bias_initialized = false;
+  HostOptimizer bias_optimizer(HostOptimizer::Kind::kAdagrad, options.bias_learning_rate);
+  int64_t examples_seen = 0;
+  if (options.resume) {
+    absl::StatusOr<std::string> latest = ResolveCheckpointPath(options.checkpoint_dir);
+    if (latest.ok()) {
+      EMBRT_RETURN_IF_ERROR(RestoreCheckpoint(*model.embedding, *latest));
+      const int64_t step = model.embedding->step();
+      EMBRT_ASSIGN_OR_RETURN(HostState state,
+                             LoadHostState(HostStatePath(options.checkpoint_dir, step)));
+      bias = state.bias;
+      bias_initialized = true;
+      bias_optimizer.set_accumulator(state.bias_accumulator);
+      examples_seen = state.examples_seen;
+      EMBRT_RETURN_IF_ERROR(SkipExamples(*sources.train, examples_seen));
+      report.first_step = step;
+    } else if (!absl::IsNotFound(latest.status())) {
+      return latest.status();
+    }
+  }
+
+  report.format = DataFormatName(format);
+  report.loss = LossName(loss);
+  report.backend = config.backend().name();
+  report.backend_path = model.embedding->backend().path;
+  report.batch_size = batch_size;
+  report.curve.title = absl::StrCat("embrt train: ", report.format, " data, ",
+                                    resolved.features.size(), " fields, dim ", model.dim);
+  report.curve.loss_name = loss == Loss::kLogistic ? "log loss" : "squared error / 2";
+  const std::string plot_path =
+      !options.plot_path.empty()          ? options.plot_path
+      : !options.checkpoint_dir.empty() ? options.checkpoint_dir + "/learning_curve.svg"
+                                          : "";
+
+  int64_t eval_every = options.eval_every;
+  if (eval_every == 0 && total_steps > 0) eval_every = std::max<int64_t>(1, total_steps / 10);
+  const int64_t curve_every = eval_every > 0 ? std::max<int64_t>(1, eval_every / 10) : 10;
+
+  Progress progress(options.progress != nullptr ? options.progress : stderr,
+                    options.progress_terminal);
+  Batch batch(batch_size, static_cast<int>(resolved.features.size()));
+  Example scratch;
+  int64_t epochs = 0;
+  bool finished = false;
+  int64_t step = model.embedding->step();
+  double interval_loss = 0;
+  int64_t interval_examples = 0;
+  double last_train_loss = std::numeric_limits<double>::quiet_NaN();
+  int64_t last_eval_step = -1;
+  const auto rewind_at_end = [&](int64_t done) {
+    return target_epochs == 0 || done < target_epochs;
+  };
+
+  auto evaluate = [&]() -> absl::Status {
+    const Clock::time_point start = Clock::now();
+    const double embedding_before = model.embedding_seconds, host_before = model.host_seconds;
+    EMBRT_ASSIGN_OR_RETURN(report.eval,
+                           RunEvaluation(model, *sources.eval, sources.feature_fields, loss, bias));
+    model.embedding_seconds = embedding_before;  // evaluation time is counted on its own
+    model.host_seconds = host_before;
+    report.eval_seconds += SecondsSince(start);
+    report.curve.eval.push_back({static_cast<double>(examples_seen), report.eval.loss});
+    last_eval_step = step;
+    return absl::OkStatus();
+  };
+
+  auto save_checkpoint = [&]() -> absl::Status {
+    const Clock::time_point start = Clock::now();
+    std::error_code error;
+    std::filesystem::create_directories(options.checkpoint_dir, error);
+    if (error) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot create --checkpoint_dir '", options.checkpoint_dir, "': ", error.message()));
+    }
+    HostState state;
+    state.step = step;
+    state.bias = bias;
+    state.bias_accumulator = bias_optimizer.accumulator();
+    state.examples_seen = examples_seen;
+    state.loss = LossName(loss);
+    state.format = DataFormatName(format);
+    state.tsv_columns = data.tsv_columns;
+    state.seed = options.seed;
+    if (clicks != nullptr) {
+      state.seed = clicks->options().seed;
+      state.synthetic_fields = clicks->options().num_fields;
+      state.synthetic_cardinality = clicks->options().max_cardinality;
+    }
+    EMBRT_RETURN_IF_ERROR(SaveHostState(state, HostStatePath(options.checkpoint_dir, step)));
+    CheckpointOptions checkpoint_options;
+    checkpoint_options.keep_last = options.keep_checkpoints;
+    checkpoint_options.created_by = "embrt train";
+    EMBRT_ASSIGN_OR_RETURN(report.checkpoint,
+                           SaveCheckpoint(*model.embedding, options.checkpoint_dir,
+                                          checkpoint_options));
+    RemoveOrphanHostStates(options.checkpoint_dir);
+    report.checkpoint_seconds += SecondsSince(start);
+    return absl::OkStatus();
+  };
+
+  std::vector<std::optional<TensorView>> gradient_views(resolved.features.size());
+  const Clock::time_point train_start = Clock::now();
+  while (total_steps == 0 || step < total_steps) {
+    Clock::time_point start = Clock::now();
+    EMBRT_RETURN_IF_ERROR(FillBatch(*sources.train, sources.feature_fields, rewind_at_end,
+                                    epochs, batch, scratch, finished));
+    report.input_seconds += SecondsSince(start);
+    if (batch.count == 0) break;
+    if (!bias_initialized) {
+      // The global bias starts at the first batch's mean (its logit for clicks), so that
+      // the embeddings do not have to learn the base rate.
+      double mean = 0;
+      for (int i = 0; i < batch.count; ++i) mean += batch.labels[i];
+      mean /= batch.count;
+      bias = loss == Loss::kLogistic
+                 ? static_cast<float>(std::log(std::clamp(mean, 0.01, 0.99) /
+                                               (1 - std::clamp(mean, 0.01, 0.99))))
+                 : static_cast<float>(mean);
+      bias_initialized = true;
+    }
+
+    EMBRT_RETURN_IF_ERROR(model.Lookup(batch, /*training=*/true, bias));
+    start = Clock::now();
+    for (int i = 0; i < batch_size; ++i) {
+      if (i < batch.count && !std::isfinite(model.scores[i])) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "training diverged at step ", step + 1, ": the score of example ", i,
+            " of the batch is ", model.scores[i], "; lower the learning rate (--learning_rate)"));
+      }
+      if (i < batch.count) {
+        const LossValue value = ComputeLoss(loss, model.scores[i], batch.labels[i]);
+        interval_loss += value.loss;
+        model.score_gradients[i] = static_cast<float>(value.gradient);
+      } else {
+        model.score_gradients[i] = 0.0f;  // padding
+      }
+    }
+    std::vector<absl::Span<float>> gradient_spans(model.gradients.begin(),
+                                                  model.gradients.end());
+    const double bias_gradient = model.fm->Backward(model.ActivationViews(), batch_size,
+                                                    model.score_gradients, gradient_spans);
+    bias_optimizer.Apply(static_cast<float>(bias_gradient), bias);
+    for (size_t f = 0; f < gradient_views.size(); ++f) {
+      gradient_views[f] = TensorView{model.gradients[f], {batch_size, model.dim}};
+    }
+    model.host_seconds += SecondsSince(start);
+    start = Clock::now();
+    EMBRT_RETURN_IF_ERROR(model.embedding->ApplyGradients(gradient_views));
+    model.embedding_seconds += SecondsSince(start);
+
+    ++step;
+    examples_seen += batch.count;
+    interval_examples += batch.count;
+    report.examples += batch.count;
+    if (step % curve_every == 0 || finished) {
+      last_train_loss = interval_loss / std::max<int64_t>(interval_examples, 1);
+      report.curve.train.push_back({static_cast<double>(examples_seen), last_train_loss});
+      interval_loss = 0;
+      interval_examples = 0;
+    }
+    if (options.progress != nullptr) {
+      progress.Update(step, total_steps, report.examples, last_train_loss);
+    }
+    const bool epoch_evaluation = eval_every == 0 && epochs > report.epochs_completed;
+    report.epochs_completed = epochs;
+    if ((eval_every > 0 && step % eval_every == 0) || epoch_evaluation) {
+      EMBRT_RETURN_IF_ERROR(evaluate());
+    }
+    if (options.checkpoint_every > 0 && step % options.checkpoint_every == 0) {
+      EMBRT_RETURN_IF_ERROR(save_checkpoint());
+    }
+    if (finished) break;
+  }
+  const double train_seconds = SecondsSince(train_start);
+  if (step == report.first_step && (total_steps == 0 || total_steps > report.first_step)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no training example in '", data.data, "'"));
+  }
+  if (options.progress != nullptr) progress.Finish();
+  if (interval_examples > 0) {
+    last_train_loss = interval_loss / interval_examples;
+    report.curve.train.push_back({static_cast<double>(examples_seen), last_train_loss});
+  }
+  if (last_eval_step != step) EMBRT_RETURN_IF_ERROR(evaluate());
+  if (!options.checkpoint_dir.empty() &&
+      (report.checkpoint.empty() || step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
+    EMBRT_RETURN_IF_ERROR(save_checkpoint());
+  }
+  if (format == DataFormat::kSynthetic) {
+    report.teacher = TeacherResult(*clicks, data.eval_examples);
+    report.curve.reference_name = "teacher (held out)";
+    report.curve.reference_loss = report.teacher->log_loss;
+  }
+
+  const int64_t trained_examples = report.examples;
+  report.steps = step;
+  report.examples = examples_seen;
+  report.epochs_completed = epochs;
+  report.train_loss = last_train_loss;
+  report.bias = bias;
+  report.bad_lines = sources.train->bad_lines() + sources.eval->bad_lines();
+  report.bad_line_messages = sources.train->bad_line_messages();
+  for (const std::string& message : sources.eval->bad_line_messages()) {
+    report.bad_line_messages.push_back(message);
+  }
+  report.embedding_seconds = model.embedding_seconds;
+  report.host_seconds = model.host_seconds;
+  report.examples_per_second =
+      train_seconds > 0 ? static_cast<double>(trained_examples) / train_seconds : 0;
+  if (!plot_path.empty()) {
+    EMBRT_RETURN_IF_ERROR(WriteLearningCurveSvg(report.curve, plot_path));
+    report.plot = plot_path;
+  }
+  report.seconds = SecondsSince(run_start);
+  return report;
+}
+
+absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
+  const Clock::time_point run_start = Clock::now();
+  EMBRT_ASSIGN_OR_RETURN(std::string path, ResolveCheckpointPath(options.checkpoint));
+  EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
+                         CheckpointReader::Open(path, CheckpointReader::Options{false}));
+  const int64_t step = reader->step();
+  EMBRT_ASSIGN_OR_RETURN(HostState state,
+                         LoadHostState(HostStatePathForCheckpoint(path, step)));
+  EmbeddingConfig config = reader->manifest().config();
+  reader.reset();
+  if (!options.backend.empty()) config.mutable_backend()->set_name(options.backend);
+  const int batch_size =
+      options.batch_size > 0 ? options.batch_size : config.per_replica_batch_size();
+  config.set_per_replica_batch_size(batch_size);
+
+  DataOptions data = options.data;
+  if (options.format.has_value()) {
+    data.format = *options.format;
+  } else {
+    EMBRT_ASSIGN_OR_RETURN(data.format, ParseDataFormat(state.format));
+  }
+  if (data.tsv_columns.empty()) data.tsv_columns = state.tsv_columns;
+  std::shared_ptr<SyntheticClicks> clicks;
+  if (data.format == DataFormat::kSynthetic) {
+    SyntheticClicksOptions synthetic = DefaultSyntheticOptions(state.seed);
+    if (state.synthetic_fields > 0) synthetic.num_fields = state.synthetic_fields;
+    if (state.synthetic_cardinality > 0) synthetic.max_cardinality = state.synthetic_cardinality;
+    clicks = std::make_shared<SyntheticClicks>(synthetic);
+    data.synthetic = clicks;
+    if (data.eval_examples <= 0) data.eval_examples = kDefaultSyntheticEvalExamples;
+  }
+  EMBRT_ASSIGN_OR_RETURN(ResolvedConfig resolved, ResolveConfig(config));
+  EMBRT_ASSIGN_OR_RETURN(DataSources sources, OpenDataSources(resolved, data, false));
+  EMBRT_ASSIGN_OR_RETURN(Model model, BuildModel(config, batch_size));
+  EMBRT_RETURN_IF_ERROR(RestoreCheckpoint(*model.embedding, path));
+  Loss loss;
+  if (options.loss.has_value()) {
+    loss = *options.loss;
+  } else {
+    EMBRT_ASSIGN_OR_RETURN(loss, ParseLossName(state.loss));
+  }
+
+  TrainReport report;
+  report.format = DataFormatName(data.format);
+  report.loss = LossName(loss);
+  report.backend = config.backend().name();
+  report.backend_path = model.embedding->backend().path;
+  report.batch_size = batch_size;
+  report.first_step = report.steps = step;
+  report.examples = state.examples_seen;
+  report.bias = state.bias;
+  report.checkpoint = path;
+  const Clock::time_point start = Clock::now();
+  EMBRT_ASSIGN_OR_RETURN(report.eval, RunEvaluation(model, *sources.eval, sources.feature_fields,
+                                                    loss, state.bias));
+  report.eval_seconds = SecondsSince(start);
+  report.embedding_seconds = model.embedding_seconds;
+  report.host_seconds = model.host_seconds;
+  report.examples_per_second =
+      report.eval_seconds > 0 ? report.eval.examples / report.eval_seconds : 0;
+  if (clicks != nullptr) {
+    report.teacher = TeacherResult(*clicks, data.eval_examples);
+  }
+  report.bad_lines = sources.eval->bad_lines();
+  report.bad_line_messages = sources.eval->bad_line_messages();
+  report.train_loss = std::numeric_limits<double>::quiet_NaN();
+  report.seconds = SecondsSince(run_start);
+  return report;
+}
+
+}  // namespace training
+}  // namespace embrt

@@ -1,0 +1,120 @@
+// Copyright embrt authors.
+//
+// File: tools/training/trainer.h
+// ------------------------------
+// The main job behind `embrt train` and `embrt eval`: a factorization machine
+// (factorization_machine.h) whose embeddings and per-field linear weights live in embrt tables
+// and whose global bias lives on the host. Per step: read a batch, Enqueue the ids, Dequeue
+// the activations, compute scores, loss and d loss / d activation on the host, ApplyGradients
+// (the backend's optimizer updates the touched rows), and update the bias with the host's own
+// Adagrad. Evaluates on held-out data, writes checkpoints, a learning curve and a report.
+//
+// Thread safety: one call at a time per process is expected (it owns an Embedding).
+
+#ifndef EMBRT_TOOLS_TRAINING_TRAINER_H_
+#define EMBRT_TOOLS_TRAINING_TRAINER_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "embrt/config.pb.h"
+#include "tools/training/data_setup.h"
+#include "tools/training/factorization_machine.h"
+#include "tools/training/learning_curve_svg.h"
+
+namespace embrt {
+namespace training {
+
+struct TrainOptions {
+  std::string config_path;  // text format; empty: the built-in default (default_config.h)
+  std::string backend;      // overrides the config's backend when not empty
+  // Overrides: every table gets the global optimizer with this algorithm ("sgd", "adagrad",
+  // "adagrad_momentum", "adam", "ftrl"; TF's default hyperparameters), and/or this constant
+  // learning rate (> 0) on the global and every table's optimizer.
+  std::string optimizer;
+  float learning_rate = 0;
+  DataFormat format = DataFormat::kSynthetic;
+  DataOptions data;         // format, files, TSV spec, bad-line policy (synthetic filled here)
+  int64_t steps = 0;        // total steps; 0: epochs, or the default
+  int64_t epochs = 0;       // passes over the data (files only)
+  int batch_size = 0;       // 0: the config's, else the default
+  std::optional<Loss> loss; // default: DefaultLoss(format)
+  uint64_t seed = 1;        // model initializers and synthetic data
+  int64_t eval_every = 0;   // steps between evaluations; 0: about 10 per run (or per epoch)
+  float bias_learning_rate = 0.05f;  // the host's Adagrad for the global bias
+
+  std::string checkpoint_dir;   // empty: no checkpoints
+  int64_t checkpoint_every = 0; // steps; 0: only at the end
+  int keep_checkpoints = 3;
+  bool resume = false;          // continue from checkpoint_dir's latest checkpoint if any
+  std::string plot_path;        // empty: checkpoint_dir/learning_curve.svg when checkpointing
+
+  // Synthetic data (the default run); a smaller variant for tests.
+  SyntheticClicksOptions synthetic;
+  bool synthetic_options_given = false;  // false: DefaultSyntheticOptions(seed)
+  int64_t synthetic_eval_examples = 0;   // 0: the default
+
+  std::FILE* progress = stderr;  // null: no progress
+  bool progress_terminal = false;
+};
+
+struct EvalResult {
+  int64_t examples = 0;
+  double loss = 0;      // mean loss of the model's objective
+  double auc = 0;       // clicks
+  double log_loss = 0;  // clicks
+  double rmse = 0;      // ratings
+  double mae = 0;       // ratings
+};
+
+struct TrainReport {
+  std::string format;
+  std::string loss;  // "logistic" or "squared"
+  std::string backend;
+  std::string backend_path;
+  int batch_size = 0;
+  int64_t first_step = 0;  // > 0 when resumed
+  int64_t steps = 0;       // completed steps at the end
+  int64_t examples = 0;    // training examples seen (padding excluded), resumed ones included
+  int64_t epochs_completed = 0;
+  double train_loss = 0;   // mean over the last curve interval
+  float bias = 0;
+  EvalResult eval;
+  std::optional<EvalResult> teacher;  // synthetic data: the hidden teacher on the same set
+  int64_t bad_lines = 0;
+  std::vector<std::string> bad_line_messages;
+  std::string checkpoint;  // the last checkpoint written
+  std::string plot;
+  LearningCurve curve;
+  // Timing (seconds): wall, reading data, embedding calls (enqueue/dequeue/apply),
+  // host model (forward/backward/bias), evaluation, checkpoints.
+  double seconds = 0, input_seconds = 0, embedding_seconds = 0, host_seconds = 0,
+         eval_seconds = 0, checkpoint_seconds = 0;
+  double examples_per_second = 0;
+};
+
+// Trains and evaluates. Every input is checked before anything is written: a bad flag value,
+// config, backend or data file is an error and leaves no checkpoint behind.
+absl::StatusOr<TrainReport> Train(const TrainOptions& options);
+
+struct EvalOptions {
+  std::string checkpoint;  // a checkpoint directory or a root with `latest`
+  std::string backend;     // empty: the checkpoint config's
+  std::optional<DataFormat> format;  // empty: the one recorded at training time
+  DataOptions data;
+  int batch_size = 0;
+  std::optional<Loss> loss;
+};
+
+// Restores a checkpoint (tables and host state) and evaluates it on data: every line of
+// --eval_data (or --data), or the synthetic held-out set.
+absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options);
+
+}  // namespace training
+}  // namespace embrt
+
+#endif  // EMBRT_TOOLS_TRAINING_TRAINER_H_
