@@ -21,6 +21,8 @@ function(embrt_add_test name)
   endforeach()
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
+    # gtest_discover_tests splits list values, so each variable travels in its own property.
     PROPERTIES ${label_properties}
-      ENVIRONMENT "EMBRT_PLUGIN_PATH=${PROJECT_BINARY_DIR}/plugins;EMBRT_SHARED_DATA=${EMBRT_SHARED_DATA_DIR}")
+      ENVIRONMENT "EMBRT_PLUGIN_PATH=${PROJECT_BINARY_DIR}/plugins"
+      ENVIRONMENT_MODIFICATION "EMBRT_SHARED_DATA=set:${EMBRT_SHARED_DATA_DIR}")
 endfunction()
