@@ -23,6 +23,7 @@
 #include "lookup.h"
 #include "tables.h"
 #include "thread_pool.h"
+#include "zipf_ids.h"
 
 namespace {
 
@@ -57,20 +58,11 @@ struct Batch {
   std::vector<float> gains;
 };
 
-// Zipf(s) over [0, n) by inverse transform on a precomputed CDF of the first 2^16 ranks mixed
-// with a uniform tail, scattered over the table by a fixed multiplier.
+// Uniform ids, or Zipf(1.1) ids (bench/zipf_ids.h).
 int64_t DrawId(std::mt19937_64& random, bool zipf) {
   if (!zipf) return static_cast<int64_t>(random() % kTableRows);
-  static const std::vector<double> cdf = [] {
-    std::vector<double> c(1 << 16);
-    double total = 0;
-    for (size_t k = 0; k < c.size(); ++k) c[k] = (total += 1.0 / std::pow(k + 1.0, 1.1));
-    for (double& x : c) x /= total;
-    return c;
-  }();
-  const double u = std::uniform_real_distribution<double>(0, 1)(random);
-  const int64_t rank = std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
-  return (rank * 2654435761LL) % kTableRows;
+  static const embrt::bench::ZipfIds kZipf(1.1);
+  return kZipf.Draw(random, kTableRows);
 }
 
 Batch MakeBatch(int bag_size, bool zipf) {

@@ -27,6 +27,7 @@
 #include "tables.h"
 #include "thread_pool.h"
 #include "update.h"
+#include "zipf_ids.h"
 
 namespace {
 
@@ -37,18 +38,11 @@ constexpr int32_t kDim = 64;
 constexpr int64_t kBags = 1024;
 constexpr int kBagSize = 20;
 
+// Uniform ids, or Zipf(1.1) ids (bench/zipf_ids.h).
 int64_t DrawId(std::mt19937_64& random, bool zipf) {
   if (!zipf) return static_cast<int64_t>(random() % kTableRows);
-  static const std::vector<double> cdf = [] {
-    std::vector<double> c(1 << 16);
-    double total = 0;
-    for (size_t k = 0; k < c.size(); ++k) c[k] = (total += 1.0 / std::pow(k + 1.0, 1.1));
-    for (double& x : c) x /= total;
-    return c;
-  }();
-  const double u = std::uniform_real_distribution<double>(0, 1)(random);
-  const int64_t rank = std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
-  return (rank * 2654435761LL) % kTableRows;
+  static const embrt::bench::ZipfIds kZipf(1.1);
+  return kZipf.Draw(random, kTableRows);
 }
 
 struct Step {
@@ -88,8 +82,8 @@ OptimizerSettings Settings(EMBRT_OptimizerKind kind) {
 TableShard& Storage(EMBRT_OptimizerKind kind) {
   static TableShard* shards[6] = {};
   if (shards[kind] == nullptr) {
-    shards[kind] = new TableShard(kTableRows, kDim, SlotCount(kind));
-    for (int s = 1; s < SlotCount(kind); ++s) {
+    shards[kind] = new TableShard(kTableRows, kDim, embrt::sdk::SlotCount(kind));
+    for (int s = 1; s < embrt::sdk::SlotCount(kind); ++s) {
       std::fill(shards[kind]->slot(s), shards[kind]->slot(s) + kTableRows * kDim, 0.1f);
     }
   }
@@ -129,7 +123,7 @@ void BM_NaiveUpdate(benchmark::State& state) {
     }
     benchmark::ClobberMemory();
   }
-  SetCounters(state, step, SlotCount(kind));
+  SetCounters(state, step, embrt::sdk::SlotCount(kind));
 }
 
 void RunKernel(benchmark::State& state, int threads) {
@@ -150,7 +144,7 @@ void RunKernel(benchmark::State& state, int threads) {
                         /*accumulate=*/true, /*every_row=*/false, &storage, &scratch);
     benchmark::ClobberMemory();
   }
-  SetCounters(state, step, SlotCount(kind));
+  SetCounters(state, step, embrt::sdk::SlotCount(kind));
 }
 
 void BM_KernelUpdate(benchmark::State& state) { RunKernel(state, 1); }

@@ -28,6 +28,7 @@
 #include "embrt/config.h"
 #include "embrt/embedding.h"
 #include "embrt/inputs.h"
+#include "zipf_ids.h"
 
 namespace {
 
@@ -44,16 +45,8 @@ const int kFeatureTable[] = {0, 0, 1};
 constexpr int kFeatures = 3;
 
 int64_t ZipfId(std::mt19937_64& random, int64_t rows) {
-  static const std::vector<double> cdf = [] {
-    std::vector<double> c(1 << 16);
-    double total = 0;
-    for (size_t k = 0; k < c.size(); ++k) c[k] = (total += 1.0 / std::pow(k + 1.0, 1.05));
-    for (double& x : c) x /= total;
-    return c;
-  }();
-  const double u = std::uniform_real_distribution<double>(0, 1)(random);
-  const int64_t rank = std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
-  return (rank * 2654435761LL) % rows;
+  static const embrt::bench::ZipfIds kZipf(1.05);
+  return kZipf.Draw(random, rows);
 }
 
 // Ragged ids of every feature for kSteps steps.

@@ -18,25 +18,33 @@ namespace embrt {
 namespace internal {
 namespace {
 
-// Names are string literals (static storage), so the values may point straight at them.
-EMBRT_NamedValue FloatValue(const char* name, float value) {
+// A named value of `type` with no value set yet; `name` must outlive it.
+EMBRT_NamedValue NamedValue(const char* name, size_t name_size, EMBRT_ValueType type) {
   EMBRT_NamedValue v{};
   v.struct_size = EMBRT_NamedValue_STRUCT_SIZE;
   v.name = name;
-  v.name_size = std::char_traits<char>::length(name);
-  v.type = EMBRT_VALUE_FLOAT;
+  v.name_size = name_size;
+  v.type = type;
+  return v;
+}
+
+// Names are string literals (static storage), so the values may point straight at them.
+EMBRT_NamedValue FloatValue(const char* name, float value) {
+  EMBRT_NamedValue v = NamedValue(name, std::char_traits<char>::length(name), EMBRT_VALUE_FLOAT);
   v.float_value = value;
   return v;
 }
 
 EMBRT_NamedValue BoolValue(const char* name, bool value) {
-  EMBRT_NamedValue v{};
-  v.struct_size = EMBRT_NamedValue_STRUCT_SIZE;
-  v.name = name;
-  v.name_size = std::char_traits<char>::length(name);
-  v.type = EMBRT_VALUE_INT64;
+  EMBRT_NamedValue v = NamedValue(name, std::char_traits<char>::length(name), EMBRT_VALUE_INT64);
   v.int64_value = value ? 1 : 0;
   return v;
+}
+
+// The array a description field points at: NULL for an empty vector.
+template <typename T>
+T* DataOrNull(std::vector<T>& values) {
+  return values.empty() ? nullptr : values.data();
 }
 
 // Every hyperparameter of the optimizer's kind, named as documented in plugin_api.h.
@@ -113,7 +121,7 @@ DeviceDescription::DeviceDescription(const ResolvedConfig& config, int per_repli
     o.weight_decay_factor = optimizer.config.weight_decay_factor();
     o.multiply_weight_decay_factor_by_learning_rate =
         optimizer.config.multiply_weight_decay_factor_by_learning_rate() ? 1 : 0;
-    o.hyperparameters = hyperparameters_[t].empty() ? nullptr : hyperparameters_[t].data();
+    o.hyperparameters = DataOrNull(hyperparameters_[t]);
     o.num_hyperparameters = hyperparameters_[t].size();
 
     const std::string& name = strings_.emplace_back(table.name);
@@ -144,7 +152,7 @@ DeviceDescription::DeviceDescription(const ResolvedConfig& config, int per_repli
     d.table_index = feature.table_index;
     d.max_sequence_length = feature.max_sequence_length;
     d.input_rows = input_rows[f];
-    d.output_shape = output_shapes_[f].empty() ? nullptr : output_shapes_[f].data();
+    d.output_shape = DataOrNull(output_shapes_[f]);
     d.output_rank = output_shapes_[f].size();
     feature_pointers_[f] = &features_[f];
   }
@@ -157,11 +165,7 @@ DeviceDescription::DeviceDescription(const ResolvedConfig& config, int per_repli
   for (const auto& [key, value] : options) {
     const std::string& stored_key = strings_.emplace_back(key);
     const std::string& stored_value = strings_.emplace_back(value);
-    EMBRT_NamedValue v{};
-    v.struct_size = EMBRT_NamedValue_STRUCT_SIZE;
-    v.name = stored_key.data();
-    v.name_size = stored_key.size();
-    v.type = EMBRT_VALUE_STRING;
+    EMBRT_NamedValue v = NamedValue(stored_key.data(), stored_key.size(), EMBRT_VALUE_STRING);
     v.string_value = stored_value.data();
     v.string_value_size = stored_value.size();
     options_.push_back(v);
@@ -169,19 +173,19 @@ DeviceDescription::DeviceDescription(const ResolvedConfig& config, int per_repli
 
   description_ = EMBRT_EngineDescription{};
   description_.struct_size = EMBRT_EngineDescription_STRUCT_SIZE;
-  description_.tables = table_pointers_.empty() ? nullptr : table_pointers_.data();
+  description_.tables = DataOrNull(table_pointers_);
   description_.num_tables = num_tables;
-  description_.features = feature_pointers_.empty() ? nullptr : feature_pointers_.data();
+  description_.features = DataOrNull(feature_pointers_);
   description_.num_features = num_features;
   description_.per_replica_batch_size = per_replica_batch_size;
   description_.num_replicas = layout.num_replicas();
   description_.num_hosts = layout.num_hosts();
   description_.host_id = layout.host_id();
-  description_.sharding = layout.sharding() == MOD ? EMBRT_SHARDING_MOD : EMBRT_SHARDING_DIV;
+  description_.sharding = ToAbiSharding(layout.sharding());
   description_.pipeline_execution = layout.pipeline_execution() ? 1 : 0;
   description_.num_learning_rate_tags = static_cast<int32_t>(config.learning_rate_tags.size());
   description_.allow_nonfinite_gradients = layout.allow_nonfinite_gradients() ? 1 : 0;
-  description_.options = options_.empty() ? nullptr : options_.data();
+  description_.options = DataOrNull(options_);
   description_.num_options = options_.size();
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -112,6 +113,29 @@ absl::Status CheckBackendSupports(const ResolvedConfig& config,
 void DefaultWarningSink(absl::string_view message) {
   std::fprintf(stderr, "embrt warning: %.*s\n", static_cast<int>(message.size()),
                message.data());
+}
+
+// Arguments of Engine_LoadTableShard or Engine_RetrieveTableShard for rows
+// [begin, begin + count) of `table` on `shard`, one pointer per slot.
+template <typename Args, typename SlotPointer>
+Args TableShardArgs(size_t struct_size, EMBRT_Engine* engine, int table, int shard, int64_t begin,
+                    int64_t count, std::vector<SlotPointer>& slots) {
+  Args args{};
+  args.struct_size = struct_size;
+  args.engine = engine;
+  args.table = table;
+  args.shard = shard;
+  args.row_begin = begin;
+  args.row_count = count;
+  args.slots = slots.data();
+  args.num_slots = slots.size();
+  return args;
+}
+
+// "<call> (table '<name>', rows <begin>..<end>)", for errors of a chunked load or retrieve.
+std::string ChunkCallText(absl::string_view call, const std::string& table, int64_t begin,
+                          int64_t count) {
+  return absl::StrCat(call, " (table '", table, "', rows ", begin, "..", begin + count, ")");
 }
 
 }  // namespace
@@ -227,6 +251,15 @@ class Embedding::Impl {
   int64_t LocalRows(const ResolvedTable& table) const {
     return ShardRows(table.vocabulary_size, config_.config.num_hosts(), config_.config.host_id());
   }
+
+  // One chunk of a table's local rows: slot buffers of `count` rows each, reused from chunk to
+  // chunk (each buffer holds at least count * table.dim floats).
+  using ChunkVisitor =
+      absl::FunctionRef<absl::Status(int table_index, const ResolvedTable& table, int64_t begin,
+                                     int64_t count, std::vector<std::vector<float>>& slot_buffers)>;
+  // Calls `visit` for every chunk of at most ChunkRows(table) local rows of every table, tables
+  // and rows in order; stops at the first error.
+  absl::Status ForEachTableChunk(ChunkVisitor visit) const;
 
   // Loads every table in chunks; `fill` writes a chunk's slots.
   absl::Status LoadAllTables(const RowFiller& fill) ABSL_EXCLUSIVE_LOCKS_REQUIRED(init_mutex_);
@@ -382,43 +415,41 @@ absl::Status Embedding::Impl::Build(int batch_size,
   return absl::OkStatus();
 }
 
-absl::Status Embedding::Impl::LoadAllTables(const RowFiller& fill) {
-  const int host = config_.config.host_id();
+absl::Status Embedding::Impl::ForEachTableChunk(ChunkVisitor visit) const {
   std::vector<std::vector<float>> buffers;
-  std::vector<absl::Span<float>> spans;
-  std::vector<const float*> pointers;
   for (int t = 0; t < static_cast<int>(config_.tables.size()); ++t) {
     const ResolvedTable& table = config_.tables[t];
     const size_t slots = SlotNames(table.optimizer.kind).size();
     const int64_t rows = LocalRows(table);
     const int64_t chunk = std::min(ChunkRows(table), std::max<int64_t>(rows, 1));
     buffers.resize(slots);
-    spans.resize(slots);
-    pointers.resize(slots);
     for (size_t s = 0; s < slots; ++s) buffers[s].resize(chunk * table.dim);
     for (int64_t begin = 0; begin < rows; begin += chunk) {
-      const int64_t count = std::min(chunk, rows - begin);
-      for (size_t s = 0; s < slots; ++s) {
-        spans[s] = absl::MakeSpan(buffers[s].data(), count * table.dim);
-        pointers[s] = buffers[s].data();
-      }
-      EMBRT_RETURN_IF_ERROR(fill(t, begin, count, spans));
-      EMBRT_Engine_LoadTableShard_Args args{};
-      args.struct_size = EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE;
-      args.engine = engine_;
-      args.table = t;
-      args.shard = host;
-      args.row_begin = begin;
-      args.row_count = count;
-      args.slots = pointers.data();
-      args.num_slots = slots;
-      EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_LoadTableShard(&args), [&] {
-        return absl::StrCat("Engine_LoadTableShard (table '", table.name,
-                                                 "', rows ", begin, "..", begin + count, ")");
-      }));
+      EMBRT_RETURN_IF_ERROR(visit(t, table, begin, std::min(chunk, rows - begin), buffers));
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Embedding::Impl::LoadAllTables(const RowFiller& fill) {
+  std::vector<absl::Span<float>> spans;
+  std::vector<const float*> pointers;
+  return ForEachTableChunk([&](int t, const ResolvedTable& table, int64_t begin, int64_t count,
+                               std::vector<std::vector<float>>& buffers) -> absl::Status {
+    spans.resize(buffers.size());
+    pointers.resize(buffers.size());
+    for (size_t s = 0; s < buffers.size(); ++s) {
+      spans[s] = absl::MakeSpan(buffers[s].data(), count * table.dim);
+      pointers[s] = buffers[s].data();
+    }
+    EMBRT_RETURN_IF_ERROR(fill(t, begin, count, spans));
+    auto args = TableShardArgs<EMBRT_Engine_LoadTableShard_Args>(
+        EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE, engine_, t, config_.config.host_id(), begin,
+        count, pointers);
+    return Consume(api()->Engine_LoadTableShard(&args), [&] {
+      return ChunkCallText("Engine_LoadTableShard", table.name, begin, count);
+    });
+  });
 }
 
 absl::Status Embedding::Impl::EnsureTablesInitialized() {
@@ -698,42 +729,24 @@ absl::Status Embedding::Impl::LoadTables(const RowFiller& fill) {
 absl::Status Embedding::Impl::RetrieveTables(const RowSink& sink) {
   EMBRT_RETURN_IF_ERROR(CheckBuilt("RetrieveTables"));
   EMBRT_RETURN_IF_ERROR(EnsureTablesInitialized());
-  const int host = config_.config.host_id();
-  std::vector<std::vector<float>> buffers;
   std::vector<float*> pointers;
   std::vector<absl::Span<const float>> spans;
-  for (int t = 0; t < static_cast<int>(config_.tables.size()); ++t) {
-    const ResolvedTable& table = config_.tables[t];
-    const size_t slots = SlotNames(table.optimizer.kind).size();
-    const int64_t rows = LocalRows(table);
-    const int64_t chunk = std::min(ChunkRows(table), std::max<int64_t>(rows, 1));
-    buffers.resize(slots);
-    pointers.resize(slots);
-    spans.resize(slots);
-    for (size_t s = 0; s < slots; ++s) buffers[s].resize(chunk * table.dim);
-    for (int64_t begin = 0; begin < rows; begin += chunk) {
-      const int64_t count = std::min(chunk, rows - begin);
-      for (size_t s = 0; s < slots; ++s) {
-        pointers[s] = buffers[s].data();
-        spans[s] = absl::MakeConstSpan(buffers[s].data(), count * table.dim);
-      }
-      EMBRT_Engine_RetrieveTableShard_Args args{};
-      args.struct_size = EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE;
-      args.engine = engine_;
-      args.table = t;
-      args.shard = host;
-      args.row_begin = begin;
-      args.row_count = count;
-      args.slots = pointers.data();
-      args.num_slots = slots;
-      EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_RetrieveTableShard(&args), [&] {
-        return absl::StrCat("Engine_RetrieveTableShard (table '", table.name, "', rows ", begin,
-                            "..", begin + count, ")");
-      }));
-      EMBRT_RETURN_IF_ERROR(sink(t, begin, count, spans));
+  return ForEachTableChunk([&](int t, const ResolvedTable& table, int64_t begin, int64_t count,
+                               std::vector<std::vector<float>>& buffers) -> absl::Status {
+    pointers.resize(buffers.size());
+    spans.resize(buffers.size());
+    for (size_t s = 0; s < buffers.size(); ++s) {
+      pointers[s] = buffers[s].data();
+      spans[s] = absl::MakeConstSpan(buffers[s].data(), count * table.dim);
     }
-  }
-  return absl::OkStatus();
+    auto args = TableShardArgs<EMBRT_Engine_RetrieveTableShard_Args>(
+        EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE, engine_, t, config_.config.host_id(),
+        begin, count, pointers);
+    EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_RetrieveTableShard(&args), [&] {
+      return ChunkCallText("Engine_RetrieveTableShard", table.name, begin, count);
+    }));
+    return sink(t, begin, count, spans);
+  });
 }
 
 // -- Embedding ------------------------------------------------------------------------------

@@ -77,7 +77,8 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
       return Status::Unimplemented(where + ": combiner " + std::to_string(table.combiner) +
                                    " is not supported");
     }
-    const int64_t expected = ShardRowCount(table.vocabulary_size, config.num_hosts, config.host_id);
+    const int64_t expected =
+        sdk::ShardRows(table.vocabulary_size, config.num_hosts, config.host_id);
     if (table.shard_rows != expected) {
       return Status::InvalidArgument(where + ": shard_rows " + std::to_string(table.shard_rows) +
                                      " but host " + std::to_string(config.host_id) + " of " +
@@ -132,7 +133,7 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
     ParseOptimizer(in.optimizer, in.name, config.num_learning_rate_tags, &table.optimizer);
     table.shard = ShardMap(in.vocabulary_size, config.num_hosts, config.host_id, config.sharding);
     table.storage =
-        std::make_unique<TableShard>(in.shard_rows, in.dim, SlotCount(table.optimizer.kind));
+        std::make_unique<TableShard>(in.shard_rows, in.dim, sdk::SlotCount(table.optimizer.kind));
     max_dim_ = std::max(max_dim_, in.dim);
   }
   for (size_t f = 0; f < config.features.size(); ++f) {

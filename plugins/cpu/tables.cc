@@ -11,33 +11,13 @@
 namespace embrt {
 namespace cpu {
 
-int SlotCount(EMBRT_OptimizerKind kind) {
-  switch (kind) {
-    case EMBRT_OPTIMIZER_SGD:
-      return 1;
-    case EMBRT_OPTIMIZER_ADAGRAD:
-      return 2;
-    case EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM:
-    case EMBRT_OPTIMIZER_ADAM:
-    case EMBRT_OPTIMIZER_FTRL:
-      return 3;
-    default:
-      return 0;
-  }
-}
-
-int64_t ShardRowCount(int64_t vocabulary_size, int32_t num_hosts, int32_t host) {
-  return vocabulary_size / num_hosts + (host < vocabulary_size % num_hosts ? 1 : 0);
-}
-
 ShardMap::ShardMap(int64_t vocabulary_size, int32_t num_hosts, int32_t host,
                    EMBRT_Sharding sharding)
-    : num_hosts_(num_hosts), host_(host), sharding_(sharding) {
-  const int64_t base = vocabulary_size / num_hosts;
-  const int64_t extra = vocabulary_size % num_hosts;
-  first_ = host * base + (host < extra ? host : extra);
-  rows_ = ShardRowCount(vocabulary_size, num_hosts, host);
-}
+    : num_hosts_(num_hosts),
+      host_(host),
+      sharding_(sharding),
+      first_(sdk::DivFirstRow(vocabulary_size, num_hosts, host)),
+      rows_(sdk::ShardRows(vocabulary_size, num_hosts, host)) {}
 
 void* AllocateZeroed(size_t bytes) {
   constexpr size_t kHugePage = size_t{2} << 20;

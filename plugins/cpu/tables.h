@@ -4,7 +4,7 @@
 // --------------------------
 // Storage of this host's shard of every table: one flat, 64-byte-aligned, row-major
 // [shard_rows, dim] float32 array per slot (slot 0 is the parameters, then the optimizer's slots
-// in layout order), and the sharding math that maps a global id to a local row.
+// in layout order), and the map from a global id to a local row (math in embrt/shard_layout.h).
 //
 //   local row j of slot s starts at  slots[s] + j * dim
 //   DIV: host h holds the contiguous ids [first(h), first(h) + shard_rows)
@@ -22,15 +22,10 @@
 #include <vector>
 
 #include "embrt/plugin_api.h"
+#include "embrt/plugin_sdk.h"
 
 namespace embrt {
 namespace cpu {
-
-// Number of [rows, dim] slots (parameters included) of an optimizer kind, 0 when unknown.
-int SlotCount(EMBRT_OptimizerKind kind);
-
-// Rows a `vocabulary_size` table puts on `host` of `num_hosts` (same for DIV and MOD).
-int64_t ShardRowCount(int64_t vocabulary_size, int32_t num_hosts, int32_t host);
 
 // Which ids this host owns and where they live.
 class ShardMap {

@@ -51,7 +51,7 @@ sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
     if (table.combiner < EMBRT_COMBINER_SUM || table.combiner > EMBRT_COMBINER_SQRTN) {
       return bad(where + ": unknown combiner " + std::to_string(table.combiner));
     }
-    if (SlotCount(table.optimizer.kind) == 0) {
+    if (sdk::SlotCount(table.optimizer.kind) == 0) {
       return bad(where + ": unknown optimizer kind " + std::to_string(table.optimizer.kind));
     }
     if (table.optimizer.learning_rate_tag >= c.num_learning_rate_tags) {
@@ -59,7 +59,7 @@ sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
                  std::to_string(table.optimizer.learning_rate_tag) + " is not below " +
                  "num_learning_rate_tags " + std::to_string(c.num_learning_rate_tags));
     }
-    const int64_t expected = ShardRows(table.vocabulary_size, c.num_hosts, c.host_id);
+    const int64_t expected = sdk::ShardRows(table.vocabulary_size, c.num_hosts, c.host_id);
     if (table.shard_rows != expected) {
       return bad(where + ": shard_rows " + std::to_string(table.shard_rows) + " but host " +
                  std::to_string(c.host_id) + " of " + std::to_string(c.num_hosts) + " holds " +
@@ -128,6 +128,22 @@ std::string ShardLine(const char* call, int32_t table, int32_t shard, int64_t ro
          ") slots=" + std::to_string(num_slots);
 }
 
+// Calls visit(slot, global_row, offset) for every slot and every local row in
+// [row_begin, row_begin + row_count) of table `t`, slot by slot; `offset` is where the row
+// starts in the caller's [row_count, dim] slot array.
+template <typename Visit>
+void ForEachShardRow(const sdk::EngineConfig& config, const sdk::TableConfig& t, int64_t row_begin,
+                     int64_t row_count, size_t num_slots, Visit&& visit) {
+  const size_t dim = static_cast<size_t>(t.dim);
+  for (size_t s = 0; s < num_slots; ++s) {
+    for (int64_t i = 0; i < row_count; ++i) {
+      const int64_t row = sdk::GlobalRow(row_begin + i, t.vocabulary_size, config.num_hosts,
+                                         config.host_id, config.sharding);
+      visit(static_cast<int>(s), row, static_cast<size_t>(i) * dim);
+    }
+  }
+}
+
 }  // namespace
 
 sdk::Status MockEngine::Create(const sdk::EngineConfig& config,
@@ -152,7 +168,7 @@ MockEngine::MockEngine(sdk::EngineConfig config, std::unique_ptr<CallTrace> trac
     : config_(std::move(config)), trace_(std::move(trace)), faults_(std::move(faults)) {
   for (size_t t = 0; t < config_.tables.size(); ++t) {
     tables_.emplace_back(static_cast<int32_t>(t), config_.tables[t].dim,
-                         SlotCount(config_.tables[t].optimizer.kind));
+                         sdk::SlotCount(config_.tables[t].optimizer.kind));
   }
   replicas_.resize(static_cast<size_t>(config_.num_replicas));
   for (ReplicaState& replica : replicas_) replica.pending.resize(config_.tables.size());
@@ -542,7 +558,7 @@ sdk::Status MockEngine::CheckShardRange(const char* call, int32_t table, int32_t
         std::to_string(row_count) + ") are outside the shard's [0, " +
         std::to_string(t.shard_rows) + ")");
   }
-  const size_t expected = static_cast<size_t>(SlotCount(t.optimizer.kind));
+  const size_t expected = static_cast<size_t>(sdk::SlotCount(t.optimizer.kind));
   if (num_slots != expected) {
     return sdk::Status::InvalidArgument(where + ": got " + std::to_string(num_slots) +
                                         " slots, the optimizer has " + std::to_string(expected));
@@ -566,16 +582,11 @@ sdk::Status MockEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row
                             reinterpret_cast<const void* const*>(slots));
         if (!status.ok()) return status;
         std::lock_guard<std::mutex> lock(mu_);
-        const sdk::TableConfig& t = config_.tables[static_cast<size_t>(table)];
-        const size_t dim = static_cast<size_t>(t.dim);
-        for (size_t s = 0; s < num_slots; ++s) {
-          for (int64_t i = 0; i < row_count; ++i) {
-            const int64_t row = GlobalRow(row_begin + i, t.vocabulary_size, config_.num_hosts,
-                                          config_.host_id, config_.sharding);
-            tables_[static_cast<size_t>(table)].WriteRow(static_cast<int>(s), row,
-                                                         slots[s] + static_cast<size_t>(i) * dim);
-          }
-        }
+        MockTable& shard_table = tables_[static_cast<size_t>(table)];
+        ForEachShardRow(config_, config_.tables[static_cast<size_t>(table)], row_begin, row_count,
+                        num_slots, [&](int slot, int64_t row, size_t offset) {
+                          shard_table.WriteRow(slot, row, slots[slot] + offset);
+                        });
         return sdk::Status();
       },
       [&](bool) {
@@ -594,16 +605,11 @@ sdk::Status MockEngine::RetrieveTableShard(int32_t table, int32_t shard, int64_t
                             reinterpret_cast<const void* const*>(slots));
         if (!status.ok()) return status;
         std::lock_guard<std::mutex> lock(mu_);
-        const sdk::TableConfig& t = config_.tables[static_cast<size_t>(table)];
-        const size_t dim = static_cast<size_t>(t.dim);
-        for (size_t s = 0; s < num_slots; ++s) {
-          for (int64_t i = 0; i < row_count; ++i) {
-            const int64_t row = GlobalRow(row_begin + i, t.vocabulary_size, config_.num_hosts,
-                                          config_.host_id, config_.sharding);
-            tables_[static_cast<size_t>(table)].ReadRow(static_cast<int>(s), row,
-                                                        slots[s] + static_cast<size_t>(i) * dim);
-          }
-        }
+        MockTable& shard_table = tables_[static_cast<size_t>(table)];
+        ForEachShardRow(config_, config_.tables[static_cast<size_t>(table)], row_begin, row_count,
+                        num_slots, [&](int slot, int64_t row, size_t offset) {
+                          shard_table.ReadRow(slot, row, slots[slot] + offset);
+                        });
         return sdk::Status();
       },
       [&](bool) {

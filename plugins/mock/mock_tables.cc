@@ -2,7 +2,6 @@
 
 #include "mock_tables.h"
 
-#include <algorithm>
 #include <cstring>
 
 namespace embrt {
@@ -10,33 +9,6 @@ namespace mock {
 
 float DefaultValue(int64_t table, int64_t global_row, int64_t column) {
   return static_cast<float>(1000 * table + global_row) + static_cast<float>(column) / 1000.0f;
-}
-
-int SlotCount(EMBRT_OptimizerKind kind) {
-  switch (kind) {
-    case EMBRT_OPTIMIZER_SGD:
-      return 1;
-    case EMBRT_OPTIMIZER_ADAGRAD:
-      return 2;
-    case EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM:
-    case EMBRT_OPTIMIZER_ADAM:
-    case EMBRT_OPTIMIZER_FTRL:
-      return 3;
-    default:
-      return 0;
-  }
-}
-
-int64_t ShardRows(int64_t vocabulary_size, int32_t num_hosts, int32_t host) {
-  return vocabulary_size / num_hosts + (host < vocabulary_size % num_hosts ? 1 : 0);
-}
-
-int64_t GlobalRow(int64_t local_row, int64_t vocabulary_size, int32_t num_hosts, int32_t host,
-                  EMBRT_Sharding sharding) {
-  if (sharding == EMBRT_SHARDING_MOD) return local_row * num_hosts + host;
-  const int64_t base = vocabulary_size / num_hosts;
-  const int64_t extra = vocabulary_size % num_hosts;
-  return host * base + std::min<int64_t>(host, extra) + local_row;
 }
 
 MockTable::MockTable(int32_t index, int32_t dim, int num_slots)

@@ -25,16 +25,6 @@ namespace mock {
 // The documented value of a row that was never written (parameters slot).
 float DefaultValue(int64_t table, int64_t global_row, int64_t column);
 
-// Slots of `kind` in load/retrieve order (plugin_api.h); 0 for an unknown kind.
-int SlotCount(EMBRT_OptimizerKind kind);
-
-// Rows of a `vocabulary_size` table held by `host` of `num_hosts` (DIV and MOD alike).
-int64_t ShardRows(int64_t vocabulary_size, int32_t num_hosts, int32_t host);
-
-// The global row of `local_row` on `host` under `sharding`.
-int64_t GlobalRow(int64_t local_row, int64_t vocabulary_size, int32_t num_hosts, int32_t host,
-                  EMBRT_Sharding sharding);
-
 // The rows of one table, all slots. Slot 0 is the parameters.
 class MockTable {
  public:

@@ -7,6 +7,7 @@
 //   DIV: contiguous ranges. 13 rows on 5 hosts: [0,1,2] [3,4,5] [6,7,8] [9,10] [11,12]
 //   MOD: row i on host i % n. 13 rows on 5 hosts: [0,5,10] [1,6,11] [2,7,12] [3,8] [4,9]
 // Local row j of host h is the j-th row of that host's list.
+// The math lives in embrt/shard_layout.h; this header adapts it to the proto enum.
 
 #ifndef EMBRT_SHARDING_H_
 #define EMBRT_SHARDING_H_
@@ -14,40 +15,34 @@
 #include <cstdint>
 
 #include "embrt/config.pb.h"
+#include "embrt/shard_layout.h"
 
 namespace embrt {
 
+// Thin wrappers over embrt/shard_layout.h (the one implementation, shared with plugins) that
+// take the proto `Sharding` enum.
+
+// The C ABI value of a proto `Sharding` (anything but MOD is DIV).
+inline EMBRT_Sharding ToAbiSharding(Sharding sharding) {
+  return sharding == MOD ? EMBRT_SHARDING_MOD : EMBRT_SHARDING_DIV;
+}
+
 // Rows of a `vocabulary_size` table held by `host` of `num_hosts`.
 inline int64_t ShardRows(int64_t vocabulary_size, int num_hosts, int host) {
-  return vocabulary_size / num_hosts + (host < vocabulary_size % num_hosts ? 1 : 0);
+  return sdk::ShardRows(vocabulary_size, num_hosts, host);
 }
 
 // The global row id of local row `local_row` on `host`.
 inline int64_t GlobalRow(int64_t local_row, int64_t vocabulary_size, int num_hosts, int host,
                          Sharding sharding) {
-  if (sharding == MOD) return local_row * num_hosts + host;
-  const int64_t base = vocabulary_size / num_hosts;
-  const int64_t extra = vocabulary_size % num_hosts;
-  const int64_t first = host * base + (host < extra ? host : extra);
-  return first + local_row;
+  return sdk::GlobalRow(local_row, vocabulary_size, num_hosts, host, ToAbiSharding(sharding));
 }
 
 // The host that holds global row `row`, and its local row there.
-struct ShardLocation {
-  int host;
-  int64_t local_row;
-};
+using sdk::ShardLocation;
 inline ShardLocation LocateRow(int64_t row, int64_t vocabulary_size, int num_hosts,
                                Sharding sharding) {
-  if (sharding == MOD) return {static_cast<int>(row % num_hosts), row / num_hosts};
-  const int64_t base = vocabulary_size / num_hosts;
-  const int64_t extra = vocabulary_size % num_hosts;
-  const int64_t long_rows = extra * (base + 1);  // rows held by the hosts with one extra row
-  if (row < long_rows) {
-    return {static_cast<int>(row / (base + 1)), row % (base + 1)};
-  }
-  const int64_t rest = row - long_rows;
-  return {static_cast<int>(extra + rest / base), rest % base};
+  return sdk::LocateRow(row, vocabulary_size, num_hosts, ToAbiSharding(sharding));
 }
 
 }  // namespace embrt

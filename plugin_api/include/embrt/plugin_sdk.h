@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "embrt/plugin_api.h"
+#include "embrt/shard_layout.h"  // sdk::ShardRows, GlobalRow, LocateRow (DIV/MOD math)
 
 // The plugin's error object. Each plugin has its own definition (symbols are hidden), and the
 // host only ever hands an error back to the plugin that made it.
@@ -76,6 +77,23 @@ class Status {
   EMBRT_ErrorCode code_ = EMBRT_CODE_OK;
   std::string message_;
 };
+
+// Number of [rows, dim] slots (parameters included) of an optimizer kind, in load/retrieve
+// order; 0 when unknown.
+inline int SlotCount(EMBRT_OptimizerKind kind) {
+  switch (kind) {
+    case EMBRT_OPTIMIZER_SGD:
+      return 1;
+    case EMBRT_OPTIMIZER_ADAGRAD:
+      return 2;
+    case EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM:
+    case EMBRT_OPTIMIZER_ADAM:
+    case EMBRT_OPTIMIZER_FTRL:
+      return 3;
+    default:
+      return 0;
+  }
+}
 
 // Returns a copy of `*args` in which every field outside the caller's `struct_size` is zero.
 template <typename Args>
