@@ -97,9 +97,9 @@ int FeatureIndex(const Embedding& embedding, const std::string& name) {
   return 0;
 }
 
-class QuantizationGoldenTest : public ::testing::TestWithParam<bool> {};
+class QuantizationActivationsTest : public ::testing::TestWithParam<bool> {};
 
-TEST_P(QuantizationGoldenTest, ActivationsAreTheQuantizedRows) {
+TEST_P(QuantizationActivationsTest, ActivationsAreTheQuantizedRows) {
   const bool training = GetParam();
   absl::StatusOr<std::unique_ptr<Embedding>> embedding = CreateAndBuild(QuantizedConfig());
   ASSERT_TRUE(embedding.ok()) << embedding.status();
@@ -127,7 +127,7 @@ TEST_P(QuantizationGoldenTest, ActivationsAreTheQuantizedRows) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(TrainingAndInference, QuantizationGoldenTest, ::testing::Bool());
+INSTANTIATE_TEST_SUITE_P(TrainingAndInference, QuantizationActivationsTest, ::testing::Bool());
 
 TEST(QuantizationGoldenTest, BackwardIsStraightThroughAndStorageStaysF32) {
   absl::StatusOr<std::unique_ptr<Embedding>> embedding = CreateAndBuild(QuantizedConfig());
@@ -167,6 +167,41 @@ TEST(QuantizationGoldenTest, BackwardIsStraightThroughAndStorageStaysF32) {
       }
     }
   }
+}
+
+TEST(QuantizationGoldenTest, SequenceFeaturesSeeQuantizedRows) {
+  absl::StatusOr<EmbeddingConfig> config = ParseConfigText(R"pb(
+    tables {
+      name: "q5" vocabulary_size: 4 dim: 1 combiner: SUM
+      quantization { num_buckets: 5 lower: 0 upper: 1 }
+    }
+    features { name: "seq" table: "q5" max_sequence_length: 3 }
+    backend { name: "cpu" }
+    per_replica_batch_size: 2
+  )pb");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::StatusOr<std::unique_ptr<Embedding>> embedding = CreateAndBuild(*config);
+  ASSERT_TRUE(embedding.ok()) << embedding.status();
+  ASSERT_TRUE(LoadValues(**embedding).ok());
+  // Row 0 is shorter than L (zero padding); row 1 is longer (id 1 at position 3 is dropped).
+  const std::vector<int64_t> splits = {0, 2, 6};
+  const std::vector<int64_t> ids = {0, 1, 2, 3, 0, 1};
+  const std::vector<FeatureInput> features = {FeatureInput::Ragged(splits, ids)};
+  const std::vector<std::optional<FeatureWeights>> no_weights(1);
+  ASSERT_TRUE((*embedding)->Enqueue(features, no_weights, false).ok());
+  absl::StatusOr<std::vector<Tensor>> activations = (*embedding)->Dequeue();
+  ASSERT_TRUE(activations.ok()) << activations.status();
+  EXPECT_EQ((*activations)[0].values, (std::vector<float>{0.0f, 0.25f, 0.0f, 0.25f, 1.0f, 0.0f}));
+}
+
+TEST(QuantizationGoldenTest, MockBackendRefusesQuantizedTables) {
+  EmbeddingConfig config = QuantizedConfig();
+  config.mutable_backend()->set_name("mock");
+  absl::StatusOr<std::unique_ptr<Embedding>> embedding = CreateAndBuild(config);
+  ASSERT_FALSE(embedding.ok());
+  EXPECT_EQ(embedding.status().code(), absl::StatusCode::kUnimplemented) << embedding.status();
+  EXPECT_NE(embedding.status().message().find("'q3'"), absl::string_view::npos)
+      << embedding.status();
 }
 
 }  // namespace
