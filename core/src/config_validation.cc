@@ -49,6 +49,28 @@ absl::Status Invalid(absl::string_view where, absl::string_view what) {
 
 bool IsFinite(float value) { return std::isfinite(value); }
 
+// TF's QuantizationConfig checks (num_buckets >= 2), plus a finite, non-empty range so the
+// bucket width (upper - lower) / (num_buckets - 1) is finite and positive.
+absl::Status CheckQuantization(absl::string_view label, const QuantizationConfig& quantization) {
+  if (!quantization.has_num_buckets() || quantization.num_buckets() < 2) {
+    return Invalid(label, absl::StrCat("quantization num_buckets must be >= 2, got ",
+                                       quantization.has_num_buckets()
+                                           ? absl::StrCat(quantization.num_buckets())
+                                           : std::string("nothing")));
+  }
+  if (!quantization.has_lower() || !quantization.has_upper()) {
+    return Invalid(label, "quantization needs both lower and upper");
+  }
+  const float lower = quantization.lower();
+  const float upper = quantization.upper();
+  if (!IsFinite(lower) || !IsFinite(upper) || !(lower < upper) ||
+      !IsFinite((upper - lower) / static_cast<float>(quantization.num_buckets() - 1))) {
+    return Invalid(label, absl::StrCat("quantization range must be finite with lower < upper, "
+                                       "got lower ", lower, ", upper ", upper));
+  }
+  return absl::OkStatus();
+}
+
 // Range checks; each message names the field and the value it got.
 absl::Status CheckFinite(absl::string_view where, absl::string_view field, float value) {
   if (IsFinite(value)) return absl::OkStatus();
@@ -472,6 +494,11 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
       default:
         return Invalid(label, absl::StrCat("combiner must be SUM, MEAN or SQRTN, got ",
                                            static_cast<int>(given.combiner())));
+    }
+
+    if (given.has_quantization()) {
+      EMBRT_RETURN_IF_ERROR(CheckQuantization(label, given.quantization()));
+      table.quantization = given.quantization();
     }
 
     table.initializer = given.initializer();

@@ -135,6 +135,11 @@ DeviceDescription::DeviceDescription(const ResolvedConfig& config, int per_repli
     d.combiner = static_cast<EMBRT_Combiner>(table.combiner);
     d.optimizer = &optimizers_[t];
     d.shard_rows = ShardRows(table.vocabulary_size, layout.num_hosts(), layout.host_id());
+    if (table.quantization.has_value()) {
+      d.quantization_num_buckets = table.quantization->num_buckets();
+      d.quantization_lower = table.quantization->lower();
+      d.quantization_upper = table.quantization->upper();
+    }
     table_pointers_[t] = &tables_[t];
   }
 

@@ -77,6 +77,16 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
       return Status::Unimplemented(where + ": combiner " + std::to_string(table.combiner) +
                                    " is not supported");
     }
+    if (table.quantization_num_buckets != 0 &&
+        (table.quantization_num_buckets < 2 || !std::isfinite(table.quantization_lower) ||
+         !std::isfinite(table.quantization_upper) ||
+         !(table.quantization_lower < table.quantization_upper))) {
+      return Status::InvalidArgument(
+          where + ": quantization needs num_buckets >= 2 and finite lower < upper, got " +
+          std::to_string(table.quantization_num_buckets) + " buckets in [" +
+          std::to_string(table.quantization_lower) + ", " +
+          std::to_string(table.quantization_upper) + "]");
+    }
     const int64_t expected =
         sdk::ShardRows(table.vocabulary_size, config.num_hosts, config.host_id);
     if (table.shard_rows != expected) {
@@ -130,6 +140,10 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
     table.vocabulary_size = in.vocabulary_size;
     table.dim = in.dim;
     table.combiner = in.combiner;
+    if (in.quantization_num_buckets != 0) {
+      table.quantization = Quantization{in.quantization_num_buckets, in.quantization_lower,
+                                        in.quantization_upper};
+    }
     ParseOptimizer(in.optimizer, in.name, config.num_learning_rate_tags, &table.optimizer);
     table.shard = ShardMap(in.vocabulary_size, config.num_hosts, config.host_id, config.sharding);
     table.storage =
@@ -617,13 +631,13 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
       if (feature.max_sequence_length > 0) {
         ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1, batch.gains.data());
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
-                       batch.rows.data(), b0, b1, out);
+                       batch.rows.data(), b0, b1, out, table.QuantizationOrNull());
       } else {
         ComputeGains(table.combiner, batch.splits.data(),
                      batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
                      batch.gains.data());
         LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
-                   batch.gains.data(), b0, b1, out);
+                   batch.gains.data(), b0, b1, out, table.QuantizationOrNull());
       }
     }
   });

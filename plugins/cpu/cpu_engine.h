@@ -30,12 +30,14 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "backward.h"
 #include "embrt/plugin_sdk.h"
+#include "lookup.h"
 #include "optimizers.h"
 #include "tables.h"
 #include "thread_pool.h"
@@ -68,11 +70,16 @@ class CpuEngine : public sdk::Engine {
     int64_t vocabulary_size;
     int32_t dim;
     EMBRT_Combiner combiner;
+    std::optional<Quantization> quantization;  // applied to looked-up rows only
     OptimizerSettings optimizer;
     ShardMap shard;
     std::vector<int32_t> features;  // in feature order
     std::unique_ptr<TableShard> storage;
     RowGrouping grouping;  // reused across steps
+
+    const Quantization* QuantizationOrNull() const {
+      return quantization.has_value() ? &*quantization : nullptr;
+    }
   };
   struct Feature {
     std::string name;

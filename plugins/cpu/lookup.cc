@@ -4,11 +4,24 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "vector_ops.h"
 
 namespace embrt {
 namespace cpu {
+
+void QuantizeRow(const Quantization& quantization, int32_t dim, const float* row, float* out) {
+  const float lower = quantization.lower;
+  const float upper = quantization.upper;
+  const float step = (upper - lower) / static_cast<float>(quantization.num_buckets - 1);
+  for (int32_t d = 0; d < dim; ++d) {
+    float x = row[d];
+    x = x < lower ? lower : x;
+    x = x > upper ? upper : x;
+    out[d] = std::floor((x - lower) / step + 0.5f) * step + lower;
+  }
+}
 
 void ComputeGains(EMBRT_Combiner combiner, const int32_t* splits, const float* weights,
                   int64_t bag_begin, int64_t bag_end, float* gains) {
@@ -46,7 +59,9 @@ constexpr int32_t kPrefetchDistance = 8;
 
 EMBRT_CPU_MULTIVERSION
 void LookupBags(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
-                const float* gains, int64_t bag_begin, int64_t bag_end, float* out) {
+                const float* gains, int64_t bag_begin, int64_t bag_end, float* out,
+                const Quantization* quantization) {
+  std::vector<float> quantized(quantization == nullptr ? 0 : dim);
   const int32_t first_id = splits[bag_begin];
   const int32_t end_id = splits[bag_end];
   for (int32_t k = first_id; k < end_id && k < first_id + kPrefetchDistance; ++k) {
@@ -63,10 +78,15 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
     for (int32_t k = begin; k < end; ++k) {
       if (k + kPrefetchDistance < end_id)
         PrefetchRow(table + rows[k + kPrefetchDistance] * dim, dim);
+      const float* row = table + rows[k] * dim;
+      if (quantization != nullptr) {
+        QuantizeRow(*quantization, dim, row, quantized.data());
+        row = quantized.data();
+      }
       if (k == begin) {
-        ScaleRow(dim, gains[k], table + rows[k] * dim, activation);
+        ScaleRow(dim, gains[k], row, activation);
       } else {
-        AddScaledRow(dim, gains[k], table + rows[k] * dim, activation);
+        AddScaledRow(dim, gains[k], row, activation);
       }
     }
   }
@@ -75,14 +95,20 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
 EMBRT_CPU_MULTIVERSION
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
                     const int32_t* splits, const int64_t* rows, int64_t bag_begin, int64_t bag_end,
-                    float* out) {
+                    float* out, const Quantization* quantization) {
   const int64_t row_floats = static_cast<int64_t>(max_sequence_length) * dim;
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     float* activation = out + b * row_floats;
     const int32_t begin = splits[b];
     const int32_t length = splits[b + 1] - begin;
     for (int32_t p = 0; p < length; ++p) {
-      ScaleRow(dim, 1.0f, table + rows[begin + p] * dim, activation + p * dim);
+      const float* row = table + rows[begin + p] * dim;
+      if (quantization != nullptr) {
+        // Quantize in place: 1 * q == q, the same bits as scaling a quantized copy.
+        QuantizeRow(*quantization, dim, row, activation + p * dim);
+      } else {
+        ScaleRow(dim, 1.0f, row, activation + p * dim);
+      }
     }
     std::memset(activation + static_cast<int64_t>(length) * dim, 0,
                 sizeof(float) * (row_floats - static_cast<int64_t>(length) * dim));

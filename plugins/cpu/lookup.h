@@ -21,6 +21,12 @@
 // LookupSequence (max_sequence_length L): position p of row b is its own bag of one id, gain 1:
 //   out[b, p, d] = (p < length(b)) ? 1 * table[rows[splits[b] + p], d] : 0
 //
+// Simulated quantization (TF's QuantizationConfig, `quantization` non-null): both lookups read
+// Quantize(table[row, d]) instead of table[row, d], i.e. each row element is quantized before
+// it is multiplied by its gain (before the combiner); nothing else changes:
+//   x = min(max(x, lower), upper); q = (upper - lower) / (num_buckets - 1);
+//   x = floor((x - lower) / q + 0.5f) * q + lower          (float32, in this order)
+//
 // All kernels handle bags [bag_begin, bag_end) so callers can split features across threads;
 // every output element is written by exactly one call.
 
@@ -34,17 +40,28 @@
 namespace embrt {
 namespace cpu {
 
+// A table's quantization; num_buckets >= 2 and finite lower < upper (checked by the core).
+struct Quantization {
+  int32_t num_buckets = 0;
+  float lower = 0.0f;
+  float upper = 0.0f;
+};
+
+// Quantizes `row` [dim] into `out` [dim] by the formula above.
+void QuantizeRow(const Quantization& quantization, int32_t dim, const float* row, float* out);
+
 void ComputeGains(EMBRT_Combiner combiner, const int32_t* splits, const float* weights,
                   int64_t bag_begin, int64_t bag_end, float* gains);
 
-// `out` points at bag 0's activation ([bags, dim] row-major).
+// `out` points at bag 0's activation ([bags, dim] row-major). `quantization` null: off.
 void LookupBags(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
-                const float* gains, int64_t bag_begin, int64_t bag_end, float* out);
+                const float* gains, int64_t bag_begin, int64_t bag_end, float* out,
+                const Quantization* quantization = nullptr);
 
-// `out` points at row 0's activations ([rows, L, dim] row-major).
+// `out` points at row 0's activations ([rows, L, dim] row-major). `quantization` null: off.
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
                     const int32_t* splits, const int64_t* rows, int64_t bag_begin, int64_t bag_end,
-                    float* out);
+                    float* out, const Quantization* quantization = nullptr);
 
 }  // namespace cpu
 }  // namespace embrt

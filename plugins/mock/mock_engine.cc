@@ -51,6 +51,10 @@ sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
     if (table.combiner < EMBRT_COMBINER_SUM || table.combiner > EMBRT_COMBINER_SQRTN) {
       return bad(where + ": unknown combiner " + std::to_string(table.combiner));
     }
+    if (table.quantization_num_buckets != 0) {
+      return sdk::Status::Unimplemented(where +
+                                        ": simulated quantization is not supported by the mock");
+    }
     if (sdk::SlotCount(table.optimizer.kind) == 0) {
       return bad(where + ": unknown optimizer kind " + std::to_string(table.optimizer.kind));
     }

@@ -355,6 +355,34 @@ TEST(ResolveConfigErrorTest, Initializers) {
   ExpectInvalid(OneTable("initializer { row_id { offset: -inf } }"), {"row_id.offset"});
 }
 
+TEST(ResolveConfigTest, QuantizationIsKeptOnlyWhenSet) {
+  ResolvedConfig plain = Resolve(OneTable(""));
+  ASSERT_EQ(plain.tables.size(), 1u);
+  EXPECT_FALSE(plain.tables[0].quantization.has_value());
+  ResolvedConfig quantized =
+      Resolve(OneTable("quantization { num_buckets: 3 lower: -1 upper: 1 }"));
+  ASSERT_EQ(quantized.tables.size(), 1u);
+  ASSERT_TRUE(quantized.tables[0].quantization.has_value());
+  EXPECT_EQ(quantized.tables[0].quantization->num_buckets(), 3);
+  EXPECT_EQ(quantized.tables[0].quantization->lower(), -1.0f);
+  EXPECT_EQ(quantized.tables[0].quantization->upper(), 1.0f);
+}
+
+TEST(ResolveConfigErrorTest, Quantization) {
+  // TF: num_buckets must be at least 2.
+  ExpectInvalid(OneTable("quantization { num_buckets: 1 lower: 0 upper: 1 }"),
+                {"table 't' (tables[0])", "num_buckets", ">= 2", "got 1"});
+  ExpectInvalid(OneTable("quantization { lower: 0 upper: 1 }"), {"num_buckets", "got nothing"});
+  ExpectInvalid(OneTable("quantization { num_buckets: 2 upper: 1 }"), {"table 't'", "lower"});
+  ExpectInvalid(OneTable("quantization { num_buckets: 2 lower: 1 upper: 1 }"),
+                {"table 't'", "lower < upper", "lower 1", "upper 1"});
+  ExpectInvalid(OneTable("quantization { num_buckets: 2 lower: 2 upper: 1 }"), {"lower < upper"});
+  ExpectInvalid(OneTable("quantization { num_buckets: 2 lower: -inf upper: 1 }"), {"finite"});
+  ExpectInvalid(OneTable("quantization { num_buckets: 2 lower: 0 upper: nan }"), {"finite"});
+  ExpectInvalid(OneTable("quantization { num_buckets: 2 lower: -3e38 upper: 3e38 }"),
+                {"finite"});
+}
+
 TEST(ResolveConfigErrorTest, AdagradAndFtrlInitialAccumulator) {
   ExpectInvalid(WithOptimizer("adagrad { initial_accumulator_value: 0 }"),
                 {"table 't' (tables[0])", "adagrad.initial_accumulator_value", "> 0", "got 0"});

@@ -30,7 +30,7 @@ std::vector<SizeCase> Cases() {
       {"NamedValue", EMBRT_NamedValue_STRUCT_SIZE, 60, sizeof(EMBRT_NamedValue)},
       {"OptimizerDescription", EMBRT_OptimizerDescription_STRUCT_SIZE, 72,
        sizeof(EMBRT_OptimizerDescription)},
-      {"TableDescription", EMBRT_TableDescription_STRUCT_SIZE, 64, sizeof(EMBRT_TableDescription)},
+      {"TableDescription", EMBRT_TableDescription_STRUCT_SIZE, 76, sizeof(EMBRT_TableDescription)},
       {"FeatureDescription", EMBRT_FeatureDescription_STRUCT_SIZE, 64,
        sizeof(EMBRT_FeatureDescription)},
       {"EngineDescription", EMBRT_EngineDescription_STRUCT_SIZE, 96,

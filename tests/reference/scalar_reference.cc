@@ -105,13 +105,27 @@ ScalarReference::ScalarReference(ModelSpec model) : model_(std::move(model)) {
   }
 }
 
+float Quantize(const QuantizationSpec& spec, float x) {
+  const float clamped = Clamp(x, spec.lower, spec.upper);
+  const float step = (spec.upper - spec.lower) / static_cast<float>(spec.num_buckets - 1);
+  return std::floor((clamped - spec.lower) / step + 0.5f) * step + spec.lower;
+}
+
 Activations ScalarReference::Lookup(const ReplicaBatch& batch) const {
   assert(batch.size() == model_.features.size());
   Activations activations(model_.features.size());
   for (size_t f = 0; f < model_.features.size(); ++f) {
     const FeatureSpec& feature = model_.features[f];
     const TableSpec& table = model_.tables[feature.table];
-    const std::vector<float>& params = slots_[feature.table][0];
+    const std::vector<float>& stored = slots_[feature.table][0];
+    // The rows as the lookup sees them: quantized when the table says so (§4.7).
+    std::vector<float> quantized;
+    const QuantizationSpec quantization = model_.QuantizationOf(feature.table);
+    if (quantization.num_buckets > 0) {
+      quantized.reserve(stored.size());
+      for (float x : stored) quantized.push_back(Quantize(quantization, x));
+    }
+    const std::vector<float>& params = quantized.empty() ? stored : quantized;
     const FeatureBatch& input = batch[f];
     const int64_t dim = table.dim;
     std::vector<float>& out = activations[f];

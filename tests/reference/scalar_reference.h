@@ -21,6 +21,14 @@
 // gain·dL/da), applied in the same canonical order (replica, feature, bag, position).
 // Non-lazy Adam treats every row of the table as touched (g = 0 where no id occurred).
 //
+// Simulated quantization (tf_semantics.md §4.7), for a table with num_buckets > 0 in
+// ModelSpec::quantization:
+// every looked-up element E[i][d] is replaced, before it meets its gain (or is copied to a
+// sequence position), by
+//   x = min(max(E, lower), upper); q = (upper − lower)/(num_buckets − 1);
+//   x = floor((x − lower)/q + 0.5)·q + lower                      (float32, in this order)
+// Gradients pass straight through: backward and updates ignore quantization.
+//
 // Sequence features (max_sequence_length L > 0): position p of row b is the p-th id of the row,
 // no combiner, weights ignored; ids at p >= L are dropped; missing positions are zeros and
 // receive no gradient.
@@ -93,6 +101,16 @@ struct OptimizerSpec {
   FtrlOptions ftrl;
 };
 
+// TF's QuantizationConfig; num_buckets == 0: off.
+struct QuantizationSpec {
+  int32_t num_buckets = 0;
+  float lower = 0.0f;
+  float upper = 0.0f;
+};
+
+// The §4.7 formula for one element (spec.num_buckets >= 2).
+float Quantize(const QuantizationSpec& spec, float x);
+
 struct TableSpec {
   std::string name;
   int64_t vocabulary_size = 1;
@@ -113,6 +131,14 @@ struct ModelSpec {
   std::vector<FeatureSpec> features;
   int32_t num_replicas = 1;
   int32_t num_learning_rate_tags = 0;
+  // Per table, in table order (kept out of TableSpec so its brace-initializers stay complete);
+  // tables past the end are not quantized.
+  std::vector<QuantizationSpec> quantization;
+
+  // Table t's quantization (num_buckets 0: off).
+  QuantizationSpec QuantizationOf(size_t t) const {
+    return t < quantization.size() ? quantization[t] : QuantizationSpec{};
+  }
 };
 
 // One feature's ids for one replica and step, in the ABI's CSR form.

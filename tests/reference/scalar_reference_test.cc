@@ -203,6 +203,37 @@ TEST(ScalarReferenceTest, SequenceTrainingUpdatesRealPositionsOnly) {
   }
 }
 
+// §5.8 quantization goldens, element by element.
+TEST(ScalarReferenceTest, QuantizeMatchesTfGoldens) {
+  const QuantizationSpec three{3, -1.0f, 1.0f};
+  EXPECT_EQ(Quantize(three, 0.4f), 0.0f);
+  EXPECT_EQ(Quantize(three, 0.6f), 1.0f);
+  EXPECT_EQ(Quantize(three, 5.0f), 1.0f);
+  EXPECT_EQ(Quantize(three, -0.5f), 0.0f);  // round half up
+  EXPECT_EQ(Quantize(three, -0.51f), -1.0f);
+  EXPECT_EQ(Quantize(three, -2.0f), -1.0f);
+  const QuantizationSpec five{5, 0.0f, 1.0f};
+  EXPECT_EQ(Quantize(five, 0.1f), 0.0f);
+  EXPECT_EQ(Quantize(five, 0.125f), 0.25f);
+  EXPECT_EQ(Quantize(five, 0.3f), 0.25f);
+  EXPECT_EQ(Quantize(five, 0.99f), 1.0f);
+}
+
+// §4.7: quantized before the combiner (forward only); the update uses the unquantized
+// gradient on the stored f32 rows.
+TEST(ScalarReferenceTest, QuantizationBeforeCombinerStraightThroughBackward) {
+  OptimizerSpec sgd;
+  sgd.learning_rate = 0.1f;
+  ModelSpec model{{{"t", 2, 1, Combiner::kMean, sgd}}, {{"f", 0, 0, 1}}, 1, 0, {{3, -1.0f, 1.0f}}};
+  ScalarReference ref(model);
+  ref.slot(0, 0) = {0.4f, 0.6f};
+  FeatureBatch bag{{0, 1}, {0, 2}, {}};
+  // (Q(0.4) + Q(0.6)) / 2 = (0 + 1) / 2; quantizing the mean 0.5 would give 1.
+  EXPECT_EQ(ref.Lookup({bag})[0], (std::vector<float>{0.5f}));
+  ref.ApplyGradients({{bag}}, {{{1.0f}}});
+  EXPECT_EQ(ref.slot(0, 0), (std::vector<float>{0.4f - 0.1f * 0.5f, 0.6f - 0.1f * 0.5f}));
+}
+
 // §5.6 None gradient: (None, None, ones) with SGD 0.1, one replica of 4.
 TEST(ScalarReferenceTest, NoneGradientIsZeroButTouches) {
   OptimizerSpec sgd;
@@ -287,7 +318,7 @@ TEST(ScalarReferenceTest, EmptyBagsAndZeroWeightSumsGiveZero) {
 struct OneRow {
   ScalarReference ref;
   explicit OneRow(const OptimizerSpec& optimizer)
-      : ref(ModelSpec{{{"t", 2, 1, Combiner::kSum, optimizer}}, {{"f", 0, 0, 1}}, 1, 1}) {}
+      : ref(ModelSpec{{{"t", 2, 1, Combiner::kSum, optimizer}}, {{"f", 0, 0, 1}}, 1, 1, {}}) {}
   void Step(float gradient, float learning_rate = 0.0f) {
     ref.ApplyGradients({{FeatureBatch{{0}, {}, {}}}}, {{{gradient}}}, {learning_rate});
   }
@@ -358,7 +389,7 @@ TEST(ScalarReferenceTest, AccumulationOffAppliesEveryOccurrenceInOrder) {
   adagrad.kind = Optimizer::kAdagrad;
   adagrad.learning_rate = 1.0f;
   adagrad.use_gradient_accumulation = false;
-  ModelSpec model{{{"t", 1, 1, Combiner::kSum, adagrad}}, {{"f", 0, 0, 1}}, 2, 0};
+  ModelSpec model{{{"t", 1, 1, Combiner::kSum, adagrad}}, {{"f", 0, 0, 1}}, 2, 0, {}};
   ScalarReference ref(model);
   // Replica 0: id 0 twice (gains 1 and 2 via weights), replica 1: id 0 once.
   FeatureBatch r0{{0, 0}, {0, 2}, {1.0f, 2.0f}};
@@ -426,7 +457,7 @@ TEST(ScalarReferenceTest, ReplicaSumsArePerReplicaThenInReplicaOrder) {
   // (1e8, 1, -1e8); per replica it is (1e8 + 1) + (-1e8) with replica 0 = {1e8, 1}.
   OptimizerSpec sgd;
   sgd.learning_rate = 1.0f;
-  ModelSpec model{{{"t", 1, 1, Combiner::kSum, sgd}}, {{"f", 0, 0, 2}}, 2, 0};
+  ModelSpec model{{{"t", 1, 1, Combiner::kSum, sgd}}, {{"f", 0, 0, 2}}, 2, 0, {}};
   ScalarReference ref(model);
   FeatureBatch twice{{0, 0}, {}, {}};
   ref.ApplyGradients({{twice}, {twice}}, {{{1e8f, 1.0f}}, {{-1e8f, 4.0f}}});

@@ -20,6 +20,7 @@
 #define EMBRT_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,9 @@ struct ResolvedTable {
   // Always has a kind set (truncated normal with stddev 1/sqrt(dim) by default).
   InitializerConfig initializer;
   ResolvedOptimizer optimizer;
+  // TF's simulated quantization of looked-up rows; checked (num_buckets >= 2, finite
+  // lower < upper). Absent: rows are used as stored.
+  std::optional<QuantizationConfig> quantization;
   int config_index = 0;                // position in EmbeddingConfig.tables
   std::vector<int> feature_indices;    // features that look this table up, in feature order
 };

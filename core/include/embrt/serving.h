@@ -26,6 +26,10 @@
 //     denominator gives zeros), computed in the canonical order of DESIGN.md §3 (gains first,
 //     then a left-to-right sum), so results match the cpu backend's inference lookup bit for bit.
 //   - weights must have the input's kind and one value per id; sequence features take none.
+//   - a table's QuantizationConfig is ignored: rows are served as stored, unquantized. TF's
+//     serving lookup (cpu_embedding_lookup) gathers the variables directly; simulated
+//     quantization (§4.7) exists only in the training device's forward pass. So for a quantized
+//     table, serving differs from the backends' lookups (which quantize in both modes).
 //   - ids must be in [0, vocabulary_size): anything else is INVALID_ARGUMENT naming the
 //     feature, table, position and value (TF would prune negative sparse ids; we refuse them).
 //

@@ -167,7 +167,14 @@ typedef struct EMBRT_OptimizerDescription {
   size_t num_hyperparameters;
 } EMBRT_OptimizerDescription;
 
-/* One table, in table order (its index is the table id used everywhere else). */
+/* One table, in table order (its index is the table id used everywhere else).
+ * Simulated quantization (TF's QuantizationConfig), when quantization_num_buckets >= 2: every
+ * element x of a looked-up row, before the combiner or the sequence output, becomes
+ *   x = min(max(x, lower), upper); q = (upper - lower) / (num_buckets - 1);
+ *   x = floor((x - lower) / q + 0.5f) * q + lower
+ * in float32, in that order. Forward only: gradients and the stored rows are unchanged. The core
+ * guarantees finite lower < upper. quantization_num_buckets == 0 (also what a caller with an
+ * older, smaller struct gives): no quantization. */
 typedef struct EMBRT_TableDescription {
   size_t struct_size;
   EMBRT_Extension* extension_start;
@@ -178,6 +185,9 @@ typedef struct EMBRT_TableDescription {
   EMBRT_Combiner combiner;
   const EMBRT_OptimizerDescription* optimizer;
   int64_t shard_rows; /* rows held by this host (see EMBRT_Sharding) */
+  int32_t quantization_num_buckets; /* 0: off, else >= 2 */
+  float quantization_lower;
+  float quantization_upper;
 } EMBRT_TableDescription;
 
 /* One feature, in config order (its index is the feature id used by Enqueue, RecvActivations
@@ -464,7 +474,8 @@ typedef const EMBRT_Api* EMBRT_GetPluginApi_Fn(const EMBRT_HostInfo* host);
 #define EMBRT_NamedValue_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_NamedValue, float_value)
 #define EMBRT_OptimizerDescription_STRUCT_SIZE \
   EMBRT_STRUCT_SIZE(EMBRT_OptimizerDescription, num_hyperparameters)
-#define EMBRT_TableDescription_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_TableDescription, shard_rows)
+#define EMBRT_TableDescription_STRUCT_SIZE \
+  EMBRT_STRUCT_SIZE(EMBRT_TableDescription, quantization_upper)
 #define EMBRT_FeatureDescription_STRUCT_SIZE \
   EMBRT_STRUCT_SIZE(EMBRT_FeatureDescription, output_rank)
 #define EMBRT_EngineDescription_STRUCT_SIZE \
@@ -513,7 +524,11 @@ EMBRT_STATIC_ASSERT(EMBRT_OptimizerDescription_STRUCT_SIZE == 72,
                     "EMBRT_OptimizerDescription 1.0 layout");
 EMBRT_STATIC_ASSERT(offsetof(EMBRT_TableDescription, vocabulary_size) == 32,
                     "EMBRT_TableDescription 1.0 layout");
-EMBRT_STATIC_ASSERT(EMBRT_TableDescription_STRUCT_SIZE == 64,
+EMBRT_STATIC_ASSERT(offsetof(EMBRT_TableDescription, shard_rows) == 56,
+                    "EMBRT_TableDescription 1.0 layout");
+EMBRT_STATIC_ASSERT(offsetof(EMBRT_TableDescription, quantization_num_buckets) == 64,
+                    "EMBRT_TableDescription 1.0 layout");
+EMBRT_STATIC_ASSERT(EMBRT_TableDescription_STRUCT_SIZE == 76,
                     "EMBRT_TableDescription 1.0 layout");
 EMBRT_STATIC_ASSERT(offsetof(EMBRT_FeatureDescription, input_rows) == 40,
                     "EMBRT_FeatureDescription 1.0 layout");

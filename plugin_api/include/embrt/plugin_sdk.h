@@ -151,6 +151,10 @@ struct TableConfig {
   EMBRT_Combiner combiner = 0;
   OptimizerConfig optimizer;
   int64_t shard_rows = 0;
+  // Simulated quantization of looked-up rows (plugin_api.h); 0 buckets: off.
+  int32_t quantization_num_buckets = 0;
+  float quantization_lower = 0.0f;
+  float quantization_upper = 0.0f;
 };
 
 struct FeatureConfig {
@@ -223,6 +227,9 @@ inline Status CopyDescription(const EMBRT_EngineDescription* description, Engine
     copy.dim = table.dim;
     copy.combiner = table.combiner;
     copy.shard_rows = table.shard_rows;
+    copy.quantization_num_buckets = table.quantization_num_buckets;
+    copy.quantization_lower = table.quantization_lower;
+    copy.quantization_upper = table.quantization_upper;
     if (table.optimizer == nullptr) {
       return Status::InvalidArgument("table '" + copy.name + "' has no optimizer");
     }
