@@ -5,6 +5,8 @@
 // defaults) and from a newer caller (larger struct_size, zeroed trailing bytes), NULL optional
 // slots, NULL engines and NULL args, and version negotiation.
 
+#include <dlfcn.h>
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
