@@ -1,15 +1,14 @@
 // Copyright embrt authors.
 //
-// The plugin driver: dlopen, the description, and the engine calls (see the header).
+// The conformance driver: descriptions from a ModelSpec and engine calls in the reference's
+// value types (see the header).
 
 #include "plugin_driver.h"
 
-#include <dlfcn.h>
-
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <sstream>
 #include <utility>
 

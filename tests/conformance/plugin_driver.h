@@ -4,8 +4,8 @@
 // ---------------------------------------
 // The conformance view of tests/testing/abi_driver.h: builds an EMBRT_EngineDescription from a
 // reference::ModelSpec and wraps the engine calls in the reference's value types, so that tests
-// can compare a plugin with the scalar reference. Raw access (api(), raw()) is there for tests that pass bad
-// arguments on purpose.
+// can compare a plugin with the scalar reference. Raw access (api(), raw(), abi()) is there for
+// tests that pass bad arguments on purpose.
 //
 // Thread safety: Plugin is immutable after Open. Engine calls for different replicas may run
 // concurrently (as the ABI allows); everything else must not.
@@ -50,6 +50,8 @@ class Engine {
 
   const reference::ModelSpec& model() const { return model_; }
   EMBRT_Engine* raw() const { return engine_.raw(); }
+  // The raw calls, for tests that pass bad arguments on purpose.
+  abi_driver::Engine& abi() { return engine_; }
 
   CallResult Enqueue(int replica, EMBRT_Mode mode, const reference::ReplicaBatch& batch);
   // Sizes the buffers from the model and receives into them.

@@ -148,6 +148,12 @@ class MockEngine {
     return engine_.Enqueue(replica, mode, inputs);
   }
 
+  // Hand-made C inputs (older or newer struct sizes, poisoned pointers).
+  Result EnqueueRaw(int32_t replica, EMBRT_Mode mode,
+                    const std::vector<EMBRT_FeatureInput>& inputs) {
+    return engine_.EnqueueRaw(replica, mode, inputs);
+  }
+
   // Receives into freshly sized buffers (filled with -7 first, so unwritten floats show).
   Result Recv(int32_t replica, std::vector<std::vector<float>>* activations) {
     activations->assign(spec_.features.size(), {});
