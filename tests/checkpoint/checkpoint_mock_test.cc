@@ -13,6 +13,7 @@ namespace embrt {
 namespace {
 
 using testing_util::CreateBuilt;
+using testing_util::CreateBuiltFrom;
 using testing_util::EngineConfigText;
 using testing_util::RandomTrainingStep;
 using testing_util::Snapshot;
@@ -27,15 +28,7 @@ std::unique_ptr<Embedding> CreateMock(const std::string& extra,
   if (!trace_file.empty()) {
     (*config->mutable_backend()->mutable_options())["trace_file"] = trace_file;
   }
-  EmbeddingOptions options;
-  options.chunk_rows = 6;
-  options.warning_sink = [](absl::string_view) {};
-  absl::StatusOr<std::unique_ptr<Embedding>> embedding = Embedding::Create(*config, options);
-  EXPECT_TRUE(embedding.ok()) << embedding.status();
-  if (!embedding.ok()) return nullptr;
-  absl::Status built = (*embedding)->Build();
-  EXPECT_TRUE(built.ok()) << built;
-  return built.ok() ? std::move(*embedding) : nullptr;
+  return CreateBuiltFrom(*config, /*chunk_rows=*/6);
 }
 
 std::vector<std::string> ReadLines(const std::string& path) {

@@ -57,19 +57,25 @@ inline std::vector<std::string> AllOptimizers() {
           "adam {}", "ftrl { l1_regularization_strength: 0.01 }"};
 }
 
-inline std::unique_ptr<Embedding> CreateBuilt(const std::string& text, int64_t chunk_rows = 7) {
-  absl::StatusOr<EmbeddingConfig> config = ParseConfigText(text);
-  EXPECT_TRUE(config.ok()) << config.status();
-  if (!config.ok()) return nullptr;
+// An Embedding created from `config` and built (NULL, with a test failure, on error).
+inline std::unique_ptr<Embedding> CreateBuiltFrom(const EmbeddingConfig& config,
+                                                  int64_t chunk_rows = 7) {
   EmbeddingOptions options;
   options.chunk_rows = chunk_rows;
   options.warning_sink = [](absl::string_view) {};
-  absl::StatusOr<std::unique_ptr<Embedding>> embedding = Embedding::Create(*config, options);
+  absl::StatusOr<std::unique_ptr<Embedding>> embedding = Embedding::Create(config, options);
   EXPECT_TRUE(embedding.ok()) << embedding.status();
   if (!embedding.ok()) return nullptr;
   absl::Status built = (*embedding)->Build();
   EXPECT_TRUE(built.ok()) << built;
   return built.ok() ? std::move(*embedding) : nullptr;
+}
+
+inline std::unique_ptr<Embedding> CreateBuilt(const std::string& text, int64_t chunk_rows = 7) {
+  absl::StatusOr<EmbeddingConfig> config = ParseConfigText(text);
+  EXPECT_TRUE(config.ok()) << config.status();
+  if (!config.ok()) return nullptr;
+  return CreateBuiltFrom(*config, chunk_rows);
 }
 
 // Random ragged ids (bags of 0..3 ids) for every feature, owned.

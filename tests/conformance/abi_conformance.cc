@@ -480,31 +480,13 @@ TEST_P(AbiConformanceTest, LoadAndRetrieveRoundTripAndRejectBadRanges) {
   auto load = [&](int table, int shard, int64_t begin, int64_t count, size_t num_slots) {
     std::vector<float> buffer(64 * 4, 7.0f);
     std::vector<const float*> slots(num_slots, buffer.data());
-    EMBRT_Engine_LoadTableShard_Args args{};
-    args.struct_size = EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE;
-    args.engine = engine->raw();
-    args.table = table;
-    args.shard = shard;
-    args.row_begin = begin;
-    args.row_count = count;
-    args.slots = slots.data();
-    args.num_slots = num_slots;
-    return plugin().Consume(api()->Engine_LoadTableShard(&args));
+    return engine->abi().LoadRaw(table, shard, begin, count, slots);
   };
   auto retrieve = [&](int table, int shard, int64_t begin, int64_t count, size_t num_slots) {
     std::vector<float> buffer(64 * 4 * 3, 7.0f);
     std::vector<float*> slots;
     for (size_t s = 0; s < num_slots; ++s) slots.push_back(buffer.data() + s * 256);
-    EMBRT_Engine_RetrieveTableShard_Args args{};
-    args.struct_size = EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE;
-    args.engine = engine->raw();
-    args.table = table;
-    args.shard = shard;
-    args.row_begin = begin;
-    args.row_count = count;
-    args.slots = slots.data();
-    args.num_slots = num_slots;
-    return plugin().Consume(api()->Engine_RetrieveTableShard(&args));
+    return engine->abi().RetrieveRaw(table, shard, begin, count, slots);
   };
   EXPECT_CODE(load(2, 0, 0, 1, 3), EMBRT_CODE_INVALID_ARGUMENT);   // no table 2
   EXPECT_CODE(load(-1, 0, 0, 1, 3), EMBRT_CODE_INVALID_ARGUMENT);  // no table -1

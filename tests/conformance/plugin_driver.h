@@ -2,11 +2,10 @@
 //
 // File: tests/conformance/plugin_driver.h
 // ---------------------------------------
-// A thin C++ driver of a backend plugin through nothing but embrt/plugin_api.h and dlopen: what
-// a vendor has when testing its own .so. It loads a plugin, builds an EMBRT_EngineDescription
-// from a reference::ModelSpec, and wraps the engine calls so that tests can compare a plugin
-// with the scalar reference. Raw access (api(), raw()) is there for tests that pass bad
-// arguments on purpose.
+// The conformance view of tests/testing/abi_driver.h: builds an EMBRT_EngineDescription from a
+// reference::ModelSpec and wraps the engine calls in the reference's value types, so that tests
+// can compare a plugin with the scalar reference. Raw access (api(), raw(), abi()) is there for
+// tests that pass bad arguments on purpose.
 //
 // Thread safety: Plugin is immutable after Open. Engine calls for different replicas may run
 // concurrently (as the ABI allows); everything else must not.
@@ -19,74 +18,24 @@
 #include <string>
 #include <vector>
 
+#include "abi_driver.h"
 #include "embrt/plugin_api.h"
 #include "scalar_reference.h"
 
 namespace embrt {
 namespace conformance {
 
-// The outcome of one ABI call: the plugin's error converted to plain values (and destroyed).
-struct CallResult {
-  EMBRT_ErrorCode code = EMBRT_CODE_OK;
-  std::string message;
-  bool ok() const { return code == EMBRT_CODE_OK; }
-};
+using abi_driver::CallResult;
+using abi_driver::CodeName;
+using abi_driver::Plugin;
+using abi_driver::ToString;
 
-// "OK" or "CODE_NAME: message", for test failure messages.
-std::string ToString(const CallResult& result);
-const char* CodeName(EMBRT_ErrorCode code);
-
-// A plugin shared object, loaded with dlopen(RTLD_NOW | RTLD_LOCAL) and never unloaded.
-class Plugin {
- public:
-  // Loads `path` and asks for ABI 1.0. On failure returns NULL and sets `error`.
-  static std::unique_ptr<Plugin> Open(const std::string& path, std::string* error);
-
-  const std::string& path() const { return path_; }
-  EMBRT_GetPluginApi_Fn* get_api() const { return get_api_; }
-  const EMBRT_Api* api() const { return api_; }
-
-  // Converts `error` (NULL: OK) and destroys it.
-  CallResult Consume(EMBRT_Error* error) const;
-
-  // Plugin_Attributes as a map name -> value (NULL when the call failed).
-  const std::map<std::string, const EMBRT_NamedValue*>& attributes() const { return attributes_; }
-  std::string name() const;  // attribute "name", "" when absent
-  // attribute exact_math == 1
-  bool exact_math() const;
-
- private:
-  std::string path_;
-  EMBRT_GetPluginApi_Fn* get_api_ = nullptr;
-  const EMBRT_Api* api_ = nullptr;
-  std::map<std::string, const EMBRT_NamedValue*> attributes_;
-};
-
-// Owns an EMBRT_EngineDescription (and everything it points to) built from a ModelSpec. The
+// An EMBRT_EngineDescription built from a ModelSpec (every table unsharded on one host). The
 // public vectors may be edited before get() to build bad descriptions.
-class Description {
+class Description : public abi_driver::Description {
  public:
   explicit Description(const reference::ModelSpec& model,
-                       std::map<std::string, std::string> options = {});
-  Description(const Description&) = delete;
-  Description& operator=(const Description&) = delete;
-
-  // Rebuilds the pointer arrays from the vectors below and returns the description.
-  EMBRT_EngineDescription* get();
-
-  std::vector<EMBRT_OptimizerDescription> optimizers;
-  std::vector<std::vector<EMBRT_NamedValue>> hyperparameters;
-  std::vector<EMBRT_TableDescription> tables;
-  std::vector<EMBRT_FeatureDescription> features;
-  std::vector<std::vector<int64_t>> output_shapes;
-  EMBRT_EngineDescription description{};
-
- private:
-  std::vector<std::string> names_;  // stable storage for every string
-  std::map<std::string, std::string> options_;
-  std::vector<EMBRT_NamedValue> option_values_;
-  std::vector<const EMBRT_TableDescription*> table_pointers_;
-  std::vector<const EMBRT_FeatureDescription*> feature_pointers_;
+                       const std::map<std::string, std::string>& options = {});
 };
 
 // One engine on one plugin for one ModelSpec.
@@ -96,12 +45,13 @@ class Engine {
   static std::unique_ptr<Engine> Create(const Plugin& plugin, const reference::ModelSpec& model,
                                         CallResult* result,
                                         std::map<std::string, std::string> options = {});
-  ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   const reference::ModelSpec& model() const { return model_; }
-  EMBRT_Engine* raw() const { return engine_; }
+  EMBRT_Engine* raw() const { return engine_.raw(); }
+  // The raw calls, for tests that pass bad arguments on purpose.
+  abi_driver::Engine& abi() { return engine_; }
 
   CallResult Enqueue(int replica, EMBRT_Mode mode, const reference::ReplicaBatch& batch);
   // Sizes the buffers from the model and receives into them.
@@ -120,12 +70,11 @@ class Engine {
   CallResult LoadState(const reference::ScalarReference& reference);
 
  private:
-  Engine(const Plugin& plugin, reference::ModelSpec model, EMBRT_Engine* engine)
-      : plugin_(plugin), model_(std::move(model)), engine_(engine) {}
+  Engine(const Plugin& plugin, reference::ModelSpec model)
+      : model_(std::move(model)), engine_(plugin) {}
 
-  const Plugin& plugin_;
   reference::ModelSpec model_;
-  EMBRT_Engine* engine_;
+  abi_driver::Engine engine_;
 };
 
 // Number of float values that differ by more than `max_ulps` units in the last place (NaNs

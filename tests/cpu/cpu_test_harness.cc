@@ -2,7 +2,7 @@
 
 #include "cpu_test_harness.h"
 
-#include <dlfcn.h>
+#include <memory>
 
 #include "gtest/gtest.h"
 
@@ -10,45 +10,20 @@ namespace embrt {
 namespace cpu_test {
 namespace {
 
-Result Consume(EMBRT_Error* error) {
-  Result result;
-  if (error == nullptr) return result;
-  const EMBRT_Api* api = CpuApi();
-  EMBRT_Error_GetCode_Args code{EMBRT_Error_GetCode_Args_STRUCT_SIZE, nullptr, error, 0};
-  api->Error_GetCode(&code);
-  EMBRT_Error_Message_Args message{EMBRT_Error_Message_Args_STRUCT_SIZE, nullptr, error, nullptr,
-                                   0};
-  api->Error_Message(&message);
-  result.code = code.code;
-  result.message.assign(message.message, message.message_size);
-  EMBRT_Error_Destroy_Args destroy{EMBRT_Error_Destroy_Args_STRUCT_SIZE, nullptr, error};
-  api->Error_Destroy(&destroy);
-  return result;
-}
-
-EMBRT_NamedValue FloatValue(const std::string& name, float value) {
-  EMBRT_NamedValue v{};
-  v.struct_size = EMBRT_NamedValue_STRUCT_SIZE;
-  v.name = name.data();
-  v.name_size = name.size();
-  v.type = EMBRT_VALUE_FLOAT;
-  v.float_value = value;
-  return v;
+// Loaded once and never unloaded; NULL (a gtest failure) when it cannot be loaded.
+const abi_driver::Plugin* CpuPlugin() {
+  static std::string error;
+  static const abi_driver::Plugin* plugin =
+      abi_driver::Plugin::Open(EMBRT_CPU_PLUGIN_PATH, &error).release();
+  if (plugin == nullptr) ADD_FAILURE() << "cannot load " << EMBRT_CPU_PLUGIN_PATH << ": " << error;
+  return plugin;
 }
 
 }  // namespace
 
 const EMBRT_Api* CpuApi() {
-  static const EMBRT_Api* api = [] {
-    void* handle = dlopen(EMBRT_CPU_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) return static_cast<const EMBRT_Api*>(nullptr);
-    auto* get = reinterpret_cast<EMBRT_GetPluginApi_Fn*>(dlsym(handle, "EMBRT_GetPluginApi"));
-    if (get == nullptr) return static_cast<const EMBRT_Api*>(nullptr);
-    EMBRT_HostInfo host{EMBRT_HostInfo_STRUCT_SIZE, EMBRT_ABI_MAJOR, EMBRT_ABI_MINOR};
-    return get(&host);
-  }();
-  if (api == nullptr) ADD_FAILURE() << "cannot load " << EMBRT_CPU_PLUGIN_PATH << ": " << dlerror();
-  return api;
+  const abi_driver::Plugin* plugin = CpuPlugin();
+  return plugin == nullptr ? nullptr : plugin->api();
 }
 
 Input Bags(const std::vector<std::vector<int64_t>>& bags,
@@ -87,23 +62,17 @@ std::vector<float> Filled(int64_t rows, int32_t dim, float value) {
 }
 
 CpuEngine::CpuEngine(const EngineSpec& spec) : spec_(spec) {
-  const EMBRT_Api* api = CpuApi();
-  if (api == nullptr) return;
-  // Everything the description points at lives until Engine_Create returns.
-  std::vector<std::vector<EMBRT_NamedValue>> hyper(spec.tables.size());
-  std::vector<EMBRT_OptimizerDescription> optimizers(spec.tables.size());
-  std::vector<EMBRT_TableDescription> tables(spec.tables.size());
-  std::vector<const EMBRT_TableDescription*> table_ptrs;
+  const abi_driver::Plugin* plugin = CpuPlugin();
+  if (plugin == nullptr) return;
+  abi_driver::Description description;
   for (size_t t = 0; t < spec.tables.size(); ++t) {
     const TableSpec& ts = spec.tables[t];
-    for (const auto& [name, value] : ts.hyperparameters)
-      hyper[t].push_back(FloatValue(name, value));
-    EMBRT_OptimizerDescription& o = optimizers[t];
-    o = EMBRT_OptimizerDescription{};
-    o.struct_size = EMBRT_OptimizerDescription_STRUCT_SIZE;
-    o.kind = ts.optimizer;
-    o.learning_rate = ts.learning_rate;
-    o.learning_rate_tag = ts.learning_rate_tag;
+    std::vector<EMBRT_NamedValue> hyperparameters;
+    for (const auto& [name, value] : ts.hyperparameters) {
+      hyperparameters.push_back(abi_driver::FloatValue(name.c_str(), value));
+    }
+    EMBRT_OptimizerDescription o =
+        abi_driver::Optimizer(ts.optimizer, ts.learning_rate, ts.learning_rate_tag);
     o.use_gradient_accumulation = ts.use_gradient_accumulation ? 1 : 0;
     o.clip_weight_min = ts.clip_weight_min;
     o.clip_weight_max = ts.clip_weight_max;
@@ -112,78 +81,27 @@ CpuEngine::CpuEngine(const EngineSpec& spec) : spec_(spec) {
     o.weight_decay_factor = ts.weight_decay_factor;
     o.multiply_weight_decay_factor_by_learning_rate =
         ts.multiply_weight_decay_factor_by_learning_rate ? 1 : 0;
-    o.hyperparameters = hyper[t].data();
-    o.num_hyperparameters = hyper[t].size();
-    EMBRT_TableDescription& d = tables[t];
-    d = EMBRT_TableDescription{};
-    d.struct_size = EMBRT_TableDescription_STRUCT_SIZE;
-    d.name = ts.name.data();
-    d.name_size = ts.name.size();
-    d.vocabulary_size = ts.vocabulary_size;
-    d.dim = ts.dim;
-    d.combiner = ts.combiner;
-    d.optimizer = &optimizers[t];
-    d.shard_rows = spec.shard_rows_override >= 0 ? spec.shard_rows_override : ShardRows(t);
+    description.AddTable(ts.name, ts.vocabulary_size, ts.dim, ts.combiner, o, hyperparameters,
+                         spec.shard_rows_override >= 0 ? spec.shard_rows_override : ShardRows(t));
   }
-  for (const auto& d : tables) table_ptrs.push_back(&d);
-  std::vector<std::vector<int64_t>> shapes(spec.features.size());
-  std::vector<EMBRT_FeatureDescription> features(spec.features.size());
-  std::vector<const EMBRT_FeatureDescription*> feature_ptrs;
-  for (size_t f = 0; f < spec.features.size(); ++f) {
-    const FeatureSpec& fs = spec.features[f];
-    shapes[f] = {fs.input_rows};
-    if (fs.max_sequence_length > 0) shapes[f].push_back(fs.max_sequence_length);
-    EMBRT_FeatureDescription& d = features[f];
-    d = EMBRT_FeatureDescription{};
-    d.struct_size = EMBRT_FeatureDescription_STRUCT_SIZE;
-    d.name = fs.name.data();
-    d.name_size = fs.name.size();
-    d.table_index = fs.table;
-    d.max_sequence_length = fs.max_sequence_length;
-    d.input_rows = fs.input_rows;
-    d.output_shape = shapes[f].data();
-    d.output_rank = shapes[f].size();
+  for (const FeatureSpec& fs : spec.features) {
+    description.AddFeature(fs.name, fs.table, fs.max_sequence_length, fs.input_rows);
   }
-  for (const auto& d : features) feature_ptrs.push_back(&d);
-  std::vector<EMBRT_NamedValue> options;
-  for (const auto& [name, value] : spec.options) {
-    EMBRT_NamedValue v{};
-    v.struct_size = EMBRT_NamedValue_STRUCT_SIZE;
-    v.name = name.data();
-    v.name_size = name.size();
-    v.type = EMBRT_VALUE_STRING;
-    v.string_value = value.data();
-    v.string_value_size = value.size();
-    options.push_back(v);
-  }
-  EMBRT_EngineDescription description{};
-  description.struct_size = EMBRT_EngineDescription_STRUCT_SIZE;
-  description.tables = table_ptrs.data();
-  description.num_tables = table_ptrs.size();
-  description.features = feature_ptrs.data();
-  description.num_features = feature_ptrs.size();
-  description.per_replica_batch_size =
-      spec.features.empty() ? 0 : static_cast<int32_t>(spec.features[0].input_rows);
-  description.num_replicas = spec.num_replicas;
-  description.num_hosts = spec.num_hosts;
-  description.host_id = spec.host_id;
-  description.sharding = spec.sharding;
-  description.pipeline_execution = spec.pipeline_execution ? 1 : 0;
-  description.num_learning_rate_tags = spec.num_learning_rate_tags;
-  description.allow_nonfinite_gradients = spec.allow_nonfinite_gradients ? 1 : 0;
-  description.options = options.data();
-  description.num_options = options.size();
-  EMBRT_Engine_Create_Args args{EMBRT_Engine_Create_Args_STRUCT_SIZE, nullptr, &description,
-                                nullptr};
-  create_result_ = Consume(api->Engine_Create(&args));
-  engine_ = args.engine;
+  for (const auto& [name, value] : spec.options) description.AddOption(name, value);
+  EMBRT_EngineDescription& d = description.description;
+  d.num_replicas = spec.num_replicas;
+  d.num_hosts = spec.num_hosts;
+  d.host_id = spec.host_id;
+  d.sharding = spec.sharding;
+  d.pipeline_execution = spec.pipeline_execution ? 1 : 0;
+  d.num_learning_rate_tags = spec.num_learning_rate_tags;
+  d.allow_nonfinite_gradients = spec.allow_nonfinite_gradients ? 1 : 0;
+  description.Finish(/*empty_batch_size=*/0);
+  engine_ = std::make_unique<abi_driver::Engine>(*plugin);
+  create_result_ = engine_->Create(description.get());
 }
 
-CpuEngine::~CpuEngine() {
-  if (engine_ == nullptr) return;
-  EMBRT_Engine_Destroy_Args args{EMBRT_Engine_Destroy_Args_STRUCT_SIZE, nullptr, engine_};
-  CpuApi()->Engine_Destroy(&args);
-}
+CpuEngine::~CpuEngine() = default;
 
 size_t CpuEngine::ActivationSize(int f) const {
   const FeatureSpec& fs = spec_.features[f];
@@ -197,27 +115,7 @@ int64_t CpuEngine::ShardRows(int t) const {
 }
 
 Result CpuEngine::Enqueue(int32_t replica, const std::vector<Input>& inputs, EMBRT_Mode mode) {
-  std::vector<EMBRT_FeatureInput> structs(inputs.size());
-  std::vector<const EMBRT_FeatureInput*> pointers;
-  for (size_t f = 0; f < inputs.size(); ++f) {
-    EMBRT_FeatureInput& in = structs[f];
-    in = EMBRT_FeatureInput{};
-    in.struct_size = EMBRT_FeatureInput_STRUCT_SIZE;
-    in.ids = inputs[f].ids.data();
-    in.num_ids = inputs[f].ids.size();
-    in.row_splits = inputs[f].row_splits.empty() ? nullptr : inputs[f].row_splits.data();
-    in.num_row_splits = inputs[f].row_splits.size();
-    in.weights = inputs[f].weights.empty() ? nullptr : inputs[f].weights.data();
-    pointers.push_back(&in);
-  }
-  EMBRT_Engine_Enqueue_Args args{EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
-                                 nullptr,
-                                 engine_,
-                                 replica,
-                                 mode,
-                                 pointers.data(),
-                                 pointers.size()};
-  return Consume(CpuApi()->Engine_Enqueue(&args));
+  return engine_->Enqueue(replica, mode, inputs);
 }
 
 Result CpuEngine::Recv(int32_t replica, std::vector<std::vector<float>>* activations) {
@@ -234,41 +132,18 @@ Result CpuEngine::Recv(int32_t replica, std::vector<std::vector<float>>* activat
 
 Result CpuEngine::RecvRaw(int32_t replica, const std::vector<float*>& buffers,
                           const std::vector<size_t>& sizes) {
-  EMBRT_Engine_RecvActivations_Args args{EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE,
-                                         nullptr,
-                                         engine_,
-                                         replica,
-                                         buffers.data(),
-                                         sizes.data(),
-                                         buffers.size()};
-  return Consume(CpuApi()->Engine_RecvActivations(&args));
+  return engine_->RecvInto(replica, buffers, sizes);
 }
 
 Result CpuEngine::Send(int32_t replica, const std::vector<std::vector<float>>& gradients,
                        const std::vector<float>& learning_rates) {
-  std::vector<const float*> pointers;
-  std::vector<size_t> sizes;
-  for (const auto& g : gradients) {
-    pointers.push_back(g.empty() ? nullptr : g.data());
-    sizes.push_back(g.size());
-  }
-  return SendRaw(replica, pointers, sizes, learning_rates.empty() ? nullptr : learning_rates.data(),
-                 learning_rates.size());
+  return engine_->Send(replica, gradients, learning_rates);
 }
 
 Result CpuEngine::SendRaw(int32_t replica, const std::vector<const float*>& gradients,
                           const std::vector<size_t>& sizes, const float* learning_rates,
                           size_t num_learning_rates) {
-  EMBRT_Engine_SendGradients_Args args{EMBRT_Engine_SendGradients_Args_STRUCT_SIZE,
-                                       nullptr,
-                                       engine_,
-                                       replica,
-                                       gradients.data(),
-                                       sizes.data(),
-                                       gradients.size(),
-                                       learning_rates,
-                                       num_learning_rates};
-  return Consume(CpuApi()->Engine_SendGradients(&args));
+  return engine_->SendRaw(replica, gradients, sizes, learning_rates, num_learning_rates);
 }
 
 Result CpuEngine::Load(int32_t table, int64_t row_begin,
@@ -281,16 +156,7 @@ Result CpuEngine::Load(int32_t table, int64_t row_begin,
 
 Result CpuEngine::LoadRaw(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
                           const std::vector<const float*>& slots) {
-  EMBRT_Engine_LoadTableShard_Args args{EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE,
-                                        nullptr,
-                                        engine_,
-                                        table,
-                                        shard,
-                                        row_begin,
-                                        row_count,
-                                        slots.data(),
-                                        slots.size()};
-  return Consume(CpuApi()->Engine_LoadTableShard(&args));
+  return engine_->LoadRaw(table, shard, row_begin, row_count, slots);
 }
 
 Result CpuEngine::Retrieve(int32_t table, std::vector<std::vector<float>>* slots, int64_t row_begin,
@@ -300,21 +166,12 @@ Result CpuEngine::Retrieve(int32_t table, std::vector<std::vector<float>>* slots
   slots->assign(SlotCount(ts.optimizer), std::vector<float>(row_count * ts.dim, -999.0f));
   std::vector<float*> pointers;
   for (auto& s : *slots) pointers.push_back(s.data());
-  EMBRT_Engine_RetrieveTableShard_Args args{EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE,
-                                            nullptr,
-                                            engine_,
-                                            table,
-                                            shard < 0 ? spec_.host_id : shard,
-                                            row_begin,
-                                            row_count,
-                                            pointers.data(),
-                                            pointers.size()};
-  return Consume(CpuApi()->Engine_RetrieveTableShard(&args));
+  return engine_->RetrieveRaw(table, shard < 0 ? spec_.host_id : shard, row_begin, row_count,
+                              pointers);
 }
 
 Result CpuEngine::Synchronize() {
-  EMBRT_Engine_Synchronize_Args args{EMBRT_Engine_Synchronize_Args_STRUCT_SIZE, nullptr, engine_};
-  return Consume(CpuApi()->Engine_Synchronize(&args));
+  return engine_->Synchronize();
 }
 
 std::vector<std::vector<std::vector<float>>> CpuEngine::RetrieveAll() {

@@ -2,8 +2,9 @@
 //
 // File: tests/cpu/cpu_test_harness.h
 // ----------------------------------
-// Drives libembrt_backend_cpu.so through its C table only (dlopen of the built plugin), with
-// small value types for tables, features and inputs, so that each test reads like the math.
+// Drives libembrt_backend_cpu.so through its C table only (dlopen of the built plugin, by
+// tests/testing/abi_driver.h), with small value types for tables, features and inputs, so that
+// each test reads like the math.
 
 #ifndef EMBRT_TESTS_CPU_CPU_TEST_HARNESS_H_
 #define EMBRT_TESTS_CPU_CPU_TEST_HARNESS_H_
@@ -11,10 +12,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "abi_driver.h"
 #include "embrt/plugin_api.h"
 
 namespace embrt {
@@ -25,11 +28,7 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // The plugin's C table; the test aborts (gtest failure) when it cannot be loaded.
 const EMBRT_Api* CpuApi();
 
-struct Result {
-  EMBRT_ErrorCode code = EMBRT_CODE_OK;
-  std::string message;
-  bool ok() const { return code == EMBRT_CODE_OK; }
-};
+using Result = abi_driver::CallResult;
 
 struct TableSpec {
   std::string name = "table";
@@ -90,7 +89,7 @@ class CpuEngine {
   CpuEngine& operator=(const CpuEngine&) = delete;
 
   const Result& create_result() const { return create_result_; }
-  bool ok() const { return engine_ != nullptr; }
+  bool ok() const { return engine_ != nullptr && engine_->raw() != nullptr; }
   const EngineSpec& spec() const { return spec_; }
 
   // Floats of feature f's activation (and gradient) buffer.
@@ -129,7 +128,7 @@ class CpuEngine {
  private:
   EngineSpec spec_;
   Result create_result_;
-  EMBRT_Engine* engine_ = nullptr;
+  std::unique_ptr<abi_driver::Engine> engine_;  // NULL only when the plugin did not load
 };
 
 // Table r*dim + c = start + r * dim + c ("row-major 0..n").

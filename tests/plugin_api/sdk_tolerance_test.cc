@@ -5,6 +5,8 @@
 // defaults) and from a newer caller (larger struct_size, zeroed trailing bytes), NULL optional
 // slots, NULL engines and NULL args, and version negotiation.
 
+#include <dlfcn.h>
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -73,15 +75,7 @@ TEST(SdkToleranceTest, OlderFeatureInputWithoutWeightsReadsAsUnweighted) {
                            splits,
                            3,
                            Poison<const float>()};
-  const EMBRT_FeatureInput* inputs[] = {&in};
-  EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
-                                    nullptr,
-                                    engine.get(),
-                                    0,
-                                    EMBRT_MODE_INFERENCE,
-                                    inputs,
-                                    1};
-  ASSERT_TRUE(Take(MockApi()->Engine_Enqueue(&args)).ok());
+  ASSERT_TRUE(engine.EnqueueRaw(0, EMBRT_MODE_INFERENCE, {in}).ok());
   std::vector<std::vector<float>> out;
   ASSERT_TRUE(engine.Recv(0, &out).ok());
   EXPECT_EQ(out[0], (std::vector<float>{0.0f + 1.0f + 2.0f, 0.0f + 1.001f + 2.001f, 3.0f, 3.001f}));
@@ -96,15 +90,7 @@ TEST(SdkToleranceTest, OlderFeatureInputWithoutRowSplitsReadsAsOneIdPerRow) {
                            Poison<const int32_t>(),
                            99,
                            Poison<const float>()};
-  const EMBRT_FeatureInput* inputs[] = {&in};
-  EMBRT_Engine_Enqueue_Args args = {EMBRT_Engine_Enqueue_Args_STRUCT_SIZE,
-                                    nullptr,
-                                    engine.get(),
-                                    0,
-                                    EMBRT_MODE_INFERENCE,
-                                    inputs,
-                                    1};
-  ASSERT_TRUE(Take(MockApi()->Engine_Enqueue(&args)).ok());
+  ASSERT_TRUE(engine.EnqueueRaw(0, EMBRT_MODE_INFERENCE, {in}).ok());
   std::vector<std::vector<float>> out;
   ASSERT_TRUE(engine.Recv(0, &out).ok());
   EXPECT_EQ(out[0], (std::vector<float>{4.0f, 4.001f, 5.0f, 5.001f}));
