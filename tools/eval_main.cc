@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tools/subcommands.h"
+#include "tools/training/data_setup.h"
 #include "tools/training/flag_parser.h"
 #include "tools/training/report.h"
 #include "tools/training/trainer.h"
@@ -55,19 +56,15 @@ int EvalMain(const std::vector<std::string>& args) {
   options.data.eval_data = eval_data.empty() ? data : eval_data;
   options.data.tsv_columns = tsv_columns;
   options.data.eval_examples = eval_examples;
-  if (on_bad_line != "skip" && on_bad_line != "fail") {
-    return fail(absl::InvalidArgumentError("--on_bad_line must be skip or fail"));
-  }
-  options.data.on_bad_line =
-      on_bad_line == "fail" ? training::BadLinePolicy::kFail : training::BadLinePolicy::kSkip;
+  absl::StatusOr<training::BadLinePolicy> bad_line_policy =
+      training::ParseBadLinePolicy(on_bad_line);
+  if (!bad_line_policy.ok()) return fail(bad_line_policy.status());
+  options.data.on_bad_line = *bad_line_policy;
   options.batch_size = batch_size;
   absl::StatusOr<training::TrainReport> report = training::Evaluate(options);
   if (!report.ok()) return fail(report.status());
-  std::fputs(training::FormatSummary(*report, "eval").c_str(), stdout);
-  if (!output_json.empty()) {
-    absl::Status written = training::WriteTextFile(output_json, training::FormatJson(*report));
-    if (!written.ok()) return fail(written);
-  }
+  absl::Status emitted = training::EmitReport(*report, "eval", output_json);
+  if (!emitted.ok()) return fail(emitted);
   return 0;
 }
 

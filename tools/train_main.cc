@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "tools/subcommands.h"
+#include "tools/training/data_setup.h"
 #include "tools/training/default_config.h"
 #include "tools/training/flag_parser.h"
 #include "tools/training/progress.h"
@@ -99,14 +100,9 @@ int TrainMain(const std::vector<std::string>& args) {
   options.data.eval_data = eval_data;
   options.data.tsv_columns = tsv_columns;
   options.data.holdout_every = holdout_every;
-  if (on_bad_line == "skip") {
-    options.data.on_bad_line = BadLinePolicy::kSkip;
-  } else if (on_bad_line == "fail") {
-    options.data.on_bad_line = BadLinePolicy::kFail;
-  } else {
-    return fail(absl::InvalidArgumentError("--on_bad_line must be skip or fail, not '" +
-                                           on_bad_line + "'"));
-  }
+  absl::StatusOr<BadLinePolicy> bad_line_policy = training::ParseBadLinePolicy(on_bad_line);
+  if (!bad_line_policy.ok()) return fail(bad_line_policy.status());
+  options.data.on_bad_line = *bad_line_policy;
   if (!loss.empty()) {
     if (loss == "logistic") {
       options.loss = training::Loss::kLogistic;
@@ -138,12 +134,8 @@ int TrainMain(const std::vector<std::string>& args) {
 
   absl::StatusOr<training::TrainReport> report = training::Train(options);
   if (!report.ok()) return fail(report.status());
-  std::fputs(training::FormatSummary(*report, "train").c_str(), stdout);
-  std::fflush(stdout);
-  if (!output_json.empty()) {
-    absl::Status written = training::WriteTextFile(output_json, training::FormatJson(*report));
-    if (!written.ok()) return fail(written);
-  }
+  absl::Status emitted = training::EmitReport(*report, "train", output_json);
+  if (!emitted.ok()) return fail(emitted);
   return 0;
 }
 

@@ -149,5 +149,12 @@ absl::StatusOr<DataSources> OpenDataSources(const ResolvedConfig& config,
   return sources;
 }
 
+absl::StatusOr<BadLinePolicy> ParseBadLinePolicy(const std::string& text) {
+  if (text == "skip") return BadLinePolicy::kSkip;
+  if (text == "fail") return BadLinePolicy::kFail;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--on_bad_line must be skip or fail, not '", text, "'"));
+}
+
 }  // namespace training
 }  // namespace embrt

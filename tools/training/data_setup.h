@@ -61,6 +61,9 @@ struct DataSources {
 absl::StatusOr<DataSources> OpenDataSources(const ResolvedConfig& config,
                                             const DataOptions& options, bool with_train);
 
+// The --on_bad_line flag: "skip" or "fail"; anything else is INVALID_ARGUMENT.
+absl::StatusOr<BadLinePolicy> ParseBadLinePolicy(const std::string& text);
+
 }  // namespace training
 }  // namespace embrt
 

@@ -174,5 +174,13 @@ absl::Status WriteTextFile(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
+absl::Status EmitReport(const TrainReport& report, const std::string& title,
+                        const std::string& json_path) {
+  std::fputs(FormatSummary(report, title).c_str(), stdout);
+  std::fflush(stdout);
+  if (json_path.empty()) return absl::OkStatus();
+  return WriteTextFile(json_path, FormatJson(report));
+}
+
 }  // namespace training
 }  // namespace embrt

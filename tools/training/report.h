@@ -24,6 +24,11 @@ std::string FormatJson(const TrainReport& report);
 // Writes `text` to `path` (temporary file, then rename).
 absl::Status WriteTextFile(const std::string& path, const std::string& text);
 
+// What train and eval end with: the summary on stdout, then the JSON document at `json_path`
+// unless it is empty.
+absl::Status EmitReport(const TrainReport& report, const std::string& title,
+                        const std::string& json_path);
+
 }  // namespace training
 }  // namespace embrt
 
