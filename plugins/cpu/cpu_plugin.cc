@@ -18,7 +18,7 @@ struct CpuPlugin {
         sdk::StringAttribute("name", "cpu"),
         sdk::StringAttribute("vendor", "embrt"),
         sdk::StringAttribute("plugin_version", "0.1.0"),
-        sdk::StringAttribute("abi_version", "1.0"),
+        sdk::StringAttribute("abi_version", "1.1"),
         sdk::Int64Attribute("deterministic", 1),
         sdk::Int64Attribute("exact_math", 1),
         sdk::StringAttribute("optimizers", "sgd,adagrad,adagrad_momentum,adam,ftrl"),

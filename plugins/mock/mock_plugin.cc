@@ -17,7 +17,7 @@ struct MockPlugin {
         sdk::StringAttribute("name", "mock"),
         sdk::StringAttribute("vendor", "embrt"),
         sdk::StringAttribute("plugin_version", "0.1.0"),
-        sdk::StringAttribute("abi_version", "1.0"),
+        sdk::StringAttribute("abi_version", "1.1"),
         sdk::Int64Attribute("deterministic", 1),
         sdk::Int64Attribute("exact_math", 0),
         // Every optimizer kind is accepted (with its slot layout), but the update is plain SGD.

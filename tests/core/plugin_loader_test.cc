@@ -55,7 +55,7 @@ TEST(PluginLoaderTest, LoadsAGoodPluginAndReadsAttributes) {
   EXPECT_EQ(plugin->api->abi_major, EMBRT_ABI_MAJOR);
   EXPECT_THAT(plugin->path, HasSubstr("libembrt_backend_test_failing.so"));
   EXPECT_THAT(plugin->attributes, Contains(Pair("name", "failing")));
-  EXPECT_THAT(plugin->attributes, Contains(Pair("abi_version", "1.0")));
+  EXPECT_THAT(plugin->attributes, Contains(Pair("abi_version", "1.1")));
   EXPECT_THAT(plugin->attributes, Contains(Pair("max_dim", "128")));
   EXPECT_THAT(plugin->attributes, Contains(Pair("deterministic", "1")));
 }

@@ -291,7 +291,7 @@ TEST(CpuPluginTest, AttributesDescribeTheBackend) {
                                      : std::to_string(v.int64_value);
   }
   EXPECT_EQ(values["name"], "cpu");
-  EXPECT_EQ(values["abi_version"], "1.0");
+  EXPECT_EQ(values["abi_version"], "1.1");
   EXPECT_EQ(values["deterministic"], "1");
   EXPECT_EQ(values["exact_math"], "1");
   EXPECT_EQ(values["optimizers"], "sgd,adagrad,adagrad_momentum,adam,ftrl");

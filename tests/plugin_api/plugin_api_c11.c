@@ -31,6 +31,10 @@ size_t embrt_c11_struct_sizes(size_t* sizes, size_t capacity) {
       EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE,
       EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE,
       EMBRT_Engine_Synchronize_Args_STRUCT_SIZE,
+      EMBRT_Plugin_HostTopology_Args_STRUCT_SIZE,
+      EMBRT_Engine_AgreeStatus_Args_STRUCT_SIZE,
+      EMBRT_Engine_Barrier_Args_STRUCT_SIZE,
+      EMBRT_Engine_AllGather_Args_STRUCT_SIZE,
   };
   size_t count = sizeof(all) / sizeof(all[0]);
   size_t i;

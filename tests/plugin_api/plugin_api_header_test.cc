@@ -26,7 +26,7 @@ struct SizeCase {
 std::vector<SizeCase> Cases() {
   return {
       {"HostInfo", EMBRT_HostInfo_STRUCT_SIZE, 16, sizeof(EMBRT_HostInfo)},
-      {"Api", EMBRT_Api_STRUCT_SIZE, 112, sizeof(EMBRT_Api)},
+      {"Api", EMBRT_Api_STRUCT_SIZE, 144, sizeof(EMBRT_Api)},
       {"NamedValue", EMBRT_NamedValue_STRUCT_SIZE, 60, sizeof(EMBRT_NamedValue)},
       {"OptimizerDescription", EMBRT_OptimizerDescription_STRUCT_SIZE, 72,
        sizeof(EMBRT_OptimizerDescription)},
@@ -35,7 +35,7 @@ std::vector<SizeCase> Cases() {
        sizeof(EMBRT_FeatureDescription)},
       {"EngineDescription", EMBRT_EngineDescription_STRUCT_SIZE, 96,
        sizeof(EMBRT_EngineDescription)},
-      {"FeatureInput", EMBRT_FeatureInput_STRUCT_SIZE, 48, sizeof(EMBRT_FeatureInput)},
+      {"FeatureInput", EMBRT_FeatureInput_STRUCT_SIZE, 64, sizeof(EMBRT_FeatureInput)},
       {"Error_Destroy_Args", EMBRT_Error_Destroy_Args_STRUCT_SIZE, 24,
        sizeof(EMBRT_Error_Destroy_Args)},
       {"Error_Message_Args", EMBRT_Error_Message_Args_STRUCT_SIZE, 40,
@@ -48,7 +48,7 @@ std::vector<SizeCase> Cases() {
        sizeof(EMBRT_Engine_Create_Args)},
       {"Engine_Destroy_Args", EMBRT_Engine_Destroy_Args_STRUCT_SIZE, 24,
        sizeof(EMBRT_Engine_Destroy_Args)},
-      {"Engine_Enqueue_Args", EMBRT_Engine_Enqueue_Args_STRUCT_SIZE, 48,
+      {"Engine_Enqueue_Args", EMBRT_Engine_Enqueue_Args_STRUCT_SIZE, 52,
        sizeof(EMBRT_Engine_Enqueue_Args)},
       {"Engine_RecvActivations_Args", EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE, 56,
        sizeof(EMBRT_Engine_RecvActivations_Args)},
@@ -60,12 +60,26 @@ std::vector<SizeCase> Cases() {
        sizeof(EMBRT_Engine_RetrieveTableShard_Args)},
       {"Engine_Synchronize_Args", EMBRT_Engine_Synchronize_Args_STRUCT_SIZE, 24,
        sizeof(EMBRT_Engine_Synchronize_Args)},
+      {"Plugin_HostTopology_Args", EMBRT_Plugin_HostTopology_Args_STRUCT_SIZE, 24,
+       sizeof(EMBRT_Plugin_HostTopology_Args)},
+      {"Engine_AgreeStatus_Args", EMBRT_Engine_AgreeStatus_Args_STRUCT_SIZE, 48,
+       sizeof(EMBRT_Engine_AgreeStatus_Args)},
+      {"Engine_Barrier_Args", EMBRT_Engine_Barrier_Args_STRUCT_SIZE, 24,
+       sizeof(EMBRT_Engine_Barrier_Args)},
+      {"Engine_AllGather_Args", EMBRT_Engine_AllGather_Args_STRUCT_SIZE, 48,
+       sizeof(EMBRT_Engine_AllGather_Args)},
   };
 }
 
-TEST(PluginApiHeaderTest, VersionIsOnePointZero) {
+TEST(PluginApiHeaderTest, VersionIsOnePointOne) {
   EXPECT_EQ(EMBRT_ABI_MAJOR, 1);
-  EXPECT_EQ(EMBRT_ABI_MINOR, 0);
+  EXPECT_EQ(EMBRT_ABI_MINOR, 1);
+}
+
+TEST(PluginApiHeaderTest, OnePointZeroSizesStayPinned) {
+  EXPECT_EQ(EMBRT_Api_STRUCT_SIZE_1_0, 112u);
+  EXPECT_EQ(EMBRT_FeatureInput_STRUCT_SIZE_1_0, 48u);
+  EXPECT_EQ(EMBRT_Engine_Enqueue_Args_STRUCT_SIZE_1_0, 48u);
 }
 
 TEST(PluginApiHeaderTest, StructSizesHaveTheReleasedValues) {

@@ -58,7 +58,8 @@ TEST(SdkVersionTest, GetPluginApiNegotiatesTheMajorVersion) {
   EXPECT_EQ(api, MockApi());
   EXPECT_EQ(api->struct_size, EMBRT_Api_STRUCT_SIZE);
   EXPECT_EQ(api->abi_major, 1);
-  EXPECT_EQ(api->abi_minor, 0);
+  EXPECT_EQ(api->abi_minor, 1);
+  EXPECT_FALSE(EMBRT_API_HAS(api, Engine_AgreeStatus)) << "the mock is not multi-host";
   EXPECT_TRUE(EMBRT_API_HAS(api, Engine_Synchronize));
   // Only the one symbol is exported.
   EXPECT_EQ(dlsym(library, "_ZN5embrt4mock10MockEngineD0Ev"), nullptr);

@@ -43,7 +43,7 @@ extern "C" {
  * end of this file, and plugin_api/CHANGELOG.md has an entry per minor version.
  * ------------------------------------------------------------------------------------------- */
 #define EMBRT_ABI_MAJOR 1
-#define EMBRT_ABI_MINOR 0
+#define EMBRT_ABI_MINOR 1
 
 /* Size of a struct up to and including `member`: the `struct_size` a caller that knows fields up
  * to `member` sets. */
@@ -236,7 +236,11 @@ typedef struct EMBRT_EngineDescription {
  *   row_splits: input_rows + 1 ascending offsets into ids, row_splits[0] == 0; NULL means one
  *     id per row (num_ids == input_rows).
  *   weights: num_ids weights, NULL means every weight is 1.
- * Borrowed for the duration of Engine_Enqueue. */
+ *   positions (1.1): for a sequence feature only, num_ids sequence positions, one per id:
+ *     strictly ascending inside each row and 0 <= position < max_sequence_length, so a row may
+ *     have holes (TF's sparse sequence input). NULL (and every 1.0 caller) means the p-th id of
+ *     a row is at position p. Non-NULL for a feature without a sequence is INVALID_ARGUMENT.
+ * Borrowed for the duration of Engine_Enqueue, or longer when Enqueue's input_lifetime says so. */
 typedef struct EMBRT_FeatureInput {
   size_t struct_size;
   const int64_t* ids;
@@ -244,6 +248,9 @@ typedef struct EMBRT_FeatureInput {
   const int32_t* row_splits; /* optional, can be NULL */
   size_t num_row_splits;
   const float* weights; /* optional, can be NULL */
+  /* ABI 1.1 */
+  const int32_t* positions; /* optional, can be NULL */
+  size_t num_positions;
 } EMBRT_FeatureInput;
 
 /* ---------------------------------------------------------------------------------------------
@@ -298,7 +305,12 @@ typedef void EMBRT_Error_GetCode(EMBRT_Error_GetCode_Args* args);
  *   exact_math (int64, 0: 1 claims bit-exact results against the canonical arithmetic order),
  *   optimizers (string, comma-separated: "sgd,adagrad,adagrad_momentum,adam,ftrl"),
  *   combiners (string, "sum,mean,sqrtn"), max_dim (int64, 0 = no limit),
- *   multi_host (int64, 0). */
+ *   multi_host (int64, 0),
+ *   since 1.1: quantization (int64, 0: 1 claims simulated quantization, else UNIMPLEMENTED at
+ *   Engine_Create for a quantized table), pipelining (int64, 0: 1 claims the one-step-stale
+ *   lookups of pipeline_execution = 1; a plugin with 0 runs such an engine unpipelined, which
+ *   is conformant but slower), input_lifetime (int64, 0: 1 says the plugin reads inputs in
+ *   place when Enqueue's input_lifetime allows it). */
 typedef struct EMBRT_Plugin_Attributes_Args {
   size_t struct_size;
   EMBRT_Extension* extension_start;
@@ -349,7 +361,16 @@ typedef struct EMBRT_Engine_Enqueue_Args {
   EMBRT_Mode mode;
   const EMBRT_FeatureInput* const* inputs; /* num_features entries, in feature order */
   size_t num_inputs;
+  /* ABI 1.1: how long the host keeps `inputs` (the arrays, and the EMBRT_FeatureInput structs)
+   * valid and unchanged. EMBRT_INPUT_LIFETIME_CALL (0, also every 1.0 host): for this call
+   * only. EMBRT_INPUT_LIFETIME_STEP: until this replica's step is complete, that is until
+   * its SendGradients returns (TRAINING) or its RecvActivations returns (INFERENCE), or until a
+   * failed Enqueue returns. A plugin may then read the inputs in place instead of copying them;
+   * what it needs after the step is complete (a deferred update) it copies before returning. */
+  int32_t input_lifetime;
 } EMBRT_Engine_Enqueue_Args;
+#define EMBRT_INPUT_LIFETIME_CALL 0
+#define EMBRT_INPUT_LIFETIME_STEP 1
 /* Submits one step's ids for one replica. The plugin copies the inputs before returning and may
  * return before the lookup has run. Ids that are negative or >= vocabulary_size, or row splits
  * that are not ascending, are INVALID_ARGUMENT naming the feature, row and id; the plugin checks
@@ -429,6 +450,68 @@ typedef struct EMBRT_Engine_Synchronize_Args {
 typedef EMBRT_Error* EMBRT_Engine_Synchronize(EMBRT_Engine_Synchronize_Args* args);
 
 /* ---------------------------------------------------------------------------------------------
+ * Hosts (ABI 1.1)
+ *
+ * A plugin that claims `multi_host = 1` owns the transport between hosts (for the cpu backend,
+ * Open MPI; one process per host). The core stays free of any transport and asks the plugin for
+ * the few collective steps it needs itself. A plugin without multi-host support leaves these
+ * slots NULL; the host then refuses num_hosts > 1 naming the `multi_host` attribute.
+ *
+ * Collectives (AgreeStatus, Barrier, AllGather) must be called by every host of the engine, in
+ * the same order, from the thread that drives Load/Retrieve/Synchronize (never concurrently with
+ * another call on the same engine). A transport failure is an error naming the host (rank) and
+ * the operation; a host that dies makes the others fail, or the job end, within a bounded time,
+ * never hang.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct EMBRT_Plugin_HostTopology_Args {
+  size_t struct_size;
+  EMBRT_Extension* extension_start;
+  int32_t num_hosts; /* out: hosts of the job this process belongs to (1 without a transport) */
+  int32_t host_id;   /* out: this process's host, 0 <= host_id < num_hosts */
+} EMBRT_Plugin_HostTopology_Args;
+/* Where this process stands among the hosts, as the plugin's transport sees them (for MPI, the
+ * world size and rank; initializes the transport on first use). A process started without a
+ * launcher is one host: 1 and 0. The core calls it when the config leaves num_hosts to the
+ * backend. Thread-safe. */
+typedef EMBRT_Error* EMBRT_Plugin_HostTopology(EMBRT_Plugin_HostTopology_Args* args);
+
+typedef struct EMBRT_Engine_AgreeStatus_Args {
+  size_t struct_size;
+  EMBRT_Extension* extension_start;
+  EMBRT_Engine* engine;
+  EMBRT_ErrorCode local_code; /* this host's status: EMBRT_CODE_OK or an error code */
+  const char* local_message;  /* not NUL-terminated; ignored when local_code is OK */
+  size_t local_message_size;
+} EMBRT_Engine_AgreeStatus_Args;
+/* Collective. Returns NULL on every host when every host passed EMBRT_CODE_OK; otherwise every
+ * host returns an error with the code and message of the lowest-numbered failing host, the
+ * message prefixed by "host <id>: ". The core calls it after validating a call locally and
+ * before anything is exchanged, so that a bad input on one host fails that call everywhere. */
+typedef EMBRT_Error* EMBRT_Engine_AgreeStatus(EMBRT_Engine_AgreeStatus_Args* args);
+
+typedef struct EMBRT_Engine_Barrier_Args {
+  size_t struct_size;
+  EMBRT_Extension* extension_start;
+  EMBRT_Engine* engine;
+} EMBRT_Engine_Barrier_Args;
+/* Collective. Returns once every host has called it (and all work each submitted before is
+ * done on its device). Used before the checkpoint manifest is written. */
+typedef EMBRT_Error* EMBRT_Engine_Barrier(EMBRT_Engine_Barrier_Args* args);
+
+typedef struct EMBRT_Engine_AllGather_Args {
+  size_t struct_size;
+  EMBRT_Extension* extension_start;
+  EMBRT_Engine* engine;
+  const void* local;     /* `size` bytes of this host */
+  size_t size;           /* the same on every host, else INVALID_ARGUMENT on every host */
+  void* gathered;        /* out: caller-owned, num_hosts * size bytes, host h's at h * size */
+} EMBRT_Engine_AllGather_Args;
+/* Collective. Every host receives every host's bytes, in host order: config hashes compared at
+ * engine creation, checkpoint checksums gathered for the manifest. */
+typedef EMBRT_Error* EMBRT_Engine_AllGather(EMBRT_Engine_AllGather_Args* args);
+
+/* ---------------------------------------------------------------------------------------------
  * The function table
  * ------------------------------------------------------------------------------------------- */
 
@@ -451,6 +534,12 @@ typedef struct EMBRT_Api {
   EMBRT_Engine_LoadTableShard* Engine_LoadTableShard;
   EMBRT_Engine_RetrieveTableShard* Engine_RetrieveTableShard;
   EMBRT_Engine_Synchronize* Engine_Synchronize;
+
+  /* ABI 1.1: NULL in a plugin without multi-host support (check with EMBRT_API_HAS). */
+  EMBRT_Plugin_HostTopology* Plugin_HostTopology;
+  EMBRT_Engine_AgreeStatus* Engine_AgreeStatus;
+  EMBRT_Engine_Barrier* Engine_Barrier;
+  EMBRT_Engine_AllGather* Engine_AllGather;
 } EMBRT_Api;
 
 /* What the host tells the plugin about itself. */
@@ -466,11 +555,13 @@ typedef struct EMBRT_HostInfo {
 typedef const EMBRT_Api* EMBRT_GetPluginApi_Fn(const EMBRT_HostInfo* host);
 
 /* ---------------------------------------------------------------------------------------------
- * struct_size values of ABI 1.0, and pinned layouts (LP64)
+ * struct_size values of the current ABI (1.1), of ABI 1.0 where 1.1 grew a struct, and pinned
+ * layouts (LP64)
  * ------------------------------------------------------------------------------------------- */
 
 #define EMBRT_HostInfo_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_HostInfo, abi_minor)
-#define EMBRT_Api_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_Api, Engine_Synchronize)
+#define EMBRT_Api_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_Api, Engine_AllGather)
+#define EMBRT_Api_STRUCT_SIZE_1_0 EMBRT_STRUCT_SIZE(EMBRT_Api, Engine_Synchronize)
 #define EMBRT_NamedValue_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_NamedValue, float_value)
 #define EMBRT_OptimizerDescription_STRUCT_SIZE \
   EMBRT_STRUCT_SIZE(EMBRT_OptimizerDescription, num_hyperparameters)
@@ -480,7 +571,8 @@ typedef const EMBRT_Api* EMBRT_GetPluginApi_Fn(const EMBRT_HostInfo* host);
   EMBRT_STRUCT_SIZE(EMBRT_FeatureDescription, output_rank)
 #define EMBRT_EngineDescription_STRUCT_SIZE \
   EMBRT_STRUCT_SIZE(EMBRT_EngineDescription, num_options)
-#define EMBRT_FeatureInput_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_FeatureInput, weights)
+#define EMBRT_FeatureInput_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_FeatureInput, num_positions)
+#define EMBRT_FeatureInput_STRUCT_SIZE_1_0 EMBRT_STRUCT_SIZE(EMBRT_FeatureInput, weights)
 #define EMBRT_Error_Destroy_Args_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_Error_Destroy_Args, error)
 #define EMBRT_Error_Message_Args_STRUCT_SIZE \
   EMBRT_STRUCT_SIZE(EMBRT_Error_Message_Args, message_size)
@@ -490,6 +582,8 @@ typedef const EMBRT_Api* EMBRT_GetPluginApi_Fn(const EMBRT_HostInfo* host);
 #define EMBRT_Engine_Create_Args_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_Engine_Create_Args, engine)
 #define EMBRT_Engine_Destroy_Args_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_Engine_Destroy_Args, engine)
 #define EMBRT_Engine_Enqueue_Args_STRUCT_SIZE \
+  EMBRT_STRUCT_SIZE(EMBRT_Engine_Enqueue_Args, input_lifetime)
+#define EMBRT_Engine_Enqueue_Args_STRUCT_SIZE_1_0 \
   EMBRT_STRUCT_SIZE(EMBRT_Engine_Enqueue_Args, num_inputs)
 #define EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE \
   EMBRT_STRUCT_SIZE(EMBRT_Engine_RecvActivations_Args, num_activations)
@@ -501,6 +595,13 @@ typedef const EMBRT_Api* EMBRT_GetPluginApi_Fn(const EMBRT_HostInfo* host);
   EMBRT_STRUCT_SIZE(EMBRT_Engine_RetrieveTableShard_Args, num_slots)
 #define EMBRT_Engine_Synchronize_Args_STRUCT_SIZE \
   EMBRT_STRUCT_SIZE(EMBRT_Engine_Synchronize_Args, engine)
+#define EMBRT_Plugin_HostTopology_Args_STRUCT_SIZE \
+  EMBRT_STRUCT_SIZE(EMBRT_Plugin_HostTopology_Args, host_id)
+#define EMBRT_Engine_AgreeStatus_Args_STRUCT_SIZE \
+  EMBRT_STRUCT_SIZE(EMBRT_Engine_AgreeStatus_Args, local_message_size)
+#define EMBRT_Engine_Barrier_Args_STRUCT_SIZE EMBRT_STRUCT_SIZE(EMBRT_Engine_Barrier_Args, engine)
+#define EMBRT_Engine_AllGather_Args_STRUCT_SIZE \
+  EMBRT_STRUCT_SIZE(EMBRT_Engine_AllGather_Args, gathered)
 
 #if defined(__LP64__) || defined(_LP64)
 #ifdef __cplusplus
@@ -512,7 +613,7 @@ EMBRT_STATIC_ASSERT(offsetof(EMBRT_Api, abi_major) == 8, "EMBRT_Api 1.0 layout")
 EMBRT_STATIC_ASSERT(offsetof(EMBRT_Api, Error_Destroy) == 16, "EMBRT_Api 1.0 layout");
 EMBRT_STATIC_ASSERT(offsetof(EMBRT_Api, Plugin_Attributes) == 40, "EMBRT_Api 1.0 layout");
 EMBRT_STATIC_ASSERT(offsetof(EMBRT_Api, Engine_Synchronize) == 104, "EMBRT_Api 1.0 layout");
-EMBRT_STATIC_ASSERT(EMBRT_Api_STRUCT_SIZE == 112, "EMBRT_Api 1.0 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Api_STRUCT_SIZE_1_0 == 112, "EMBRT_Api 1.0 layout");
 EMBRT_STATIC_ASSERT(EMBRT_HostInfo_STRUCT_SIZE == 16, "EMBRT_HostInfo 1.0 layout");
 EMBRT_STATIC_ASSERT(offsetof(EMBRT_NamedValue, type) == 24, "EMBRT_NamedValue 1.0 layout");
 EMBRT_STATIC_ASSERT(offsetof(EMBRT_NamedValue, int64_value) == 48, "EMBRT_NamedValue 1.0");
@@ -540,8 +641,8 @@ EMBRT_STATIC_ASSERT(offsetof(EMBRT_EngineDescription, options) == 80,
                     "EMBRT_EngineDescription 1.0 layout");
 EMBRT_STATIC_ASSERT(EMBRT_EngineDescription_STRUCT_SIZE == 96,
                     "EMBRT_EngineDescription 1.0 layout");
-EMBRT_STATIC_ASSERT(EMBRT_FeatureInput_STRUCT_SIZE == 48, "EMBRT_FeatureInput 1.0 layout");
-EMBRT_STATIC_ASSERT(EMBRT_Engine_Enqueue_Args_STRUCT_SIZE == 48, "Enqueue args 1.0 layout");
+EMBRT_STATIC_ASSERT(EMBRT_FeatureInput_STRUCT_SIZE_1_0 == 48, "EMBRT_FeatureInput 1.0 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Engine_Enqueue_Args_STRUCT_SIZE_1_0 == 48, "Enqueue args 1.0 layout");
 EMBRT_STATIC_ASSERT(EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE == 56,
                     "RecvActivations args 1.0 layout");
 EMBRT_STATIC_ASSERT(EMBRT_Engine_SendGradients_Args_STRUCT_SIZE == 72,
@@ -550,6 +651,23 @@ EMBRT_STATIC_ASSERT(EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE == 64,
                     "LoadTableShard args 1.0 layout");
 EMBRT_STATIC_ASSERT(EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE == 64,
                     "RetrieveTableShard args 1.0 layout");
+/* ABI 1.1 */
+EMBRT_STATIC_ASSERT(offsetof(EMBRT_Api, Plugin_HostTopology) == 112, "EMBRT_Api 1.1 layout");
+EMBRT_STATIC_ASSERT(offsetof(EMBRT_Api, Engine_AllGather) == 136, "EMBRT_Api 1.1 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Api_STRUCT_SIZE == 144, "EMBRT_Api 1.1 layout");
+EMBRT_STATIC_ASSERT(offsetof(EMBRT_FeatureInput, positions) == 48, "EMBRT_FeatureInput 1.1");
+EMBRT_STATIC_ASSERT(EMBRT_FeatureInput_STRUCT_SIZE == 64, "EMBRT_FeatureInput 1.1 layout");
+EMBRT_STATIC_ASSERT(offsetof(EMBRT_Engine_Enqueue_Args, input_lifetime) == 48,
+                    "Enqueue args 1.1 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Engine_Enqueue_Args_STRUCT_SIZE == 52, "Enqueue args 1.1 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Plugin_HostTopology_Args_STRUCT_SIZE == 24,
+                    "HostTopology args 1.1 layout");
+EMBRT_STATIC_ASSERT(offsetof(EMBRT_Engine_AgreeStatus_Args, local_code) == 24,
+                    "AgreeStatus args 1.1 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Engine_AgreeStatus_Args_STRUCT_SIZE == 48,
+                    "AgreeStatus args 1.1 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Engine_Barrier_Args_STRUCT_SIZE == 24, "Barrier args 1.1 layout");
+EMBRT_STATIC_ASSERT(EMBRT_Engine_AllGather_Args_STRUCT_SIZE == 48, "AllGather args 1.1 layout");
 #undef EMBRT_STATIC_ASSERT
 #endif /* LP64 */
 

@@ -283,6 +283,8 @@ struct FeatureInputView {
   const int32_t* row_splits = nullptr;  // optional, can be null: one id per row
   size_t num_row_splits = 0;
   const float* weights = nullptr;  // optional, can be null: every weight is 1
+  const int32_t* positions = nullptr;  // ABI 1.1, optional: sequence positions, one per id
+  size_t num_positions = 0;
 };
 
 // The device side of one engine. Threading as in plugin_api.h: calls for different replicas
@@ -415,8 +417,8 @@ struct Functions {
                                          "] is NULL");
         }
         EMBRT_FeatureInput in = ReadArgs(a.inputs[i]);
-        views[i] = FeatureInputView{in.ids, in.num_ids, in.row_splits, in.num_row_splits,
-                                    in.weights};
+        views[i] = FeatureInputView{in.ids,     in.num_ids,  in.row_splits,  in.num_row_splits,
+                                    in.weights, in.positions, in.num_positions};
       }
       return EngineOf(a.engine)->Enqueue(a.replica, a.mode, views.data(), views.size());
     });
@@ -496,6 +498,10 @@ const EMBRT_Api* GetApi(const EMBRT_HostInfo* host) {
       &Functions<Plugin>::Load,
       &Functions<Plugin>::Retrieve,
       &Functions<Plugin>::Synchronize,
+      nullptr,  // Plugin_HostTopology (1.1): multi-host plugins fill these four
+      nullptr,  // Engine_AgreeStatus
+      nullptr,  // Engine_Barrier
+      nullptr,  // Engine_AllGather
   };
   if (host == nullptr) return nullptr;
   EMBRT_HostInfo info = ReadArgs(host);

@@ -13,7 +13,7 @@ struct FailingPlugin {
   static const EMBRT_NamedValue* Attributes(size_t* count) {
     static const EMBRT_NamedValue kAttributes[] = {
         embrt::sdk::StringAttribute("name", "failing"),
-        embrt::sdk::StringAttribute("abi_version", "1.0"),
+        embrt::sdk::StringAttribute("abi_version", "1.1"),
         embrt::sdk::Int64Attribute("max_dim", 128),
         embrt::sdk::Int64Attribute("deterministic", 1),
     };
