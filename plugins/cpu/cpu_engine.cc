@@ -22,6 +22,9 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
 // Lookup and update loops hand each worker at least this many bags or rows.
 constexpr int64_t kMinBagsPerChunk = 256;
+// Steps with at most this many ids (all features) run on the calling thread when the device
+// thread is idle: for them a thread switch costs more than the work.
+constexpr int64_t kMaxInlineIds = 1024;
 
 Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
   *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -179,7 +182,7 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
 CpuEngine::~CpuEngine() {
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    Drain(lock);
+    Drain(lock);  // applies a deferred update too, so Retrieve-less users lose nothing
     stop_ = true;
   }
   changed_.notify_all();
@@ -335,7 +338,7 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
   status = CopyInputs(replica, inputs, num_inputs, &buffer);
   if (!status.ok()) return status;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
     Replica& r = replicas_[replica];
     r.phase = Phase::kEnqueued;
     r.mode = mode;
@@ -344,10 +347,13 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
     if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
       held_lookups_.push_back(task);
     } else {
-      queue_.push_back(task);
+      Submit(task, lock);
+    }
+    if (mode == EMBRT_MODE_TRAINING) {
+      r.enqueued_training_step = step;
+      ReleaseDeferredUpdate(lock, /*flush=*/false);
     }
   }
-  changed_.notify_all();
   return Status();
 }
 
@@ -495,11 +501,18 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
     r.last_received_mode = EMBRT_MODE_TRAINING;
     ++r.step;
     if (++sent_for_collecting_ == num_replicas_) {
-      queue_.push_back(Task{true, -1, step});
       ++collecting_step_;
       sent_for_collecting_ = 0;
-      for (const Task& held : held_lookups_) queue_.push_back(held);
-      held_lookups_.clear();
+      if (pipeline_execution_) {
+        // Held back until every replica's lookup of step + 1 is queued (one step stale).
+        deferred_update_ = step;
+        ReleaseDeferredUpdate(lock, /*flush=*/false);
+      } else {
+        Submit(Task{true, -1, step}, lock);
+        std::vector<Task> held;
+        held.swap(held_lookups_);
+        for (const Task& task : held) Submit(task, lock);
+      }
     }
   }
   changed_.notify_all();
@@ -509,7 +522,20 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
 // ---------------------------------------------------------------------------------------------
 // Load, retrieve, synchronize
 
+void CpuEngine::ReleaseDeferredUpdate(std::unique_lock<std::mutex>& lock, bool flush) {
+  if (deferred_update_ < 0) return;
+  if (!flush) {
+    for (const Replica& r : replicas_) {
+      if (r.enqueued_training_step <= deferred_update_) return;
+    }
+  }
+  const Task task{true, -1, deferred_update_};
+  deferred_update_ = -1;
+  Submit(task, lock);
+}
+
 void CpuEngine::Drain(std::unique_lock<std::mutex>& lock) {
+  ReleaseDeferredUpdate(lock, /*flush=*/true);
   changed_.wait(lock, [&] { return queue_.empty() && !device_busy_; });
 }
 
@@ -579,34 +605,75 @@ Status CpuEngine::RetrieveTableShard(int32_t table, int32_t shard, int64_t row_b
 void CpuEngine::DeviceLoop() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    // A task run inline by a caller (Submit) keeps device_busy_ set: wait for it.
+    changed_.wait(lock, [&] { return !device_busy_ && (stop_ || !queue_.empty()); });
     if (queue_.empty()) return;  // stop_ and nothing left
     const Task task = queue_.front();
     queue_.pop_front();
     device_busy_ = true;
     lock.unlock();
-    Status error;
-    try {
-      if (task.is_update) {
-        RunUpdate(task.step);
-      } else {
-        RunLookup(task.replica, task.step);
-      }
-    } catch (const std::bad_alloc&) {
-      error = Status::ResourceExhausted("cpu backend: out of memory on the device thread");
-    } catch (const std::exception& e) {
-      error = Status::Internal(std::string("cpu backend device thread: ") + e.what());
-    }
+    const Status error = Execute(task);
     lock.lock();
-    if (!error.ok() && deferred_error_.ok()) deferred_error_ = error;
-    if (task.is_update) {
-      ++completed_updates_;
-    } else {
-      replicas_[task.replica].lookup_done = true;
-    }
-    device_busy_ = false;
-    changed_.notify_all();
+    Finish(task, error);
   }
+}
+
+bool CpuEngine::RunsInline(const Task& task) const {
+  int64_t ids = 0;
+  if (task.is_update) {
+    for (const Table& table : tables_) {
+      if (table.optimizer.kind == EMBRT_OPTIMIZER_ADAM && !table.optimizer.lazy_adam) return false;
+    }
+    for (const Replica& r : replicas_) {
+      for (const FeatureBatch& batch : r.buffers[task.step % 2].features) ids += batch.rows.size();
+    }
+  } else {
+    for (const FeatureBatch& batch : replicas_[task.replica].buffers[task.step % 2].features) {
+      ids += batch.rows.size();
+    }
+  }
+  return ids <= kMaxInlineIds;
+}
+
+void CpuEngine::Submit(const Task& task, std::unique_lock<std::mutex>& lock) {
+  if (queue_.empty() && !device_busy_ && RunsInline(task)) {
+    // Nothing is queued or running, so running it here keeps the order, and a small step does
+    // not pay for waking the device thread and then being woken by it.
+    device_busy_ = true;
+    lock.unlock();
+    const Status error = Execute(task);
+    lock.lock();
+    Finish(task, error);
+    return;
+  }
+  queue_.push_back(task);
+  changed_.notify_all();
+}
+
+Status CpuEngine::Execute(const Task& task) {
+  try {
+    if (task.is_update) {
+      RunUpdate(task.step);
+    } else {
+      RunLookup(task.replica, task.step);
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("cpu backend: out of memory on the device thread");
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("cpu backend device thread: ") + e.what());
+  }
+  return Status();
+}
+
+void CpuEngine::Finish(const Task& task, const Status& error) {
+  if (!error.ok() && deferred_error_.ok()) deferred_error_ = error;
+  if (task.is_update) {
+    ++completed_updates_;
+  } else {
+    replicas_[task.replica].lookup_done = true;
+  }
+  device_busy_ = false;
+  changed_.notify_all();
 }
 
 void CpuEngine::RunLookup(int32_t replica, int64_t step) {

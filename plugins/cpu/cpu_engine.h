@@ -13,8 +13,12 @@
 //   pipeline_execution off: the lookup of a replica's step k (k = training steps it has sent)
 //     reads the tables after update k-1. If update k-1 still waits for other replicas, the lookup
 //     is held back (Enqueue still returns at once; RecvActivations waits).
-//   pipeline_execution on: the lookup reads the tables after every update whose last
-//     SendGradients returned before this Enqueue was called (at most one step stale).
+//   pipeline_execution on: the lookup of step k reads the tables after exactly the updates of
+//     steps < k-1 (one step stale, like the TPU). Update k-1 is held back until every replica
+//     has enqueued its training step k (so those lookups are queued before it), or until
+//     Synchronize, Load, Retrieve or destruction, which apply it first.
+// Small tasks run on the calling thread when the device thread is idle (same order, no thread
+// switch); everything else runs on the device thread.
 // A replica may run one step ahead: its SendGradients for step k+1 waits until every replica
 // has sent step k.
 //
@@ -109,6 +113,7 @@ class CpuEngine : public sdk::Engine {
     EMBRT_Mode mode = 0;
     EMBRT_Mode last_received_mode = 0;
     int64_t step = 0;  // training steps sent
+    int64_t enqueued_training_step = -1;  // the last step enqueued for TRAINING
     bool lookup_done = false;
     StepBuffer buffers[2];                        // step k uses buffers[k % 2]
     std::vector<std::vector<float>> activations;  // per feature
@@ -128,6 +133,15 @@ class CpuEngine : public sdk::Engine {
                         const void* const* slots, size_t num_slots) const;
 
   void DeviceLoop();
+  // Runs `task` here when nothing is queued or running and the task is small, else queues it
+  // for the device thread. mutex_ is held through `lock` (released while a task runs here).
+  void Submit(const Task& task, std::unique_lock<std::mutex>& lock);
+  bool RunsInline(const Task& task) const;
+  sdk::Status Execute(const Task& task);  // without mutex_
+  void Finish(const Task& task, const sdk::Status& error);  // with mutex_: bookkeeping, notify
+  // Pipelining: submits the held-back update once every replica has enqueued the next training
+  // step, or at once when `flush`. mutex_ held through `lock`.
+  void ReleaseDeferredUpdate(std::unique_lock<std::mutex>& lock, bool flush);
   void RunLookup(int32_t replica, int64_t step);
   void RunUpdate(int64_t step);
   // Fills table.grouping with the step's contributions (RowGrouping::Finish done).
@@ -157,6 +171,7 @@ class CpuEngine : public sdk::Engine {
   int64_t collecting_step_ = 0;     // the step whose gradients are being collected
   int32_t sent_for_collecting_ = 0;
   int64_t completed_updates_ = 0;
+  int64_t deferred_update_ = -1;  // pipelining: a collected step whose update is held back
   bool device_busy_ = false;
   bool stop_ = false;
   sdk::Status deferred_error_;
