@@ -703,8 +703,9 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
         ComputeGains(table.combiner, batch.splits.data(),
                      batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
                      batch.gains.data());
+        const bool unit_gains = table.combiner == EMBRT_COMBINER_SUM && batch.weights.empty();
         LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
-                   batch.gains.data(), b0, b1, out, table.QuantizationOrNull());
+                   batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), unit_gains);
       }
     }
   });
