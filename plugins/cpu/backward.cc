@@ -113,6 +113,51 @@ void RowGrouping::Finish() {
   offsets_[0] = 0;
 }
 
+void OwnedRows::Clear() {
+  keys_.clear();
+  refs_.clear();
+  contributions_.clear();
+}
+
+void OwnedRows::Finish(int64_t table_rows) {
+  constexpr int kDigitBits = 11;
+  constexpr uint32_t kDigitMask = (1u << kDigitBits) - 1;
+  int bits = 1;
+  while (bits < 32 && (int64_t{1} << bits) < table_rows) ++bits;
+  const size_t n = keys_.size();
+  spare_keys_.resize(n);
+  spare_refs_.resize(n);
+  counts_.resize(size_t{1} << kDigitBits);
+  for (int shift = 0; shift < bits; shift += kDigitBits) {
+    std::fill(counts_.begin(), counts_.end(), 0u);
+    for (uint32_t key : keys_) ++counts_[(key >> shift) & kDigitMask];
+    uint32_t total = 0;
+    for (uint32_t& c : counts_) {
+      const uint32_t here = c;
+      c = total;
+      total += here;
+    }
+    for (size_t i = 0; i < n; ++i) {  // stable: equal digits keep their order
+      const uint32_t at = counts_[(keys_[i] >> shift) & kDigitMask]++;
+      spare_keys_[at] = keys_[i];
+      spare_refs_[at] = refs_[i];
+    }
+    keys_.swap(spare_keys_);
+    refs_.swap(spare_refs_);
+  }
+  sorted_.resize(n);
+  rows_.clear();
+  offsets_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    if (i == 0 || keys_[i] != keys_[i - 1]) {
+      rows_.push_back(keys_[i]);
+      offsets_.push_back(static_cast<uint32_t>(i));
+    }
+    sorted_[i] = contributions_[refs_[i]];
+  }
+  offsets_.push_back(static_cast<uint32_t>(n));
+}
+
 EMBRT_CPU_MULTIVERSION
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
                     float* step) {

@@ -25,6 +25,8 @@ constexpr int64_t kMinBagsPerChunk = 256;
 // Steps with at most this many ids (all features) run on the calling thread when the device
 // thread is idle: for them a thread switch costs more than the work.
 constexpr int64_t kMaxInlineIds = 1024;
+// The update splits a table's rows among workers from this many ids per worker on.
+constexpr int64_t kMinIdsPerOwner = 4096;
 
 Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
   *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -168,6 +170,7 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
     tables_[in.table_index].features.push_back(static_cast<int32_t>(f));
   }
   worker_scratch_.assign(pool_.size(), std::vector<float>(2 * static_cast<size_t>(max_dim_)));
+  owned_rows_.resize(pool_.size());
   replicas_.resize(num_replicas_);
   for (Replica& replica : replicas_) {
     for (StepBuffer& buffer : replica.buffers) buffer.features.resize(features_.size());
@@ -712,12 +715,6 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
 }
 
 void CpuEngine::RunUpdate(int64_t step) {
-  // 1. Group every table's contributions by row: tables are independent, one worker each.
-  pool_.ParallelFor(static_cast<int64_t>(tables_.size()), 1, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) GroupContributions(tables_[t], step);
-  });
-  // 2. One update per touched row (or per contribution without accumulation), table by table,
-  //    each split across the workers by rows.
   const std::vector<float>& rates = replicas_[0].buffers[step % 2].learning_rates;
   for (Table& table : tables_) {
     const OptimizerSettings& settings = table.optimizer;
@@ -725,40 +722,52 @@ void CpuEngine::RunUpdate(int64_t step) {
     if (table.features.empty() && !every_row) continue;
     const int32_t tag = settings.learning_rate_tag;
     const float lr = tag >= 0 ? rates[tag] : settings.learning_rate;
-    ApplyGroupedUpdates(pool_, table.grouping, PrepareUpdate(settings, lr),
-                        settings.use_gradient_accumulation, every_row, table.storage.get(),
-                        &worker_scratch_);
+    const PreparedUpdate update = PrepareUpdate(settings, lr);
+    if (!every_row && table.storage->rows() <= (int64_t{1} << 32)) {
+      UpdateTouchedRows(table, step, update);
+      continue;
+    }
+    // Every row (non-lazy Adam), or a shard too large for 32-bit rows: one row map for all.
+    GroupContributions(table, step);
+    ApplyGroupedUpdates(pool_, table.grouping, update, settings.use_gradient_accumulation,
+                        every_row, table.storage.get(), &worker_scratch_);
   }
 }
 
+void CpuEngine::UpdateTouchedRows(Table& table, int64_t step, const PreparedUpdate& update) {
+  // One pass per worker over the step's ids picks the rows it owns; small steps use one worker.
+  int64_t ids = 0;
+  for (int32_t replica = 0; replica < num_replicas_; ++replica) {
+    for (int32_t f : table.features) ids += replicas_[replica].buffers[step % 2].features[f].rows.size();
+  }
+  const int owners = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(pool_.size(), ids / kMinIdsPerOwner)));
+  const RowOwners split(table.storage->rows(), owners);
+  pool_.ParallelFor(owners, 1, [&](int64_t begin, int64_t end, int worker) {
+    for (int64_t owner = begin; owner < end; ++owner) {
+      OwnedRows& owned = owned_rows_[worker];
+      owned.Clear();
+      ForEachContribution(table, step, [&](int64_t row, const float* g, float gain, int32_t r) {
+        const uint32_t row32 = static_cast<uint32_t>(row);
+        if (owners == 1 || split.OwnerOf(row32) == owner) owned.Add(row32, g, gain, r);
+      });
+      owned.Finish(table.storage->rows());
+      ApplyOwnedUpdates(owned, update, table.optimizer.use_gradient_accumulation,
+                        table.storage.get(), worker_scratch_[worker].data());
+    }
+  });
+}
+
 void CpuEngine::GroupContributions(Table& table, int64_t step) {
-  // Every contribution, in canonical order: replica, feature, bag, position.
   size_t expected = 0;
   for (int32_t f : table.features) {
     expected += replicas_[0].buffers[step % 2].features[f].rows.size();
   }
   RowGrouping& grouping = table.grouping;
   grouping.Begin(table.storage->rows(), expected * num_replicas_);
-  for (int32_t replica = 0; replica < num_replicas_; ++replica) {
-    const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-    for (int32_t f : table.features) {
-      const Feature& feature = features_[f];
-      const FeatureBatch& batch = buffer.features[f];
-      const float* gradient = batch.has_gradients ? batch.gradients.data() : nullptr;
-      const int64_t positions = std::max(1, feature.max_sequence_length);
-      for (int64_t b = 0; b < feature.input_rows; ++b) {
-        const int32_t begin = batch.splits[b];
-        for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
-          const float* g = nullptr;
-          if (gradient != nullptr) {
-            const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
-            g = gradient + at * table.dim;
-          }
-          grouping.Add(batch.rows[k], g, batch.gains[k], replica);
-        }
-      }
-    }
-  }
+  ForEachContribution(table, step, [&](int64_t row, const float* g, float gain, int32_t replica) {
+    grouping.Add(row, g, gain, replica);
+  });
   grouping.Finish();
 }
 

@@ -29,6 +29,7 @@
 #ifndef EMBRT_PLUGINS_CPU_CPU_ENGINE_H_
 #define EMBRT_PLUGINS_CPU_CPU_ENGINE_H_
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -146,6 +147,33 @@ class CpuEngine : public sdk::Engine {
   void RunUpdate(int64_t step);
   // Fills table.grouping with the step's contributions (RowGrouping::Finish done).
   void GroupContributions(Table& table, int64_t step);
+  // The update of the rows the step touched: each worker groups and updates the rows it owns.
+  void UpdateTouchedRows(Table& table, int64_t step, const PreparedUpdate& update);
+  // Calls fn(local row, gradient or null, gain, replica) for every contribution of `table` in
+  // step `step`, in canonical order: replica, feature, bag, position.
+  template <typename Fn>
+  void ForEachContribution(const Table& table, int64_t step, Fn fn) const {
+    for (int32_t replica = 0; replica < num_replicas_; ++replica) {
+      const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+      for (int32_t f : table.features) {
+        const Feature& feature = features_[f];
+        const FeatureBatch& batch = buffer.features[f];
+        const float* gradient = batch.has_gradients ? batch.gradients.data() : nullptr;
+        const int64_t positions = std::max(1, feature.max_sequence_length);
+        for (int64_t b = 0; b < feature.input_rows; ++b) {
+          const int32_t begin = batch.splits[b];
+          for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
+            const float* g = nullptr;
+            if (gradient != nullptr) {
+              const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
+              g = gradient + at * table.dim;
+            }
+            fn(batch.rows[k], g, batch.gains[k], replica);
+          }
+        }
+      }
+    }
+  }
   // Waits (mutex_ held through `lock`) until the device queue is empty and idle.
   void Drain(std::unique_lock<std::mutex>& lock);
 
@@ -161,6 +189,7 @@ class CpuEngine : public sdk::Engine {
 
   ThreadPool pool_;
   std::vector<std::vector<float>> worker_scratch_;  // per pool worker, 2 * max_dim_ floats
+  std::vector<OwnedRows> owned_rows_;                // per pool worker, reused across steps
 
   std::mutex mutex_;
   std::condition_variable changed_;  // any state below changed
