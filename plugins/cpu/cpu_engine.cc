@@ -217,6 +217,7 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     FeatureBatch& batch = buffer->features[f];
     const std::string& where = feature.label;
     const int64_t rows = feature.input_rows;
+    bool rows_done = false;
     if (in.num_ids > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
       return Status::InvalidArgument(where + ": " + std::to_string(in.num_ids) +
                                      " ids do not fit int32 row splits");
@@ -277,7 +278,19 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
       }
     }
     batch.rows.resize(in.num_ids);
-    for (int64_t b = 0; b < rows; ++b) {
+    // One host: local row == id. A flat, branch-free pass copies and checks every id; the
+    // per-bag loop below only runs to find and name a bad id, or to map ids of a shard.
+    if (num_hosts_ == 1) {
+      bool in_range = true;
+      const int64_t vocabulary = table.vocabulary_size;
+      for (size_t k = 0; k < in.num_ids; ++k) {
+        const int64_t id = in.ids[k];
+        in_range &= static_cast<uint64_t>(id) < static_cast<uint64_t>(vocabulary);
+        batch.rows[k] = id;
+      }
+      if (in_range) rows_done = true;
+    }
+    for (int64_t b = 0; b < rows && !rows_done; ++b) {
       for (int32_t k = batch.splits[b]; k < batch.splits[b + 1]; ++k) {
         const int64_t id = in.ids[k];
         if (id < 0 || id >= table.vocabulary_size) {
@@ -458,39 +471,41 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
                                      std::to_string(features_[f].activation_floats));
     }
   }
-  if (!allow_nonfinite_gradients_) {
-    for (size_t f = 0; f < features_.size(); ++f) {
-      const float* g = gradients[f];
-      if (g == nullptr) continue;
-      const size_t n = features_[f].activation_floats;
-      bool finite = true;
-      for (size_t i = 0; i < n; ++i) finite &= std::isfinite(g[i]);
-      if (finite) continue;
-      size_t i = 0;
-      while (std::isfinite(g[i])) ++i;
-      const Feature& feature = features_[f];
-      const size_t column = i % feature.dim;
-      const size_t position = i / feature.dim;
-      std::string at;
-      if (feature.max_sequence_length > 0) {
-        at = "row " + std::to_string(position / feature.max_sequence_length) + ", position " +
-             std::to_string(position % feature.max_sequence_length);
-      } else {
-        at = "row " + std::to_string(position);
-      }
-      return Status::InvalidArgument(who + ": feature " + Quote(feature.name) + " (index " +
-                                     std::to_string(f) + "): gradient at " + at + ", column " +
-                                     std::to_string(column) + " is " + std::to_string(g[i]) +
-                                     "; nothing from this replica's step was applied");
-    }
-  }
+  // Copy the gradients (the update may run after this call returns) and check them in the same
+  // pass. A rejected step leaves nothing behind: has_gradients is set only when all are good.
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
   for (size_t f = 0; f < features_.size(); ++f) {
-    FeatureBatch& batch = buffer.features[f];
-    batch.has_gradients = gradients[f] != nullptr;
-    if (batch.has_gradients) {
-      batch.gradients.assign(gradients[f], gradients[f] + features_[f].activation_floats);
+    const float* g = gradients[f];
+    if (g == nullptr) continue;
+    const size_t n = features_[f].activation_floats;
+    std::vector<float>& copy = buffer.features[f].gradients;
+    copy.resize(n);
+    float* out = copy.data();
+    bool finite = true;
+    for (size_t i = 0; i < n; ++i) {
+      out[i] = g[i];
+      finite &= std::isfinite(g[i]);
     }
+    if (finite || allow_nonfinite_gradients_) continue;
+    size_t i = 0;
+    while (std::isfinite(g[i])) ++i;
+    const Feature& feature = features_[f];
+    const size_t column = i % feature.dim;
+    const size_t position = i / feature.dim;
+    std::string at;
+    if (feature.max_sequence_length > 0) {
+      at = "row " + std::to_string(position / feature.max_sequence_length) + ", position " +
+           std::to_string(position % feature.max_sequence_length);
+    } else {
+      at = "row " + std::to_string(position);
+    }
+    return Status::InvalidArgument(who + ": feature " + Quote(feature.name) + " (index " +
+                                   std::to_string(f) + "): gradient at " + at + ", column " +
+                                   std::to_string(column) + " is " + std::to_string(g[i]) +
+                                   "; nothing from this replica's step was applied");
+  }
+  for (size_t f = 0; f < features_.size(); ++f) {
+    buffer.features[f].has_gradients = gradients[f] != nullptr;
   }
   if (replica == 0) {
     buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
