@@ -398,6 +398,7 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
     }
   }
   EMBRT_Mode mode;
+  bool written = false;  // the lookup wrote into `activations` itself
   {
     std::unique_lock<std::mutex> lock(mutex_);
     Replica& r = replicas_[replica];
@@ -405,12 +406,25 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
       return Status::FailedPrecondition("RecvActivations for replica " + std::to_string(replica) +
                                         ": nothing was enqueued");
     }
+    // The lookup is next in line and the device thread has not taken it yet: run it here,
+    // straight into the caller's buffers, which saves waking the device thread and a copy.
+    if (!r.lookup_done && !device_busy_ && !queue_.empty() && !queue_.front().is_update &&
+        queue_.front().replica == replica) {
+      const Task task = queue_.front();
+      queue_.pop_front();
+      device_busy_ = true;
+      lock.unlock();
+      const Status error = Execute(task, activations);
+      lock.lock();
+      Finish(task, error);
+      written = error.ok();
+    }
     changed_.wait(lock, [&] { return r.lookup_done || !deferred_error_.ok(); });
     if (!deferred_error_.ok()) return deferred_error_;
     mode = r.mode;
   }
   Replica& r = replicas_[replica];
-  for (size_t f = 0; f < features_.size(); ++f) {
+  for (size_t f = 0; f < features_.size() && !written; ++f) {
     if (features_[f].activation_floats > 0) {
       std::memcpy(activations[f], r.activations[f].data(),
                   sizeof(float) * features_[f].activation_floats);
@@ -668,12 +682,12 @@ void CpuEngine::Submit(const Task& task, std::unique_lock<std::mutex>& lock) {
   changed_.notify_all();
 }
 
-Status CpuEngine::Execute(const Task& task) {
+Status CpuEngine::Execute(const Task& task, float* const* outputs) {
   try {
     if (task.is_update) {
       RunUpdate(task.step);
     } else {
-      RunLookup(task.replica, task.step);
+      RunLookup(task.replica, task.step, outputs);
     }
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("cpu backend: out of memory on the device thread");
@@ -694,7 +708,7 @@ void CpuEngine::Finish(const Task& task, const Status& error) {
   changed_.notify_all();
 }
 
-void CpuEngine::RunLookup(int32_t replica, int64_t step) {
+void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) {
   Replica& r = replicas_[replica];
   StepBuffer& buffer = r.buffers[step % 2];
   // Bags of all features numbered one after another; every bag is one independent work item.
@@ -712,7 +726,7 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
       FeatureBatch& batch = buffer.features[f];
       const Table& table = tables_[feature.table];
       const float* parameters = table.storage->slot(0);
-      float* out = r.activations[f].data();
+      float* out = outputs != nullptr ? outputs[f] : r.activations[f].data();
       if (feature.max_sequence_length > 0) {
         ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1, batch.gains.data());
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),

@@ -138,12 +138,14 @@ class CpuEngine : public sdk::Engine {
   // for the device thread. mutex_ is held through `lock` (released while a task runs here).
   void Submit(const Task& task, std::unique_lock<std::mutex>& lock);
   bool RunsInline(const Task& task) const;
-  sdk::Status Execute(const Task& task);  // without mutex_
+  // Without mutex_. A lookup writes into `outputs` (per feature) when given, else into the
+  // replica's activations.
+  sdk::Status Execute(const Task& task, float* const* outputs = nullptr);
   void Finish(const Task& task, const sdk::Status& error);  // with mutex_: bookkeeping, notify
   // Pipelining: submits the held-back update once every replica has enqueued the next training
   // step, or at once when `flush`. mutex_ held through `lock`.
   void ReleaseDeferredUpdate(std::unique_lock<std::mutex>& lock, bool flush);
-  void RunLookup(int32_t replica, int64_t step);
+  void RunLookup(int32_t replica, int64_t step, float* const* outputs);
   void RunUpdate(int64_t step);
   // Fills table.grouping with the step's contributions (RowGrouping::Finish done).
   void GroupContributions(Table& table, int64_t step);
