@@ -21,6 +21,8 @@
 //   flags: --table_gib=G --rounds=N --dims=16,64 --threads=1,2 --bags=20 --ids=uniform,zipf
 //          --skip_tiny
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -172,6 +174,14 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
+// CPU seconds of every thread of the process: on a loaded machine the work done, without the
+// time spent waiting for a core (spinning threads count, though).
+double ProcessCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
@@ -231,6 +241,7 @@ struct EmbrtSide {
 
 struct CaseResult {
   double anchor_lookup, embrt_lookup, anchor_step, embrt_step, enqueue;
+  double cpu_anchor_lookup, cpu_embrt_lookup, cpu_anchor_step, cpu_embrt_step;  // CPU seconds
 };
 
 struct Totals {
@@ -249,6 +260,7 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
   std::vector<float> anchor_out(static_cast<size_t>(o.bags) * dim);
   AnchorBackwardScratch scratch;
   std::vector<double> anchor_lookup, embrt_lookup, anchor_step, embrt_step, enqueue;
+  std::vector<double> cpu_anchor_lookup, cpu_embrt_lookup, cpu_anchor_step, cpu_embrt_step;
   if (check) {
     AnchorForward(anchor_table, batches[0].splits.data(), batches[0].ids.data(), o.bags,
                   anchor_out.data(), team);
@@ -263,31 +275,39 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
     const Batch& batch = batches[(round + kBatches) % kBatches];
     auto time_anchor = [&] {
       Clock::time_point t = Clock::now();
+      double c = ProcessCpuSeconds();
       AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
                     anchor_out.data(), team);
-      const double lookup = Seconds(t);
+      const double lookup = Seconds(t), cpu_lookup = ProcessCpuSeconds() - c;
       t = Clock::now();
+      c = ProcessCpuSeconds();
       AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
                     anchor_out.data(), team);
       AnchorBackward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
                      side.gradients.values.data(), kLearningRate, team, &scratch);
-      const double step = Seconds(t);
+      const double step = Seconds(t), cpu_step = ProcessCpuSeconds() - c;
       if (round >= 0) {
         anchor_lookup.push_back(lookup);
         anchor_step.push_back(step);
+        cpu_anchor_lookup.push_back(cpu_lookup);
+        cpu_anchor_step.push_back(cpu_step);
       }
     };
     auto time_embrt = [&] {
       Clock::time_point t = Clock::now();
+      double c = ProcessCpuSeconds();
       side.Step(batch, /*training=*/false);
-      const double lookup = Seconds(t);
+      const double lookup = Seconds(t), cpu_lookup = ProcessCpuSeconds() - c;
       t = Clock::now();
+      c = ProcessCpuSeconds();
       const double enq = side.Step(batch, /*training=*/true);
-      const double step = Seconds(t);
+      const double step = Seconds(t), cpu_step = ProcessCpuSeconds() - c;
       if (round >= 0) {
         embrt_lookup.push_back(lookup);
         embrt_step.push_back(step);
         enqueue.push_back(enq / step);
+        cpu_embrt_lookup.push_back(cpu_lookup);
+        cpu_embrt_step.push_back(cpu_step);
       }
     };
     if (round % 2 == 0) {
@@ -298,13 +318,16 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
       time_anchor();
     }
   }
-  const CaseResult r{Median(anchor_lookup), Median(embrt_lookup), Median(anchor_step),
-                     Median(embrt_step), Median(enqueue)};
+  const CaseResult r{Median(anchor_lookup),     Median(embrt_lookup),    Median(anchor_step),
+                     Median(embrt_step),        Median(enqueue),         Median(cpu_anchor_lookup),
+                     Median(cpu_embrt_lookup),  Median(cpu_anchor_step), Median(cpu_embrt_step)};
   totals->results[{dim, bag_size, distribution, threads}] = r;
-  std::printf("%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9.3f %9.3f %6.2fx | %5.1f%%\n", dim,
-              bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3,
-              r.embrt_lookup * 1e3, r.anchor_lookup / r.embrt_lookup, r.anchor_step * 1e3,
-              r.embrt_step * 1e3, r.anchor_step / r.embrt_step, r.enqueue * 100);
+  std::printf(
+      "%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9.3f %9.3f %6.2fx | %5.1f%% | %6.2fx %6.2fx\n",
+      dim, bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3, r.embrt_lookup * 1e3,
+      r.anchor_lookup / r.embrt_lookup, r.anchor_step * 1e3, r.embrt_step * 1e3,
+      r.anchor_step / r.embrt_step, r.enqueue * 100, r.cpu_anchor_lookup / r.cpu_embrt_lookup,
+      r.cpu_anchor_step / r.cpu_embrt_step);
   std::fflush(stdout);
 }
 
@@ -346,8 +369,11 @@ int main(int argc, char** argv) {
   if (!ParseOptions(argc, argv, &o)) return 2;
   std::printf("cpu backend vs anchor: %d bags per step, %d rounds (medians), table %.3g GiB%s\n",
               o.bags, o.rounds, o.table_gib, o.quick ? " (quick: smoke test, no numbers)" : "");
-  std::printf("ratio = embrt throughput / anchor throughput; enqueue%% = Enqueue call / step\n");
-  std::printf(" dim  bag ids      thr | anchor ms  embrt ms  lookup | anchor ms  embrt ms    step | enqueue\n");
+  std::printf("ratio = embrt throughput / anchor throughput (wall-clock medians); enqueue%% = the\n"
+              "Enqueue call (conversion, checks, copies) / step; cpu ratios = the same ratios in\n"
+              "process CPU time (all threads), steadier on a loaded machine\n");
+  std::printf(" dim  bag ids      thr | anchor ms  embrt ms  lookup | anchor ms  embrt ms    step "
+              "| enqueue | lookup   step (cpu)\n");
   Totals totals;
   for (int dim : o.dims) {
     const int64_t rows =

@@ -158,9 +158,57 @@ void OwnedRows::Finish(int64_t table_rows) {
   offsets_.push_back(static_cast<uint32_t>(n));
 }
 
+namespace {
+
+typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
+
+// SumRowGradient for dim = kDim (a multiple of 16): `part` and `step` live in registers and
+// `step` is stored once; the same operations in the same order as the generic loop.
+template <int kDim>
+__attribute__((always_inline)) inline void SumRowGradientFixed(const Contribution* begin,
+                                                               const Contribution* end,
+                                                               float* step_out) {
+  constexpr int kVectors = kDim / 16;
+  Floats16 step[kVectors] = {};
+  Floats16 part[kVectors] = {};
+  int32_t replica = begin == end ? 0 : begin->replica;
+  for (const Contribution* c = begin; c != end; ++c) {
+    if (c->replica != replica) {
+      for (int v = 0; v < kVectors; ++v) {
+        step[v] = step[v] + part[v];
+        part[v] = Floats16{};
+      }
+      replica = c->replica;
+    }
+    if (c->gradient == nullptr) continue;
+    for (int v = 0; v < kVectors; ++v) {
+      Floats16 g;
+      std::memcpy(&g, c->gradient + 16 * v, sizeof(g));
+      part[v] = part[v] + c->gain * g;
+    }
+  }
+  if (begin != end) {
+    for (int v = 0; v < kVectors; ++v) step[v] = step[v] + part[v];
+  }
+  std::memcpy(step_out, step, sizeof(step));
+}
+
+#define EMBRT_CPU_SUM_FIXED(dim)                                                             \
+  EMBRT_CPU_MULTIVERSION void SumRowGradient##dim(const Contribution* begin,                  \
+                                                  const Contribution* end, float* step) {     \
+    SumRowGradientFixed<dim>(begin, end, step);                                              \
+  }
+EMBRT_CPU_SUM_FIXED(16)
+EMBRT_CPU_SUM_FIXED(32)
+EMBRT_CPU_SUM_FIXED(64)
+EMBRT_CPU_SUM_FIXED(128)
+#undef EMBRT_CPU_SUM_FIXED
+
+}  // namespace
+
 EMBRT_CPU_MULTIVERSION
-void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
-                    float* step) {
+void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, int32_t dim,
+                           float* part, float* step) {
   std::memset(step, 0, sizeof(float) * dim);
   std::memset(part, 0, sizeof(float) * dim);
   if (begin == end) return;
@@ -174,6 +222,17 @@ void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t 
     if (c->gradient != nullptr) AddScaledRow(dim, c->gain, c->gradient, part);
   }
   for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
+}
+
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
+                    float* step) {
+  switch (dim) {
+    case 16: return SumRowGradient16(begin, end, step);
+    case 32: return SumRowGradient32(begin, end, step);
+    case 64: return SumRowGradient64(begin, end, step);
+    case 128: return SumRowGradient128(begin, end, step);
+    default: return SumRowGradientGeneric(begin, end, dim, part, step);
+  }
 }
 
 }  // namespace cpu

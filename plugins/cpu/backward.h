@@ -122,9 +122,13 @@ struct RowOwners {
   uint64_t scale;
 };
 
-// Sums one row's contributions (see the file comment). `part` is dim floats of scratch.
+// Sums one row's contributions (see the file comment). `part` is dim floats of scratch. Dims
+// 16, 32, 64 and 128 run a specialization that keeps both sums in registers; the others run
+// SumRowGradientGeneric. Both do the same operations in the same order.
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
                     float* step);
+void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, int32_t dim,
+                           float* part, float* step);
 
 }  // namespace cpu
 }  // namespace embrt
