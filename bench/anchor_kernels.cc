@@ -68,7 +68,8 @@ __attribute__((target("avx512f"))) void ForwardAvx512(const float* table, const 
         for (int l = 0; l < kDim * 4; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
       }
       const float* row = table + ids[k] * kDim;
-      for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(row + 16 * v));
+      for (int v = 0; v < kVectors; ++v)
+        acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(row + 16 * v));
     }
     for (int v = 0; v < kVectors; ++v) _mm512_storeu_ps(out + b * kDim + 16 * v, acc[v]);
   }
@@ -89,7 +90,8 @@ __attribute__((target("avx2"))) void ForwardAvx2(const float* table, const int64
         for (int l = 0; l < kDim * 4; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
       }
       const float* row = table + ids[k] * kDim;
-      for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_loadu_ps(row + 8 * v));
+      for (int v = 0; v < kVectors; ++v)
+        acc[v] = _mm256_add_ps(acc[v], _mm256_loadu_ps(row + 8 * v));
     }
     for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + b * kDim + 8 * v, acc[v]);
   }
@@ -117,11 +119,20 @@ void ForwardRange(const float* table, int dim, const int64_t* splits, const int6
 #ifdef EMBRT_ANCHOR_X86
   bool done = false;
   switch (dim) {
-    case 16: done = ForwardFixed<16>(table, splits, ids, b0, b1, out); break;
-    case 32: done = ForwardFixed<32>(table, splits, ids, b0, b1, out); break;
-    case 64: done = ForwardFixed<64>(table, splits, ids, b0, b1, out); break;
-    case 128: done = ForwardFixed<128>(table, splits, ids, b0, b1, out); break;
-    default: break;
+    case 16:
+      done = ForwardFixed<16>(table, splits, ids, b0, b1, out);
+      break;
+    case 32:
+      done = ForwardFixed<32>(table, splits, ids, b0, b1, out);
+      break;
+    case 64:
+      done = ForwardFixed<64>(table, splits, ids, b0, b1, out);
+      break;
+    case 128:
+      done = ForwardFixed<128>(table, splits, ids, b0, b1, out);
+      break;
+    default:
+      break;
   }
   if (done) return;
 #endif
@@ -188,7 +199,8 @@ __attribute__((target("avx512f"))) void AdagradRowAvx512(const uint32_t* bags, s
   }
   const __m512 lr = _mm512_set1_ps(learning_rate);
   for (int v = 0; v < kVectors; ++v) {
-    const __m512 a = _mm512_add_ps(_mm512_loadu_ps(accumulator + 16 * v), _mm512_mul_ps(g[v], g[v]));
+    const __m512 a =
+        _mm512_add_ps(_mm512_loadu_ps(accumulator + 16 * v), _mm512_mul_ps(g[v], g[v]));
     _mm512_storeu_ps(accumulator + 16 * v, a);
     const __m512 step = _mm512_div_ps(_mm512_mul_ps(lr, g[v]), _mm512_sqrt_ps(a));
     _mm512_storeu_ps(row + 16 * v, _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), step));
@@ -323,7 +335,8 @@ void AnchorTeam::Loop(int worker) {
 AnchorTable::AnchorTable(int64_t rows, int dim, float initial_accumulator)
     : rows_(rows), dim_(dim) {
   constexpr size_t kHugePage = size_t{2} << 20;
-  bytes_ = (static_cast<size_t>(rows) * dim * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
+  bytes_ =
+      (static_cast<size_t>(rows) * dim * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
   parameters_ = static_cast<float*>(std::aligned_alloc(kHugePage, bytes_));
   accumulators_ = static_cast<float*>(std::aligned_alloc(kHugePage, bytes_));
   if (parameters_ == nullptr || accumulators_ == nullptr) throw std::bad_alloc();
@@ -375,11 +388,21 @@ void AnchorBackward(AnchorTable& table, const int64_t* splits, const int64_t* id
     SortByRow(table.rows(), &rows, &owners_bags, &scratch->sorted_rows[worker],
               &scratch->sorted_bags[worker]);
     switch (table.dim()) {
-      case 16: ApplyRuns<16>(table, rows, owners_bags, gradients, learning_rate); break;
-      case 32: ApplyRuns<32>(table, rows, owners_bags, gradients, learning_rate); break;
-      case 64: ApplyRuns<64>(table, rows, owners_bags, gradients, learning_rate); break;
-      case 128: ApplyRuns<128>(table, rows, owners_bags, gradients, learning_rate); break;
-      default: ApplyRuns<0>(table, rows, owners_bags, gradients, learning_rate); break;
+      case 16:
+        ApplyRuns<16>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      case 32:
+        ApplyRuns<32>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      case 64:
+        ApplyRuns<64>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      case 128:
+        ApplyRuns<128>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      default:
+        ApplyRuns<0>(table, rows, owners_bags, gradients, learning_rate);
+        break;
     }
   });
 }

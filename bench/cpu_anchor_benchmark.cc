@@ -19,7 +19,7 @@
 //   cpu_anchor_benchmark --quick    smoke test: small table, 2 rounds; also checks that embrt's
 //                                   and the anchor's activations agree (exits 1 if not)
 //   flags: --table_gib=G --rounds=N --dims=16,64 --threads=1,2 --bags=20 --ids=uniform,zipf
-//          --skip_tiny
+//          --skip_tiny   (--dims= with no dims runs the tiny step only)
 
 #include <time.h>
 
@@ -67,6 +67,7 @@ struct Options {
   bool tiny = true;
 };
 
+// "16,64" -> {16, 64}; "" -> {} (e.g. --dims= for the tiny step only).
 std::vector<int> ParseInts(const char* text) {
   std::vector<int> out;
   for (const char* p = text; *p != '\0';) {
@@ -117,8 +118,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     } else if (arg == "--skip_tiny") {
       o->tiny = false;
     } else {
-      std::fprintf(stderr, "unknown flag %s (see the comment at the top of the source)\n",
-                   argv[i]);
+      std::fprintf(stderr, "unknown flag %s (see the comment at the top of the source)\n", argv[i]);
       return false;
     }
   }
@@ -140,8 +140,7 @@ embrt::EmbeddingConfig MakeConfig(int64_t rows, int dim, int bags, int threads) 
   embrt::FeatureConfig* feature = config.add_features();
   feature->set_name("ids");
   feature->set_table("table");
-  config.mutable_optimizer()->mutable_adagrad()->set_initial_accumulator_value(
-      kInitialAccumulator);
+  config.mutable_optimizer()->mutable_adagrad()->set_initial_accumulator_value(kInitialAccumulator);
   config.mutable_optimizer()->mutable_learning_rate()->set_constant(kLearningRate);
   config.mutable_backend()->set_name("cpu");
   (*config.mutable_backend()->mutable_options())["threads"] = std::to_string(threads);
@@ -205,16 +204,16 @@ struct EmbrtSide {
     Check(created.status(), "Embedding::Create");
     embedding = std::move(*created);
     Check(embedding->Build(), "Build");
-    Check(embedding->LoadTables([&](int, int64_t begin, int64_t count,
-                                    absl::Span<const absl::Span<float>> slots) {
-      for (int64_t r = 0; r < count; ++r) {
-        for (int d = 0; d < dim; ++d) {
-          slots[0][r * dim + d] = InitialValue(begin + r, d);
-          slots[1][r * dim + d] = kInitialAccumulator;
-        }
-      }
-      return absl::OkStatus();
-    }),
+    Check(embedding->LoadTables(
+              [&](int, int64_t begin, int64_t count, absl::Span<const absl::Span<float>> slots) {
+                for (int64_t r = 0; r < count; ++r) {
+                  for (int d = 0; d < dim; ++d) {
+                    slots[0][r * dim + d] = InitialValue(begin + r, d);
+                    slots[1][r * dim + d] = kInitialAccumulator;
+                  }
+                }
+                return absl::OkStatus();
+              }),
           "LoadTables");
     activations.shape = {bags, dim};
     activations.values.assign(static_cast<size_t>(bags) * dim, 0.0f);
@@ -276,13 +275,13 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
     auto time_anchor = [&] {
       Clock::time_point t = Clock::now();
       double c = ProcessCpuSeconds();
-      AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
-                    anchor_out.data(), team);
+      AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags, anchor_out.data(),
+                    team);
       const double lookup = Seconds(t), cpu_lookup = ProcessCpuSeconds() - c;
       t = Clock::now();
       c = ProcessCpuSeconds();
-      AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
-                    anchor_out.data(), team);
+      AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags, anchor_out.data(),
+                    team);
       AnchorBackward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
                      side.gradients.values.data(), kLearningRate, team, &scratch);
       const double step = Seconds(t), cpu_step = ProcessCpuSeconds() - c;
@@ -318,32 +317,37 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
       time_anchor();
     }
   }
-  const CaseResult r{Median(anchor_lookup),     Median(embrt_lookup),    Median(anchor_step),
-                     Median(embrt_step),        Median(enqueue),         Median(cpu_anchor_lookup),
-                     Median(cpu_embrt_lookup),  Median(cpu_anchor_step), Median(cpu_embrt_step)};
+  const CaseResult r{Median(anchor_lookup),    Median(embrt_lookup),    Median(anchor_step),
+                     Median(embrt_step),       Median(enqueue),         Median(cpu_anchor_lookup),
+                     Median(cpu_embrt_lookup), Median(cpu_anchor_step), Median(cpu_embrt_step)};
   totals->results[{dim, bag_size, distribution, threads}] = r;
   std::printf(
-      "%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9.3f %9.3f %6.2fx | %5.1f%% | %6.2fx %6.2fx\n",
-      dim, bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3, r.embrt_lookup * 1e3,
+      "%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9.3f %9.3f %6.2fx | %5.1f%% | %6.2fx %6.2fx\n", dim,
+      bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3, r.embrt_lookup * 1e3,
       r.anchor_lookup / r.embrt_lookup, r.anchor_step * 1e3, r.embrt_step * 1e3,
       r.anchor_step / r.embrt_step, r.enqueue * 100, r.cpu_anchor_lookup / r.cpu_embrt_lookup,
       r.cpu_anchor_step / r.cpu_embrt_step);
   std::fflush(stdout);
 }
 
-// Per-step cost of a model with one bag of one id: the fixed cost of a step.
+// Per-step cost of a model with one bag of one id: the fixed cost of a step, in wall-clock time
+// and in CPU time of the whole process (which includes any spinning and thread hand-offs).
 void RunTiny(const Options& o) {
-  std::printf("\ntiny step (1 bag of 1 id, 1024 x 16 table, Adagrad): microseconds per step\n");
-  std::printf("threads | training step | lookup only\n");
+  std::printf(
+      "\ntiny step (1 bag of 1 id, 1024 x 16 table, Adagrad): microseconds per step, "
+      "medians of 5 x %d steps\n",
+      o.quick ? 200 : 5000);
+  std::printf("threads | training step: wall   cpu | lookup only: wall   cpu\n");
   const int steps = o.quick ? 200 : 5000;
   for (int threads : o.threads) {
     EmbrtSide side(1024, 16, 1, threads);
     Batch batch;
     batch.splits = {0, 1};
     batch.ids = {7};
-    std::vector<double> train, lookup;
+    std::vector<double> train, lookup, train_cpu, lookup_cpu;
     for (int repeat = 0; repeat < 5; ++repeat) {
       Clock::time_point t = Clock::now();
+      double c = ProcessCpuSeconds();
       for (int s = 0; s < steps; ++s) {
         const embrt::FeatureInput input = embrt::FeatureInput::Ragged(batch.splits, batch.ids);
         Check(side.embedding->Enqueue({&input, 1}, {}, true), "Enqueue");
@@ -353,12 +357,15 @@ void RunTiny(const Options& o) {
       }
       Check(side.embedding->Synchronize(), "Synchronize");
       train.push_back(Seconds(t) / steps);
+      train_cpu.push_back((ProcessCpuSeconds() - c) / steps);
       t = Clock::now();
+      c = ProcessCpuSeconds();
       for (int s = 0; s < steps; ++s) side.Step(batch, /*training=*/false);
       lookup.push_back(Seconds(t) / steps);
+      lookup_cpu.push_back((ProcessCpuSeconds() - c) / steps);
     }
-    std::printf("%7d | %10.1f us | %8.1f us\n", threads, Median(train) * 1e6,
-                Median(lookup) * 1e6);
+    std::printf("%7d | %19.1f %5.1f | %17.1f %5.1f\n", threads, Median(train) * 1e6,
+                Median(train_cpu) * 1e6, Median(lookup) * 1e6, Median(lookup_cpu) * 1e6);
   }
 }
 
@@ -369,11 +376,13 @@ int main(int argc, char** argv) {
   if (!ParseOptions(argc, argv, &o)) return 2;
   std::printf("cpu backend vs anchor: %d bags per step, %d rounds (medians), table %.3g GiB%s\n",
               o.bags, o.rounds, o.table_gib, o.quick ? " (quick: smoke test, no numbers)" : "");
-  std::printf("ratio = embrt throughput / anchor throughput (wall-clock medians); enqueue%% = the\n"
-              "Enqueue call (conversion, checks, copies) / step; cpu ratios = the same ratios in\n"
-              "process CPU time (all threads), steadier on a loaded machine\n");
-  std::printf(" dim  bag ids      thr | anchor ms  embrt ms  lookup | anchor ms  embrt ms    step "
-              "| enqueue | lookup   step (cpu)\n");
+  std::printf(
+      "ratio = embrt throughput / anchor throughput (wall-clock medians); enqueue%% = the\n"
+      "Enqueue call (conversion, checks, copies) / step; cpu ratios = the same ratios in\n"
+      "process CPU time (all threads), steadier on a loaded machine\n");
+  std::printf(
+      " dim  bag ids      thr | anchor ms  embrt ms  lookup | anchor ms  embrt ms    step "
+      "| enqueue | lookup   step (cpu)\n");
   Totals totals;
   for (int dim : o.dims) {
     const int64_t rows =

@@ -128,7 +128,19 @@ void OwnedRows::Finish(int64_t table_rows) {
   spare_keys_.resize(n);
   spare_refs_.resize(n);
   counts_.resize(size_t{1} << kDigitBits);
-  for (int shift = 0; shift < bits; shift += kDigitBits) {
+  // A few contributions (a tiny step): a stable insertion sort beats clearing the digit counts.
+  constexpr size_t kInsertionSortMax = 32;
+  for (size_t i = 1; i < n && n <= kInsertionSortMax; ++i) {
+    const uint32_t key = keys_[i], ref = refs_[i];
+    size_t j = i;
+    for (; j > 0 && keys_[j - 1] > key; --j) {
+      keys_[j] = keys_[j - 1];
+      refs_[j] = refs_[j - 1];
+    }
+    keys_[j] = key;
+    refs_[j] = ref;
+  }
+  for (int shift = 0; shift < bits && n > kInsertionSortMax; shift += kDigitBits) {
     std::fill(counts_.begin(), counts_.end(), 0u);
     for (uint32_t key : keys_) ++counts_[(key >> shift) & kDigitMask];
     uint32_t total = 0;

@@ -348,7 +348,7 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
     }
     step = r.step;
     // buffers[step % 2] was last read by the update of step - 2.
-    changed_.wait(lock, [&] { return completed_updates_ >= step - 1; });
+    WaitHelping(lock, [&] { return completed_updates_ >= step - 1; });
   }
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
   status = CopyInputs(replica, inputs, num_inputs, &buffer);
@@ -406,20 +406,23 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
       return Status::FailedPrecondition("RecvActivations for replica " + std::to_string(replica) +
                                         ": nothing was enqueued");
     }
-    // The lookup is next in line and the device thread has not taken it yet: run it here,
-    // straight into the caller's buffers, which saves waking the device thread and a copy.
-    if (!r.lookup_done && !device_busy_ && !queue_.empty() && !queue_.front().is_update &&
-        queue_.front().replica == replica) {
-      const Task task = queue_.front();
-      queue_.pop_front();
-      device_busy_ = true;
-      lock.unlock();
-      const Status error = Execute(task, activations);
-      lock.lock();
-      Finish(task, error);
-      written = error.ok();
+    // While waiting, run queued work here. When this replica's lookup is next in line, it
+    // writes straight into the caller's buffers, which also saves the copy below.
+    while (!r.lookup_done && deferred_error_.ok()) {
+      if (!device_busy_ && !queue_.empty() && !queue_.front().is_update &&
+          queue_.front().replica == replica) {
+        const Task task = queue_.front();
+        queue_.pop_front();
+        device_busy_ = true;
+        lock.unlock();
+        const Status error = Execute(task, activations);
+        lock.lock();
+        Finish(task, error);
+        written = error.ok();
+      } else if (!RunNextTaskHere(lock)) {
+        changed_.wait(lock);
+      }
     }
-    changed_.wait(lock, [&] { return r.lookup_done || !deferred_error_.ok(); });
     if (!deferred_error_.ok()) return deferred_error_;
     mode = r.mode;
   }
@@ -568,7 +571,7 @@ void CpuEngine::ReleaseDeferredUpdate(std::unique_lock<std::mutex>& lock, bool f
 
 void CpuEngine::Drain(std::unique_lock<std::mutex>& lock) {
   ReleaseDeferredUpdate(lock, /*flush=*/true);
-  changed_.wait(lock, [&] { return queue_.empty() && !device_busy_; });
+  WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
 }
 
 Status CpuEngine::Synchronize() {
@@ -648,6 +651,18 @@ void CpuEngine::DeviceLoop() {
     lock.lock();
     Finish(task, error);
   }
+}
+
+bool CpuEngine::RunNextTaskHere(std::unique_lock<std::mutex>& lock) {
+  if (device_busy_ || queue_.empty()) return false;
+  const Task task = queue_.front();
+  queue_.pop_front();
+  device_busy_ = true;
+  lock.unlock();
+  const Status error = Execute(task);
+  lock.lock();
+  Finish(task, error);
+  return true;
 }
 
 bool CpuEngine::RunsInline(const Task& task) const {

@@ -138,6 +138,16 @@ class CpuEngine : public sdk::Engine {
   // for the device thread. mutex_ is held through `lock` (released while a task runs here).
   void Submit(const Task& task, std::unique_lock<std::mutex>& lock);
   bool RunsInline(const Task& task) const;
+  // Runs the next queued task on this thread if the device thread is idle; false if none ran.
+  bool RunNextTaskHere(std::unique_lock<std::mutex>& lock);
+  // Waits until `done()`, running queued tasks here meanwhile rather than sleeping while the
+  // device thread is still waking up (same order: tasks are taken from the front).
+  template <typename Done>
+  void WaitHelping(std::unique_lock<std::mutex>& lock, Done done) {
+    while (!done()) {
+      if (!RunNextTaskHere(lock)) changed_.wait(lock);
+    }
+  }
   // Without mutex_. A lookup writes into `outputs` (per feature) when given, else into the
   // replica's activations.
   sdk::Status Execute(const Task& task, float* const* outputs = nullptr);

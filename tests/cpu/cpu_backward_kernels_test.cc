@@ -39,10 +39,14 @@ std::vector<float> ScalarTwin(const std::vector<Contribution>& cs, int32_t dim) 
 
 float AwkwardValue(std::mt19937& random) {
   switch (random() % 8) {
-    case 0: return -0.0f;
-    case 1: return std::numeric_limits<float>::denorm_min() * static_cast<float>(random() % 100);
-    case 2: return 3.0e38f * ((random() % 2) ? 1.0f : -1.0f);
-    default: return std::uniform_real_distribution<float>(-2.0f, 2.0f)(random);
+    case 0:
+      return -0.0f;
+    case 1:
+      return std::numeric_limits<float>::denorm_min() * static_cast<float>(random() % 100);
+    case 2:
+      return 3.0e38f * ((random() % 2) ? 1.0f : -1.0f);
+    default:
+      return std::uniform_real_distribution<float>(-2.0f, 2.0f)(random);
   }
 }
 
@@ -78,51 +82,54 @@ TEST(CpuBackwardKernelsTest, OwnedRowsGroupLikeTheRowMapForAnyNumberOfOwners) {
   std::mt19937 random(11);
   std::vector<float> gradients(4096);
   for (int64_t table_rows : {int64_t{1}, int64_t{37}, int64_t{5000}, int64_t{3} << 22}) {
-    // Contributions in canonical order, with many duplicates.
-    std::vector<uint32_t> rows;
-    std::vector<Contribution> cs;
-    for (int i = 0; i < 3000; ++i) {
-      rows.push_back(static_cast<uint32_t>(random() % std::min<int64_t>(table_rows, 900)) *
-                     static_cast<uint32_t>(table_rows > 900 ? table_rows / 900 : 1));
-      cs.push_back(Contribution{gradients.data() + i, static_cast<float>(i), i % 3});
-    }
-    RowGrouping map;
-    map.Begin(table_rows, cs.size());
-    for (size_t i = 0; i < cs.size(); ++i) map.Add(rows[i], cs[i].gradient, cs[i].gain, cs[i].replica);
-    map.Finish();
-    for (int owners : {1, 2, 3, 8}) {
-      const RowOwners split(table_rows, owners);
-      std::map<int64_t, int> owner_of;  // every row has exactly one owner
-      int64_t rows_seen = 0;
-      for (int owner = 0; owner < owners; ++owner) {
-        OwnedRows owned;
-        for (int pass = 0; pass < 2; ++pass) {  // buffers reused across steps
-          owned.Clear();
-          for (size_t i = 0; i < cs.size(); ++i) {
-            if (split.OwnerOf(rows[i]) == owner) {
-              owned.Add(rows[i], cs[i].gradient, cs[i].gain, cs[i].replica);
+    for (int count : {5, 40, 3000}) {  // insertion sort (<= 32 per owner) and radix sort
+      // Contributions in canonical order, with many duplicates.
+      std::vector<uint32_t> rows;
+      std::vector<Contribution> cs;
+      for (int i = 0; i < count; ++i) {
+        rows.push_back(static_cast<uint32_t>(random() % std::min<int64_t>(table_rows, 900)) *
+                       static_cast<uint32_t>(table_rows > 900 ? table_rows / 900 : 1));
+        cs.push_back(Contribution{gradients.data() + i, static_cast<float>(i), i % 3});
+      }
+      RowGrouping map;
+      map.Begin(table_rows, cs.size());
+      for (size_t i = 0; i < cs.size(); ++i)
+        map.Add(rows[i], cs[i].gradient, cs[i].gain, cs[i].replica);
+      map.Finish();
+      for (int owners : {1, 2, 3, 8}) {
+        const RowOwners split(table_rows, owners);
+        std::map<int64_t, int> owner_of;  // every row has exactly one owner
+        int64_t rows_seen = 0;
+        for (int owner = 0; owner < owners; ++owner) {
+          OwnedRows owned;
+          for (int pass = 0; pass < 2; ++pass) {  // buffers reused across steps
+            owned.Clear();
+            for (size_t i = 0; i < cs.size(); ++i) {
+              if (split.OwnerOf(rows[i]) == owner) {
+                owned.Add(rows[i], cs[i].gradient, cs[i].gain, cs[i].replica);
+              }
+            }
+            owned.Finish(table_rows);
+          }
+          for (int64_t i = 0; i < owned.num_rows(); ++i) {
+            const int64_t row = owned.row(i);
+            if (i > 0) {
+              EXPECT_LT(owned.row(i - 1), row);  // ascending, distinct
+            }
+            EXPECT_TRUE(owner_of.emplace(row, owner).second) << "row " << row << " owned twice";
+            const int64_t u = map.Find(row);
+            ASSERT_GE(u, 0);
+            ASSERT_EQ(owned.end(i) - owned.begin(i), map.end(u) - map.begin(u)) << "row " << row;
+            for (int64_t k = 0; k < owned.end(i) - owned.begin(i); ++k) {
+              EXPECT_EQ(owned.begin(i)[k].gradient, map.begin(u)[k].gradient);
+              EXPECT_EQ(owned.begin(i)[k].gain, map.begin(u)[k].gain);
+              EXPECT_EQ(owned.begin(i)[k].replica, map.begin(u)[k].replica);
             }
           }
-          owned.Finish(table_rows);
+          rows_seen += owned.num_rows();
         }
-        for (int64_t i = 0; i < owned.num_rows(); ++i) {
-          const int64_t row = owned.row(i);
-          if (i > 0) {
-            EXPECT_LT(owned.row(i - 1), row);  // ascending, distinct
-          }
-          EXPECT_TRUE(owner_of.emplace(row, owner).second) << "row " << row << " owned twice";
-          const int64_t u = map.Find(row);
-          ASSERT_GE(u, 0);
-          ASSERT_EQ(owned.end(i) - owned.begin(i), map.end(u) - map.begin(u)) << "row " << row;
-          for (int64_t k = 0; k < owned.end(i) - owned.begin(i); ++k) {
-            EXPECT_EQ(owned.begin(i)[k].gradient, map.begin(u)[k].gradient);
-            EXPECT_EQ(owned.begin(i)[k].gain, map.begin(u)[k].gain);
-            EXPECT_EQ(owned.begin(i)[k].replica, map.begin(u)[k].replica);
-          }
-        }
-        rows_seen += owned.num_rows();
+        EXPECT_EQ(rows_seen, map.num_rows()) << "table rows " << table_rows << " owners " << owners;
       }
-      EXPECT_EQ(rows_seen, map.num_rows()) << "table rows " << table_rows << " owners " << owners;
     }
   }
 }

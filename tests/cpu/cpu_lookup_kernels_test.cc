@@ -43,10 +43,14 @@ void ScalarTwin(const std::vector<float>& table, int32_t dim, const std::vector<
 
 float AwkwardValue(std::mt19937& random) {
   switch (random() % 8) {
-    case 0: return -0.0f;
-    case 1: return std::numeric_limits<float>::denorm_min() * static_cast<float>(random() % 100);
-    case 2: return 3.0e38f * ((random() % 2) ? 1.0f : -1.0f);
-    default: return std::uniform_real_distribution<float>(-2.0f, 2.0f)(random);
+    case 0:
+      return -0.0f;
+    case 1:
+      return std::numeric_limits<float>::denorm_min() * static_cast<float>(random() % 100);
+    case 2:
+      return 3.0e38f * ((random() % 2) ? 1.0f : -1.0f);
+    default:
+      return std::uniform_real_distribution<float>(-2.0f, 2.0f)(random);
   }
 }
 
@@ -90,8 +94,8 @@ TEST(CpuLookupKernelsTest, EverySpecializationMatchesTheScalarTwinBitForBit) {
             ScalarTwin(table, dim, splits, rows, gains, b0, b1, q, &expected);
             LookupBags(table.data(), dim, splits.data(), rows.data(), gains.data(), b0, b1,
                        got.data(), q, unit_gains);
-            LookupBagsGeneric(table.data(), dim, splits.data(), rows.data(), gains.data(), b0,
-                              b1, generic.data(), q);
+            LookupBagsGeneric(table.data(), dim, splits.data(), rows.data(), gains.data(), b0, b1,
+                              generic.data(), q);
             EXPECT_TRUE(SameBits(got, expected))
                 << "dim " << dim << " combiner " << combiner << " weighted " << weighted
                 << " quantized " << quantized << " bags [" << b0 << ", " << b1 << ")";
