@@ -205,10 +205,10 @@ __attribute__((always_inline)) inline void SumRowGradientFixed(const Contributio
   std::memcpy(step_out, step, sizeof(step));
 }
 
-#define EMBRT_CPU_SUM_FIXED(dim)                                                             \
-  EMBRT_CPU_MULTIVERSION void SumRowGradient##dim(const Contribution* begin,                  \
-                                                  const Contribution* end, float* step) {     \
-    SumRowGradientFixed<dim>(begin, end, step);                                              \
+#define EMBRT_CPU_SUM_FIXED(dim)                                                          \
+  EMBRT_CPU_MULTIVERSION void SumRowGradient##dim(const Contribution* begin,              \
+                                                  const Contribution* end, float* step) { \
+    SumRowGradientFixed<dim>(begin, end, step);                                           \
   }
 EMBRT_CPU_SUM_FIXED(16)
 EMBRT_CPU_SUM_FIXED(32)
@@ -239,11 +239,16 @@ void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, i
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
                     float* step) {
   switch (dim) {
-    case 16: return SumRowGradient16(begin, end, step);
-    case 32: return SumRowGradient32(begin, end, step);
-    case 64: return SumRowGradient64(begin, end, step);
-    case 128: return SumRowGradient128(begin, end, step);
-    default: return SumRowGradientGeneric(begin, end, dim, part, step);
+    case 16:
+      return SumRowGradient16(begin, end, step);
+    case 32:
+      return SumRowGradient32(begin, end, step);
+    case 64:
+      return SumRowGradient64(begin, end, step);
+    case 128:
+      return SumRowGradient128(begin, end, step);
+    default:
+      return SumRowGradientGeneric(begin, end, dim, part, step);
   }
 }
 

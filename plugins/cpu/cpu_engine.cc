@@ -782,7 +782,8 @@ void CpuEngine::UpdateTouchedRows(Table& table, int64_t step, const PreparedUpda
   // One pass per worker over the step's ids picks the rows it owns; small steps use one worker.
   int64_t ids = 0;
   for (int32_t replica = 0; replica < num_replicas_; ++replica) {
-    for (int32_t f : table.features) ids += replicas_[replica].buffers[step % 2].features[f].rows.size();
+    for (int32_t f : table.features)
+      ids += replicas_[replica].buffers[step % 2].features[f].rows.size();
   }
   const int owners = static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>(pool_.size(), ids / kMinIdsPerOwner)));

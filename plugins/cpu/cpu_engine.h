@@ -201,7 +201,7 @@ class CpuEngine : public sdk::Engine {
 
   ThreadPool pool_;
   std::vector<std::vector<float>> worker_scratch_;  // per pool worker, 2 * max_dim_ floats
-  std::vector<OwnedRows> owned_rows_;                // per pool worker, reused across steps
+  std::vector<OwnedRows> owned_rows_;               // per pool worker, reused across steps
 
   std::mutex mutex_;
   std::condition_variable changed_;  // any state below changed

@@ -59,16 +59,15 @@ constexpr int32_t kPrefetchDistance = 16;
 // vector arithmetic is element-wise IEEE arithmetic, so it rounds exactly like the scalar code.
 typedef float Floats16 __attribute__((vector_size(64)));
 
-
 // LookupBags for dim = kDim (a multiple of 16) without quantization: each bag's sum lives in
 // kDim / 16 vector registers and is stored once. kUnitGains: every gain is 1, and 1 * x == x
 // bit for bit, so the multiply is skipped without changing a result.
 template <int kDim, bool kUnitGains>
 __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
                                                            const int32_t* splits,
-                                                           const int64_t* rows,
-                                                           const float* gains, int64_t bag_begin,
-                                                           int64_t bag_end, float* out) {
+                                                           const int64_t* rows, const float* gains,
+                                                           int64_t bag_begin, int64_t bag_end,
+                                                           float* out) {
   constexpr int kVectors = kDim / 16;
   const int32_t first_id = splits[bag_begin];
   const int32_t end_id = splits[bag_end];
@@ -96,11 +95,11 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
 }
 
 // One multiversioned entry per specialization (the template body is inlined into each clone).
-#define EMBRT_CPU_LOOKUP_FIXED(dim, unit)                                                     \
-  EMBRT_CPU_MULTIVERSION void LookupBags##dim##_##unit(                                       \
-      const float* table, const int32_t* splits, const int64_t* rows, const float* gains,     \
-      int64_t bag_begin, int64_t bag_end, float* out) {                                       \
-    LookupBagsFixed<dim, unit>(table, splits, rows, gains, bag_begin, bag_end, out);          \
+#define EMBRT_CPU_LOOKUP_FIXED(dim, unit)                                                 \
+  EMBRT_CPU_MULTIVERSION void LookupBags##dim##_##unit(                                   \
+      const float* table, const int32_t* splits, const int64_t* rows, const float* gains, \
+      int64_t bag_begin, int64_t bag_end, float* out) {                                   \
+    LookupBagsFixed<dim, unit>(table, splits, rows, gains, bag_begin, bag_end, out);      \
   }
 EMBRT_CPU_LOOKUP_FIXED(16, false)
 EMBRT_CPU_LOOKUP_FIXED(16, true)
@@ -154,13 +153,13 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
                 const Quantization* quantization, bool unit_gains) {
   if (bag_begin >= bag_end) return;
   if (quantization == nullptr) {
-#define EMBRT_CPU_LOOKUP_CASE(d)                                                          \
-  case d:                                                                                 \
-    if (unit_gains) {                                                                     \
-      LookupBags##d##_true(table, splits, rows, gains, bag_begin, bag_end, out);          \
-    } else {                                                                              \
-      LookupBags##d##_false(table, splits, rows, gains, bag_begin, bag_end, out);         \
-    }                                                                                     \
+#define EMBRT_CPU_LOOKUP_CASE(d)                                                  \
+  case d:                                                                         \
+    if (unit_gains) {                                                             \
+      LookupBags##d##_true(table, splits, rows, gains, bag_begin, bag_end, out);  \
+    } else {                                                                      \
+      LookupBags##d##_false(table, splits, rows, gains, bag_begin, bag_end, out); \
+    }                                                                             \
     return;
     switch (dim) {
       EMBRT_CPU_LOOKUP_CASE(16)

@@ -281,8 +281,8 @@ TEST_F(CpuDifferentialTest, BatchesSplitAmongWorkersMatchTheReference) {
       ASSERT_TRUE(RunPlugin(*plugin_, c, threads, &actual, &error)) << error;
       std::string report;
       EXPECT_EQ(Compare(actual, expected, c, &report), 0)
-          << "case " << i << ", threads " << threads << "\n" << report
-          << reference::Describe(c.model);
+          << "case " << i << ", threads " << threads << "\n"
+          << report << reference::Describe(c.model);
     }
   }
 }
