@@ -320,7 +320,9 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     } else {
       batch.weights.clear();
     }
-    batch.gains.resize(in.num_ids);
+    batch.unit_gains = feature.max_sequence_length > 0 ||
+                       (table.combiner == EMBRT_COMBINER_SUM && batch.weights.empty());
+    batch.gains.resize(batch.unit_gains ? 0 : in.num_ids);
     batch.has_gradients = false;
   }
   return Status();
@@ -742,17 +744,19 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) 
       const Table& table = tables_[feature.table];
       const float* parameters = table.storage->slot(0);
       float* out = outputs != nullptr ? outputs[f] : r.activations[f].data();
+      // Every gain is 1 (sequence positions, unweighted sums): no gains are written, and the
+      // backward reads 1 (FeatureBatch::Gain).
       if (feature.max_sequence_length > 0) {
-        ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1, batch.gains.data());
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
                        batch.rows.data(), b0, b1, out, table.QuantizationOrNull());
       } else {
-        ComputeGains(table.combiner, batch.splits.data(),
-                     batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
-                     batch.gains.data());
-        const bool unit_gains = table.combiner == EMBRT_COMBINER_SUM && batch.weights.empty();
+        if (!batch.unit_gains) {
+          ComputeGains(table.combiner, batch.splits.data(),
+                       batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
+                       batch.gains.data());
+        }
         LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
-                   batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), unit_gains);
+                   batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), batch.unit_gains);
       }
     }
   });

@@ -100,7 +100,8 @@ class CpuEngine : public sdk::Engine {
     std::vector<int32_t> splits;   // input_rows + 1
     std::vector<int64_t> rows;     // local row per id
     std::vector<float> weights;    // per id; empty means every weight is 1
-    std::vector<float> gains;      // per id, written by the lookup
+    std::vector<float> gains;      // per id, written by the lookup; empty when unit_gains
+    bool unit_gains = false;       // every gain is 1 (sequence, or sum without weights)
     std::vector<float> gradients;  // activation-shaped, valid when has_gradients
     bool has_gradients = false;
   };
@@ -180,7 +181,7 @@ class CpuEngine : public sdk::Engine {
               const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
               g = gradient + at * table.dim;
             }
-            fn(batch.rows[k], g, batch.gains[k], replica);
+            fn(batch.rows[k], g, batch.unit_gains ? 1.0f : batch.gains[k], replica);
           }
         }
       }

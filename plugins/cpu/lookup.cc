@@ -116,7 +116,7 @@ EMBRT_CPU_LOOKUP_FIXED(128, true)
 EMBRT_CPU_MULTIVERSION
 void LookupBagsGeneric(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
                        const float* gains, int64_t bag_begin, int64_t bag_end, float* out,
-                       const Quantization* quantization) {
+                       const Quantization* quantization, bool unit_gains) {
   std::vector<float> quantized(quantization == nullptr ? 0 : dim);
   const int32_t first_id = splits[bag_begin];
   const int32_t end_id = splits[bag_end];
@@ -139,10 +139,11 @@ void LookupBagsGeneric(const float* table, int32_t dim, const int32_t* splits, c
         QuantizeRow(*quantization, dim, row, quantized.data());
         row = quantized.data();
       }
+      const float gain = unit_gains ? 1.0f : gains[k];
       if (k == begin) {
-        ScaleRow(dim, gains[k], row, activation);
+        ScaleRow(dim, gain, row, activation);
       } else {
-        AddScaledRow(dim, gains[k], row, activation);
+        AddScaledRow(dim, gain, row, activation);
       }
     }
   }
@@ -171,7 +172,8 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
     }
 #undef EMBRT_CPU_LOOKUP_CASE
   }
-  LookupBagsGeneric(table, dim, splits, rows, gains, bag_begin, bag_end, out, quantization);
+  LookupBagsGeneric(table, dim, splits, rows, gains, bag_begin, bag_end, out, quantization,
+                    unit_gains);
 }
 
 EMBRT_CPU_MULTIVERSION
