@@ -120,14 +120,18 @@ void OwnedRows::Clear() {
 }
 
 void OwnedRows::Finish(int64_t table_rows) {
-  constexpr int kDigitBits = 11;
-  constexpr uint32_t kDigitMask = (1u << kDigitBits) - 1;
+  // As few passes as digits of at most 12 bits allow, the bits spread evenly over them (23-bit
+  // rows: two 12-bit passes, not 11 + 11 + 1).
+  constexpr int kMaxDigitBits = 12;
   int bits = 1;
   while (bits < 32 && (int64_t{1} << bits) < table_rows) ++bits;
+  const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits;
+  const int digit_bits = (bits + passes - 1) / passes;
+  const uint32_t digit_mask = (1u << digit_bits) - 1;
   const size_t n = keys_.size();
   spare_keys_.resize(n);
   spare_refs_.resize(n);
-  counts_.resize(size_t{1} << kDigitBits);
+  counts_.resize(size_t{1} << digit_bits);
   // A few contributions (a tiny step): a stable insertion sort beats clearing the digit counts.
   constexpr size_t kInsertionSortMax = 32;
   for (size_t i = 1; i < n && n <= kInsertionSortMax; ++i) {
@@ -140,9 +144,9 @@ void OwnedRows::Finish(int64_t table_rows) {
     keys_[j] = key;
     refs_[j] = ref;
   }
-  for (int shift = 0; shift < bits && n > kInsertionSortMax; shift += kDigitBits) {
+  for (int shift = 0; shift < bits && n > kInsertionSortMax; shift += digit_bits) {
     std::fill(counts_.begin(), counts_.end(), 0u);
-    for (uint32_t key : keys_) ++counts_[(key >> shift) & kDigitMask];
+    for (uint32_t key : keys_) ++counts_[(key >> shift) & digit_mask];
     uint32_t total = 0;
     for (uint32_t& c : counts_) {
       const uint32_t here = c;
@@ -150,7 +154,7 @@ void OwnedRows::Finish(int64_t table_rows) {
       total += here;
     }
     for (size_t i = 0; i < n; ++i) {  // stable: equal digits keep their order
-      const uint32_t at = counts_[(keys_[i] >> shift) & kDigitMask]++;
+      const uint32_t at = counts_[(keys_[i] >> shift) & digit_mask]++;
       spare_keys_[at] = keys_[i];
       spare_refs_[at] = refs_[i];
     }
