@@ -181,6 +181,9 @@ class Embedding::Impl {
                                 int replica, int64_t* step);
   bool multi_host() const { return config_.config.num_hosts() > 1; }
   absl::Status Synchronize();
+  absl::Status AgreeOnStatus(const absl::Status& local);
+  absl::Status HostBarrier();
+  absl::StatusOr<std::vector<std::string>> AllGatherFromHosts(absl::string_view local);
   absl::Status LoadTables(const RowFiller& fill);
   absl::Status RetrieveTables(const RowSink& sink);
 
@@ -755,6 +758,26 @@ absl::Status Embedding::Impl::Synchronize() {
   return Consume(api()->Engine_Synchronize(&args), [] { return "Engine_Synchronize"; });
 }
 
+absl::Status Embedding::Impl::AgreeOnStatus(const absl::Status& local) {
+  if (!multi_host()) return local;
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("AgreeOnStatus"));
+  return internal::AgreeOnStatus(api(), engine_, local);
+}
+
+absl::Status Embedding::Impl::HostBarrier() {
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("HostBarrier"));
+  EMBRT_RETURN_IF_ERROR(EnsureTablesInitialized());
+  if (!multi_host()) return Synchronize();
+  return internal::HostBarrier(api(), engine_);
+}
+
+absl::StatusOr<std::vector<std::string>> Embedding::Impl::AllGatherFromHosts(
+    absl::string_view local) {
+  if (!multi_host()) return std::vector<std::string>{std::string(local)};
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("AllGatherFromHosts"));
+  return internal::AllGatherBytes(api(), engine_, config_.config.num_hosts(), local);
+}
+
 absl::Status Embedding::Impl::LoadTables(const RowFiller& fill) {
   EMBRT_RETURN_IF_ERROR(CheckBuilt("LoadTables"));
   absl::MutexLock lock(&init_mutex_);
@@ -840,6 +863,13 @@ absl::Status Embedding::ApplyGradients(absl::Span<const std::optional<TensorView
 }
 
 absl::Status Embedding::Synchronize() { return impl_->Synchronize(); }
+absl::Status Embedding::AgreeOnStatus(const absl::Status& local) {
+  return impl_->AgreeOnStatus(local);
+}
+absl::Status Embedding::HostBarrier() { return impl_->HostBarrier(); }
+absl::StatusOr<std::vector<std::string>> Embedding::AllGatherFromHosts(absl::string_view local) {
+  return impl_->AllGatherFromHosts(local);
+}
 absl::Status Embedding::LoadTables(const RowFiller& fill) { return impl_->LoadTables(fill); }
 absl::Status Embedding::RetrieveTables(const RowSink& sink) {
   return impl_->RetrieveTables(sink);

@@ -2,6 +2,7 @@
 
 #include "multi_host.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -121,6 +122,42 @@ absl::Status CheckSameConfigOnEveryHost(const EMBRT_Api* api, EMBRT_Engine* engi
     }
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status AllGatherFixed(const EMBRT_Api* api, EMBRT_Engine* engine, const void* local,
+                            size_t size, void* gathered) {
+  EMBRT_Engine_AllGather_Args args{};
+  args.struct_size = EMBRT_Engine_AllGather_Args_STRUCT_SIZE;
+  args.engine = engine;
+  args.local = local;
+  args.size = size;
+  args.gathered = gathered;
+  return ConsumeError(api, api->Engine_AllGather(&args), "Engine_AllGather");
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> AllGatherBytes(const EMBRT_Api* api,
+                                                       EMBRT_Engine* engine, int num_hosts,
+                                                       absl::string_view local) {
+  const uint64_t size = local.size();
+  std::vector<uint64_t> sizes(num_hosts);
+  absl::Status status = AllGatherFixed(api, engine, &size, sizeof(size), sizes.data());
+  if (!status.ok()) return status;
+  uint64_t largest = 0;
+  for (uint64_t s : sizes) largest = std::max(largest, s);
+  std::string padded(local);
+  padded.resize(largest);
+  std::string gathered(largest * num_hosts, '\0');
+  if (largest > 0) {
+    status = AllGatherFixed(api, engine, padded.data(), largest, gathered.data());
+    if (!status.ok()) return status;
+  }
+  std::vector<std::string> out;
+  for (int h = 0; h < num_hosts; ++h) out.push_back(gathered.substr(h * largest, sizes[h]));
+  return out;
 }
 
 absl::Status HostBarrier(const EMBRT_Api* api, EMBRT_Engine* engine) {

@@ -7,9 +7,12 @@
 #define EMBRT_CORE_SRC_MULTI_HOST_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "embrt/config.h"
 #include "embrt/plugin_api.h"
@@ -33,6 +36,12 @@ absl::Status AgreeOnStatus(const EMBRT_Api* api, EMBRT_Engine* engine, const abs
 absl::Status CheckSameConfigOnEveryHost(const EMBRT_Api* api, EMBRT_Engine* engine,
                                         const ResolvedConfig& config, int batch_size,
                                         absl::Span<const std::vector<int64_t>> output_shapes);
+
+// Collective: every host's `local` bytes in host order (sizes may differ): the sizes first,
+// then every host's bytes padded to the largest.
+absl::StatusOr<std::vector<std::string>> AllGatherBytes(const EMBRT_Api* api,
+                                                       EMBRT_Engine* engine, int num_hosts,
+                                                       absl::string_view local);
 
 // Collective: returns once every host has finished its submitted work and called it.
 absl::Status HostBarrier(const EMBRT_Api* api, EMBRT_Engine* engine);
