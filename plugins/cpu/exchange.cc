@@ -3,6 +3,8 @@
 #include "exchange.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
@@ -61,6 +63,18 @@ Exchange::Exchange(std::unique_ptr<Transport> transport, EMBRT_Sharding sharding
   sum_.resize(max_dim);
 }
 
+Exchange::~Exchange() {
+  const char* log = std::getenv("EMBRT_CPU_LOG_EXCHANGE");
+  if (log == nullptr || std::string(log) != "1") return;
+  const uint64_t bytes = transport_->off_host_bytes_sent();
+  std::fprintf(stderr,
+               "embrt cpu: host %d of %d: %lld lookup rounds, %lld gradient exchanges, %llu bytes "
+               "sent to other hosts (%.0f per round)\n",
+               transport_->host_id(), transport_->num_hosts(), static_cast<long long>(rounds_),
+               static_cast<long long>(gradients_), static_cast<unsigned long long>(bytes),
+               rounds_ > 0 ? static_cast<double>(bytes) / rounds_ : 0.0);
+}
+
 size_t Exchange::RecordBytes(int32_t table) const {
   return sizeof(RecordHeader) + sizeof(float) * static_cast<size_t>(tables_[table].dim);
 }
@@ -80,6 +94,7 @@ Status Exchange::FetchRows(std::vector<ReplicaSlices>& replicas,
                            const std::vector<const TableShard*>& shards) {
   const int32_t hosts = transport_->num_hosts();
   const int32_t me = transport_->host_id();
+  ++rounds_;
   // 1. Per table, the sorted distinct ids of every replica's features; ids become indices.
   for (size_t t = 0; t < tables_.size(); ++t) {
     std::vector<int64_t>& distinct = distinct_[t];
@@ -188,6 +203,7 @@ void Exchange::AppendRecord(int32_t owner, int64_t local_row, int32_t replica, f
 Status Exchange::SendGradients(const std::vector<ReplicaSlices>& replicas) {
   const int32_t hosts = transport_->num_hosts();
   const int32_t first_replica = transport_->host_id() * num_replicas_;
+  ++gradients_;
   for (std::vector<char>& out : outgoing_) out.clear();
   std::vector<size_t> count_at(hosts);
   for (size_t t = 0; t < tables_.size(); ++t) {

@@ -71,6 +71,9 @@ class Exchange {
  public:
   Exchange(std::unique_ptr<Transport> transport, EMBRT_Sharding sharding, int32_t num_replicas,
            std::vector<ExchangeTable> tables);
+  // With EMBRT_CPU_LOG_EXCHANGE=1 in the environment, prints one line per host to stderr:
+  // rounds, gradient exchanges and bytes sent to other hosts (a readable per-rank log).
+  ~Exchange();
 
   Transport& transport() { return *transport_; }
 
@@ -99,6 +102,8 @@ class Exchange {
                     const float* values, int32_t dim);
 
   std::unique_ptr<Transport> transport_;
+  int64_t rounds_ = 0;     // FetchRows calls
+  int64_t gradients_ = 0;  // SendGradients calls
   EMBRT_Sharding sharding_;
   int32_t num_replicas_;
   std::vector<ExchangeTable> tables_;
