@@ -417,6 +417,10 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
       return Status::FailedPrecondition("RecvActivations for replica " + std::to_string(replica) +
                                         ": nothing was enqueued");
     }
+    if (exchange_ != nullptr) {
+      status = CheckLookupRoundStarted(replica);  // else this would wait forever
+      if (!status.ok()) return status;
+    }
     changed_.wait(lock, [&] { return r.lookup_done || !deferred_error_.ok(); });
     if (!deferred_error_.ok()) return deferred_error_;
     mode = r.mode;

@@ -149,6 +149,9 @@ class CpuEngine : public sdk::Engine {
   // Every local replica has enqueued: wait for the previous update, fetch the rows of the
   // round's ids from their owners, then queue the lookups.
   sdk::Status StartLookupRound();
+  // FAILED_PRECONDITION when `replica`'s lookup waits for other local replicas to enqueue
+  // (mutex_ held).
+  sdk::Status CheckLookupRoundStarted(int32_t replica) const;
   // Every local replica has sent step `step`: ship the gradient records, then queue the update.
   sdk::Status FinishStepAcrossHosts(int64_t step);
   // The exchange's view of every local replica's batch of `step`s (per replica, its own step).

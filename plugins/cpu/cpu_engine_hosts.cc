@@ -45,6 +45,18 @@ Status CpuEngine::AgreeOnEnqueue(const Status& local, int32_t replica, EMBRT_Mod
   return exchange_->transport().AgreeStatus(status);
 }
 
+Status CpuEngine::CheckLookupRoundStarted(int32_t replica) const {
+  for (const Task& task : round_lookups_) {
+    if (task.replica != replica) continue;
+    return Status::FailedPrecondition(
+        "RecvActivations for replica " + std::to_string(replica) + ": with num_hosts > 1 the " +
+        "lookup starts when every local replica has enqueued (" +
+        std::to_string(round_lookups_.size()) + " of " + std::to_string(num_replicas_) +
+        " have); enqueue them all before receiving");
+  }
+  return Status();
+}
+
 std::vector<ReplicaSlices> CpuEngine::Slices(const std::vector<int64_t>& steps) {
   std::vector<ReplicaSlices> out(num_replicas_);
   for (int32_t r = 0; r < num_replicas_; ++r) {

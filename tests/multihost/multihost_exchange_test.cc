@@ -257,6 +257,39 @@ TEST_F(MultiHostExchangeTest, RandomModelsAreByteEqualToOneHost) {
   EXPECT_GT(cases, 0);
 }
 
+TEST_F(MultiHostExchangeTest, ReceivingBeforeEveryLocalReplicaEnqueuedFailsInsteadOfWaiting) {
+  const int hosts = topology_.num_hosts;
+  if (hosts < 2) GTEST_SKIP() << "one process: start this test with mpirun -np 2 (or more)";
+  const Case c = MakeCase(1, hosts * kLocalReplicas, 50);
+  ModelSpec model = c.model;
+  model.num_replicas = kLocalReplicas;
+  conformance::Description description(model, {{"threads", "1"}});
+  description.description.num_hosts = hosts;
+  description.description.host_id = topology_.host_id;
+  for (size_t t = 0; t < model.tables.size(); ++t) {
+    description.tables[t].shard_rows =
+        sdk::ShardRows(model.tables[t].vocabulary_size, hosts, topology_.host_id);
+  }
+  abi_driver::Engine engine(*plugin_);
+  ASSERT_TRUE(engine.Create(description.get()).ok());
+  const int first = topology_.host_id * kLocalReplicas;
+  ASSERT_TRUE(engine.Enqueue(0, EMBRT_MODE_INFERENCE, c.steps[0].batches[first]).ok());
+  std::vector<std::vector<float>> a(model.features.size());
+  std::vector<float*> buffers;
+  std::vector<size_t> sizes;
+  for (size_t f = 0; f < model.features.size(); ++f) {
+    a[f].resize(reference::ActivationSize(model, static_cast<int>(f)));
+    buffers.push_back(a[f].data());
+    sizes.push_back(a[f].size());
+  }
+  abi_driver::CallResult early = engine.RecvInto(0, buffers, sizes);
+  EXPECT_EQ(early.code, EMBRT_CODE_FAILED_PRECONDITION) << early.message;
+  EXPECT_NE(early.message.find("enqueue them all"), std::string::npos) << early.message;
+  ASSERT_TRUE(engine.Enqueue(1, EMBRT_MODE_INFERENCE, c.steps[0].batches[first + 1]).ok());
+  EXPECT_TRUE(engine.RecvInto(0, buffers, sizes).ok());
+  EXPECT_TRUE(engine.RecvInto(1, buffers, sizes).ok());
+}
+
 }  // namespace
 }  // namespace multihost_test
 }  // namespace embrt
