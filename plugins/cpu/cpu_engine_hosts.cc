@@ -5,7 +5,8 @@
 // where exchange_ is set (num_hosts > 1).
 //
 // Order of collectives, the same on every host because every host makes the same calls:
-//   Enqueue(r):        agree on the status; after the last local replica: rows (2 all-to-alls)
+//   Enqueue(r):        agree on the status and the mode; after the last local replica: rows
+//                      (2 all-to-alls)
 //   SendGradients(r):  agree on the status; after the last local replica: gradients (1 all-to-all)
 // A multi-host engine is driven from one thread; a lookup always reads the tables after the
 // previous step's update (the replicas of all hosts run in lockstep, so this is also what
@@ -42,7 +43,22 @@ Status CpuEngine::AgreeOnEnqueue(const Status& local, int32_t replica, EMBRT_Mod
           "replica " + std::to_string(round_lookups_.front().replica));
     }
   }
-  return exchange_->transport().AgreeStatus(status);
+  status = exchange_->transport().AgreeStatus(status);
+  if (!status.ok()) return status;
+  // Every host must enqueue this replica in the same mode, or the hosts' steps drift apart.
+  const int32_t mine = mode;
+  std::vector<int32_t> modes(exchange_->transport().num_hosts());
+  status = exchange_->transport().AllGather(&mine, sizeof(mine), modes.data());
+  if (!status.ok()) return status;
+  for (size_t h = 1; h < modes.size(); ++h) {
+    if (modes[h] == modes[0]) continue;
+    auto name = [](int32_t m) { return m == EMBRT_MODE_TRAINING ? "TRAINING" : "INFERENCE"; };
+    return Status::FailedPrecondition(
+        "Enqueue for replica " + std::to_string(replica) + ": host " + std::to_string(h) +
+        " enqueued it for " + name(modes[h]) + ", host 0 for " + name(modes[0]) +
+        "; every host must run the same kind of step");
+  }
+  return Status();
 }
 
 Status CpuEngine::CheckLookupRoundStarted(int32_t replica) const {

@@ -257,7 +257,7 @@ TEST_F(MultiHostExchangeTest, RandomModelsAreByteEqualToOneHost) {
   EXPECT_GT(cases, 0);
 }
 
-TEST_F(MultiHostExchangeTest, ReceivingBeforeEveryLocalReplicaEnqueuedFailsInsteadOfWaiting) {
+TEST_F(MultiHostExchangeTest, OutOfStepCallsFailInsteadOfWaiting) {
   const int hosts = topology_.num_hosts;
   if (hosts < 2) GTEST_SKIP() << "one process: start this test with mpirun -np 2 (or more)";
   const Case c = MakeCase(1, hosts * kLocalReplicas, 50);
@@ -288,6 +288,17 @@ TEST_F(MultiHostExchangeTest, ReceivingBeforeEveryLocalReplicaEnqueuedFailsInste
   ASSERT_TRUE(engine.Enqueue(1, EMBRT_MODE_INFERENCE, c.steps[0].batches[first + 1]).ok());
   EXPECT_TRUE(engine.RecvInto(0, buffers, sizes).ok());
   EXPECT_TRUE(engine.RecvInto(1, buffers, sizes).ok());
+  // Host 1 enqueues TRAINING where the others enqueue INFERENCE: every host refuses, and the
+  // next step in one mode works.
+  const EMBRT_Mode mode = topology_.host_id == 1 ? EMBRT_MODE_TRAINING : EMBRT_MODE_INFERENCE;
+  abi_driver::CallResult mixed = engine.Enqueue(0, mode, c.steps[0].batches[first]);
+  EXPECT_EQ(mixed.code, EMBRT_CODE_FAILED_PRECONDITION) << mixed.message;
+  EXPECT_NE(mixed.message.find("host 1 enqueued it for TRAINING"), std::string::npos)
+      << mixed.message;
+  for (int r = 0; r < kLocalReplicas; ++r) {
+    ASSERT_TRUE(engine.Enqueue(r, EMBRT_MODE_INFERENCE, c.steps[0].batches[first + r]).ok());
+  }
+  for (int r = 0; r < kLocalReplicas; ++r) EXPECT_TRUE(engine.RecvInto(r, buffers, sizes).ok());
 }
 
 }  // namespace
