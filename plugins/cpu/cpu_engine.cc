@@ -125,11 +125,17 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
   int threads = 1;
   Status status = ParseThreads(config, &threads);
   if (!status.ok()) return status;
-  engine->reset(new CpuEngine(config, threads));
+  std::unique_ptr<Transport> transport;
+  if (config.num_hosts > 1) {
+    status = CreateHostTransport(config, &transport);
+    if (!status.ok()) return status;
+  }
+  engine->reset(new CpuEngine(config, threads, std::move(transport)));
   return Status();
 }
 
-CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
+CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads,
+                     std::unique_ptr<Transport> transport)
     : num_replicas_(config.num_replicas),
       num_hosts_(config.num_hosts),
       host_id_(config.host_id),
@@ -168,6 +174,15 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
         static_cast<size_t>(in.input_rows) * std::max(1, in.max_sequence_length) * feature.dim;
     features_.push_back(feature);
     tables_[in.table_index].features.push_back(static_cast<int32_t>(f));
+  }
+  if (transport != nullptr) {
+    std::vector<ExchangeTable> exchanged;
+    for (const Table& table : tables_) {
+      exchanged.push_back(ExchangeTable{table.vocabulary_size, table.dim,
+                                        table.optimizer.use_gradient_accumulation});
+    }
+    exchange_ = std::make_unique<Exchange>(std::move(transport), config.sharding, num_replicas_,
+                                           std::move(exchanged));
   }
   worker_scratch_.assign(pool_.size(), std::vector<float>(2 * static_cast<size_t>(max_dim_)));
   owned_rows_.resize(pool_.size());
@@ -300,6 +315,10 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                          std::to_string(table.vocabulary_size) + ") of table " +
                                          Quote(table.name));
         }
+        if (exchange_ != nullptr) {
+          batch.rows[k] = id;  // global: the exchange fetches it from its owner
+          continue;
+        }
         if (!table.shard.Owns(id)) {
           return Status::Unimplemented(where + ": row " + std::to_string(b) + ": id " +
                                        std::to_string(id) + " of table " + Quote(table.name) +
@@ -320,8 +339,9 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     } else {
       batch.weights.clear();
     }
-    batch.unit_gains = feature.max_sequence_length > 0 ||
-                       (table.combiner == EMBRT_COMBINER_SUM && batch.weights.empty());
+    batch.unit_gains = exchange_ == nullptr &&  // the exchange sends every gain
+                       (feature.max_sequence_length > 0 ||
+                        (table.combiner == EMBRT_COMBINER_SUM && batch.weights.empty()));
     batch.gains.resize(batch.unit_gains ? 0 : in.num_ids);
     batch.has_gradients = false;
   }
@@ -330,6 +350,42 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
 
 Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
                           size_t num_inputs) {
+  int64_t step = 0;
+  Status status = PrepareEnqueue(replica, mode, inputs, num_inputs, &step);
+  // Several hosts: a call that fails on one host fails on all, before anything is exchanged.
+  if (exchange_ != nullptr) status = AgreeOnEnqueue(status, replica, mode);
+  if (!status.ok()) return status;
+  bool round_complete = false;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Replica& r = replicas_[replica];
+    r.phase = Phase::kEnqueued;
+    r.mode = mode;
+    r.lookup_done = false;
+    const Task task{false, replica, step};
+    if (exchange_ != nullptr) {
+      round_lookups_.push_back(task);  // queued by StartLookupRound once its rows are here
+      round_complete = round_lookups_.size() == static_cast<size_t>(num_replicas_);
+    } else {
+      if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
+        held_lookups_.push_back(task);
+      } else {
+        Submit(task, lock);
+      }
+      if (mode == EMBRT_MODE_TRAINING) {
+        r.enqueued_training_step = step;
+        ReleaseDeferredUpdate(lock, /*flush=*/false);
+      }
+    }
+  }
+  changed_.notify_all();
+  if (round_complete) return StartLookupRound();
+  return Status();
+}
+
+Status CpuEngine::PrepareEnqueue(int32_t replica, EMBRT_Mode mode,
+                                 const sdk::FeatureInputView* inputs, size_t num_inputs,
+                                 int64_t* step_out) {
   Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   if (mode != EMBRT_MODE_TRAINING && mode != EMBRT_MODE_INFERENCE) {
@@ -352,27 +408,9 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
     // buffers[step % 2] was last read by the update of step - 2.
     WaitHelping(lock, [&] { return completed_updates_ >= step - 1; });
   }
+  *step_out = step;
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-  status = CopyInputs(replica, inputs, num_inputs, &buffer);
-  if (!status.ok()) return status;
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    Replica& r = replicas_[replica];
-    r.phase = Phase::kEnqueued;
-    r.mode = mode;
-    r.lookup_done = false;
-    const Task task{false, replica, step};
-    if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
-      held_lookups_.push_back(task);
-    } else {
-      Submit(task, lock);
-    }
-    if (mode == EMBRT_MODE_TRAINING) {
-      r.enqueued_training_step = step;
-      ReleaseDeferredUpdate(lock, /*flush=*/false);
-    }
-  }
-  return Status();
+  return CopyInputs(replica, inputs, num_inputs, &buffer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,6 +445,10 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
     if (r.phase != Phase::kEnqueued) {
       return Status::FailedPrecondition("RecvActivations for replica " + std::to_string(replica) +
                                         ": nothing was enqueued");
+    }
+    if (exchange_ != nullptr) {
+      status = CheckLookupRoundStarted(replica);  // else this would wait forever
+      if (!status.ok()) return status;
     }
     // While waiting, run queued work here. When this replica's lookup is next in line, it
     // writes straight into the caller's buffers, which also saves the copy below.
@@ -447,6 +489,59 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
 Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
                                 const size_t* gradient_sizes, size_t num_gradients,
                                 const float* learning_rates, size_t num_learning_rates) {
+  int64_t step = 0;
+  Status status = CheckGradients(replica, gradients, gradient_sizes, num_gradients, learning_rates,
+                                 num_learning_rates, &step);
+  if (exchange_ != nullptr) status = exchange_->transport().AgreeStatus(status);
+  if (!status.ok()) return status;
+  StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+  for (size_t f = 0; f < features_.size(); ++f) {  // copied by CheckGradients
+    buffer.features[f].has_gradients = gradients[f] != nullptr;
+  }
+  if (replica == 0) {
+    buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
+  }
+  bool exchange_gradients = false;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A replica one step ahead waits until every replica has sent the previous step.
+    changed_.wait(lock, [&] { return collecting_step_ >= step; });
+    Replica& r = replicas_[replica];
+    r.phase = Phase::kIdle;
+    r.last_received_mode = EMBRT_MODE_TRAINING;
+    ++r.step;
+    if (++sent_for_collecting_ == num_replicas_) {
+      if (exchange_ != nullptr) {
+        exchange_gradients = true;  // queued below, once the owners have the gradients
+      } else {
+        QueueUpdate(step, lock);
+      }
+    }
+  }
+  changed_.notify_all();
+  if (exchange_gradients) return FinishStepAcrossHosts(step);
+  return Status();
+}
+
+void CpuEngine::QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock) {
+  ++collecting_step_;
+  sent_for_collecting_ = 0;
+  if (pipeline_execution_ && exchange_ == nullptr) {
+    // Held back until every replica's lookup of step + 1 is queued (one step stale).
+    deferred_update_ = step;
+    ReleaseDeferredUpdate(lock, /*flush=*/false);
+    return;
+  }
+  Submit(Task{true, -1, step}, lock);
+  std::vector<Task> held;
+  held.swap(held_lookups_);
+  for (const Task& task : held) Submit(task, lock);
+}
+
+Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
+                                 const size_t* gradient_sizes, size_t num_gradients,
+                                 const float* learning_rates, size_t num_learning_rates,
+                                 int64_t* step_out) {
   Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   int64_t step;
@@ -491,7 +586,8 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
     }
   }
   // Copy the gradients (the update may run after this call returns) and check them in the same
-  // pass. A rejected step leaves nothing behind: has_gradients is set only when all are good.
+  // pass. This writes only this replica's unsent step buffer, which nothing reads until
+  // SendGradients succeeds, so a rejected call still changes nothing.
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
   for (size_t f = 0; f < features_.size(); ++f) {
     const float* g = gradients[f];
@@ -523,36 +619,7 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
                                    std::to_string(column) + " is " + std::to_string(g[i]) +
                                    "; nothing from this replica's step was applied");
   }
-  for (size_t f = 0; f < features_.size(); ++f) {
-    buffer.features[f].has_gradients = gradients[f] != nullptr;
-  }
-  if (replica == 0) {
-    buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
-  }
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    // A replica one step ahead waits until every replica has sent the previous step.
-    changed_.wait(lock, [&] { return collecting_step_ >= step; });
-    Replica& r = replicas_[replica];
-    r.phase = Phase::kIdle;
-    r.last_received_mode = EMBRT_MODE_TRAINING;
-    ++r.step;
-    if (++sent_for_collecting_ == num_replicas_) {
-      ++collecting_step_;
-      sent_for_collecting_ = 0;
-      if (pipeline_execution_) {
-        // Held back until every replica's lookup of step + 1 is queued (one step stale).
-        deferred_update_ = step;
-        ReleaseDeferredUpdate(lock, /*flush=*/false);
-      } else {
-        Submit(Task{true, -1, step}, lock);
-        std::vector<Task> held;
-        held.swap(held_lookups_);
-        for (const Task& task : held) Submit(task, lock);
-      }
-    }
-  }
-  changed_.notify_all();
+  *step_out = step;
   return Status();
 }
 
@@ -742,19 +809,22 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) 
       if (b0 >= b1) continue;
       FeatureBatch& batch = buffer.features[f];
       const Table& table = tables_[feature.table];
-      const float* parameters = table.storage->slot(0);
+      // Several hosts: ids were rewritten to rows of the gathered array (exchange.h).
+      const float* parameters = exchange_ != nullptr ? exchange_->gathered_rows(feature.table)
+                                                     : table.storage->slot(0);
       float* out = outputs != nullptr ? outputs[f] : r.activations[f].data();
-      // Every gain is 1 (sequence positions, unweighted sums): no gains are written, and the
-      // backward reads 1 (FeatureBatch::Gain).
+      // Every gain is 1 (sequence positions, unweighted sums): on one host no gains are
+      // written and the backward reads 1; several hosts send the gains with the gradients.
+      if (!batch.unit_gains) {
+        const bool sequence = feature.max_sequence_length > 0;
+        ComputeGains(sequence ? EMBRT_COMBINER_SUM : table.combiner, batch.splits.data(),
+                     sequence || batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
+                     batch.gains.data());
+      }
       if (feature.max_sequence_length > 0) {
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
                        batch.rows.data(), b0, b1, out, table.QuantizationOrNull());
       } else {
-        if (!batch.unit_gains) {
-          ComputeGains(table.combiner, batch.splits.data(),
-                       batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
-                       batch.gains.data());
-        }
         LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
                    batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), batch.unit_gains);
       }
@@ -771,11 +841,12 @@ void CpuEngine::RunUpdate(int64_t step) {
     const int32_t tag = settings.learning_rate_tag;
     const float lr = tag >= 0 ? rates[tag] : settings.learning_rate;
     const PreparedUpdate update = PrepareUpdate(settings, lr);
-    if (!every_row && table.storage->rows() <= (int64_t{1} << 32)) {
+    if (exchange_ == nullptr && !every_row && table.storage->rows() <= (int64_t{1} << 32)) {
       UpdateTouchedRows(table, step, update);
       continue;
     }
-    // Every row (non-lazy Adam), or a shard too large for 32-bit rows: one row map for all.
+    // Several hosts (the exchange groups what it received), every row (non-lazy Adam), or a
+    // shard too large for 32-bit rows: one row map for all.
     GroupContributions(table, step);
     ApplyGroupedUpdates(pool_, table.grouping, update, settings.use_gradient_accumulation,
                         every_row, table.storage.get(), &worker_scratch_);
@@ -808,6 +879,12 @@ void CpuEngine::UpdateTouchedRows(Table& table, int64_t step, const PreparedUpda
 }
 
 void CpuEngine::GroupContributions(Table& table, int64_t step) {
+  if (exchange_ != nullptr) {  // every host's contributions to this host's rows
+    exchange_->GroupReceived(static_cast<int32_t>(&table - tables_.data()), table.storage->rows(),
+                             &table.grouping);
+    return;
+  }
+  // Every contribution, in canonical order: replica, feature, bag, position.
   size_t expected = 0;
   for (int32_t f : table.features) {
     expected += replicas_[0].buffers[step % 2].features[f].rows.size();
