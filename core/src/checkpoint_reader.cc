@@ -76,6 +76,12 @@ absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_roo
                                             name.substr(0, 100), "\""));
   }
   const std::string checkpoint = absl::StrCat(path, "/", name);
+  struct stat info;
+  if (::lstat(checkpoint.c_str(), &info) == 0 && !S_ISDIR(info.st_mode)) {
+    return absl::DataLossError(absl::StrCat(latest, " names ", checkpoint,
+                                            ", which is not a directory (symbolic links inside a "
+                                            "checkpoint root are not followed)"));
+  }
   if (!Exists(absl::StrCat(checkpoint, "/", internal::kManifestFileName))) {
     return absl::DataLossError(absl::StrCat(latest, " names ", checkpoint, ", which has no ",
                                             internal::kManifestFileName));
@@ -155,7 +161,8 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   EMBRT_ASSIGN_OR_RETURN(impl->manifest, internal::DecodeManifestFile(*bytes, manifest_path));
   EMBRT_RETURN_IF_ERROR(internal::ValidateManifest(impl->manifest, manifest_path));
 
-  internal::UniqueFd dir(::open(impl->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  internal::UniqueFd dir(
+      ::open(impl->path.c_str(), O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC));
   if (!dir.valid()) {
     return internal::ErrnoStatus(errno, absl::StrCat("open directory ", impl->path));
   }

@@ -299,19 +299,30 @@ absl::Status CreateDirectories(const std::string& path) {
   return absl::OkStatus();
 }
 
-// Moves the complete checkpoint `temporary` to `final_path`, atomically replacing a checkpoint
-// of the same step.
+absl::Status ExistsError(const std::string& final_path) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("checkpoint ", final_path,
+                   " exists already; a checkpoint is never overwritten (remove it first)"));
+}
+
+// Moves the complete checkpoint `temporary` to `final_path`, which must not exist.
 absl::Status MoveIntoPlace(const std::string& temporary, const std::string& final_path) {
-  if (::rename(temporary.c_str(), final_path.c_str()) == 0) return absl::OkStatus();
-  if (errno != EEXIST && errno != ENOTEMPTY) {
+  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) ==
+      0) {
+    return absl::OkStatus();
+  }
+  if (errno == EEXIST) return ExistsError(final_path);
+  if (errno != EINVAL && errno != ENOSYS) {
     return ErrnoStatus(errno, absl::StrCat("rename ", temporary, " to ", final_path));
   }
-  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, final_path.c_str(), RENAME_EXCHANGE) !=
-      0) {
-    return ErrnoStatus(errno, absl::StrCat("replace existing checkpoint ", final_path));
+  // A file system without RENAME_NOREPLACE: rename(2) would replace an empty directory only,
+  // and a checkpoint is never empty.
+  struct stat info;
+  if (::lstat(final_path.c_str(), &info) == 0) return ExistsError(final_path);
+  if (::rename(temporary.c_str(), final_path.c_str()) != 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY) return ExistsError(final_path);
+    return ErrnoStatus(errno, absl::StrCat("rename ", temporary, " to ", final_path));
   }
-  // `temporary` now holds the replaced checkpoint.
-  internal::RemoveTree(temporary).IgnoreError();
   return absl::OkStatus();
 }
 
@@ -333,6 +344,10 @@ absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_
   if (options.remove_stale_temporaries) RemoveStaleTemporaries(root);
 
   const std::string name = absl::StrCat(internal::kCheckpointPrefix, step);
+  struct stat info;
+  if (::lstat(absl::StrCat(root, "/", name).c_str(), &info) == 0) {
+    return ExistsError(absl::StrCat(root, "/", name));
+  }
   const std::string temporary =
       absl::StrCat(root, "/", internal::kTemporaryPrefix, name, "-", ::getpid());
   EMBRT_RETURN_IF_ERROR(internal::RemoveTree(temporary));

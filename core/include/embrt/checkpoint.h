@@ -20,7 +20,7 @@
 // embedding_tables.h). Every file carries its size and an XXH3-64 checksum in the manifest.
 //
 // Saving writes into root/.tmp-ckpt-<step>-<pid>, fsyncs every file and directory, renames the
-// directory to root/ckpt-<step> and then replaces root/latest atomically (temporary file,
+// directory to root/ckpt-<step> (never replacing an existing one) and then replaces root/latest atomically (temporary file,
 // fsync, rename). Older checkpoints are deleted only after that, when keep_last asks for it.
 // A crash at any point leaves `latest` naming a complete checkpoint.
 //
@@ -78,7 +78,8 @@ struct CheckpointOptions {
 // Writes every table and slot of `embedding` after all submitted work, in bounded chunks
 // (memory use independent of the table size), as root_dir/ckpt-<step>, and points
 // root_dir/latest at it. Creates root_dir if needed. Returns the checkpoint's path.
-// A checkpoint of the same step is replaced atomically. Multi-host engines are UNIMPLEMENTED
+// A checkpoint of the same step is never replaced: ALREADY_EXISTS, and nothing is written.
+// Multi-host engines are UNIMPLEMENTED
 // for now (the format supports per-host shard files; the writers need a barrier).
 absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::string& root_dir,
                                            const CheckpointOptions& options = {});
