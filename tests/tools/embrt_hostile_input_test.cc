@@ -136,6 +136,15 @@ TEST(EmbrtHostileInputTest, EvalRefusesAbsurdLayoutInAManifest) {
   run = Embrt(dir, "eval " + root);
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_THAT(run.err, HasSubstr("config.num_replicas 100000"));
+  // A stored config asking for a table far larger than the checkpoint's files.
+  ForgeManifest(root + "/ckpt-4", [](CheckpointManifest& m) {
+    m.mutable_config()->set_num_replicas(1);
+    m.mutable_config()->mutable_tables(0)->set_vocabulary_size(int64_t{1} << 40);
+  });
+  run = Embrt(dir, "eval " + root);
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("has vocabulary_size"));
+  EXPECT_THAT(run.err, HasSubstr("the engine's has 1099511627776"));
 }
 
 // -- C. A FIFO never blocks ------------------------------------------------------------------

@@ -603,6 +603,12 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
   HostStateLimits limits;
   limits.step = step;
   limits.max_batch_size = reader->manifest().config().per_replica_batch_size();
+  // The stored config's tables must be the checkpoint's (whose sizes its files prove) before
+  // any engine allocates them.
+  {
+    EMBRT_ASSIGN_OR_RETURN(const ResolvedConfig stored, ResolveConfig(config));
+    EMBRT_RETURN_IF_ERROR(reader->CheckCompatible(stored));
+  }
   reader.reset();
   EMBRT_ASSIGN_OR_RETURN(HostState state,
                          LoadHostState(HostStatePathForCheckpoint(path, step), limits));

@@ -24,8 +24,12 @@
 // fsync, rename). Older checkpoints are deleted only after that, when keep_last asks for it.
 // A crash at any point leaves `latest` naming a complete checkpoint.
 //
-// Restoring verifies every file's size and checksum before anything is loaded: a corrupt,
-// truncated or missing file is DATA_LOSS naming the file, and the engine is left untouched.
+// Restoring verifies every file's size and checksum: a corrupt, truncated or missing file is
+// DATA_LOSS naming the file, and the engine is left as it was. Into an engine whose tables were
+// never initialized (the usual restore: right after Build), files are verified while they are
+// loaded, in one pass: a mismatch fails LoadTables, which then changes nothing visible (the
+// initializers still run in full). Into an engine that holds values already, every file is
+// verified before anything is loaded (two passes).
 //
 // Example:
 //
@@ -87,7 +91,8 @@ absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::stri
 // Restores `embedding` from a checkpoint directory, or from the one `latest` names when
 // `path_or_root` is a root directory. The checkpoint must hold the same tables (by name) with
 // the same vocabulary sizes, dims and optimizer kinds; host count, sharding, replicas and
-// backend may differ. Every file is verified first; any error leaves the engine untouched.
+// backend may differ. Every file is verified (see above); any error leaves the engine's
+// visible state as it was.
 // Restoring before the first step replaces the initializers. Sets the step.
 absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root);
 
@@ -168,6 +173,8 @@ class CheckpointReader {
 
  private:
   class Impl;
+  class StreamingLoader;
+  friend absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root);
   explicit CheckpointReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
