@@ -4,8 +4,6 @@
 
 #include "checkpoint_manifest.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -14,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "checkpoint_hash.h"
 #include "embrt/checkpoint.h"
 #include "embrt/status_macros.h"
 

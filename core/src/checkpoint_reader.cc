@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,6 +17,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "checkpoint_hash.h"
 #include "checkpoint_manifest.h"
 #include "embrt/checkpoint.h"
 #include "embrt/sharding.h"
@@ -40,7 +40,7 @@ struct Xxh3StateDeleter {
 // costs less than faulting in a memory map page by page).
 absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string& path,
                                         std::vector<char>& buffer) {
-  buffer.resize(size_t{8} << 20);
+  buffer.resize(size_t{1} << 20);  // hashed while still in the L2 cache
   std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
   if (state == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
   XXH3_64bits_reset(state.get());
