@@ -101,9 +101,10 @@ absl::Status ValidateStoredLayout(const CheckpointManifest& manifest, absl::stri
                                    config.per_replica_batch_size(), 0, kMaxBatchSize));
   EMBRT_RETURN_IF_ERROR(
       CheckRange(path, "config.num_replicas", config.num_replicas(), 1, kMaxReplicas));
-  EMBRT_RETURN_IF_ERROR(CheckRange(path, "config.num_hosts", config.num_hosts(), 1, kMaxHosts));
-  EMBRT_RETURN_IF_ERROR(
-      CheckRange(path, "config.host_id", config.host_id(), 0, config.num_hosts() - 1));
+  // num_hosts 0: the writer took its host count from its backend (host_id then unset).
+  EMBRT_RETURN_IF_ERROR(CheckRange(path, "config.num_hosts", config.num_hosts(), 0, kMaxHosts));
+  EMBRT_RETURN_IF_ERROR(CheckRange(path, "config.host_id", config.host_id(), 0,
+                                   std::max(config.num_hosts() - 1, 0)));
   EMBRT_RETURN_IF_ERROR(
       CheckRange(path, "config.tables (count)", config.tables_size(), 0, kMaxTables));
   EMBRT_RETURN_IF_ERROR(

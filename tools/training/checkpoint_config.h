@@ -6,8 +6,9 @@
 // input: it supplies only what a restore needs (tables, features, optimizers, the batch size
 // as a default), never the plugin to load or the layout to allocate. The backend comes from
 // the caller (--backend, default cpu); the stored backend name is information only
-// (`embrt inspect` prints it). The layout is one replica on one host, which every checkpoint
-// restores onto.
+// (`embrt inspect` prints it). The layout is this run's, never the checkpoint's: one replica
+// per host, the hosts from the backend (num_hosts 0: the mpirun job for the cpu backend, else
+// one host); every checkpoint restores onto any host count.
 
 #ifndef EMBRT_TOOLS_TRAINING_CHECKPOINT_CONFIG_H_
 #define EMBRT_TOOLS_TRAINING_CHECKPOINT_CONFIG_H_
@@ -24,7 +25,8 @@ namespace training {
 inline constexpr char kDefaultRestoreBackend[] = "cpu";
 
 // `stored` (a validated manifest's config) with the backend replaced by `backend` (empty:
-// kDefaultRestoreBackend; no stored backend option survives), one replica on one host, and
+// kDefaultRestoreBackend; no stored backend option survives), one replica, num_hosts 0 (from
+// the backend) and no host_id, and
 // per_replica_batch_size `batch_size` when > 0, else the stored one when > 0, else
 // kDefaultBatchSize.
 EmbeddingConfig ConfigForRestoring(const EmbeddingConfig& stored, const std::string& backend,
