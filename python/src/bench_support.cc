@@ -1,0 +1,58 @@
+// Copyright embrt authors.
+//
+// A timing aid for bench/python_step.py: runs the same training step (Enqueue, DequeueInto,
+// ApplyGradients with fixed gradients) through the C++ API in a C++ loop, on inputs converted
+// once, so the benchmark can compare the Python layer against the C++ API on the very same
+// engine and data.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "bindings.h"
+#include "numpy_inputs.h"
+#include "py_embedding.h"
+#include "status_errors.h"
+
+namespace py = pybind11;
+
+namespace embrt::python {
+
+void RegisterBenchSupport(py::module_& m) {
+  m.def(
+      "_time_cxx_steps",
+      [](PyEmbedding& self, const py::sequence& features, const py::object& weights,
+         const py::sequence& gradients, int steps, int replica) {
+        HeldInputs inputs;
+        ConvertFeatures(features, weights, self.feature_names(), &inputs);
+        HeldGradients grads;
+        ConvertGradients(gradients, self.feature_names(), &grads);
+        Embedding& engine = self.engine();
+        std::vector<std::vector<float>> outputs(self.feature_names().size());
+        std::vector<absl::Span<float>> spans;
+        for (size_t f = 0; f < outputs.size(); ++f) {
+          outputs[f].resize(engine.output_size(static_cast<int>(f)));
+          spans.emplace_back(outputs[f]);
+        }
+        absl::Status status;
+        double seconds = 0;
+        {
+          py::gil_scoped_release release;
+          const auto start = std::chrono::steady_clock::now();
+          for (int s = 0; s < steps && status.ok(); ++s) {
+            status = engine.Enqueue(inputs.features, inputs.weights, /*training=*/true, replica);
+            if (status.ok()) status = engine.DequeueInto(spans, replica);
+            if (status.ok()) status = engine.ApplyGradients(grads.views, replica);
+          }
+          if (status.ok()) status = engine.Synchronize();
+          seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        }
+        ThrowIfError(status);
+        return seconds;
+      },
+      py::arg("embedding"), py::arg("features"), py::arg("weights"), py::arg("gradients"),
+      py::arg("steps"), py::arg("replica") = 0,
+      "Seconds for `steps` training steps through the C++ API on fixed inputs (benchmarks).");
+}
+
+}  // namespace embrt::python
