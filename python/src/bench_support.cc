@@ -1,9 +1,9 @@
 // Copyright embrt authors.
 //
-// A timing aid for bench/python_step.py: runs the same training step (Enqueue, DequeueInto,
-// ApplyGradients with fixed gradients) through the C++ API in a C++ loop, on inputs converted
-// once, so the benchmark can compare the Python layer against the C++ API on the very same
-// engine and data.
+// A timing aid for bench/python_step.py: runs the same training steps (Enqueue, DequeueInto,
+// ApplyGradients with fixed gradients) through the C++ API in a C++ loop, cycling through the
+// same batches (converted once), so the benchmark can compare the Python layer against the C++
+// API on the very same engine and data.
 
 #include <chrono>
 #include <string>
@@ -21,10 +21,13 @@ namespace embrt::python {
 void RegisterBenchSupport(py::module_& m) {
   m.def(
       "_time_cxx_steps",
-      [](PyEmbedding& self, const py::sequence& features, const py::object& weights,
-         const py::sequence& gradients, int steps, int replica) {
-        HeldInputs inputs;
-        ConvertFeatures(features, weights, self.feature_names(), &inputs);
+      [](PyEmbedding& self, const py::sequence& batches, const py::sequence& gradients,
+         int steps, int replica) {
+        std::vector<HeldInputs> inputs(batches.size());
+        for (size_t b = 0; b < inputs.size(); ++b) {
+          ConvertFeatures(batches[b], py::none(), self.feature_names(), &inputs[b]);
+        }
+        if (inputs.empty()) throw py::value_error("batches must not be empty");
         HeldGradients grads;
         ConvertGradients(gradients, self.feature_names(), &grads);
         Embedding& engine = self.engine();
@@ -40,7 +43,8 @@ void RegisterBenchSupport(py::module_& m) {
           py::gil_scoped_release release;
           const auto start = std::chrono::steady_clock::now();
           for (int s = 0; s < steps && status.ok(); ++s) {
-            status = engine.Enqueue(inputs.features, inputs.weights, /*training=*/true, replica);
+            const HeldInputs& batch = inputs[s % inputs.size()];
+            status = engine.Enqueue(batch.features, batch.weights, /*training=*/true, replica);
             if (status.ok()) status = engine.DequeueInto(spans, replica);
             if (status.ok()) status = engine.ApplyGradients(grads.views, replica);
           }
@@ -50,9 +54,10 @@ void RegisterBenchSupport(py::module_& m) {
         ThrowIfError(status);
         return seconds;
       },
-      py::arg("embedding"), py::arg("features"), py::arg("weights"), py::arg("gradients"),
-      py::arg("steps"), py::arg("replica") = 0,
-      "Seconds for `steps` training steps through the C++ API on fixed inputs (benchmarks).");
+      py::arg("embedding"), py::arg("batches"), py::arg("gradients"), py::arg("steps"),
+      py::arg("replica") = 0,
+      "Seconds for `steps` training steps through the C++ API, cycling through `batches` (each "
+      "a list of feature inputs) with fixed gradients (benchmarks).");
 }
 
 }  // namespace embrt::python
