@@ -152,7 +152,8 @@ The C++ embrt::Embedding. Use embrt.Embedding, which accepts dicts and feature m
            py::arg("warning_sink") = py::none())
       .def(
           "build",
-          [](PyEmbedding& self, int batch_size, std::optional<std::vector<std::vector<int64_t>>> shapes) {
+          [](PyEmbedding& self, int batch_size,
+             std::optional<std::vector<std::vector<int64_t>>> shapes) {
             absl::Status status;
             {
               py::gil_scoped_release release;
@@ -175,7 +176,9 @@ per-feature output shapes (without dim). A second build raises FailedPreconditio
            "Sends `replica`'s gradients, one array (or None) per feature.")
       .def(
           "synchronize",
-          [](PyEmbedding& self) { ThrowIfError(WithoutGil([&] { return self.engine().Synchronize(); })); },
+          [](PyEmbedding& self) {
+            ThrowIfError(WithoutGil([&] { return self.engine().Synchronize(); }));
+          },
           "Waits for all submitted work; raises a deferred backend error.")
       .def_property(
           "step", [](PyEmbedding& self) { return self.engine().step(); },
@@ -196,7 +199,9 @@ per-feature output shapes (without dim). A second build raises FailedPreconditio
           [](PyEmbedding& self) {
             const ResolvedConfig& config = self.engine().config();
             std::vector<int> dims;
-            for (const ResolvedFeature& f : config.features) dims.push_back(config.tables[f.table_index].dim);
+            for (const ResolvedFeature& f : config.features) {
+              dims.push_back(config.tables[f.table_index].dim);
+            }
             return dims;
           },
           "Each feature's embedding dim, in config order.")
@@ -231,7 +236,8 @@ per-feature output shapes (without dim). A second build raises FailedPreconditio
             return TablesToDict(ValueOrThrow(std::move(tables)));
           },
           R"doc(Every table and optimizer slot after all submitted work, copied to the host once:
-{table: {slot: read-only float32 array [rows, dim]}}, slots in SlotNames order ("parameters" first).)doc")
+{table: {slot: read-only float32 array [rows, dim]}}, slots in SlotNames order
+("parameters" first).)doc")
       .def(
           "save_checkpoint",
           [](PyEmbedding& self, const std::string& root, int keep_last, bool write_text_manifest,

@@ -37,7 +37,7 @@ def test_tf_exact_adagrad_tables_match_torch_after_a_few_steps():
 
 def test_same_metrics_within_noise_and_better_than_chance():
     torch.set_num_threads(1)
-    data = dlrm.synthetic_clicks(3000, vocab=100, seed=1)
+    data = dlrm.synthetic_clicks(2400, vocab=100, seed=1)
     train, test = data.split(0.8)
     (ours, ours_opts), (theirs, theirs_opts) = dlrm.make_models(
         data.vocab_sizes, dim=8, batch=100, lr=0.1)
