@@ -209,14 +209,14 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for threads in args.threads:
         e, w = run(args, threads)
-        if w is None:
-            w = {"pytorch": (float("nan"),) * 2, "embrt": (1.0, 1.0)}
         for i, clock in enumerate(("wall", "CPU")):
+            whole = "- | -" if w is None else (
+                f"{w['pytorch'][i]:.2f} / {w['embrt'][i]:.2f} | "
+                f"{w['pytorch'][i] / w['embrt'][i]:.2f}x")
             print(f"| {threads} | {clock} | {e['pytorch'][i]:.2f} / {e['embrt'][i]:.2f} / "
                   f"{e['binding'][i]:.2f} / {e['cxx'][i]:.2f} | "
                   f"{e['pytorch'][i] / e['embrt'][i]:.2f}x | {e['embrt'][i] / e['cxx'][i]:.3f} | "
-                  f"{e['binding'][i] / e['cxx'][i]:.3f} | {w['pytorch'][i]:.2f} / "
-                  f"{w['embrt'][i]:.2f} | {w['pytorch'][i] / w['embrt'][i]:.2f}x |", flush=True)
+                  f"{e['binding'][i] / e['cxx'][i]:.3f} | {whole} |", flush=True)
     return 0
 
 
