@@ -239,6 +239,28 @@ per-feature output shapes (without dim). A second build raises FailedPreconditio
 {table: {slot: read-only float32 array [rows, dim]}}, slots in SlotNames order
 ("parameters" first).)doc")
       .def(
+          "host_barrier",
+          [](PyEmbedding& self) {
+            ThrowIfError(WithoutGil([&] { return self.engine().HostBarrier(); }));
+          },
+          "Multi-host engines: returns once every host called it and finished its work.")
+      .def(
+          "all_gather_from_hosts",
+          [](PyEmbedding& self, const std::string& local) {
+            absl::StatusOr<std::vector<std::string>> gathered = absl::UnknownError("");
+            {
+              py::gil_scoped_release release;
+              gathered = self.engine().AllGatherFromHosts(local);
+            }
+            py::list result;
+            for (const std::string& bytes : ValueOrThrow(std::move(gathered))) {
+              result.append(py::bytes(bytes));
+            }
+            return result;
+          },
+          py::arg("local"),
+          "Multi-host engines: every host's `local` bytes, in host order (one host: [local]).")
+      .def(
           "save_checkpoint",
           [](PyEmbedding& self, const std::string& root, int keep_last, bool write_text_manifest,
              const std::string& created_by) {

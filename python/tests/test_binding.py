@@ -167,6 +167,12 @@ def test_checkpoint_round_trip_tables_and_serving(small_config, tmp_path):
     np.testing.assert_array_equal(serving.lookup_feature(2, RAGGED), trained[2])
 
 
+def test_host_collectives_with_one_host(small_config):
+    emb = built(small_config)
+    emb.host_barrier()
+    assert emb.all_gather_from_hosts(b"metrics") == [b"metrics"]
+
+
 def test_backend_info(small_config):
     emb = embrt.Embedding(small_config, backend="mock")
     assert "mock" in emb.backend["path"]
