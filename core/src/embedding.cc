@@ -163,6 +163,9 @@ class Embedding::Impl {
 
   absl::Status Build(int batch_size, absl::Span<const std::vector<int64_t>> given_shapes);
   bool built() const { return engine_ != nullptr; }
+  bool tables_initialized() const {
+    return tables_initialized_.load(std::memory_order_acquire);
+  }
 
   absl::Status Enqueue(absl::Span<const FeatureInput> features,
                        absl::Span<const std::optional<FeatureWeights>> weights, bool training,
@@ -887,5 +890,6 @@ const std::vector<int64_t>& Embedding::output_shape(int feature) const {
 int64_t Embedding::output_size(int feature) const { return impl_->output_size(feature); }
 int64_t Embedding::step() const { return impl_->step(); }
 void Embedding::set_step(int64_t step) { impl_->set_step(step); }
+bool Embedding::tables_initialized() const { return impl_->tables_initialized(); }
 
 }  // namespace embrt
