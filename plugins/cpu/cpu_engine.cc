@@ -366,6 +366,8 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
     if (exchange_ != nullptr) {
       round_lookups_.push_back(task);  // queued by StartLookupRound once its rows are here
       round_complete = round_lookups_.size() == static_cast<size_t>(num_replicas_);
+      // A held-back update is released by StartLookupRound, after the rows were fetched.
+      if (mode == EMBRT_MODE_TRAINING) r.enqueued_training_step = step;
     } else {
       if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
         held_lookups_.push_back(task);
@@ -526,10 +528,11 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
 void CpuEngine::QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock) {
   ++collecting_step_;
   sent_for_collecting_ = 0;
-  if (pipeline_execution_ && exchange_ == nullptr) {
-    // Held back until every replica's lookup of step + 1 is queued (one step stale).
+  if (pipeline_execution_) {
+    // Held back until every replica's lookup of step + 1 is queued (one step stale); with
+    // several hosts, until the rows of step + 1 were fetched (StartLookupRound).
     deferred_update_ = step;
-    ReleaseDeferredUpdate(lock, /*flush=*/false);
+    if (exchange_ == nullptr) ReleaseDeferredUpdate(lock, /*flush=*/false);
     return;
   }
   Submit(Task{true, -1, step}, lock);

@@ -13,11 +13,11 @@
 //   pipeline_execution off: the lookup of a replica's step k (k = training steps it has sent)
 //     reads the tables after update k-1. If update k-1 still waits for other replicas, the lookup
 //     is held back (Enqueue still returns at once; RecvActivations waits).
-//   pipeline_execution on, one host: the lookup of step k reads the tables after exactly the
-//     updates of steps < k-1 (one step stale, like the TPU). Update k-1 is held back until every
-//     replica has enqueued its training step k (so those lookups are queued before it), or
-//     until Synchronize, Load, Retrieve or destruction, which apply it first. Several hosts run
-//     in lockstep and read the tables after update k-1 (cpu_engine_hosts.cc).
+//   pipeline_execution on: the lookup of step k reads the tables after exactly the updates of
+//     steps < k-1 (one step stale, like the TPU). Update k-1 is held back until every replica
+//     has enqueued its training step k (so those lookups are queued before it; several hosts:
+//     until their rows were fetched, cpu_engine_hosts.cc), or until Synchronize, Load, Retrieve
+//     or destruction, which apply it first.
 // Small tasks run on the calling thread when the device thread is idle (same order, no thread
 // switch); everything else runs on the device thread.
 // A replica may run one step ahead: its SendGradients for step k+1 waits until every replica
@@ -150,15 +150,16 @@ class CpuEngine : public sdk::Engine {
                              const size_t* gradient_sizes, size_t num_gradients,
                              const float* learning_rates, size_t num_learning_rates,
                              int64_t* step);
-  // Submits update `step` and the lookups held behind it, or, pipelining on one host, holds the
-  // update back (ReleaseDeferredUpdate). mutex_ held through `lock`.
+  // Submits update `step` and the lookups held behind it, or, pipelining on, holds the update
+  // back (ReleaseDeferredUpdate; several hosts: StartLookupRound). mutex_ held through `lock`.
   void QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock);
 
   // Several hosts (cpu_engine_hosts.cc). Every host agrees on the Enqueue's status (a replica
   // enqueued in another mode than the step's first one fails too).
   sdk::Status AgreeOnEnqueue(const sdk::Status& local, int32_t replica, EMBRT_Mode mode);
-  // Every local replica has enqueued: wait for the previous update, fetch the rows of the
-  // round's ids from their owners, then queue the lookups.
+  // Every local replica has enqueued: wait for the previous update (pipelining: for all but a
+  // held-back one), fetch the rows of the round's ids from their owners, then queue the lookups
+  // and, pipelining in a TRAINING round, the held-back update behind them.
   sdk::Status StartLookupRound();
   // FAILED_PRECONDITION when `replica`'s lookup waits for other local replicas to enqueue
   // (mutex_ held).

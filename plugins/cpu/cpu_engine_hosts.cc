@@ -8,9 +8,13 @@
 //   Enqueue(r):        agree on the status and the mode; after the last local replica: rows
 //                      (2 all-to-alls)
 //   SendGradients(r):  agree on the status; after the last local replica: gradients (1 all-to-all)
-// A multi-host engine is driven from one thread; a lookup always reads the tables after the
-// previous step's update (the replicas of all hosts run in lockstep, so this is also what
-// pipeline_execution gives them).
+// A multi-host engine is driven from one thread. Which tables a lookup reads is the one-host
+// rule: without pipelining, after the previous step's update; with pipeline_execution, the
+// update of step k-1 is held back and released right after the rows of the TRAINING round of
+// step k were fetched (or by Synchronize, Load, Retrieve, Barrier or destruction, which every
+// host calls at the same point), so the round reads the owners' tables after exactly the updates
+// < k-1. The update itself is local (it reads the gradient records the exchange kept), so holding
+// it back changes no collective.
 
 #include <cstring>
 #include <memory>
@@ -109,7 +113,13 @@ Status CpuEngine::StartLookupRound() {
   std::vector<Task> lookups;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    Drain(lock);  // the previous update is applied: owners answer with its rows
+    if (pipeline_execution_) {
+      // Every earlier update but a held-back one (step k-1 for this round's step k) is applied:
+      // owners answer with the tables after exactly the updates < k-1, as on one host.
+      WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
+    } else {
+      Drain(lock);  // the previous update is applied: owners answer with its rows
+    }
     if (!deferred_error_.ok()) return deferred_error_;
     lookups.swap(round_lookups_);
   }
@@ -121,8 +131,12 @@ Status CpuEngine::StartLookupRound() {
   Status status = exchange_->FetchRows(slices, shards);
   if (!status.ok()) return Broken(status);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
     for (const Task& task : lookups) queue_.push_back(task);
+    // Pipelining: a TRAINING round releases the update of the previous step, behind its lookups
+    // (which read the fetched copies, not the tables). Every host does it at this same point of
+    // its calls, after the same collectives; an INFERENCE round keeps it held, like one host.
+    ReleaseDeferredUpdate(lock, /*flush=*/false);
   }
   changed_.notify_all();
   return Status();

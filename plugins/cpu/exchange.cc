@@ -137,7 +137,9 @@ Status Exchange::FetchRows(std::vector<ReplicaSlices>& replicas,
     }
   }
   Concatenate(outgoing_, &send_, &send_counts_);
-  Status status = transport_->AllToAll(send_.data(), send_counts_, &received_, &received_counts_,
+  // Its own receive buffer: received_ keeps the last gradient records, whose update may still
+  // be held back (pipelining) until after this round.
+  Status status = transport_->AllToAll(send_.data(), send_counts_, &requests_, &received_counts_,
                                        "ids to their owners");
   if (!status.ok()) return status;
   // 3. Answer every requester with the raw rows of this host's shards, in the order asked.
@@ -148,11 +150,11 @@ Status Exchange::FetchRows(std::vector<ReplicaSlices>& replicas,
     const size_t end = at + static_cast<size_t>(received_counts_[h]);
     for (size_t t = 0; t < tables_.size(); ++t) {
       if (at + sizeof(int64_t) > end) return Status::Internal("malformed row request from host " + std::to_string(h));
-      const int64_t count = Read<int64_t>(received_.data() + at);
+      const int64_t count = Read<int64_t>(requests_.data() + at);
       at += sizeof(int64_t);
       const TableShard& shard = *shards[t];
       for (int64_t i = 0; i < count; ++i) {
-        const int64_t row = Read<int64_t>(received_.data() + at);
+        const int64_t row = Read<int64_t>(requests_.data() + at);
         at += sizeof(int64_t);
         if (row < 0 || row >= shard.rows()) {
           return Status::Internal("host " + std::to_string(me) + ": host " + std::to_string(h) +

@@ -28,7 +28,8 @@
 //
 // Thread safety: FetchRows and SendGradients are collective and run on the engine's calling
 // thread; GroupReceived runs on the device thread after SendGradients returned, before the next
-// SendGradients.
+// SendGradients. FetchRows leaves the received gradient records alone, so with pipelining the
+// update of step k-1 may run after step k's rows were fetched.
 
 #ifndef EMBRT_PLUGINS_CPU_EXCHANGE_H_
 #define EMBRT_PLUGINS_CPU_EXCHANGE_H_
@@ -88,7 +89,8 @@ class Exchange {
   // `replicas` are the slices of the last FetchRows, with gains and gradients filled in.
   sdk::Status SendGradients(const std::vector<ReplicaSlices>& replicas);
   // Fills `grouping` with every received contribution to table t's local rows, in global
-  // replica order. Throws std::runtime_error on a record outside the shard.
+  // replica order, from the last SendGradients (later FetchRows calls keep them). Throws
+  // std::runtime_error on a record outside the shard.
   void GroupReceived(int32_t table, int64_t table_rows, RowGrouping* grouping) const;
 
  private:
@@ -114,13 +116,16 @@ class Exchange {
   // Per owner and table: indices into distinct_ in request order.
   std::vector<std::vector<std::vector<int64_t>>> requested_;
 
-  // Per destination host, the bytes being built; one send and one receive buffer.
+  // Per destination host, the bytes being built, and one send buffer.
   std::vector<std::vector<char>> outgoing_;
   std::vector<char> send_;
   std::vector<int64_t> send_counts_;
-  std::vector<char> received_;
-  std::vector<int64_t> received_counts_;
-  std::vector<char> replies_;
+  std::vector<int64_t> received_counts_;  // of the last all-to-all
+  // Received bytes: each kind in its own buffer, so a round's requests and rows never overwrite
+  // the gradient records of a step whose update is held back (pipelining) until after it.
+  std::vector<char> requests_;  // forward: ids asked of this host
+  std::vector<char> replies_;   // forward: rows sent back
+  std::vector<char> received_;  // backward: gradient records, read by GroupReceived
   // Backward: per source host and table, where its records are in received_.
   std::vector<std::vector<Section>> sections_;
 

@@ -11,7 +11,8 @@
 //   * on its host of an N-host engine with R replicas: global replicas h * R .. h * R + R - 1.
 // Its activations must be byte-equal to the 1-host engine's for its replicas, and its shard of
 // every table and slot byte-equal to the 1-host tables' rows it owns (DIV and MOD, pipelining
-// on and off, tiny vocabularies where ids are hot on every host and V < N leaves shards empty).
+// on and off on both, tiny vocabularies where ids are hot on every host and V < N leaves shards
+// empty).
 // Each host checks its own part; a mismatch fails that host, and mpirun fails the test.
 
 #include <cmath>
@@ -228,19 +229,27 @@ TEST_F(MultiHostExchangeTest, RandomModelsAreByteEqualToOneHost) {
   const int hosts = topology_.num_hosts;
   if (hosts < 2) GTEST_SKIP() << "one process: start this test with mpirun -np 2 (or more)";
   int cases = 0;
+  int stale_cases = 0;  // pipelined cases whose result differs from running unpipelined
   // Seeds x (ordinary vocabularies, tiny ones: hot ids on every host, V < hosts).
   for (uint64_t seed = 1; seed <= EMBRT_MULTIHOST_SEEDS; ++seed) {
     for (int64_t max_vocabulary : {int64_t{300}, int64_t{3}}) {
       const Case c = MakeCase(seed, hosts * kLocalReplicas, max_vocabulary);
       for (EMBRT_Sharding sharding : {EMBRT_SHARDING_DIV, EMBRT_SHARDING_MOD}) {
         for (bool pipelining : {false, true}) {
-          // Several hosts run a pipelined engine unpipelined (plugins/cpu/README.md); one host
-          // makes it exactly one step stale, so the reference runs without pipelining.
+          // Pipelined on several hosts is exactly one step stale, like one host pipelined.
           Layout one_host;
-          one_host.pipelining = false;
+          one_host.pipelining = pipelining;
           Outcome expected;
           std::string error = RunEngine(*plugin_, c, one_host, 0, hosts * kLocalReplicas, &expected);
           ASSERT_EQ(error, "") << "1 host, seed " << seed;
+          if (pipelining) {
+            // The staleness must matter somewhere, or this would not tell the modes apart.
+            Layout unpipelined;
+            Outcome fresh;
+            error = RunEngine(*plugin_, c, unpipelined, 0, hosts * kLocalReplicas, &fresh);
+            ASSERT_EQ(error, "") << "1 host unpipelined, seed " << seed;
+            if (!Compare(c, unpipelined, expected, fresh).empty()) ++stale_cases;
+          }
           Layout layout{hosts, topology_.host_id, sharding, pipelining};
           Outcome actual;
           error = RunEngine(*plugin_, c, layout, topology_.host_id * kLocalReplicas, kLocalReplicas,
@@ -257,6 +266,7 @@ TEST_F(MultiHostExchangeTest, RandomModelsAreByteEqualToOneHost) {
     }
   }
   EXPECT_GT(cases, 0);
+  EXPECT_GT(stale_cases, 0) << "no case where pipelining changes a result";
 }
 
 TEST_F(MultiHostExchangeTest, OutOfStepCallsFailInsteadOfWaiting) {
