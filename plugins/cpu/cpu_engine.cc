@@ -197,6 +197,30 @@ Status CpuEngine::CheckReplica(int32_t replica) const {
 // ---------------------------------------------------------------------------------------------
 // Enqueue
 
+// ABI 1.1 sequence positions: one per id, strictly ascending inside each row, in [0, L).
+Status CpuEngine::CheckPositions(const std::string& where, const sdk::FeatureInputView& in,
+                                 const int32_t* splits, int64_t rows,
+                                 int32_t max_sequence_length) {
+  if (in.num_positions != in.num_ids) {
+    return Status::InvalidArgument(where + ": " + std::to_string(in.num_positions) +
+                                   " positions for " + std::to_string(in.num_ids) + " ids");
+  }
+  for (int64_t b = 0; b < rows; ++b) {
+    for (int32_t k = splits[b]; k < splits[b + 1]; ++k) {
+      const int32_t p = in.positions[k];
+      if (p < 0 || p >= max_sequence_length ||
+          (k > splits[b] && p <= in.positions[k - 1])) {
+        return Status::InvalidArgument(
+            where + ": row " + std::to_string(b) + ", id " + std::to_string(k - splits[b]) +
+            ": position " + std::to_string(p) + " is outside [0, " +
+            std::to_string(max_sequence_length) +
+            ") or not after the row's previous position");
+      }
+    }
+  }
+  return Status();
+}
+
 Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs,
                              size_t num_inputs, StepBuffer* buffer) {
   if (num_inputs != features_.size()) {
@@ -253,6 +277,18 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                        std::to_string(in.num_ids) + " ids");
       }
       std::memcpy(batch.splits.data(), in.row_splits, sizeof(int32_t) * (rows + 1));
+    }
+    if (in.positions != nullptr && feature.max_sequence_length == 0) {
+      return Status::InvalidArgument(where +
+                                     ": positions are given but the feature has no sequence "
+                                     "(max_sequence_length 0)");
+    }
+    batch.positions.clear();
+    if (in.positions != nullptr) {
+      Status positions = CheckPositions(where, in, batch.splits.data(), rows,
+                                        feature.max_sequence_length);
+      if (!positions.ok()) return positions;
+      batch.positions.assign(in.positions, in.positions + in.num_ids);
     }
     if (feature.max_sequence_length > 0) {
       if (in.weights != nullptr) {
@@ -631,7 +667,8 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
       if (feature.max_sequence_length > 0) {
         ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1, batch.gains.data());
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
-                       batch.rows.data(), b0, b1, out, table.QuantizationOrNull());
+                       batch.rows.data(), b0, b1, out, table.QuantizationOrNull(),
+                       batch.positions.empty() ? nullptr : batch.positions.data());
       } else {
         ComputeGains(table.combiner, batch.splits.data(),
                      batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
@@ -683,7 +720,9 @@ void CpuEngine::GroupContributions(Table& table, int64_t step) {
         for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
           const float* g = nullptr;
           if (gradient != nullptr) {
-            const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
+            const int64_t position =
+                batch.positions.empty() ? k - begin : batch.positions[k];  // ABI 1.1 holes
+            const int64_t at = feature.max_sequence_length > 0 ? b * positions + position : b;
             g = gradient + at * table.dim;
           }
           grouping.Add(batch.rows[k], g, batch.gains[k], replica);

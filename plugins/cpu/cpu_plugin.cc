@@ -25,6 +25,9 @@ struct CpuPlugin {
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
         sdk::Int64Attribute("max_dim", 0),
         sdk::Int64Attribute("multi_host", 0),
+        sdk::Int64Attribute("quantization", 1),
+        // pipeline_execution = 1: a lookup reads the tables at most one step stale (rule 25).
+        sdk::Int64Attribute("pipelining", 1),
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;

@@ -107,7 +107,10 @@ ModelSpec RandomModel(RandomSource& random, const RandomModelLimits& limits) {
     table.name = "table_" + std::to_string(t);
     table.vocabulary_size = random.Chance(0.1) ? 1 : random.Int(1, limits.max_vocabulary);
     table.dim = random.Chance(0.1) ? 1 : static_cast<int32_t>(random.Int(1, limits.max_dim));
-    table.combiner = Pick(random, {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn});
+    table.combiner =
+        limits.combiners.empty()
+            ? Pick(random, {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn})
+            : limits.combiners[random.Int(0, static_cast<int64_t>(limits.combiners.size()) - 1)];
     const Optimizer kind = kinds[random.Int(0, static_cast<int64_t>(kinds.size()) - 1)];
     table.optimizer = RandomOptimizer(random, kind, &num_tags);
     model.tables.push_back(table);

@@ -42,6 +42,8 @@ struct RandomModelLimits {
   int num_replicas = 1;
   // Empty: every optimizer.
   std::vector<Optimizer> optimizers;
+  // Empty: every combiner.
+  std::vector<Combiner> combiners;
 };
 
 ModelSpec RandomModel(RandomSource& random, const RandomModelLimits& limits);

@@ -49,6 +49,11 @@ std::vector<float> BagGains(Combiner combiner, const float* weights, int64_t beg
   return gains;
 }
 
+// Sequence position of the id at offset `k`, the `p`-th of its row.
+int64_t PositionOf(const FeatureBatch& input, int64_t k, int64_t p) {
+  return input.positions.empty() ? p : input.positions[k];
+}
+
 // Offsets [begin, end) of row `b`'s ids.
 std::pair<int64_t, int64_t> RowRange(const FeatureBatch& input, int64_t b) {
   if (input.row_splits.empty()) return {b, b + 1};
@@ -134,10 +139,11 @@ Activations ScalarReference::Lookup(const ReplicaBatch& batch) const {
     for (int64_t b = 0; b < feature.input_rows; ++b) {
       const auto [begin, end] = RowRange(input, b);
       if (feature.max_sequence_length > 0) {
-        const int64_t length = std::min<int64_t>(end - begin, feature.max_sequence_length);
-        for (int64_t p = 0; p < length; ++p) {
+        for (int64_t p = 0; p < end - begin; ++p) {
+          const int64_t position = PositionOf(input, begin + p, p);
+          if (position >= feature.max_sequence_length) continue;  // dropped
           const int64_t id = input.ids[begin + p];
-          float* dst = &out[(b * feature.max_sequence_length + p) * dim];
+          float* dst = &out[(b * feature.max_sequence_length + position) * dim];
           for (int64_t d = 0; d < dim; ++d) dst[d] = params[id * dim + d];
         }
         continue;
@@ -169,10 +175,12 @@ void ScalarReference::ForEachOccurrence(const ReplicaBatch& batch, const Gradien
     for (int64_t b = 0; b < feature.input_rows; ++b) {
       const auto [begin, end] = RowRange(input, b);
       if (feature.max_sequence_length > 0) {
-        const int64_t length = std::min<int64_t>(end - begin, feature.max_sequence_length);
-        for (int64_t p = 0; p < length; ++p) {
-          const float* g =
-              grad == nullptr ? nullptr : grad + (b * feature.max_sequence_length + p) * dim;
+        for (int64_t p = 0; p < end - begin; ++p) {
+          const int64_t position = PositionOf(input, begin + p, p);
+          if (position >= feature.max_sequence_length) continue;  // dropped
+          const float* g = grad == nullptr
+                               ? nullptr
+                               : grad + (b * feature.max_sequence_length + position) * dim;
           visit(static_cast<int>(f), Occurrence{input.ids[begin + p], 1.0f, g});
         }
         continue;

@@ -30,8 +30,9 @@
 // Gradients pass straight through: backward and updates ignore quantization.
 //
 // Sequence features (max_sequence_length L > 0): position p of row b is the p-th id of the row,
-// no combiner, weights ignored; ids at p >= L are dropped; missing positions are zeros and
-// receive no gradient.
+// or, when the batch carries `positions` (ABI 1.1), the position given for that id, so a row may
+// have holes; no combiner, weights ignored; ids at p >= L are dropped; missing positions are
+// zeros and receive no gradient.
 //
 // Thread safety: a ScalarReference is a plain value; const methods may run concurrently.
 
@@ -146,6 +147,9 @@ struct FeatureBatch {
   std::vector<int64_t> ids;
   std::vector<int32_t> row_splits;  // input_rows + 1 offsets; empty: one id per row
   std::vector<float> weights;       // one per id; empty: all 1
+  // ABI 1.1, sequence features only: one position per id, ascending inside each row; empty:
+  // the p-th id of a row is at position p.
+  std::vector<int32_t> positions = {};
 };
 using ReplicaBatch = std::vector<FeatureBatch>;  // one per feature, in feature order
 
