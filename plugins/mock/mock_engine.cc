@@ -58,6 +58,11 @@ sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
     if (sdk::SlotCount(table.optimizer.kind) == 0) {
       return bad(where + ": unknown optimizer kind " + std::to_string(table.optimizer.kind));
     }
+    if (table.optimizer.kind != EMBRT_OPTIMIZER_SGD) {  // README rule 11: only what it claims
+      return sdk::Status::Unimplemented(
+          where + ": optimizer kind " + std::to_string(table.optimizer.kind) +
+          " is not supported by the mock (attribute optimizers=sgd)");
+    }
     if (table.optimizer.learning_rate_tag >= c.num_learning_rate_tags) {
       return bad(where + ": learning_rate_tag " +
                  std::to_string(table.optimizer.learning_rate_tag) + " is not below " +

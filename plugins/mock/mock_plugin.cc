@@ -20,9 +20,9 @@ struct MockPlugin {
         sdk::StringAttribute("abi_version", "1.1"),
         sdk::Int64Attribute("deterministic", 1),
         sdk::Int64Attribute("exact_math", 0),
-        // Every optimizer kind is accepted with its slot layout (README rule 11: `optimizers`
-        // lists what Engine_Create accepts); the update is plain SGD, hence exact_math = 0.
-        sdk::StringAttribute("optimizers", "sgd,adagrad,adagrad_momentum,adam,ftrl"),
+        // Other optimizers are UNIMPLEMENTED; SGD ignores clipping and weight decay, hence
+        // exact_math = 0.
+        sdk::StringAttribute("optimizers", "sgd"),
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
         sdk::Int64Attribute("multi_host", 0),
         sdk::Int64Attribute("quantization", 0),  // a quantized table is UNIMPLEMENTED

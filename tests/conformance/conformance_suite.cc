@@ -179,15 +179,6 @@ void PluginTest::SetUp() {
   caps_ = ReadCapabilities(*plugin_);
 }
 
-void NumericConformanceTest::SetUp() {
-  PluginTest::SetUp();
-  if (IsSkipped() || HasFatalFailure()) return;
-  if (!caps().exact_math) {
-    GTEST_SKIP() << "plugin '" << caps().name
-                 << "' does not claim exact_math=1; numeric tests are for exact plugins";
-  }
-}
-
 reference::ModelSpec PluginTest::Supported(reference::ModelSpec model) const {
   for (reference::TableSpec& table : model.tables) {
     if (!caps_.Has(table.combiner)) table.combiner = caps_.AnyCombiner();

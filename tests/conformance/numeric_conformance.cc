@@ -106,6 +106,8 @@ ScalarReference CanonicalReference(const ModelSpec& model) {
 
 Gradients HalfOfActivations(int, const Activations& a) { return reference::HalfOf(a); }
 
+#define REQUIRE_EXACT_MATH() \
+  CONFORMANCE_REQUIRE(caps().exact_math, "exact_math=1; numeric tests are for exact plugins")
 // The canonical fixture needs the sum (video) and mean (user) combiners.
 #define REQUIRE_CANONICAL_COMBINERS()                                                       \
   CONFORMANCE_REQUIRE(caps().Has(reference::Combiner::kSum) &&                              \
@@ -120,6 +122,7 @@ Gradients HalfOfActivations(int, const Activations& a) { return reference::HalfO
 // §5.2: forward activations, R = 1 and R = 2, equal to TF's numbers exactly.
 TEST_P(NumericConformanceTest, CanonicalForwardActivations) {
   Rules("8, 9, 27");
+  REQUIRE_EXACT_MATH();
   REQUIRE_CANONICAL_COMBINERS();
   REQUIRE_OPTIMIZER(reference::Optimizer::kSgd);
   for (int replicas : {1, 2}) {
@@ -146,6 +149,7 @@ TEST_P(NumericConformanceTest, CanonicalForwardActivations) {
 // R = 2 (B = 2 each): TF's numbers within TF's tolerance, the reference bit for bit.
 TEST_P(NumericConformanceTest, CanonicalOneStepOfEveryOptimizer) {
   Rules("9, 27");
+  REQUIRE_EXACT_MATH();
   REQUIRE_CANONICAL_COMBINERS();
   std::vector<reference::OptimizerGolden> goldens = reference::OneStepGoldens();
   reference::OptimizerGolden gradients{"sgd lr=1 (gradients)", {}, 1e-6, 1e-6, {}};
@@ -198,6 +202,7 @@ TEST_P(NumericConformanceTest, CanonicalOneStepOfEveryOptimizer) {
 // §5.5: dense inputs (no row splits), weighted ragged, sqrtn, sequences (truncated by the host).
 TEST_P(NumericConformanceTest, LookupGoldens) {
   Rules("8, 9, 27");
+  REQUIRE_EXACT_MATH();
   REQUIRE_CANONICAL_COMBINERS();
   REQUIRE_OPTIMIZER(reference::Optimizer::kSgd);
   // Dense, 2020 variant: every replica gets the last 2 values of each list.
@@ -271,6 +276,7 @@ TEST_P(NumericConformanceTest, LookupGoldens) {
 // §5.6: None gradient, weights 0.5, sequence training, dynamic learning rate.
 TEST_P(NumericConformanceTest, TrainingGoldens) {
   Rules("8, 9, 27");
+  REQUIRE_EXACT_MATH();
   REQUIRE_CANONICAL_COMBINERS();
   REQUIRE_OPTIMIZER(reference::Optimizer::kSgd);
   OptimizerSpec sgd;
@@ -382,6 +388,7 @@ TEST_P(NumericConformanceTest, TrainingGoldens) {
 // Random models (every optimizer and option), three steps each, R = 1 and R = 2.
 TEST_P(NumericConformanceTest, RandomModelsMatchTheScalarReference) {
   Rules("8, 9, 27, 28");
+  REQUIRE_EXACT_MATH();
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     reference::RandomSource random(seed * 7919);
     reference::RandomModelLimits limits;
@@ -416,6 +423,7 @@ TEST_P(NumericConformanceTest, RandomModelsMatchTheScalarReference) {
 // Two replicas driven from two threads give exactly the sequential result.
 TEST_P(NumericConformanceTest, TwoThreadsMatchTheScalarReference) {
   Rules("5, 9, 27");
+  REQUIRE_EXACT_MATH();
   REQUIRE_CANONICAL_COMBINERS();
   OptimizerSpec adagrad;
   adagrad.kind = caps().Has(reference::Optimizer::kAdagrad) ? reference::Optimizer::kAdagrad
@@ -473,6 +481,7 @@ TEST_P(NumericConformanceTest, TwoThreadsMatchTheScalarReference) {
 // tables, bit for bit.
 TEST_P(NumericConformanceTest, QuantizedTablesMatchTheScalarReference) {
   Rules("9, 11, 27");
+  REQUIRE_EXACT_MATH();
   CONFORMANCE_REQUIRE(caps().quantization, "quantization = 1");
   for (uint64_t seed = 1; seed <= 4; ++seed) {
     reference::RandomSource random(seed * 104729);
@@ -507,6 +516,7 @@ TEST_P(NumericConformanceTest, QuantizedTablesMatchTheScalarReference) {
 // and AdagradMomentum move them by their momentum).
 TEST_P(NumericConformanceTest, ZeroDivisorBagsTouchTheirRows) {
   Rules("8, 9, 20, 27");
+  REQUIRE_EXACT_MATH();
   CONFORMANCE_REQUIRE(caps().Has(reference::Combiner::kMean) ||
                           caps().Has(reference::Combiner::kSqrtn),
                       "combiner mean or sqrtn (a zero divisor needs one)");
@@ -538,6 +548,7 @@ TEST_P(NumericConformanceTest, ZeroDivisorBagsTouchTheirRows) {
 // Rule 24 (ABI 1.1): sequence positions with holes, against the scalar reference.
 TEST_P(NumericConformanceTest, SequencePositionsMatchTheScalarReference) {
   Rules("8, 9, 24, 27");
+  REQUIRE_EXACT_MATH();
   CONFORMANCE_REQUIRE(caps().abi_minor >= 1, "abi_version 1.1 (sequence positions)");
   REQUIRE_CANONICAL_COMBINERS();
   OptimizerSpec optimizer;
