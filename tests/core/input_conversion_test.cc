@@ -20,7 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-// The canonical fixture of tf_semantics.md §5.1: table "video" (vocab 8) looked up by
+// The canonical fixture of plugin_api/MATH.md §5.1: table "video" (vocab 8) looked up by
 // "watched" with 4 rows per replica.
 class InputConversionTest : public ::testing::Test {
  protected:

@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// TF's lookup goldens (reference/tf_semantics.md §5.2, §5.5, §5.6 "weights 0.5") through
+// TF's lookup goldens (plugin_api/MATH.md §5.2, §5.5, §5.6 "weights 0.5") through
 // embrt::Embedding on the cpu backend. Activations of integer tables are exact, so most checks
 // are exact equality; the rest use TF's assertAllClose (rtol 1e-6, atol 1e-6).
 

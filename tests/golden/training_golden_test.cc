@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// TF's training goldens (reference/tf_semantics.md §5.3, §5.4, §5.6) through embrt::Embedding
+// TF's training goldens (plugin_api/MATH.md §5.3, §5.4, §5.6) through embrt::Embedding
 // on the cpu backend, with one replica of 4 and with two replicas of 2 (replica summation).
 // Tables and slots are checked against TF's numbers with TF's tolerances (SGD/Adagrad 1e-6,
 // Adam 1e-4, FTRL 5e-5 / 5e-4, AdagradMomentum 1e-3, plus atol 1e-6), and, tighter, against

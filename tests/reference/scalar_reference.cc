@@ -17,7 +17,7 @@ namespace {
 
 float Clamp(float x, float lower, float upper) { return std::min(std::max(x, lower), upper); }
 
-// The gains of one bag (tf_semantics.md §4.2), computed from the whole bag before any row is
+// The gains of one bag (plugin_api/MATH.md §4.2), computed from the whole bag before any row is
 // read. `weights` may be NULL (all weights 1).
 std::vector<float> BagGains(Combiner combiner, const float* weights, int64_t begin,
                             int64_t end) {
@@ -268,10 +268,10 @@ void ScalarReference::UpdateRow(int t, int64_t row, std::vector<float> g, float 
   std::vector<std::vector<float>>& slots = slots_[t];
   float* w = &slots[0][row * dim];
 
-  // 1. Gradient clipping (§3.0 step 4).
+  // 1. Gradient clipping (MATH.md §3.0).
   for (int d = 0; d < dim; ++d) g[d] = Clamp(g[d], opt.clip_gradient_min, opt.clip_gradient_max);
 
-  // 2. Decoupled weight decay (§3.0 step 5).
+  // 2. Decoupled weight decay (MATH.md §3.0).
   if (opt.weight_decay_factor != 0.0f) {
     const float decay = opt.multiply_weight_decay_factor_by_learning_rate
                             ? opt.weight_decay_factor * lr
@@ -355,7 +355,7 @@ void ScalarReference::UpdateRow(int t, int64_t row, std::vector<float> g, float 
     }
   }
 
-  // 4. Weight clipping after the update (§3.0 step 7).
+  // 4. Weight clipping after the update (MATH.md §3.0).
   for (int d = 0; d < dim; ++d) w[d] = Clamp(w[d], opt.clip_weight_min, opt.clip_weight_max);
 }
 

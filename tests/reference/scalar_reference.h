@@ -3,7 +3,7 @@
 // File: tests/reference/scalar_reference.h
 // ----------------------------------------
 // A plain, slow, obviously-correct model of the math every embrt backend must match: lookups
-// through the combiners (reference/tf_semantics.md §4) and one training step of every optimizer
+// through the combiners (plugin_api/MATH.md §4) and one training step of every optimizer
 // with all its options (§3). It shares no code with any plugin or with the core; it is written
 // straight from the formulas so that the cpu backend, the conformance suite and the golden tests
 // can be checked against it.
@@ -16,12 +16,12 @@
 //             position) order; then g[row] = 0 + g_0[row] + g_1[row] + ... in replica order.
 //   update    per touched row, in this order: gradient clip, decoupled weight decay
 //             (w ← w − λ'·w), the optimizer's formula written left to right exactly as in
-//             tf_semantics.md §3.1–3.5, weight clip.
+//             plugin_api/MATH.md §3.1–3.5, weight clip.
 // With gradient accumulation off, every occurrence is its own update (its gradient is
 // gain·dL/da), applied in the same canonical order (replica, feature, bag, position).
 // Non-lazy Adam treats every row of the table as touched (g = 0 where no id occurred).
 //
-// Simulated quantization (tf_semantics.md §4.7), for a table with num_buckets > 0 in
+// Simulated quantization (plugin_api/MATH.md §4.7), for a table with num_buckets > 0 in
 // ModelSpec::quantization:
 // every looked-up element E[i][d] is replaced, before it meets its gain (or is copied to a
 // sequence position), by

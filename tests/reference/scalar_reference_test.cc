@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// The scalar reference against TF's numbers (reference/tf_semantics.md §5.2–§5.6) and against
+// The scalar reference against TF's numbers (plugin_api/MATH.md §5.2–§5.6) and against
 // hand-computed values for the options TF's tests do not cover.
 
 #include "scalar_reference.h"
