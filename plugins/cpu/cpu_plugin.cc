@@ -8,6 +8,7 @@
 
 #include "cpu_engine.h"
 #include "embrt/plugin_sdk.h"
+#include "mpi_transport.h"
 
 namespace embrt {
 namespace cpu {
@@ -24,13 +25,17 @@ struct CpuPlugin {
         sdk::StringAttribute("optimizers", "sgd,adagrad,adagrad_momentum,adam,ftrl"),
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
         sdk::Int64Attribute("max_dim", 0),
-        sdk::Int64Attribute("multi_host", 0),
+        sdk::Int64Attribute("multi_host", EMBRT_CPU_MULTI_HOST),
         sdk::Int64Attribute("quantization", 1),
         // pipeline_execution = 1: a lookup reads the tables at most one step stale (rule 25).
         sdk::Int64Attribute("pipelining", 1),
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;
+  }
+  // Opts in to the SDK's multi-host slots (plugin_sdk.h): hosts are MPI ranks.
+  static sdk::Status HostTopology(int32_t* num_hosts, int32_t* host_id) {
+    return MpiTopology(num_hosts, host_id);
   }
   static sdk::Status Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {
     return CpuEngine::Create(config, engine);

@@ -24,12 +24,19 @@ struct MockPlugin {
         // exact_math = 0.
         sdk::StringAttribute("optimizers", "sgd"),
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
-        sdk::Int64Attribute("multi_host", 0),
+        sdk::Int64Attribute("multi_host", 1),  // simulated: see MockEngine
         sdk::Int64Attribute("quantization", 0),  // a quantized table is UNIMPLEMENTED
         sdk::Int64Attribute("pipelining", 0),    // pipeline_execution = 1 runs as 0
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;
+  }
+
+  // A process is one host: the mock simulates the others (MockEngine::AgreeStatus).
+  static sdk::Status HostTopology(int32_t* num_hosts, int32_t* host_id) {
+    *num_hosts = 1;
+    *host_id = 0;
+    return sdk::Status();
   }
 
   static sdk::Status Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {
