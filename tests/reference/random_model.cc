@@ -137,7 +137,7 @@ ModelSpec RandomModel(RandomSource& random, const RandomModelLimits& limits) {
   return model;
 }
 
-ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model) {
+ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model, bool sequence_positions) {
   ReplicaBatch batch;
   for (const FeatureSpec& feature : model.features) {
     const int64_t vocab = model.tables[feature.table].vocabulary_size;
@@ -168,6 +168,16 @@ ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model) {
         }
       }
       if (!dense) input.row_splits.push_back(static_cast<int32_t>(input.ids.size()));
+      if (sequence && sequence_positions) {
+        // `length` of the L positions, each kept with the chance still needed, in order.
+        int64_t left = length;
+        for (int32_t p = 0; p < feature.max_sequence_length && left > 0; ++p) {
+          if (random.Int(1, feature.max_sequence_length - p) <= left) {
+            input.positions.push_back(p);
+            --left;
+          }
+        }
+      }
     }
     batch.push_back(std::move(input));
   }
