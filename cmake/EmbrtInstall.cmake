@@ -7,7 +7,15 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/core/include/embrt"
         PATTERN "internal" EXCLUDE)
 install(FILES "${PROJECT_SOURCE_DIR}/plugin_api/include/embrt/plugin_api.h"
               "${PROJECT_SOURCE_DIR}/plugin_api/include/embrt/plugin_sdk.h"
+              "${PROJECT_SOURCE_DIR}/plugin_api/include/embrt/plugin_c_helpers.h"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/embrt")
+# The vendor kit: the contract, the export map and the C skeleton to copy.
+install(FILES "${PROJECT_SOURCE_DIR}/plugin_api/README.md" "${PROJECT_SOURCE_DIR}/plugin_api/MATH.md"
+              "${PROJECT_SOURCE_DIR}/plugin_api/CHANGELOG.md"
+              "${PROJECT_SOURCE_DIR}/plugin_api/plugin_exports.map"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/embrt/plugin_api")
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/plugins/skeleton_c"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/embrt" PATTERN "CMakeLists.txt" EXCLUDE)
 install(DIRECTORY "${PROJECT_BINARY_DIR}/proto/embrt"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" FILES_MATCHING PATTERN "*.pb.h")
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/proto/embrt"

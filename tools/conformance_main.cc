@@ -1,8 +1,9 @@
 // Copyright embrt authors.
 //
-// `embrt conformance --plugin=PATH [gtest flags]`: runs the conformance suite, the separate
-// `embrt_conformance` program, found beside this binary (an install), in the build tree
-// (<build>/tests/conformance/), or on $PATH, in that order. Its exit code is ours.
+// `embrt conformance --plugin=PATH [--known_failures=FILE] [--report=FILE.json] [gtest flags]`:
+// runs the conformance suite, the separate `embrt_conformance` program, found beside this binary
+// (an install), in the build tree (<build>/tests/conformance/), or on $PATH, in that order. Its
+// exit code is ours; the other flags pass through.
 
 #include <unistd.h>
 
@@ -35,9 +36,15 @@ int ConformanceMain(const std::vector<std::string>& given_args, const char* argv
   for (std::string& arg : args) {
     if (arg == "--help" || arg == "-h") {
       std::puts(
-          "usage: embrt conformance --plugin=PATH [gtest flags]\n\n"
+          "usage: embrt conformance --plugin=PATH [--known_failures=FILE] [--report=FILE.json]\n"
+          "                         [gtest flags]\n\n"
           "Runs the embrt conformance suite (the embrt_conformance program) against a backend\n"
-          "plugin: a path to a .so, or a backend name found on the plugin search path.");
+          "plugin: a path to a .so, or a backend name found on the plugin search path. The suite\n"
+          "reads the plugin's attributes and skips what it does not claim.\n"
+          "  --known_failures=FILE  tests known to fail, one 'Fixture.Test [reason]' a line:\n"
+          "                         reported as known failures, they do not fail the run\n"
+          "  --report=FILE.json     pass/fail/skip/known_failure per test with the README rule\n"
+          "                         numbers and the plugin's attributes");
       return 0;
     }
     if (arg.rfind("--plugin=", 0) == 0 && arg.size() > 9) {

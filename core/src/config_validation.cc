@@ -2,7 +2,7 @@
 //
 // ResolveConfig: TF's validation rules for an EmbeddingConfig, with every default made explicit.
 //
-// Decisions that TF leaves open (tf_semantics.md §1a, §2, §3.7, §4.4):
+// Decisions that TF leaves open (plugin_api/MATH.md §7.1, §4.4):
 //   * Table order is the order of first occurrence among the features (TF's newest behaviour;
 //     never a hash or set order). A table no feature uses is an error: TF cannot express one.
 //   * A feature names its table by `table` (an explicitly given table name) or `table_index`

@@ -558,6 +558,16 @@ absl::Status Embedding::Impl::PrepareEnqueue(
     input.row_splits = csr.row_splits.data();
     input.num_row_splits = csr.row_splits.size();
     input.weights = csr.weights.empty() ? nullptr : csr.weights.data();
+    if (!csr.positions.empty() && api()->abi_minor < 1) {
+      // A 1.0 plugin reads the k-th id of a row at position k: holes would land elsewhere.
+      return absl::UnimplementedError(absl::StrCat(
+          Label(f), ": a sparse sequence input with holes (a row with an id at a position after "
+          "an empty one) needs sequence positions, which ", BackendLabel(),
+          " does not read: it implements plugin ABI 1.", api()->abi_minor,
+          " and positions came with ABI 1.1"));
+    }
+    input.positions = csr.positions.empty() ? nullptr : csr.positions.data();
+    input.num_positions = csr.positions.size();
   }
   return EnsureTablesInitialized();
 }

@@ -137,6 +137,7 @@ absl::Status ConvertDense(const FeatureLayout& layout, const FeatureInput& input
   out->row_splits.resize(rows + 1);
   for (int64_t r = 0; r <= rows; ++r) out->row_splits[r] = static_cast<int32_t>(r);
   out->weights.clear();
+  out->positions.clear();
   return absl::OkStatus();
 }
 
@@ -179,6 +180,8 @@ absl::Status ConvertSparse(const FeatureLayout& layout, const FeatureInput& inpu
   out->row_splits.resize(rows + 1);
   const bool weighted = weights.has_value();
   out->weights.resize(weighted ? count : 0);
+  out->positions.resize(max_length > 0 ? count : 0);
+  bool holes = false;  // positions are only passed on when some row has a hole
 
   size_t kept = 0;
   int64_t current_row = 0;  // rows before this one have their splits written
@@ -219,14 +222,10 @@ absl::Status ConvertSparse(const FeatureLayout& layout, const FeatureInput& inpu
     const int64_t position = index[rank - 1];
     if (max_length > 0) {
       if (position >= max_length) continue;  // truncated, as TF does
-      if (position != position_in_row) {
-        // The C ABI's CSR rows carry the p-th id of a row at position p, so a hole inside a
-        // row cannot be expressed; trailing positions are padded with zeros.
-        return absl::InvalidArgumentError(absl::StrCat(
-            Describe(layout), ": sequence input row ", row, " has an id at position ", position,
-            " but none at position ", position_in_row,
-            "; positions of a sequence row must be consecutive from 0"));
-      }
+      // Row-major unique indices make positions ascending inside a row; a gap is a hole
+      // (ABI 1.1 positions carry it to the plugin).
+      holes = holes || position != position_in_row;
+      out->positions[kept] = static_cast<int32_t>(position);
     }
     const int64_t id = input.values[i];
     EMBRT_RETURN_IF_ERROR(CheckId(layout, id, row, position));
@@ -238,6 +237,7 @@ absl::Status ConvertSparse(const FeatureLayout& layout, const FeatureInput& inpu
   while (current_row < rows) out->row_splits[++current_row] = static_cast<int32_t>(kept);
   out->ids.resize(kept);
   if (weighted) out->weights.resize(kept);
+  out->positions.resize(holes ? kept : 0);
   return absl::OkStatus();
 }
 
@@ -312,6 +312,7 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   }
   out->ids.resize(kept);
   if (weighted) out->weights.resize(kept);
+  out->positions.clear();  // a ragged row has no holes
   return absl::OkStatus();
 }
 

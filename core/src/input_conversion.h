@@ -22,6 +22,10 @@ struct CsrFeature {
   std::vector<int64_t> ids;
   std::vector<int32_t> row_splits;  // input_rows + 1 entries
   std::vector<float> weights;       // empty: all weights are 1
+  // Sequence position of every id (ABI 1.1), only for a sparse sequence input whose rows have
+  // holes (an id at position 2 and none at 1, as TF allows); empty: the k-th id of a row is at
+  // position k.
+  std::vector<int32_t> positions;
 };
 
 // Everything the conversion needs to know about one feature.

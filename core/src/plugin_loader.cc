@@ -106,10 +106,11 @@ absl::Status CheckApi(const std::string& path, const EMBRT_Api* api) {
                      ", incompatible with this host's ABI version ", host_version,
                      " (major versions must match)"));
   }
-  if (api->struct_size < EMBRT_Api_STRUCT_SIZE) {
+  if (api->struct_size < EMBRT_Api_STRUCT_SIZE_1_0) {
     return absl::FailedPreconditionError(
         absl::StrCat("plugin '", path, "': its EMBRT_Api has struct_size ", api->struct_size,
-                     ", smaller than the ABI 1.0 table (", EMBRT_Api_STRUCT_SIZE, " bytes)"));
+                     ", smaller than the ABI 1.0 table (", EMBRT_Api_STRUCT_SIZE_1_0,
+                     " bytes)"));
   }
   std::vector<std::string> missing;
   if (api->Error_Destroy == nullptr) missing.push_back("Error_Destroy");

@@ -218,6 +218,30 @@ Status CpuEngine::CheckReplica(int32_t replica) const {
 // ---------------------------------------------------------------------------------------------
 // Enqueue
 
+// ABI 1.1 sequence positions: one per id, strictly ascending inside each row, in [0, L).
+Status CpuEngine::CheckPositions(const std::string& where, const sdk::FeatureInputView& in,
+                                 const int32_t* splits, int64_t rows,
+                                 int32_t max_sequence_length) {
+  if (in.num_positions != in.num_ids) {
+    return Status::InvalidArgument(where + ": " + std::to_string(in.num_positions) +
+                                   " positions for " + std::to_string(in.num_ids) + " ids");
+  }
+  for (int64_t b = 0; b < rows; ++b) {
+    for (int32_t k = splits[b]; k < splits[b + 1]; ++k) {
+      const int32_t p = in.positions[k];
+      if (p < 0 || p >= max_sequence_length ||
+          (k > splits[b] && p <= in.positions[k - 1])) {
+        return Status::InvalidArgument(
+            where + ": row " + std::to_string(b) + ", id " + std::to_string(k - splits[b]) +
+            ": position " + std::to_string(p) + " is outside [0, " +
+            std::to_string(max_sequence_length) +
+            ") or not after the row's previous position");
+      }
+    }
+  }
+  return Status();
+}
+
 Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs,
                              size_t num_inputs, StepBuffer* buffer) {
   if (num_inputs != features_.size()) {
@@ -275,6 +299,18 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                        std::to_string(in.num_ids) + " ids");
       }
       std::memcpy(batch.splits.data(), in.row_splits, sizeof(int32_t) * (rows + 1));
+    }
+    if (in.positions != nullptr && feature.max_sequence_length == 0) {
+      return Status::InvalidArgument(where +
+                                     ": positions are given but the feature has no sequence "
+                                     "(max_sequence_length 0)");
+    }
+    batch.positions.clear();
+    if (in.positions != nullptr) {
+      Status positions = CheckPositions(where, in, batch.splits.data(), rows,
+                                        feature.max_sequence_length);
+      if (!positions.ok()) return positions;
+      batch.positions.assign(in.positions, in.positions + in.num_ids);
     }
     if (feature.max_sequence_length > 0) {
       if (in.weights != nullptr) {
@@ -826,7 +862,8 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) 
       }
       if (feature.max_sequence_length > 0) {
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
-                       batch.rows.data(), b0, b1, out, table.QuantizationOrNull());
+                       batch.rows.data(), b0, b1, out, table.QuantizationOrNull(),
+                       batch.positions.empty() ? nullptr : batch.positions.data());
       } else {
         LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
                    batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), batch.unit_gains);

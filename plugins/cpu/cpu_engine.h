@@ -110,6 +110,8 @@ class CpuEngine : public sdk::Engine {
     std::vector<int32_t> splits;   // input_rows + 1
     std::vector<int64_t> rows;     // local row per id
     std::vector<float> weights;    // per id; empty means every weight is 1
+    std::vector<int32_t> positions;  // sequence position per id (ABI 1.1); empty: the k-th id
+                                     // of a row is at position k
     std::vector<float> gains;      // per id, written by the lookup; empty when unit_gains
     bool unit_gains = false;       // every gain is 1 (sequence, or sum without weights)
     std::vector<float> gradients;  // activation-shaped, valid when has_gradients
@@ -174,6 +176,9 @@ class CpuEngine : public sdk::Engine {
   sdk::Status CheckReplica(int32_t replica) const;
   sdk::Status CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs, size_t num_inputs,
                          StepBuffer* buffer);
+  static sdk::Status CheckPositions(const std::string& where, const sdk::FeatureInputView& in,
+                                    const int32_t* splits, int64_t rows,
+                                    int32_t max_sequence_length);
   sdk::Status CheckRows(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
                         const void* const* slots, size_t num_slots) const;
 
@@ -221,7 +226,9 @@ class CpuEngine : public sdk::Engine {
           for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
             const float* g = nullptr;
             if (gradient != nullptr) {
-              const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
+              const int64_t position =
+                  batch.positions.empty() ? k - begin : batch.positions[k];  // ABI 1.1 holes
+              const int64_t at = feature.max_sequence_length > 0 ? b * positions + position : b;
               g = gradient + at * table.dim;
             }
             fn(batch.rows[k], g, batch.unit_gains ? 1.0f : batch.gains[k], replica);

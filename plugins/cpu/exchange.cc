@@ -230,7 +230,8 @@ Status Exchange::SendGradients(const std::vector<ReplicaSlices>& replicas) {
           for (int32_t k = begin; k < s.splits[b + 1]; ++k) {
             const float* g = nullptr;
             if (s.gradients != nullptr) {
-              const int64_t slot = s.max_sequence_length > 0 ? b * positions + (k - begin) : b;
+              const int64_t position = s.positions != nullptr ? s.positions[k] : k - begin;
+              const int64_t slot = s.max_sequence_length > 0 ? b * positions + position : b;
               g = s.gradients + slot * dim;
             }
             occurrence_ids_.push_back(distinct_[t][s.ids[k]]);

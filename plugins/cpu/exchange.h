@@ -54,6 +54,7 @@ struct FeatureSlice {
   int32_t max_sequence_length = 0;  // 0: one bag per row
   int64_t input_rows = 0;
   const int32_t* splits = nullptr;  // input_rows + 1
+  const int32_t* positions = nullptr;  // sequence position per id (ABI 1.1); null: k-th id at k
   int64_t* ids = nullptr;           // num_ids: global ids in; FetchRows makes them gathered rows
   size_t num_ids = 0;
   const float* gains = nullptr;      // per id (backward)

@@ -179,12 +179,25 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
 EMBRT_CPU_MULTIVERSION
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
                     const int32_t* splits, const int64_t* rows, int64_t bag_begin, int64_t bag_end,
-                    float* out, const Quantization* quantization) {
+                    float* out, const Quantization* quantization, const int32_t* positions) {
   const int64_t row_floats = static_cast<int64_t>(max_sequence_length) * dim;
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     float* activation = out + b * row_floats;
     const int32_t begin = splits[b];
     const int32_t length = splits[b + 1] - begin;
+    if (positions != nullptr) {  // ABI 1.1: ids at given positions, zeros in the holes
+      std::memset(activation, 0, sizeof(float) * row_floats);
+      for (int32_t k = begin; k < begin + length; ++k) {
+        const float* row = table + rows[k] * dim;
+        float* dst = activation + static_cast<int64_t>(positions[k]) * dim;
+        if (quantization != nullptr) {
+          QuantizeRow(*quantization, dim, row, dst);
+        } else {
+          ScaleRow(dim, 1.0f, row, dst);
+        }
+      }
+      continue;
+    }
     for (int32_t p = 0; p < length; ++p) {
       const float* row = table + rows[begin + p] * dim;
       if (quantization != nullptr) {

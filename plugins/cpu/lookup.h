@@ -20,6 +20,8 @@
 //
 // LookupSequence (max_sequence_length L): position p of row b is its own bag of one id, gain 1:
 //   out[b, p, d] = (p < length(b)) ? 1 * table[rows[splits[b] + p], d] : 0
+// With `positions` (ABI 1.1, one per id, ascending in each row) the k-th id of row b goes to
+// [b, positions[splits[b] + k], :] instead, and every other position of the row is 0.
 //
 // Simulated quantization (TF's QuantizationConfig, `quantization` non-null): both lookups read
 // Quantize(table[row, d]) instead of table[row, d], i.e. each row element is quantized before
@@ -71,7 +73,8 @@ void LookupBagsGeneric(const float* table, int32_t dim, const int32_t* splits, c
 // `out` points at row 0's activations ([rows, L, dim] row-major). `quantization` null: off.
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,
                     const int32_t* splits, const int64_t* rows, int64_t bag_begin, int64_t bag_end,
-                    float* out, const Quantization* quantization = nullptr);
+                    float* out, const Quantization* quantization = nullptr,
+                    const int32_t* positions = nullptr);
 
 }  // namespace cpu
 }  // namespace embrt

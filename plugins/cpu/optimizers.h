@@ -2,7 +2,7 @@
 //
 // File: plugins/cpu/optimizers.h
 // ------------------------------
-// The per-row update of every optimizer, exactly as reference/tf_semantics.md §3 writes it.
+// The per-row update of every optimizer, exactly as plugin_api/MATH.md §3 writes it.
 // All arithmetic is float32, evaluated left to right as written (no fused multiply-add), with
 // constants computed once per step: c1 = 1 - beta_1, c2 = 1 - beta_2, e = -1 / exponent,
 // p = -learning_rate_power.

@@ -59,6 +59,11 @@ sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
     if (sdk::SlotCount(table.optimizer.kind) == 0) {
       return bad(where + ": unknown optimizer kind " + std::to_string(table.optimizer.kind));
     }
+    if (table.optimizer.kind != EMBRT_OPTIMIZER_SGD) {  // README rule 11: only what it claims
+      return sdk::Status::Unimplemented(
+          where + ": optimizer kind " + std::to_string(table.optimizer.kind) +
+          " is not supported by the mock (attribute optimizers=sgd)");
+    }
     if (table.optimizer.learning_rate_tag >= c.num_learning_rate_tags) {
       return bad(where + ": learning_rate_tag " +
                  std::to_string(table.optimizer.learning_rate_tag) + " is not below " +
@@ -294,11 +299,48 @@ sdk::Status MockEngine::CopyFeature(size_t f, const sdk::FeatureInputView& in,
       }
     }
   }
+  if (in.weights != nullptr && feature.max_sequence_length > 0) {
+    return sdk::Status::InvalidArgument(where + " is a sequence feature: it takes no weights");
+  }
+  for (size_t k = 0; in.weights != nullptr && k < in.num_ids; ++k) {
+    if (!std::isfinite(in.weights[k])) {
+      return sdk::Status::InvalidArgument(where + ": weight " + std::to_string(k) + " is " +
+                                          std::to_string(in.weights[k]) + " (must be finite)");
+    }
+  }
+  if (in.positions != nullptr) {  // ABI 1.1 sequence positions
+    if (feature.max_sequence_length == 0) {
+      return sdk::Status::InvalidArgument(where + ": positions given but the feature has no "
+                                          "sequence (max_sequence_length 0)");
+    }
+    if (in.num_positions != in.num_ids) {
+      return sdk::Status::InvalidArgument(where + ": " + std::to_string(in.num_positions) +
+                                          " positions for " + std::to_string(in.num_ids) +
+                                          " ids");
+    }
+    for (size_t b = 0; b < rows; ++b) {
+      for (int32_t k = batch->row_splits[b]; k < batch->row_splits[b + 1]; ++k) {
+        const int32_t p = in.positions[k];
+        if (p < 0 || p >= feature.max_sequence_length ||
+            (k > batch->row_splits[b] && p <= in.positions[k - 1])) {
+          return sdk::Status::InvalidArgument(
+              where + " row " + std::to_string(b) + ": position " + std::to_string(p) +
+              " is outside [0, " + std::to_string(feature.max_sequence_length) +
+              ") or not after the row's previous position");
+        }
+      }
+    }
+  }
   batch->ids.assign(in.ids, in.ids + in.num_ids);
   if (in.weights == nullptr) {
     batch->weights.clear();
   } else {
     batch->weights.assign(in.weights, in.weights + in.num_ids);
+  }
+  if (in.positions == nullptr) {
+    batch->positions.clear();
+  } else {
+    batch->positions.assign(in.positions, in.positions + in.num_ids);
   }
   return sdk::Status();
 }

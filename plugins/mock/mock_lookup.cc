@@ -46,6 +46,11 @@ void RowRange(const FeatureBatch& batch, int32_t max_sequence_length, size_t b, 
   }
 }
 
+// The sequence position of id k of a row that starts at `begin`.
+size_t PositionOf(const FeatureBatch& batch, size_t k, size_t begin) {
+  return batch.positions.empty() ? k - begin : static_cast<size_t>(batch.positions[k]);
+}
+
 }  // namespace
 
 void LookupFeature(const MockTable& table, EMBRT_Combiner combiner, int32_t max_sequence_length,
@@ -61,10 +66,9 @@ void LookupFeature(const MockTable& table, EMBRT_Combiner combiner, int32_t max_
     RowRange(batch, max_sequence_length, b, &begin, &end);
     if (max_sequence_length > 0) {
       for (size_t k = begin; k < end; ++k) {
-        BagGains(batch, combiner, k, k + 1, &gains);
         table.ReadRow(0, batch.ids[k], row.data());
-        float* dst = out + (b * positions + (k - begin)) * dim;
-        for (size_t c = 0; c < dim; ++c) dst[c] = gains[0] * row[c];
+        float* dst = out + (b * positions + PositionOf(batch, k, begin)) * dim;
+        for (size_t c = 0; c < dim; ++c) dst[c] = row[c];
       }
       continue;
     }
@@ -91,9 +95,9 @@ void AccumulateFeatureGradient(int32_t dim_in, EMBRT_Combiner combiner, int32_t 
       float gain;
       const float* g;
       if (max_sequence_length > 0) {
-        BagGains(batch, combiner, k, k + 1, &gains);
-        gain = gains[0];
-        g = gradient == nullptr ? nullptr : gradient + (b * positions + (k - begin)) * dim;
+        gain = 1.0f;
+        g = gradient == nullptr ? nullptr
+                                : gradient + (b * positions + PositionOf(batch, k, begin)) * dim;
       } else {
         if (k == begin) BagGains(batch, combiner, begin, end, &gains);
         gain = gains[k - begin];

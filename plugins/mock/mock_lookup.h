@@ -10,9 +10,10 @@
 //              w_k / sqrt(Σw²) or 0 if Σw² == 0    (sqrtn)
 //     out[b, :] = 0; for k in order: out[b, :] += gain_k * row(ids[k])
 //     backward: for k in order: grad_row(ids[k]) += gain_k * g[b, :]
-//   sequence feature (L > 0): position p < L of row b is a bag of one id (the gain of a
-//     one-element bag: w, w/w, w/|w|; 0 when w == 0 for mean and sqrtn), written to
-//     out[b, p, :]; positions past the row's end are zeros, ids at p >= L are ignored.
+//   sequence feature (L > 0): the k-th id of row b is a bag of one id with gain 1 (a sequence
+//     feature takes no weights), written to out[b, p, :] where p = k, or p = positions[k] when
+//     the input has positions (ABI 1.1, holes allowed); positions without an id are zeros, ids
+//     at k >= L are ignored. Backward reads the gradient at the same [b, p, :].
 //
 // Thread safety: stateless functions.
 
@@ -35,6 +36,7 @@ struct FeatureBatch {
   std::vector<int64_t> ids;
   std::vector<int32_t> row_splits;
   std::vector<float> weights;
+  std::vector<int32_t> positions;  // ABI 1.1: one per id; empty: the k-th id is at position k
 };
 
 // The per-row gradient sum of one table for one replica and step, keyed by global row.

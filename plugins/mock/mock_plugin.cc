@@ -20,10 +20,13 @@ struct MockPlugin {
         sdk::StringAttribute("abi_version", "1.1"),
         sdk::Int64Attribute("deterministic", 1),
         sdk::Int64Attribute("exact_math", 0),
-        // Every optimizer kind is accepted (with its slot layout), but the update is plain SGD.
+        // Other optimizers are UNIMPLEMENTED; SGD ignores clipping and weight decay, hence
+        // exact_math = 0.
         sdk::StringAttribute("optimizers", "sgd"),
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
         sdk::Int64Attribute("multi_host", 1),  // simulated: see MockEngine
+        sdk::Int64Attribute("quantization", 0),  // a quantized table is UNIMPLEMENTED
+        sdk::Int64Attribute("pipelining", 0),    // pipeline_execution = 1 runs as 0
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;

@@ -121,7 +121,7 @@ TEST_F(CheckpointReaderTest, ShardRowsForAnyHostCountAndSharding) {
       }
     }
   }
-  // The tf_semantics.md example: host 1 of 2, DIV holds rows 7..12, MOD the odd rows.
+  // The plugin_api/MATH.md example: host 1 of 2, DIV holds rows 7..12, MOD the odd rows.
   std::vector<float> out(2 * dim);
   ASSERT_TRUE((*reader)->ReadShardRows(1, 0, 2, 1, DIV, 1, 2, absl::MakeSpan(out)).ok());
   EXPECT_EQ(out[0], SyntheticTables::Value(5, 1, 0, 8, 0));

@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// ServingLookup (core/src/serving.cc) on a checkpoint of the tf_semantics.md §5.1 fixture:
+// ServingLookup (core/src/serving.cc) on a checkpoint of the plugin_api/MATH.md §5.1 fixture:
 // the §5.5 goldens (dense, sparse and ragged, weighted, sqrtn, sequence, output_shape with its
 // error), TF's edge cases, input errors and concurrent lookups.
 

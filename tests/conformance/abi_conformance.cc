@@ -5,9 +5,11 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "canonical_fixture.h"
@@ -24,10 +26,39 @@ using reference::ModelSpec;
 using reference::OptimizerSpec;
 using reference::ReplicaBatch;
 
-OptimizerSpec Sgd(float learning_rate = 0.1f) {
-  OptimizerSpec sgd;
-  sgd.learning_rate = learning_rate;
-  return sgd;
+// The canonical model (video: sum, user: mean) with an optimizer and combiners the plugin
+// declares; the ABI tests do not depend on the numbers.
+#define SUPPORTED_CANONICAL(replicas) Supported(CanonicalModel(AnyOptimizer(caps()), replicas))
+
+OptimizerSpec AnyOptimizer(const Capabilities& caps, float learning_rate = 0.1f) {
+  OptimizerSpec spec;
+  spec.kind = caps.AnyOptimizer();
+  spec.learning_rate = learning_rate;
+  return spec;
+}
+
+// What is wrong with an error object a plugin returned (README rule 3), or "" when nothing.
+std::string ErrorObjectProblems(const EMBRT_Api* api, EMBRT_Error* error) {
+  EMBRT_Error_GetCode_Args code{};
+  code.struct_size = EMBRT_Error_GetCode_Args_STRUCT_SIZE;
+  code.error = error;
+  code.code = -12345;
+  api->Error_GetCode(&code);
+  EMBRT_Error_Message_Args message{};
+  message.struct_size = EMBRT_Error_Message_Args_STRUCT_SIZE;
+  message.error = error;
+  api->Error_Message(&message);
+  std::string problems;
+  if (code.code == EMBRT_CODE_OK) problems += "code OK inside an error; ";
+  if (code.code < 1 || code.code > 16) {
+    problems += "code " + std::to_string(code.code) + " is not a canonical code 1-16; ";
+  }
+  if (message.message == nullptr && message.message_size > 0) {
+    problems += "NULL message with size " + std::to_string(message.message_size) + "; ";
+  }
+  if (message.message_size == 0) problems += "empty message; ";
+  if (message.message_size >= (1u << 20)) problems += "message of 1 MiB or more; ";
+  return problems;
 }
 
 #define EXPECT_CODE(call, expected_code)                                        \
@@ -48,11 +79,21 @@ OptimizerSpec Sgd(float learning_rate = 0.1f) {
   } while (0)
 
 TEST_P(AbiConformanceTest, GetPluginApiServesAbiOne) {
+  Rules("1, 2");
   const EMBRT_Api* api = this->api();
   ASSERT_NE(api, nullptr);
   EXPECT_EQ(api->abi_major, EMBRT_ABI_MAJOR);
   EXPECT_GE(api->abi_minor, 0);
-  EXPECT_GE(api->struct_size, EMBRT_Api_STRUCT_SIZE) << "the table of ABI 1.0 is 112 bytes";
+  EXPECT_GE(api->struct_size, EMBRT_Api_STRUCT_SIZE_1_0) << "the table of ABI 1.0 is 112 bytes";
+  if (api->abi_minor >= 1) {
+    EXPECT_GE(api->struct_size, EMBRT_Api_STRUCT_SIZE) << "the table of ABI 1.1 is 144 bytes";
+  }
+  if (caps().multi_host) {
+    EXPECT_TRUE(EMBRT_API_HAS(api, Plugin_HostTopology)) << "multi_host = 1 needs it (rule 15)";
+    EXPECT_TRUE(EMBRT_API_HAS(api, Engine_AgreeStatus)) << "multi_host = 1 needs it (rule 15)";
+    EXPECT_TRUE(EMBRT_API_HAS(api, Engine_Barrier)) << "multi_host = 1 needs it (rule 15)";
+    EXPECT_TRUE(EMBRT_API_HAS(api, Engine_AllGather)) << "multi_host = 1 needs it (rule 15)";
+  }
   EXPECT_TRUE(EMBRT_API_HAS(api, Error_Destroy));
   EXPECT_TRUE(EMBRT_API_HAS(api, Error_Message));
   EXPECT_TRUE(EMBRT_API_HAS(api, Error_GetCode));
@@ -71,6 +112,15 @@ TEST_P(AbiConformanceTest, GetPluginApiServesAbiOne) {
 }
 
 TEST_P(AbiConformanceTest, GetPluginApiNegotiatesVersions) {
+  Rules("1, 2, 18");
+  // A 1.0 host (HostInfo minor 0) gets the same table: it reads only the 1.0 part.
+  const EMBRT_HostInfo old_host = {EMBRT_HostInfo_STRUCT_SIZE, EMBRT_ABI_MAJOR, 0};
+  EXPECT_EQ(plugin().get_api()(&old_host), api()) << "a 1.0 host must be served";
+  // Rule 18: no HostInfo, or one too small to hold the versions, gets NULL.
+  EXPECT_EQ(plugin().get_api()(nullptr), nullptr) << "EMBRT_GetPluginApi(NULL)";
+  const EMBRT_HostInfo tiny = {sizeof(size_t), EMBRT_ABI_MAJOR, EMBRT_ABI_MINOR};
+  EXPECT_EQ(plugin().get_api()(&tiny), nullptr)
+      << "a HostInfo whose struct_size (8) does not hold the versions must get NULL";
   for (int32_t major : {0, EMBRT_ABI_MAJOR + 1, 99}) {
     const EMBRT_HostInfo host = {EMBRT_HostInfo_STRUCT_SIZE, major, 0};
     EXPECT_EQ(plugin().get_api()(&host), nullptr) << "a host of ABI major " << major
@@ -88,6 +138,7 @@ TEST_P(AbiConformanceTest, GetPluginApiNegotiatesVersions) {
 }
 
 TEST_P(AbiConformanceTest, AttributesHaveNameAndAbiVersionWithTheirTypes) {
+  Rules("11");
   EMBRT_Plugin_Attributes_Args args{};
   args.struct_size = EMBRT_Plugin_Attributes_Args_STRUCT_SIZE;
   ASSERT_OK(plugin().Consume(api()->Plugin_Attributes(&args)));
@@ -98,7 +149,9 @@ TEST_P(AbiConformanceTest, AttributesHaveNameAndAbiVersionWithTheirTypes) {
       {"plugin_version", EMBRT_VALUE_STRING}, {"abi_version", EMBRT_VALUE_STRING},
       {"deterministic", EMBRT_VALUE_INT64}, {"exact_math", EMBRT_VALUE_INT64},
       {"optimizers", EMBRT_VALUE_STRING},   {"combiners", EMBRT_VALUE_STRING},
-      {"max_dim", EMBRT_VALUE_INT64},       {"multi_host", EMBRT_VALUE_INT64}};
+      {"max_dim", EMBRT_VALUE_INT64},       {"multi_host", EMBRT_VALUE_INT64},
+      {"quantization", EMBRT_VALUE_INT64},  {"pipelining", EMBRT_VALUE_INT64},
+      {"input_lifetime", EMBRT_VALUE_INT64}};
   std::set<std::string> seen;
   std::map<std::string, std::string> strings;
   for (size_t i = 0; i < args.num_attributes; ++i) {
@@ -118,7 +171,8 @@ TEST_P(AbiConformanceTest, AttributesHaveNameAndAbiVersionWithTheirTypes) {
       ASSERT_TRUE(v.string_value != nullptr || v.string_value_size == 0) << name;
       strings[name] = std::string(v.string_value, v.string_value_size);
     }
-    if (name == "exact_math" || name == "deterministic" || name == "multi_host") {
+    if (name == "exact_math" || name == "deterministic" || name == "multi_host" ||
+        name == "quantization" || name == "pipelining" || name == "input_lifetime") {
       EXPECT_TRUE(v.int64_value == 0 || v.int64_value == 1) << name << " = " << v.int64_value;
     }
   }
@@ -131,6 +185,22 @@ TEST_P(AbiConformanceTest, AttributesHaveNameAndAbiVersionWithTheirTypes) {
       << "abi_version '" << strings["abi_version"] << "' is not 'major.minor'";
   EXPECT_EQ(major, api()->abi_major) << "abi_version " << strings["abi_version"];
   EXPECT_EQ(minor, api()->abi_minor) << "abi_version " << strings["abi_version"];
+  // Lists name only known kinds.
+  const std::set<std::string> optimizers = {"sgd", "adagrad", "adagrad_momentum", "adam",
+                                            "ftrl"};
+  const std::set<std::string> combiners = {"sum", "mean", "sqrtn"};
+  EXPECT_FALSE(caps().optimizers.empty()) << "optimizers '" << caps().optimizers_text << "'";
+  EXPECT_FALSE(caps().combiners.empty()) << "combiners '" << caps().combiners_text << "'";
+  std::stringstream optimizer_list(caps().optimizers_text);
+  for (std::string item; std::getline(optimizer_list, item, ',');) {
+    EXPECT_EQ(optimizers.count(item), 1u) << "unknown optimizer '" << item << "' in attribute "
+                                          << "optimizers='" << caps().optimizers_text << "'";
+  }
+  std::stringstream combiner_list(caps().combiners_text);
+  for (std::string item; std::getline(combiner_list, item, ',');) {
+    EXPECT_EQ(combiners.count(item), 1u) << "unknown combiner '" << item << "' in attribute "
+                                         << "combiners='" << caps().combiners_text << "'";
+  }
 
   // Static: the same array on every call, also for a caller whose args struct has grown.
   struct GrownArgs {
@@ -145,6 +215,7 @@ TEST_P(AbiConformanceTest, AttributesHaveNameAndAbiVersionWithTheirTypes) {
 }
 
 TEST_P(AbiConformanceTest, ErrorObjectsCarryCodeAndReadableMessage) {
+  Rules("3, 17");
   EMBRT_Engine_Create_Args create{};
   create.struct_size = EMBRT_Engine_Create_Args_STRUCT_SIZE;
   create.description = nullptr;
@@ -182,10 +253,134 @@ TEST_P(AbiConformanceTest, ErrorObjectsCarryCodeAndReadableMessage) {
   api()->Error_Destroy(&destroy);
   destroy.error = nullptr;
   api()->Error_Destroy(&destroy);  // NULL is fine
+
+  // Rule 17: Error_Message and Error_GetCode with a NULL error: an empty message and UNKNOWN.
+  EMBRT_Error_Message_Args null_message{};
+  null_message.struct_size = EMBRT_Error_Message_Args_STRUCT_SIZE;
+  null_message.message_size = 99;
+  api()->Error_Message(&null_message);
+  EXPECT_EQ(null_message.message_size, 0u) << "Error_Message(NULL error)";
+  EMBRT_Error_GetCode_Args null_code{};
+  null_code.struct_size = EMBRT_Error_GetCode_Args_STRUCT_SIZE;
+  null_code.code = EMBRT_CODE_OK;
+  api()->Error_GetCode(&null_code);
+  EXPECT_EQ(null_code.code, EMBRT_CODE_UNKNOWN) << "Error_GetCode(NULL error)";
+  // NULL args: nothing happens, nothing crashes.
+  api()->Error_Destroy(nullptr);
+  api()->Error_Message(nullptr);
+  api()->Error_GetCode(nullptr);
+}
+
+// Every error the plugin returns, from every kind of call, is well formed: a canonical code
+// other than OK and a readable, non-empty message (a host reports anything else as the
+// plugin's fault).
+TEST_P(AbiConformanceTest, EveryErrorIsWellFormed) {
+  Rules("3");
+  const ModelSpec model = SUPPORTED_CANONICAL(1);
+  std::unique_ptr<Engine> engine = MakeEngine(model);
+  ASSERT_NE(engine, nullptr);
+  std::vector<std::pair<std::string, EMBRT_Error*>> errors;
+  {
+    EMBRT_Engine_Create_Args args{};
+    args.struct_size = EMBRT_Engine_Create_Args_STRUCT_SIZE;
+    errors.emplace_back("Engine_Create(NULL description)", api()->Engine_Create(&args));
+  }
+  {
+    EMBRT_Engine_Enqueue_Args args{};
+    args.struct_size = EMBRT_Engine_Enqueue_Args_STRUCT_SIZE;
+    args.engine = engine->raw();
+    args.replica = 7;
+    args.mode = EMBRT_MODE_TRAINING;
+    errors.emplace_back("Engine_Enqueue(replica 7)", api()->Engine_Enqueue(&args));
+  }
+  {
+    EMBRT_Engine_RecvActivations_Args args{};
+    args.struct_size = EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE;
+    args.engine = engine->raw();
+    errors.emplace_back("Engine_RecvActivations(nothing enqueued)",
+                        api()->Engine_RecvActivations(&args));
+  }
+  {
+    EMBRT_Engine_SendGradients_Args args{};
+    args.struct_size = EMBRT_Engine_SendGradients_Args_STRUCT_SIZE;
+    args.engine = engine->raw();
+    errors.emplace_back("Engine_SendGradients(no step)", api()->Engine_SendGradients(&args));
+  }
+  {
+    EMBRT_Engine_LoadTableShard_Args args{};
+    args.struct_size = EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE;
+    args.engine = engine->raw();
+    args.table = 99;
+    errors.emplace_back("Engine_LoadTableShard(table 99)", api()->Engine_LoadTableShard(&args));
+  }
+  {
+    EMBRT_Engine_RetrieveTableShard_Args args{};
+    args.struct_size = EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE;
+    args.engine = engine->raw();
+    args.table = -1;
+    errors.emplace_back("Engine_RetrieveTableShard(table -1)",
+                        api()->Engine_RetrieveTableShard(&args));
+  }
+  {
+    EMBRT_Engine_Synchronize_Args args{};
+    args.struct_size = EMBRT_Engine_Synchronize_Args_STRUCT_SIZE;
+    errors.emplace_back("Engine_Synchronize(NULL engine)", api()->Engine_Synchronize(&args));
+  }
+  for (auto& [call, error] : errors) {
+    ASSERT_NE(error, nullptr) << call << " must fail";
+    EXPECT_EQ(ErrorObjectProblems(api(), error), "") << call;
+    EMBRT_Error_Destroy_Args destroy{};
+    destroy.struct_size = EMBRT_Error_Destroy_Args_STRUCT_SIZE;
+    destroy.error = error;
+    api()->Error_Destroy(&destroy);
+  }
+}
+
+// Rule 13: NULL args and NULL engines are errors (Destroy: a no-op), never a crash.
+TEST_P(AbiConformanceTest, NullArgsAndNullEnginesAreErrors) {
+  Rules("13");
+  auto code_of = [&](EMBRT_Error* error) { return plugin().Consume(error).code; };
+  EXPECT_EQ(code_of(api()->Plugin_Attributes(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(api()->Engine_Create(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(api()->Engine_Enqueue(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(api()->Engine_RecvActivations(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(api()->Engine_SendGradients(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(api()->Engine_LoadTableShard(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(api()->Engine_RetrieveTableShard(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_EQ(code_of(api()->Engine_Synchronize(nullptr)), EMBRT_CODE_INVALID_ARGUMENT);
+  api()->Engine_Destroy(nullptr);
+  EMBRT_Engine_Destroy_Args destroy{};
+  destroy.struct_size = EMBRT_Engine_Destroy_Args_STRUCT_SIZE;
+  api()->Engine_Destroy(&destroy);  // NULL engine
+
+  EMBRT_Engine_Enqueue_Args enqueue{};
+  enqueue.struct_size = EMBRT_Engine_Enqueue_Args_STRUCT_SIZE;
+  enqueue.mode = EMBRT_MODE_INFERENCE;
+  EXPECT_EQ(code_of(api()->Engine_Enqueue(&enqueue)), EMBRT_CODE_INVALID_ARGUMENT);
+  EMBRT_Engine_RecvActivations_Args recv{};
+  recv.struct_size = EMBRT_Engine_RecvActivations_Args_STRUCT_SIZE;
+  EXPECT_EQ(code_of(api()->Engine_RecvActivations(&recv)), EMBRT_CODE_INVALID_ARGUMENT);
+  EMBRT_Engine_SendGradients_Args send{};
+  send.struct_size = EMBRT_Engine_SendGradients_Args_STRUCT_SIZE;
+  EXPECT_EQ(code_of(api()->Engine_SendGradients(&send)), EMBRT_CODE_INVALID_ARGUMENT);
+  EMBRT_Engine_LoadTableShard_Args load{};
+  load.struct_size = EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE;
+  EXPECT_EQ(code_of(api()->Engine_LoadTableShard(&load)), EMBRT_CODE_INVALID_ARGUMENT);
+  EMBRT_Engine_RetrieveTableShard_Args retrieve{};
+  retrieve.struct_size = EMBRT_Engine_RetrieveTableShard_Args_STRUCT_SIZE;
+  EXPECT_EQ(code_of(api()->Engine_RetrieveTableShard(&retrieve)), EMBRT_CODE_INVALID_ARGUMENT);
+  EMBRT_Engine_Synchronize_Args synchronize{};
+  synchronize.struct_size = EMBRT_Engine_Synchronize_Args_STRUCT_SIZE;
+  EXPECT_EQ(code_of(api()->Engine_Synchronize(&synchronize)), EMBRT_CODE_INVALID_ARGUMENT);
+  // Args too small to hold Engine_Create's out field.
+  EMBRT_Engine_Create_Args create{};
+  create.struct_size = offsetof(EMBRT_Engine_Create_Args, engine);
+  EXPECT_EQ(code_of(api()->Engine_Create(&create)), EMBRT_CODE_INVALID_ARGUMENT);
 }
 
 TEST_P(AbiConformanceTest, EngineCreateRejectsBadDescriptions) {
-  const ModelSpec model = CanonicalModel(Sgd(), 1);
+  Rules("7, 13, 19");
+  const ModelSpec model = SUPPORTED_CANONICAL(1);
   struct Case {
     const char* what;
     std::function<void(Description&)> spoil;
@@ -246,13 +441,71 @@ TEST_P(AbiConformanceTest, EngineCreateRejectsBadDescriptions) {
   // And the unspoiled description works.
   std::unique_ptr<Engine> engine = MakeEngine(model);
   EXPECT_NE(engine, nullptr);
+  // Rule 19: no tables and no features is a valid, empty engine.
+  Description empty(model);
+  empty.description.num_tables = 0;
+  empty.description.num_features = 0;
+  EMBRT_Engine_Create_Args args{};
+  args.struct_size = EMBRT_Engine_Create_Args_STRUCT_SIZE;
+  args.description = empty.get();
+  const CallResult result = plugin().Consume(api()->Engine_Create(&args));
+  EXPECT_TRUE(result.ok()) << "num_tables 0, num_features 0: Engine_Create returned "
+                           << ToString(result);
+  if (result.ok() && args.engine != nullptr) {
+    EMBRT_Engine_Destroy_Args destroy{};
+    destroy.struct_size = EMBRT_Engine_Destroy_Args_STRUCT_SIZE;
+    destroy.engine = args.engine;
+    api()->Engine_Destroy(&destroy);
+  }
 }
 
-TEST_P(AbiConformanceTest, EngineDestroyAcceptsNull) {
-  EMBRT_Engine_Destroy_Args destroy{};
-  destroy.struct_size = EMBRT_Engine_Destroy_Args_STRUCT_SIZE;
-  destroy.engine = nullptr;
-  api()->Engine_Destroy(&destroy);
+// Rules 7 and 11: what the plugin does not claim is UNIMPLEMENTED at Engine_Create: optimizers
+// and combiners outside its lists, quantization without `quantization = 1`, backend options it
+// does not know.
+TEST_P(AbiConformanceTest, EngineCreateAnswersUnsupportedWithUnimplemented) {
+  Rules("7, 11");
+  const ModelSpec model = SUPPORTED_CANONICAL(1);
+  auto create = [&](const ModelSpec& spec, std::map<std::string, std::string> options) {
+    CallResult result;
+    std::unique_ptr<Engine> engine = Engine::Create(plugin(), spec, &result, options);
+    return result;
+  };
+  const CallResult option = create(model, {{"embrt_conformance_no_such_option", "1"}});
+  EXPECT_EQ(option.code, EMBRT_CODE_UNIMPLEMENTED)
+      << "an unknown backend option: " << ToString(option);
+  EXPECT_NE(option.message.find("embrt_conformance_no_such_option"), std::string::npos)
+      << "the message must name the option: " << option.message;
+  for (auto kind : {reference::Optimizer::kSgd, reference::Optimizer::kAdagrad,
+                    reference::Optimizer::kAdagradMomentum, reference::Optimizer::kAdam,
+                    reference::Optimizer::kFtrl}) {
+    if (caps().Has(kind)) continue;
+    ModelSpec spec = model;
+    spec.tables[1].optimizer = OptimizerSpec{};
+    spec.tables[1].optimizer.kind = kind;
+    const CallResult result = create(spec, {});
+    EXPECT_EQ(result.code, EMBRT_CODE_UNIMPLEMENTED)
+        << "optimizer " << OptimizerName(kind) << " is not in optimizers='"
+        << caps().optimizers_text << "': " << ToString(result);
+  }
+  for (auto combiner :
+       {reference::Combiner::kSum, reference::Combiner::kMean, reference::Combiner::kSqrtn}) {
+    if (caps().Has(combiner)) continue;
+    ModelSpec spec = model;
+    spec.tables[0].combiner = combiner;
+    const CallResult result = create(spec, {});
+    EXPECT_EQ(result.code, EMBRT_CODE_UNIMPLEMENTED)
+        << "combiner " << CombinerName(combiner) << " is not in combiners='"
+        << caps().combiners_text << "': " << ToString(result);
+  }
+  if (!caps().quantization) {
+    ModelSpec spec = model;
+    spec.quantization = {{}, {5, -1.0f, 1.0f}};
+    const CallResult result = create(spec, {});
+    EXPECT_EQ(result.code, EMBRT_CODE_UNIMPLEMENTED)
+        << "a quantized table without quantization=1: " << ToString(result);
+    EXPECT_NE(result.message.find(spec.tables[1].name), std::string::npos)
+        << "the message must name the table '" << spec.tables[1].name << "': " << result.message;
+  }
 }
 
 // Enqueue with raw inputs built from a batch and then spoiled.
@@ -286,7 +539,8 @@ struct RawEnqueue {
 };
 
 TEST_P(AbiConformanceTest, EnqueueRejectsBadIdsShapesAndReplicas) {
-  const ModelSpec model = CanonicalModel(Sgd(), 2);  // B = 2 per replica
+  Rules("6, 8, 13, 20");
+  const ModelSpec model = SUPPORTED_CANONICAL(2);  // B = 2 per replica
   std::unique_ptr<Engine> engine = MakeEngine(model);
   ASSERT_NE(engine, nullptr);
   const ReplicaBatch good = CanonicalBatches(2)[0];
@@ -324,6 +578,11 @@ TEST_P(AbiConformanceTest, EnqueueRejectsBadIdsShapesAndReplicas) {
       args_case("inputs NULL", [](RawEnqueue& r) { r.args.inputs = nullptr; }),
       args_case("an input NULL", [](RawEnqueue& r) { r.pointers[1] = nullptr; }),
       args_case("ids NULL with num_ids > 0", [](RawEnqueue& r) { r.inputs[2].ids = nullptr; }),
+      // Rule 20: weights must be finite.
+      batch_case("NaN weight",
+                 [](ReplicaBatch& b) { b[0].weights = {1.0f, NAN, 1.0f}; }),
+      batch_case("infinite weight",
+                 [](ReplicaBatch& b) { b[2].weights = {1.0f, 1.0f, -INFINITY, 1.0f}; }),
   };
   for (int replica : {0, 1}) {
     for (const Case& c : cases) {
@@ -347,7 +606,8 @@ TEST_P(AbiConformanceTest, EnqueueRejectsBadIdsShapesAndReplicas) {
 }
 
 TEST_P(AbiConformanceTest, RecvAndSendRejectBadBuffers) {
-  const ModelSpec model = CanonicalModel(Sgd(), 1);
+  Rules("4, 6, 8, 13, 21");
+  const ModelSpec model = SUPPORTED_CANONICAL(1);
   std::unique_ptr<Engine> engine = MakeEngine(model);
   ASSERT_NE(engine, nullptr);
   const ReplicaBatch batch = CanonicalBatches(1)[0];
@@ -418,7 +678,8 @@ TEST_P(AbiConformanceTest, RecvAndSendRejectBadBuffers) {
 }
 
 TEST_P(AbiConformanceTest, OutOfOrderCallsAreFailedPrecondition) {
-  const ModelSpec model = CanonicalModel(Sgd(), 1);
+  Rules("10");
+  const ModelSpec model = SUPPORTED_CANONICAL(1);
   std::unique_ptr<Engine> engine = MakeEngine(model);
   ASSERT_NE(engine, nullptr);
   const ReplicaBatch batch = CanonicalBatches(1)[0];
@@ -454,73 +715,89 @@ TEST_P(AbiConformanceTest, OutOfOrderCallsAreFailedPrecondition) {
   ASSERT_OK(engine->Synchronize());
 }
 
+// Every declared optimizer's slots, loaded in two chunks, come back as loaded.
 TEST_P(AbiConformanceTest, LoadAndRetrieveRoundTripAndRejectBadRanges) {
-  OptimizerSpec adam;
-  adam.kind = reference::Optimizer::kAdam;
-  const ModelSpec model = CanonicalModel(adam, 1);
-  std::unique_ptr<Engine> engine = MakeEngine(model);
-  ASSERT_NE(engine, nullptr);
-  // Distinct values everywhere, loaded in two chunks per table.
-  std::vector<std::vector<std::vector<float>>> loaded(2);
-  for (int t = 0; t < 2; ++t) {
-    for (int s = 0; s < 3; ++s) {
-      std::vector<float> slot(32);
-      for (int i = 0; i < 32; ++i) slot[i] = 1000.0f * t + 100.0f * s + 0.25f * i;
-      loaded[t].push_back(slot);
+  Rules("6, 12, 13");
+  for (reference::Optimizer kind : caps().optimizers) {
+    SCOPED_TRACE(std::string("optimizer ") + OptimizerName(kind));
+    OptimizerSpec optimizer;
+    optimizer.kind = kind;
+    const ModelSpec model = Supported(CanonicalModel(optimizer, 1));
+    const size_t num_slots = reference::SlotNames(kind).size();
+    std::unique_ptr<Engine> engine = MakeEngine(model);
+    ASSERT_NE(engine, nullptr);
+    // Distinct values everywhere, loaded in two chunks per table.
+    std::vector<std::vector<std::vector<float>>> loaded(2);
+    for (int t = 0; t < 2; ++t) {
+      for (size_t s = 0; s < num_slots; ++s) {
+        std::vector<float> slot(32);
+        for (int i = 0; i < 32; ++i) slot[i] = 1000.0f * t + 100.0f * s + 0.25f * i;
+        loaded[t].push_back(slot);
+      }
+      ASSERT_OK(engine->Load(t, loaded[t], 0, 3));
+      ASSERT_OK(engine->Load(t, loaded[t], 3, -1));
     }
-    ASSERT_OK(engine->Load(t, loaded[t], 0, 3));
-    ASSERT_OK(engine->Load(t, loaded[t], 3, -1));
-  }
-  for (int t = 0; t < 2; ++t) {
-    std::vector<std::vector<float>> retrieved;
-    ASSERT_OK(engine->Retrieve(t, &retrieved));
-    EXPECT_EQ(retrieved, loaded[t]) << "table " << t;
-  }
+    for (int t = 0; t < 2; ++t) {
+      std::vector<std::vector<float>> retrieved;
+      ASSERT_OK(engine->Retrieve(t, &retrieved));
+      EXPECT_EQ(retrieved, loaded[t]) << "table " << t;
+    }
 
-  auto load = [&](int table, int shard, int64_t begin, int64_t count, size_t num_slots) {
-    std::vector<float> buffer(64 * 4, 7.0f);
-    std::vector<const float*> slots(num_slots, buffer.data());
-    return engine->abi().LoadRaw(table, shard, begin, count, slots);
-  };
-  auto retrieve = [&](int table, int shard, int64_t begin, int64_t count, size_t num_slots) {
-    std::vector<float> buffer(64 * 4 * 3, 7.0f);
-    std::vector<float*> slots;
-    for (size_t s = 0; s < num_slots; ++s) slots.push_back(buffer.data() + s * 256);
-    return engine->abi().RetrieveRaw(table, shard, begin, count, slots);
-  };
-  EXPECT_CODE(load(2, 0, 0, 1, 3), EMBRT_CODE_INVALID_ARGUMENT);   // no table 2
-  EXPECT_CODE(load(-1, 0, 0, 1, 3), EMBRT_CODE_INVALID_ARGUMENT);  // no table -1
-  EXPECT_CODE(load(0, 1, 0, 1, 3), EMBRT_CODE_INVALID_ARGUMENT);   // not this host's shard
-  EXPECT_CODE(load(0, 0, 7, 2, 3), EMBRT_CODE_INVALID_ARGUMENT);   // rows 7..8 of 8
-  EXPECT_CODE(load(1, 0, -1, 2, 3), EMBRT_CODE_INVALID_ARGUMENT);  // negative begin
-  EXPECT_CODE(load(1, 0, 0, -2, 3), EMBRT_CODE_INVALID_ARGUMENT);  // negative count
-  EXPECT_CODE(load(0, 0, 0, 1, 2), EMBRT_CODE_INVALID_ARGUMENT);   // Adam has 3 slots
-  EXPECT_CODE(load(0, 0, 0, 1, 4), EMBRT_CODE_INVALID_ARGUMENT);
-  EXPECT_CODE(retrieve(2, 0, 0, 1, 3), EMBRT_CODE_INVALID_ARGUMENT);
-  EXPECT_CODE(retrieve(1, 0, 15, 2, 3), EMBRT_CODE_INVALID_ARGUMENT);  // rows 15..16 of 16
-  EXPECT_CODE(retrieve(1, 0, 0, 1, 1), EMBRT_CODE_INVALID_ARGUMENT);
-  // The failed loads changed nothing.
-  for (int t = 0; t < 2; ++t) {
-    std::vector<std::vector<float>> retrieved;
-    ASSERT_OK(engine->Retrieve(t, &retrieved));
-    EXPECT_EQ(retrieved, loaded[t]) << "table " << t << " after failed loads";
+    auto load = [&](int table, int shard, int64_t begin, int64_t count, size_t slots_given) {
+      std::vector<float> buffer(64 * 4, 7.0f);
+      std::vector<const float*> slots(slots_given, buffer.data());
+      return engine->abi().LoadRaw(table, shard, begin, count, slots);
+    };
+    auto retrieve = [&](int table, int shard, int64_t begin, int64_t count, size_t slots_given) {
+      std::vector<float> buffer(64 * 4 * 6, 7.0f);
+      std::vector<float*> slots;
+      for (size_t s = 0; s < slots_given; ++s) slots.push_back(buffer.data() + s * 256);
+      return engine->abi().RetrieveRaw(table, shard, begin, count, slots);
+    };
+    const size_t n = num_slots;
+    EXPECT_CODE(load(2, 0, 0, 1, n), EMBRT_CODE_INVALID_ARGUMENT);   // no table 2
+    EXPECT_CODE(load(-1, 0, 0, 1, n), EMBRT_CODE_INVALID_ARGUMENT);  // no table -1
+    EXPECT_CODE(load(0, 1, 0, 1, n), EMBRT_CODE_INVALID_ARGUMENT);   // not this host's shard
+    EXPECT_CODE(load(0, 0, 7, 2, n), EMBRT_CODE_INVALID_ARGUMENT);   // rows 7..8 of 8
+    EXPECT_CODE(load(1, 0, -1, 2, n), EMBRT_CODE_INVALID_ARGUMENT);  // negative begin
+    EXPECT_CODE(load(1, 0, 0, -2, n), EMBRT_CODE_INVALID_ARGUMENT);  // negative count
+    EXPECT_CODE(load(0, 0, 0, 1, n - 1), EMBRT_CODE_INVALID_ARGUMENT);  // a slot short
+    EXPECT_CODE(load(0, 0, 0, 1, n + 1), EMBRT_CODE_INVALID_ARGUMENT);  // a slot too many
+    EXPECT_CODE(retrieve(2, 0, 0, 1, n), EMBRT_CODE_INVALID_ARGUMENT);
+    EXPECT_CODE(retrieve(1, 0, 15, 2, n), EMBRT_CODE_INVALID_ARGUMENT);  // rows 15..16 of 16
+    EXPECT_CODE(retrieve(1, 0, 0, 1, n + 1), EMBRT_CODE_INVALID_ARGUMENT);
+    // The failed loads changed nothing.
+    for (int t = 0; t < 2; ++t) {
+      std::vector<std::vector<float>> retrieved;
+      ASSERT_OK(engine->Retrieve(t, &retrieved));
+      EXPECT_EQ(retrieved, loaded[t]) << "table " << t << " after failed loads";
+    }
   }
 }
 
-TEST_P(AbiConformanceTest, NewEngineTablesAreZero) {
-  const ModelSpec model = CanonicalModel(Sgd(), 1);
-  std::unique_ptr<Engine> engine = MakeEngine(model);
-  ASSERT_NE(engine, nullptr);
+// Rule 7: a new engine's tables are zeros unless the plugin documents other start values; either
+// way they are deterministic: two engines of one description hold the same bits.
+TEST_P(AbiConformanceTest, NewEngineTablesAreDeterministic) {
+  Rules("7");
+  const ModelSpec model = SUPPORTED_CANONICAL(1);
+  std::unique_ptr<Engine> first = MakeEngine(model);
+  ASSERT_NE(first, nullptr);
+  std::unique_ptr<Engine> second = MakeEngine(model);
+  ASSERT_NE(second, nullptr);
   for (int t = 0; t < 2; ++t) {
-    std::vector<std::vector<float>> retrieved;
-    ASSERT_OK(engine->Retrieve(t, &retrieved));
-    EXPECT_EQ(retrieved, std::vector<std::vector<float>>(1, std::vector<float>(32, 0.0f)))
-        << "table " << t << ": tables start as zeros until loaded";
+    std::vector<std::vector<float>> a, b;
+    ASSERT_OK(first->Retrieve(t, &a));
+    ASSERT_OK(second->Retrieve(t, &b));
+    EXPECT_EQ(a, b) << "table " << t << ": two new engines differ";
+    for (const auto& slot : a) {
+      for (float x : slot) ASSERT_TRUE(std::isfinite(x)) << "table " << t;
+    }
   }
 }
 
 TEST_P(AbiConformanceTest, TwoReplicasFromTwoThreads) {
-  const ModelSpec model = CanonicalModel(Sgd(0.01f), 2);
+  Rules("5, 10");
+  const ModelSpec model = Supported(CanonicalModel(AnyOptimizer(caps(), 0.01f), 2));
   std::unique_ptr<Engine> engine = MakeEngine(model);
   ASSERT_NE(engine, nullptr);
   reference::ScalarReference initial(model);

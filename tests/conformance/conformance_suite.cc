@@ -1,16 +1,20 @@
 // Copyright embrt authors.
 //
-// The conformance suite's plumbing: plugin registry, the unsupported-test table, the fixtures'
-// SetUp and the program's main.
+// The conformance suite's plumbing: plugin registry, capabilities from the attributes, the
+// fixtures' SetUp, known failures, the JSON report and the program's main.
 
 #include "conformance_suite.h"
 
 #include <cctype>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <sstream>
 
+#include "conformance_report.h"
 #include "random_model.h"
 
 namespace embrt {
@@ -39,23 +43,6 @@ const LoadedEntry& LoadOnce(const std::string& path) {
   return it->second;
 }
 
-// "Fixture.Test" of the running test, without the instantiation prefix and parameter suffix.
-std::string CurrentTestName() {
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string suite = info->test_suite_name();
-  std::string name = info->name();
-  if (auto slash = suite.find('/'); slash != std::string::npos) suite = suite.substr(slash + 1);
-  if (auto slash = name.find('/'); slash != std::string::npos) name = name.substr(0, slash);
-  return suite + "." + name;
-}
-
-bool Matches(const std::string& pattern, const std::string& name) {
-  if (!pattern.empty() && pattern.back() == '*') {
-    return name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
-  }
-  return pattern == name;
-}
-
 // "libembrt_backend_cpu.so" -> "cpu"; anything else -> its file stem, made identifier-safe.
 std::string ParamName(const ::testing::TestParamInfo<std::string>& info) {
   std::string name = info.param;
@@ -78,44 +65,141 @@ void SetConformancePlugins(std::vector<std::string> paths) { MutablePlugins() = 
 
 const std::vector<std::string>& ConformancePlugins() { return MutablePlugins(); }
 
-const std::vector<UnsupportedTest>& UnsupportedTests() {
-  static const auto* tests = new std::vector<UnsupportedTest>{
-      {"mock", "NumericConformanceTest.*",
-       "numeric tests skipped because exact_math=0: the mock backend applies plain SGD "
-       "whatever the optimizer and is meant for plumbing, not numbers"},
-      {"mock", "AbiConformanceTest.NewEngineTablesAreZero",
-       "by design (DESIGN.md section 5) a mock row is a fixed function of (table, row, column) "
-       "until something is loaded over it"},
-  };
-  return *tests;
+const char* OptimizerName(reference::Optimizer kind) {
+  switch (kind) {
+    case reference::Optimizer::kSgd:
+      return "sgd";
+    case reference::Optimizer::kAdagrad:
+      return "adagrad";
+    case reference::Optimizer::kAdagradMomentum:
+      return "adagrad_momentum";
+    case reference::Optimizer::kAdam:
+      return "adam";
+    case reference::Optimizer::kFtrl:
+      return "ftrl";
+  }
+  return "?";
+}
+
+const char* CombinerName(reference::Combiner combiner) {
+  switch (combiner) {
+    case reference::Combiner::kSum:
+      return "sum";
+    case reference::Combiner::kMean:
+      return "mean";
+    case reference::Combiner::kSqrtn:
+      return "sqrtn";
+  }
+  return "?";
+}
+
+namespace {
+
+const EMBRT_NamedValue* FindAttribute(const Plugin& plugin, const std::string& key) {
+  auto it = plugin.attributes().find(key);
+  return it == plugin.attributes().end() ? nullptr : it->second;
+}
+
+std::string StringAttribute(const Plugin& plugin, const std::string& key,
+                            const std::string& fallback) {
+  const EMBRT_NamedValue* v = FindAttribute(plugin, key);
+  if (v == nullptr || v->type != EMBRT_VALUE_STRING || v->string_value == nullptr) {
+    return fallback;
+  }
+  return std::string(v->string_value, v->string_value_size);
+}
+
+int64_t IntAttribute(const Plugin& plugin, const std::string& key, int64_t fallback) {
+  const EMBRT_NamedValue* v = FindAttribute(plugin, key);
+  return v == nullptr || v->type != EMBRT_VALUE_INT64 ? fallback : v->int64_value;
+}
+
+std::vector<std::string> SplitCommas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    while (!part.empty() && std::isspace(static_cast<unsigned char>(part.front()))) {
+      part.erase(part.begin());
+    }
+    while (!part.empty() && std::isspace(static_cast<unsigned char>(part.back()))) part.pop_back();
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+}  // namespace
+
+reference::Optimizer Capabilities::AnyOptimizer() const {
+  if (optimizers.empty() || Has(reference::Optimizer::kSgd)) return reference::Optimizer::kSgd;
+  return *optimizers.begin();
+}
+
+reference::Combiner Capabilities::AnyCombiner() const {
+  if (combiners.empty() || Has(reference::Combiner::kSum)) return reference::Combiner::kSum;
+  return *combiners.begin();
+}
+
+Capabilities ReadCapabilities(const Plugin& plugin) {
+  Capabilities caps;
+  caps.name = plugin.name();
+  caps.abi_minor = plugin.api()->abi_minor;
+  caps.exact_math = IntAttribute(plugin, "exact_math", 0) == 1;
+  caps.quantization = IntAttribute(plugin, "quantization", 0) == 1;
+  caps.pipelining = IntAttribute(plugin, "pipelining", 0) == 1;
+  caps.multi_host = IntAttribute(plugin, "multi_host", 0) == 1;
+  caps.max_dim = IntAttribute(plugin, "max_dim", 0);
+  caps.optimizers_text =
+      StringAttribute(plugin, "optimizers", "sgd,adagrad,adagrad_momentum,adam,ftrl");
+  caps.combiners_text = StringAttribute(plugin, "combiners", "sum,mean,sqrtn");
+  for (const std::string& name : SplitCommas(caps.optimizers_text)) {
+    for (auto kind : {reference::Optimizer::kSgd, reference::Optimizer::kAdagrad,
+                      reference::Optimizer::kAdagradMomentum, reference::Optimizer::kAdam,
+                      reference::Optimizer::kFtrl}) {
+      if (name == OptimizerName(kind)) caps.optimizers.insert(kind);
+    }
+  }
+  for (const std::string& name : SplitCommas(caps.combiners_text)) {
+    for (auto combiner :
+         {reference::Combiner::kSum, reference::Combiner::kMean, reference::Combiner::kSqrtn}) {
+      if (name == CombinerName(combiner)) caps.combiners.insert(combiner);
+    }
+  }
+  return caps;
+}
+
+void Rules(const char* rules) {
+  ::testing::Test::RecordProperty("rules", rules);
 }
 
 void PluginTest::SetUp() {
   const LoadedEntry& entry = LoadOnce(GetParam());
   ASSERT_NE(entry.plugin, nullptr) << entry.error;
   plugin_ = entry.plugin.get();
-  const std::string test = CurrentTestName();
-  for (const UnsupportedTest& unsupported : UnsupportedTests()) {
-    if (plugin_->name() == unsupported.plugin_name && Matches(unsupported.test, test)) {
-      GTEST_SKIP() << "plugin '" << plugin_->name() << "' does not support " << test << ": "
-                   << unsupported.reason;
-    }
-  }
+  caps_ = ReadCapabilities(*plugin_);
 }
 
-void NumericConformanceTest::SetUp() {
-  PluginTest::SetUp();
-  if (IsSkipped() || HasFatalFailure()) return;
-  if (!plugin().exact_math()) {
-    GTEST_SKIP() << "plugin '" << plugin().name()
-                 << "' does not claim exact_math=1; numeric tests are for exact plugins";
+reference::ModelSpec PluginTest::Supported(reference::ModelSpec model) const {
+  for (reference::TableSpec& table : model.tables) {
+    if (!caps_.Has(table.combiner)) table.combiner = caps_.AnyCombiner();
+    if (!caps_.Has(table.optimizer.kind)) {
+      const float learning_rate = table.optimizer.learning_rate;
+      const int tag = table.optimizer.learning_rate_tag;
+      table.optimizer = reference::OptimizerSpec{};
+      table.optimizer.kind = caps_.AnyOptimizer();
+      table.optimizer.learning_rate = learning_rate;
+      table.optimizer.learning_rate_tag = tag;
+    }
   }
+  return model;
 }
 
 std::unique_ptr<Engine> PluginTest::MakeEngine(const reference::ModelSpec& model,
-                                               std::map<std::string, std::string> options) {
+                                               std::map<std::string, std::string> options,
+                                               const EngineSettings& settings) {
   CallResult result;
-  std::unique_ptr<Engine> engine = Engine::Create(*plugin_, model, &result, std::move(options));
+  std::unique_ptr<Engine> engine =
+      Engine::Create(*plugin_, model, &result, std::move(options), settings);
   EXPECT_NE(engine, nullptr) << "Engine_Create: " << ToString(result) << "\nmodel:\n"
                              << reference::Describe(model);
   return engine;
@@ -128,16 +212,34 @@ INSTANTIATE_TEST_SUITE_P(Plugin, NumericConformanceTest,
 
 int RunConformanceMain(int argc, char** argv, const char* default_plugin) {
   std::vector<std::string> plugins;
+  std::string known_failures_path;
+  std::string report_path;
   std::vector<char*> rest;
   bool listing = false;
+  auto value_of = [&](int* i, const char* flag, std::string* value) {
+    const size_t length = std::strlen(flag);
+    const char* arg = argv[*i];
+    if (std::strncmp(arg, flag, length) == 0 && arg[length] == '=') {
+      *value = arg + length + 1;
+      return true;
+    }
+    if (std::strcmp(arg, flag) == 0 && *i + 1 < argc) {
+      *value = argv[++*i];
+      return true;
+    }
+    return false;
+  };
   for (int i = 0; i < argc; ++i) {
-    const char* arg = argv[i];
-    if (i > 0 && std::strncmp(arg, "--plugin=", 9) == 0) {
-      plugins.emplace_back(arg + 9);
-    } else if (i > 0 && std::strcmp(arg, "--plugin") == 0 && i + 1 < argc) {
-      plugins.emplace_back(argv[++i]);
+    std::string value;
+    if (i > 0 && value_of(&i, "--plugin", &value)) {
+      plugins.push_back(value);
+    } else if (i > 0 && value_of(&i, "--known_failures", &value)) {
+      known_failures_path = value;
+    } else if (i > 0 && value_of(&i, "--report", &value)) {
+      report_path = value;
     } else {
-      if (std::strncmp(arg, "--gtest_list_tests", 18) == 0 || std::strcmp(arg, "--help") == 0) {
+      if (std::strncmp(argv[i], "--gtest_list_tests", 18) == 0 ||
+          std::strcmp(argv[i], "--help") == 0) {
         listing = true;
       }
       rest.push_back(argv[i]);
@@ -145,15 +247,34 @@ int RunConformanceMain(int argc, char** argv, const char* default_plugin) {
   }
   if (plugins.empty() && default_plugin != nullptr) plugins.emplace_back(default_plugin);
   if (plugins.empty() && !listing) {
-    std::cerr << "usage: " << argv[0] << " --plugin=PATH [--plugin=PATH...] [gtest flags]\n"
-              << "Runs the embrt plugin conformance suite against each plugin shared object.\n";
+    std::cerr << "usage: " << argv[0]
+              << " --plugin=PATH [--plugin=PATH...] [--known_failures=FILE]"
+                 " [--report=FILE.json] [gtest flags]\n"
+              << "Runs the embrt plugin conformance suite against each plugin shared object.\n"
+              << "  --known_failures=FILE  tests expected to fail, one 'Fixture.Test [reason]' a\n"
+              << "                         line; they run and are reported as known failures\n"
+              << "  --report=FILE.json     writes pass/fail/skip/known_failure per test, with the\n"
+              << "                         README rule numbers and the plugin's attributes\n";
     return 2;
+  }
+  std::map<std::string, std::string> known_failures;
+  if (!known_failures_path.empty()) {
+    std::string error;
+    if (!ReadKnownFailures(known_failures_path, &known_failures, &error)) {
+      std::cerr << argv[0] << ": " << error << "\n";
+      return 2;
+    }
   }
   SetConformancePlugins(plugins);
   int rest_argc = static_cast<int>(rest.size());
   rest.push_back(nullptr);
   ::testing::InitGoogleTest(&rest_argc, rest.data());
-  return RUN_ALL_TESTS();
+  auto* report = new ReportListener(std::move(known_failures), report_path);
+  ::testing::UnitTest::GetInstance()->listeners().Append(report);  // gtest owns it
+  const int gtest_code = RUN_ALL_TESTS();
+  if (listing) return gtest_code;
+  // gtest counts known failures as failures; the report's verdict is ours.
+  return report->exit_code();
 }
 
 }  // namespace conformance

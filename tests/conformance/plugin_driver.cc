@@ -57,7 +57,8 @@ int64_t OrderedBits(float x) {
 }  // namespace
 
 Description::Description(const reference::ModelSpec& model,
-                         const std::map<std::string, std::string>& options) {
+                         const std::map<std::string, std::string>& options,
+                         const EngineSettings& settings) {
   for (size_t t = 0; t < model.tables.size(); ++t) {
     const reference::TableSpec& spec = model.tables[t];
     const reference::OptimizerSpec& opt = spec.optimizer;
@@ -74,6 +75,10 @@ Description::Description(const reference::ModelSpec& model,
     AddTable(spec.name.empty() ? "table_" + std::to_string(t) : spec.name, spec.vocabulary_size,
              spec.dim, static_cast<EMBRT_Combiner>(spec.combiner), o, Hyperparameters(opt),
              spec.vocabulary_size);
+    const reference::QuantizationSpec quantization = model.QuantizationOf(t);
+    tables.back().quantization_num_buckets = quantization.num_buckets;
+    tables.back().quantization_lower = quantization.lower;
+    tables.back().quantization_upper = quantization.upper;
   }
   for (size_t f = 0; f < model.features.size(); ++f) {
     const reference::FeatureSpec& spec = model.features[f];
@@ -82,27 +87,56 @@ Description::Description(const reference::ModelSpec& model,
   }
   for (const auto& [key, value] : options) AddOption(key, value);
   description.num_replicas = model.num_replicas;
-  description.num_hosts = 1;
-  description.host_id = 0;
+  description.num_hosts = settings.num_hosts;
+  description.host_id = settings.host_id;
   description.sharding = EMBRT_SHARDING_DIV;
-  description.pipeline_execution = 0;
+  description.pipeline_execution = settings.pipeline_execution;
   description.num_learning_rate_tags = model.num_learning_rate_tags;
-  description.allow_nonfinite_gradients = 0;
+  description.allow_nonfinite_gradients = settings.allow_nonfinite_gradients;
   Finish(/*empty_batch_size=*/1);
 }
 
 std::unique_ptr<Engine> Engine::Create(const Plugin& plugin, const reference::ModelSpec& model,
                                        CallResult* result,
-                                       std::map<std::string, std::string> options) {
-  Description description(model, options);
+                                       std::map<std::string, std::string> options,
+                                       const EngineSettings& settings) {
+  Description description(model, options, settings);
   auto engine = std::unique_ptr<Engine>(new Engine(plugin, model));
   *result = engine->engine_.Create(description.get());
   if (!result->ok()) return nullptr;
   return engine;
 }
 
-CallResult Engine::Enqueue(int replica, EMBRT_Mode mode, const reference::ReplicaBatch& batch) {
-  return engine_.Enqueue(replica, mode, batch);
+CallResult Engine::Enqueue(int replica, EMBRT_Mode mode, const reference::ReplicaBatch& batch,
+                           bool struct_size_1_0) {
+  std::vector<EMBRT_FeatureInput> inputs(batch.size());
+  std::vector<const EMBRT_FeatureInput*> pointers;
+  for (size_t f = 0; f < batch.size(); ++f) {
+    const reference::FeatureBatch& in = batch[f];
+    EMBRT_FeatureInput& out = inputs[f];
+    out = {};
+    out.struct_size =
+        struct_size_1_0 ? EMBRT_FeatureInput_STRUCT_SIZE_1_0 : EMBRT_FeatureInput_STRUCT_SIZE;
+    out.ids = in.ids.data();
+    out.num_ids = in.ids.size();
+    out.row_splits = in.row_splits.empty() ? nullptr : in.row_splits.data();
+    out.num_row_splits = in.row_splits.size();
+    out.weights = in.weights.empty() ? nullptr : in.weights.data();
+    if (!struct_size_1_0 && !in.positions.empty()) {
+      out.positions = in.positions.data();
+      out.num_positions = in.positions.size();
+    }
+    pointers.push_back(&out);
+  }
+  EMBRT_Engine_Enqueue_Args args{};
+  args.struct_size = struct_size_1_0 ? EMBRT_Engine_Enqueue_Args_STRUCT_SIZE_1_0
+                                     : EMBRT_Engine_Enqueue_Args_STRUCT_SIZE;
+  args.engine = engine_.raw();
+  args.replica = replica;
+  args.mode = mode;
+  args.inputs = pointers.data();
+  args.num_inputs = pointers.size();
+  return engine_.plugin().Consume(engine_.plugin().api()->Engine_Enqueue(&args));
 }
 
 CallResult Engine::Recv(int replica, reference::Activations* activations) {

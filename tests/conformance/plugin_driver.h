@@ -30,12 +30,21 @@ using abi_driver::CodeName;
 using abi_driver::Plugin;
 using abi_driver::ToString;
 
-// An EMBRT_EngineDescription built from a ModelSpec (every table unsharded on one host). The
-// public vectors may be edited before get() to build bad descriptions.
+// Engine-wide fields of the description that tests vary.
+struct EngineSettings {
+  int32_t pipeline_execution = 0;
+  int32_t allow_nonfinite_gradients = 0;
+  int32_t num_hosts = 1;
+  int32_t host_id = 0;
+};
+
+// An EMBRT_EngineDescription built from a ModelSpec (every table holds all its rows, whatever
+// num_hosts says). The public vectors may be edited before get() to build bad descriptions.
 class Description : public abi_driver::Description {
  public:
   explicit Description(const reference::ModelSpec& model,
-                       const std::map<std::string, std::string>& options = {});
+                       const std::map<std::string, std::string>& options = {},
+                       const EngineSettings& settings = {});
 };
 
 // One engine on one plugin for one ModelSpec.
@@ -44,7 +53,8 @@ class Engine {
   // Creates the engine; on failure returns NULL and sets `result`.
   static std::unique_ptr<Engine> Create(const Plugin& plugin, const reference::ModelSpec& model,
                                         CallResult* result,
-                                        std::map<std::string, std::string> options = {});
+                                        std::map<std::string, std::string> options = {},
+                                        const EngineSettings& settings = {});
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -53,7 +63,10 @@ class Engine {
   // The raw calls, for tests that pass bad arguments on purpose.
   abi_driver::Engine& abi() { return engine_; }
 
-  CallResult Enqueue(int replica, EMBRT_Mode mode, const reference::ReplicaBatch& batch);
+  // Passes each feature's positions when it has any (ABI 1.1). `struct_size_1_0`: the args and
+  // inputs of a 1.0 host (no positions, no input_lifetime).
+  CallResult Enqueue(int replica, EMBRT_Mode mode, const reference::ReplicaBatch& batch,
+                     bool struct_size_1_0 = false);
   // Sizes the buffers from the model and receives into them.
   CallResult Recv(int replica, reference::Activations* activations);
   CallResult Send(int replica, const reference::Gradients& gradients,

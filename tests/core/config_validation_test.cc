@@ -31,7 +31,7 @@ ResolvedConfig Resolve(const std::string& text) {
   return resolved.ok() ? *resolved : ResolvedConfig();
 }
 
-// The tf_semantics.md §5.1 fixture: features watched, favorited -> video; friends -> user.
+// The plugin_api/MATH.md §5.1 fixture: features watched, favorited -> video; friends -> user.
 constexpr char kFixture[] = R"pb(
   tables { name: "user" vocabulary_size: 16 dim: 2 combiner: MEAN }
   tables { name: "video" vocabulary_size: 8 dim: 4 combiner: SUM }

@@ -34,7 +34,7 @@ using ::testing::Pointwise;
 using ::testing::FloatNear;
 using ::testing::StartsWith;
 
-// The canonical fixture of tf_semantics.md §5.1 on the mock backend, initialized with
+// The canonical fixture of plugin_api/MATH.md §5.1 on the mock backend, initialized with
 // RowIdInitializer (row r = [r, r, ...]).
 constexpr char kConfig[] = R"pb(
   tables {

@@ -20,7 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-// The canonical fixture of tf_semantics.md §5.1: table "video" (vocab 8) looked up by
+// The canonical fixture of plugin_api/MATH.md §5.1: table "video" (vocab 8) looked up by
 // "watched" with 4 rows per replica.
 class InputConversionTest : public ::testing::Test {
  protected:
@@ -301,15 +301,21 @@ TEST_F(InputConversionTest, DroppedSequenceIdsAreNotLookedUp) {
   EXPECT_THAT(csr_.ids, ElementsAre(1));
 }
 
-TEST_F(InputConversionTest, SequenceHoleInsideARowIsRejected) {
+TEST_F(InputConversionTest, SequenceHolesBecomePositions) {
+  // As TF: row 0 has ids at positions 0 and 2 (a hole at 1), row 2 one id at position 1; the
+  // ABI 1.1 positions carry them, and position 3 >= L is dropped.
   MakeSequence(3);
-  std::vector<int64_t> indices = {0, 0, 0, 2};
-  std::vector<int64_t> values = {1, 2};
-  absl::Status status = Convert(FeatureInput::Sparse(indices, values, {4, 3}));
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(),
-              AllOf(HasSubstr("feature 'watched'"), HasSubstr("row 0 has an id at position 2"),
-                    HasSubstr("none at position 1")));
+  std::vector<int64_t> indices = {0, 0, 0, 2, 2, 1, 2, 3};
+  std::vector<int64_t> values = {1, 2, 3, 4};
+  ASSERT_TRUE(Convert(FeatureInput::Sparse(indices, values, {4, 4})).ok());
+  EXPECT_THAT(csr_.ids, ElementsAre(1, 2, 3));
+  EXPECT_THAT(csr_.row_splits, ElementsAre(0, 2, 2, 3, 3));
+  EXPECT_THAT(csr_.positions, ElementsAre(0, 2, 1));
+  // Without holes no positions are passed (the k-th id of a row is at position k).
+  std::vector<int64_t> packed = {0, 0, 0, 1, 2, 0};
+  std::vector<int64_t> packed_values = {1, 2, 3};
+  ASSERT_TRUE(Convert(FeatureInput::Sparse(packed, packed_values, {4, 3})).ok());
+  EXPECT_TRUE(csr_.positions.empty());
 }
 
 TEST_F(InputConversionTest, SequenceRejectsWeightsDenseAndHighRank) {

@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// Tests of embrt/sharding.h against the 13-rows-on-5-hosts example of tf_semantics.md §2a.
+// Tests of embrt/sharding.h against the 13-rows-on-5-hosts example of plugin_api/MATH.md §7.2.
 
 #include "embrt/sharding.h"
 

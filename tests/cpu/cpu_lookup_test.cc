@@ -1,7 +1,7 @@
 // Copyright embrt authors.
 //
 // Forward pass of the cpu backend: combiners, weights, empty bags, zero weight sums, sequence
-// features and dense (one id per row) inputs, against tf_semantics.md §5.2 / §5.5 and the
+// features and dense (one id per row) inputs, against plugin_api/MATH.md §5.2 / §5.5 and the
 // canonical gain form written out here.
 
 #include <cmath>

@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// One training step of every optimizer on the fixture of tf_semantics.md §5.1 (tables row-major
+// One training step of every optimizer on the fixture of plugin_api/MATH.md §5.1 (tables row-major
 // 0..31, gradient = activation / 2), checked two ways: against the numbers of §5.4 (TF's
 // goldens, computed in f64, compared with a relative tolerance) and bit for bit against the
 // formulas of §3 evaluated here in float32 in the documented order.

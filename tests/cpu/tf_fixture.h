@@ -2,7 +2,7 @@
 //
 // File: tests/cpu/tf_fixture.h
 // ----------------------------
-// The canonical fixture of reference/tf_semantics.md §5.1 (tables video and user, features
+// The canonical fixture of plugin_api/MATH.md §5.1 (tables video and user, features
 // watched, favorited, friends, a global batch of 4), and a small scalar model of the canonical
 // gradient order that the unit tests use to compute expected values by hand.
 

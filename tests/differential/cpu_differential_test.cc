@@ -10,7 +10,7 @@
 // Tolerance: none. The cpu backend claims exact_math=1 and both sides evaluate every formula
 // in float32 in the canonical order of DESIGN.md §3 (gains from the whole bag first, then a
 // left-to-right sum; per-replica gradient sums in (feature, bag, position) order, then the
-// replica sum in replica order; tf_semantics.md §3's update formulas written left to right),
+// replica sum in replica order; plugin_api/MATH.md §3's update formulas written left to right),
 // both compiled with -ffp-contract=off and calling the same libm sqrtf/powf. So activations,
 // parameters and every slot must agree bit for bit (NaN == NaN, +0 == -0); a difference of
 // even one ULP is a bug on one side. Thread counts 1, 2 and 8 (backend option `threads`)

@@ -2,7 +2,7 @@
 //
 // File: tests/golden/golden_fixture.h
 // -----------------------------------
-// TF's canonical fixture (reference/tf_semantics.md §5.1) driven through the PUBLIC core API,
+// TF's canonical fixture (plugin_api/MATH.md §5.1) driven through the PUBLIC core API,
 // embrt::Embedding with the cpu backend: configs, per-replica inputs (watched as a sparse COO
 // tensor, favorited and friends as ragged rows, as TF's tests feed them), table loading and
 // retrieval, and one training step with dL/da = a/2.

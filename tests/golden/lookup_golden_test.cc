@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// TF's lookup goldens (reference/tf_semantics.md §5.2, §5.5, §5.6 "weights 0.5") through
+// TF's lookup goldens (plugin_api/MATH.md §5.2, §5.5, §5.6 "weights 0.5") through
 // embrt::Embedding on the cpu backend. Activations of integer tables are exact, so most checks
 // are exact equality; the rest use TF's assertAllClose (rtol 1e-6, atol 1e-6).
 
@@ -173,6 +173,30 @@ TEST(LookupGoldenTest, SequenceLookupPadsAndTruncates) {
   a = embedding->Dequeue();
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ((*a)[2].values, expected);
+}
+
+// ABI 1.1 positions: a SparseTensor sequence input with holes works as in TF (scatter of each
+// id to [b, position]). friends L = 3, the user table holds row-major 0..31 (row r = [2r, 2r+1]):
+// example 0 has id 3 at position 2 only, example 1 ids 0, 1 at positions 0 and 2, example 2 is
+// empty, example 3 has id 2 at position 1 (and id 5 at position 3 >= L, dropped).
+TEST(LookupGoldenTest, SparseSequenceWithHoles) {
+  EmbeddingConfig config = CanonicalConfig("sgd {}", 1);
+  config.mutable_features(2)->set_max_sequence_length(3);
+  std::unique_ptr<Embedding> embedding = Loaded(config);
+  ASSERT_NE(embedding, nullptr);
+  CanonicalInputs canonical(0, 1);
+  const std::vector<int64_t> indices = {0, 2, 1, 0, 1, 2, 3, 1, 3, 3};
+  const std::vector<int64_t> ids = {3, 0, 1, 2, 5};
+  std::vector<FeatureInput> inputs = {canonical.features()[0], canonical.features()[1],
+                                      FeatureInput::Sparse(indices, ids, {4, 4})};
+  ASSERT_TRUE(embedding->Enqueue(inputs, {}, false).ok());
+  absl::StatusOr<std::vector<Tensor>> a = embedding->Dequeue();
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ((*a)[2].shape, (std::vector<int64_t>{4, 3, 2}));
+  EXPECT_EQ((*a)[2].values, (std::vector<float>{0, 0, 0, 0, 6, 7,    //
+                                                0, 1, 0, 0, 2, 3,    //
+                                                0, 0, 0, 0, 0, 0,    //
+                                                0, 0, 4, 5, 0, 0}));
 }
 
 // §5.5 high-dimensional: each example's sparse rows repeated 4 times on a new leading axis:

@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// TF's simulated quantization (reference/tf_semantics.md §4.7, goldens §5.8) through the public
+// TF's simulated quantization (plugin_api/MATH.md §4.7, goldens §5.8) through the public
 // API, embrt::Embedding on the cpu backend: each looked-up element is quantized before the
 // combiner, the stored table stays f32 and gradients pass straight through.
 

@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// TF's training goldens (reference/tf_semantics.md §5.3, §5.4, §5.6) through embrt::Embedding
+// TF's training goldens (plugin_api/MATH.md §5.3, §5.4, §5.6) through embrt::Embedding
 // on the cpu backend, with one replica of 4 and with two replicas of 2 (replica summation).
 // Tables and slots are checked against TF's numbers with TF's tolerances (SGD/Adagrad 1e-6,
 // Adam 1e-4, FTRL 5e-5 / 5e-4, AdagradMomentum 1e-3, plus atol 1e-6), and, tighter, against
@@ -227,6 +227,41 @@ TEST(TrainingGoldenTest, SequenceTraining) {
       }
     }
   }
+}
+
+// ABI 1.1 positions: the gradient at [b, position] of a sparse sequence input with holes
+// reaches that position's id; holes reach nothing. friends L = 3, SGD 0.1, gradient value
+// 1 + (flat index of the position), user rows row-major 0..31.
+TEST(TrainingGoldenTest, SparseSequenceWithHoles) {
+  EmbeddingConfig config = CanonicalConfig(TfTestOptimizerText("sgd"), 1);
+  config.mutable_features(2)->set_max_sequence_length(3);
+  std::unique_ptr<Embedding> embedding = Loaded(config);
+  ASSERT_NE(embedding, nullptr);
+  CanonicalInputs canonical(0, 1);
+  // Example 0: id 3 at position 2; example 1: ids 0, 1 at 0 and 2; example 3: id 1 at 1.
+  const std::vector<int64_t> indices = {0, 2, 1, 0, 1, 2, 3, 1};
+  const std::vector<int64_t> ids = {3, 0, 1, 1};
+  std::vector<FeatureInput> inputs = {canonical.features()[0], canonical.features()[1],
+                                      FeatureInput::Sparse(indices, ids, {4, 3})};
+  ASSERT_TRUE(embedding->Enqueue(inputs, {}, true).ok());
+  absl::StatusOr<std::vector<Tensor>> a = embedding->Dequeue();
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::vector<Tensor> gradients = *a;
+  for (Tensor& t : gradients) std::fill(t.values.begin(), t.values.end(), 0.0f);
+  for (size_t i = 0; i < gradients[2].values.size(); ++i) {
+    gradients[2].values[i] = static_cast<float>(i + 1);
+  }
+  std::vector<std::optional<TensorView>> views;
+  for (const Tensor& t : gradients) views.push_back(TensorView::Of(t));
+  ASSERT_TRUE(embedding->ApplyGradients(views).ok());
+  absl::StatusOr<std::vector<std::vector<std::vector<float>>>> tables = RetrieveAll(*embedding);
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  const std::vector<float>& user = (*tables)[1][0];
+  // Row 3 from [0, 2] = (5, 6); row 0 from [1, 0] = (7, 8); row 1 from [1, 2] = (11, 12) and
+  // [3, 1] = (21, 22), summed; row 2 untouched.
+  EXPECT_EQ(std::vector<float>(user.begin(), user.begin() + 8),
+            (std::vector<float>{0 - 0.1f * 7, 1 - 0.1f * 8, 2 - 0.1f * (11 + 21),
+                                3 - 0.1f * (12 + 22), 4, 5, 6 - 0.1f * 5, 7 - 0.1f * 6}));
 }
 
 // §5.6 dynamic learning rate: lr = max(0.5, 1 − 0.05·step); vocab R, dim 4, zeros, sum; each

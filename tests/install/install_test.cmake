@@ -23,7 +23,9 @@ endfunction()
 
 run_step("cmake --install" "${CMAKE_COMMAND}" --install "${EMBRT_BUILD_DIR}" --prefix "${prefix}")
 foreach(file IN ITEMS include/embrt/config.h include/embrt/config.pb.h include/embrt/plugin_api.h
-                      include/embrt/plugin_sdk.h include/embrt/status_macros.h)
+                      include/embrt/plugin_sdk.h include/embrt/status_macros.h
+                      include/embrt/plugin_c_helpers.h share/embrt/skeleton_c/skeleton.c
+                      share/embrt/plugin_api/plugin_exports.map share/embrt/plugin_api/MATH.md)
   if(NOT EXISTS "${prefix}/${file}")
     message(FATAL_ERROR "install_test: ${file} was not installed under ${prefix}")
   endif()

@@ -68,7 +68,8 @@ Case MakeCase(uint64_t seed, int global_replicas, int64_t max_vocabulary) {
     Step step;
     step.training = !random.Chance(0.2);
     for (int r = 0; r < global_replicas; ++r) {
-      step.batches.push_back(reference::RandomBatch(random, c.model));
+      step.batches.push_back(
+          reference::RandomBatch(random, c.model, /*sequence_positions=*/true));
       if (step.training) step.gradients.push_back(reference::RandomGradients(random, c.model));
     }
     if (step.training) step.learning_rates = reference::RandomLearningRates(random, c.model);

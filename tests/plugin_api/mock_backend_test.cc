@@ -29,7 +29,7 @@ TEST(MockBackendTest, AttributesDescribeTheMock) {
   EXPECT_EQ(pairs, (std::vector<std::string>{"name=mock", "vendor=embrt", "plugin_version=0.1.0",
                                              "abi_version=1.1", "deterministic=1", "exact_math=0",
                                              "optimizers=sgd", "combiners=sum,mean,sqrtn",
-                                             "multi_host=1"}));
+                                             "multi_host=1", "quantization=0", "pipelining=0"}));
 }
 
 TEST(MockBackendTest, UnwrittenRowsHaveTheDocumentedValues) {
@@ -75,18 +75,15 @@ TEST(MockBackendTest, LoadedRowsOverrideTheDefaults) {
   EXPECT_EQ(out[0], (std::vector<float>{12.0f, 13.0f, 4.0f, 4.001f}));
 }
 
-TEST(MockBackendTest, OtherSlotsAreZerosUntilLoaded) {
-  EngineSpec spec = SmallSpec();
-  spec.tables[0].optimizer = EMBRT_OPTIMIZER_ADAGRAD;
-  MockEngine engine(spec);
-  std::vector<std::vector<float>> slots;
-  ASSERT_TRUE(engine.Retrieve(0, 0, 2, 2, &slots).ok());
-  EXPECT_EQ(slots[0], (std::vector<float>{0.0f, 0.001f, 1.0f, 1.001f}));
-  EXPECT_EQ(slots[1], (std::vector<float>(4, 0.0f)));
-  ASSERT_TRUE(engine.Load(0, 1, 1, {{5.0f, 6.0f}, {0.25f, 0.5f}}).ok());
-  ASSERT_TRUE(engine.Retrieve(0, 0, 2, 2, &slots).ok());
-  EXPECT_EQ(slots[0], (std::vector<float>{0.0f, 0.001f, 5.0f, 6.0f}));
-  EXPECT_EQ(slots[1], (std::vector<float>{0.0f, 0.0f, 0.25f, 0.5f}));
+TEST(MockBackendTest, OptimizersOtherThanSgdAreUnimplemented) {
+  for (EMBRT_OptimizerKind kind : {EMBRT_OPTIMIZER_ADAGRAD, EMBRT_OPTIMIZER_ADAGRAD_MOMENTUM,
+                                   EMBRT_OPTIMIZER_ADAM, EMBRT_OPTIMIZER_FTRL}) {
+    EngineSpec spec = SmallSpec();
+    spec.tables[0].optimizer = kind;
+    MockEngine engine(spec);
+    EXPECT_EQ(engine.create_result().code, EMBRT_CODE_UNIMPLEMENTED) << "kind " << kind;
+    EXPECT_NE(engine.create_result().message.find("optimizers=sgd"), std::string::npos);
+  }
 }
 
 // Three tables with one combiner each, rows r = [r, 2r + 0.25], and one feature per table,
@@ -196,33 +193,32 @@ TEST(MockSequenceTest, PositionsArePaddedAndTruncated) {
   MockEngine engine(spec);
   ASSERT_TRUE(engine.create_result().ok()) << engine.create_result().message;
   // Row 0 has 2 ids (one padding position); row 1 has 4 (id 6 is past L and ignored).
-  Input in{{1, 2, 3, 4, 5, 6}, {0, 2, 6}, {1.0f, 2.0f, 1.0f, 1.0f, 1.0f, 1.0f}};
+  Input in{{1, 2, 3, 4, 5, 6}, {0, 2, 6}};
   ASSERT_TRUE(engine.Enqueue(0, EMBRT_MODE_TRAINING, {in}).ok());
   std::vector<std::vector<float>> out;
   ASSERT_TRUE(engine.Recv(0, &out).ok());
-  EXPECT_EQ(out[0], (std::vector<float>{1.0f, 1.001f, 4.0f, 2.0f * 2.001f, 0.0f, 0.0f,  //
+  EXPECT_EQ(out[0], (std::vector<float>{1.0f, 1.001f, 2.0f, 2.001f, 0.0f, 0.0f,  //
                                         3.0f, 3.001f, 4.0f, 4.001f, 5.0f, 5.001f}));
   // Gradients at padding positions are ignored; every real position updates its own row.
   std::vector<float> g(12, 1.0f);
   ASSERT_TRUE(engine.Send(0, {g}).ok());
   const std::vector<float> rows = engine.Parameters(0, 0, 8);
   EXPECT_EQ(rows[2 * 1], 1.0f - 0.5f);
-  EXPECT_EQ(rows[2 * 2], 2.0f - 0.5f * 2.0f);  // weight 2 under sum
+  EXPECT_EQ(rows[2 * 2], 2.0f - 0.5f);
   EXPECT_EQ(rows[2 * 5 + 1], 5.001f - 0.5f);
   EXPECT_EQ(rows[2 * 6], 6.0f);  // truncated id: untouched
   EXPECT_EQ(rows[2 * 0], 0.0f);  // padding: nothing
 }
 
-TEST(MockSequenceTest, SqrtnOfOneIdKeepsOnlyTheWeightsSign) {
+TEST(MockSequenceTest, WeightsOnASequenceAreInvalid) {
   EngineSpec spec = SmallSpec();
-  spec.tables[0].combiner = EMBRT_COMBINER_SQRTN;
   spec.features[0].max_sequence_length = 2;
   spec.features[0].input_rows = 1;
   MockEngine engine(spec);
-  ASSERT_TRUE(engine.Enqueue(0, EMBRT_MODE_INFERENCE, {Input{{3, 4}, {0, 2}, {-2.0f, 0.5f}}}).ok());
-  std::vector<std::vector<float>> out;
-  ASSERT_TRUE(engine.Recv(0, &out).ok());
-  EXPECT_EQ(out[0], (std::vector<float>{-3.0f, -3.001f, 4.0f, 4.001f}));
+  const auto status =
+      engine.Enqueue(0, EMBRT_MODE_INFERENCE, {Input{{3, 4}, {0, 2}, {-2.0f, 0.5f}}});
+  EXPECT_EQ(status.code, EMBRT_CODE_INVALID_ARGUMENT);
+  EXPECT_NE(status.message.find("takes no weights"), std::string::npos) << status.message;
 }
 
 TEST(MockSgdTest, ReplicaGradientsAreSummedBeforeOneUpdate) {
@@ -271,23 +267,6 @@ TEST(MockSgdTest, NullGradientTouchesRowsWithoutChangingThem) {
   EXPECT_EQ(engine.Parameters(0, 1, 2), (std::vector<float>{1.0f, 1.001f, 2.0f, 2.001f}));
   // The step is complete: the replica can go on.
   ASSERT_TRUE(engine.Enqueue(0, EMBRT_MODE_TRAINING, {Input{{1, 2}}}).ok());
-}
-
-TEST(MockSgdTest, NonSgdOptimizersStillApplySgdToParameters) {
-  EngineSpec spec = SmallSpec();
-  spec.tables[0].optimizer = EMBRT_OPTIMIZER_ADAM;
-  spec.features[0].input_rows = 1;
-  MockEngine engine(spec);
-  ASSERT_TRUE(engine.create_result().ok());
-  std::vector<std::vector<float>> out;
-  ASSERT_TRUE(engine.Enqueue(0, EMBRT_MODE_TRAINING, {Input{{3}}}).ok());
-  ASSERT_TRUE(engine.Recv(0, &out).ok());
-  ASSERT_TRUE(engine.Send(0, {{2.0f, 2.0f}}).ok());
-  std::vector<std::vector<float>> slots;
-  ASSERT_TRUE(engine.Retrieve(0, 3, 1, 3, &slots).ok());
-  EXPECT_EQ(slots[0], (std::vector<float>{2.0f, 3.001f - 1.0f}));
-  EXPECT_EQ(slots[1], (std::vector<float>{0.0f, 0.0f}));
-  EXPECT_EQ(slots[2], (std::vector<float>{0.0f, 0.0f}));
 }
 
 TEST(MockSgdTest, RepeatedRunsGiveTheSameBits) {

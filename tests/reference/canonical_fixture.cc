@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// The canonical fixture's data, copied from reference/tf_semantics.md §5.1–§5.4.
+// The canonical fixture's data, copied from plugin_api/MATH.md §5.1–§5.4.
 
 #include "canonical_fixture.h"
 

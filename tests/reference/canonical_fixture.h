@@ -2,7 +2,7 @@
 //
 // File: tests/reference/canonical_fixture.h
 // -----------------------------------------
-// TF's canonical embedding fixture (reference/tf_semantics.md §5.1) and its golden numbers
+// TF's canonical embedding fixture (plugin_api/MATH.md §5.1) and its golden numbers
 // (§5.2–§5.4), as plain data shared by the scalar reference's own test, the conformance suite
 // (through the C ABI) and the golden tests (through embrt::Embedding).
 //

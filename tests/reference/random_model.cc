@@ -107,7 +107,10 @@ ModelSpec RandomModel(RandomSource& random, const RandomModelLimits& limits) {
     table.name = "table_" + std::to_string(t);
     table.vocabulary_size = random.Chance(0.1) ? 1 : random.Int(1, limits.max_vocabulary);
     table.dim = random.Chance(0.1) ? 1 : static_cast<int32_t>(random.Int(1, limits.max_dim));
-    table.combiner = Pick(random, {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn});
+    table.combiner =
+        limits.combiners.empty()
+            ? Pick(random, {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn})
+            : limits.combiners[random.Int(0, static_cast<int64_t>(limits.combiners.size()) - 1)];
     const Optimizer kind = kinds[random.Int(0, static_cast<int64_t>(kinds.size()) - 1)];
     table.optimizer = RandomOptimizer(random, kind, &num_tags);
     model.tables.push_back(table);
@@ -134,7 +137,7 @@ ModelSpec RandomModel(RandomSource& random, const RandomModelLimits& limits) {
   return model;
 }
 
-ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model) {
+ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model, bool sequence_positions) {
   ReplicaBatch batch;
   for (const FeatureSpec& feature : model.features) {
     const int64_t vocab = model.tables[feature.table].vocabulary_size;
@@ -165,6 +168,16 @@ ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model) {
         }
       }
       if (!dense) input.row_splits.push_back(static_cast<int32_t>(input.ids.size()));
+      if (sequence && sequence_positions) {
+        // `length` of the L positions, each kept with the chance still needed, in order.
+        int64_t left = length;
+        for (int32_t p = 0; p < feature.max_sequence_length && left > 0; ++p) {
+          if (random.Int(1, feature.max_sequence_length - p) <= left) {
+            input.positions.push_back(p);
+            --left;
+          }
+        }
+      }
     }
     batch.push_back(std::move(input));
   }

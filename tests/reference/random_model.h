@@ -42,12 +42,17 @@ struct RandomModelLimits {
   int num_replicas = 1;
   // Empty: every optimizer.
   std::vector<Optimizer> optimizers;
+  // Empty: every combiner.
+  std::vector<Combiner> combiners;
 };
 
 ModelSpec RandomModel(RandomSource& random, const RandomModelLimits& limits);
 // One replica's inputs: empty bags, duplicate ids, weights on some features, dense (one id
 // per row, no row_splits) now and then; sequence rows never longer than the feature's L.
-ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model);
+// With `sequence_positions` (ABI 1.1), every sequence row also gets random positions: an
+// ascending subset of [0, L), so rows have holes.
+ReplicaBatch RandomBatch(RandomSource& random, const ModelSpec& model,
+                         bool sequence_positions = false);
 // Gradients in [-1, 1]; each feature's is missing (a zero gradient) with `none_probability`.
 Gradients RandomGradients(RandomSource& random, const ModelSpec& model,
                           double none_probability = 0.1);

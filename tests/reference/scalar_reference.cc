@@ -17,7 +17,7 @@ namespace {
 
 float Clamp(float x, float lower, float upper) { return std::min(std::max(x, lower), upper); }
 
-// The gains of one bag (tf_semantics.md §4.2), computed from the whole bag before any row is
+// The gains of one bag (plugin_api/MATH.md §4.2), computed from the whole bag before any row is
 // read. `weights` may be NULL (all weights 1).
 std::vector<float> BagGains(Combiner combiner, const float* weights, int64_t begin,
                             int64_t end) {
@@ -47,6 +47,11 @@ std::vector<float> BagGains(Combiner combiner, const float* weights, int64_t beg
     }
   }
   return gains;
+}
+
+// Sequence position of the id at offset `k`, the `p`-th of its row.
+int64_t PositionOf(const FeatureBatch& input, int64_t k, int64_t p) {
+  return input.positions.empty() ? p : input.positions[k];
 }
 
 // Offsets [begin, end) of row `b`'s ids.
@@ -134,10 +139,11 @@ Activations ScalarReference::Lookup(const ReplicaBatch& batch) const {
     for (int64_t b = 0; b < feature.input_rows; ++b) {
       const auto [begin, end] = RowRange(input, b);
       if (feature.max_sequence_length > 0) {
-        const int64_t length = std::min<int64_t>(end - begin, feature.max_sequence_length);
-        for (int64_t p = 0; p < length; ++p) {
+        for (int64_t p = 0; p < end - begin; ++p) {
+          const int64_t position = PositionOf(input, begin + p, p);
+          if (position >= feature.max_sequence_length) continue;  // dropped
           const int64_t id = input.ids[begin + p];
-          float* dst = &out[(b * feature.max_sequence_length + p) * dim];
+          float* dst = &out[(b * feature.max_sequence_length + position) * dim];
           for (int64_t d = 0; d < dim; ++d) dst[d] = params[id * dim + d];
         }
         continue;
@@ -169,10 +175,12 @@ void ScalarReference::ForEachOccurrence(const ReplicaBatch& batch, const Gradien
     for (int64_t b = 0; b < feature.input_rows; ++b) {
       const auto [begin, end] = RowRange(input, b);
       if (feature.max_sequence_length > 0) {
-        const int64_t length = std::min<int64_t>(end - begin, feature.max_sequence_length);
-        for (int64_t p = 0; p < length; ++p) {
-          const float* g =
-              grad == nullptr ? nullptr : grad + (b * feature.max_sequence_length + p) * dim;
+        for (int64_t p = 0; p < end - begin; ++p) {
+          const int64_t position = PositionOf(input, begin + p, p);
+          if (position >= feature.max_sequence_length) continue;  // dropped
+          const float* g = grad == nullptr
+                               ? nullptr
+                               : grad + (b * feature.max_sequence_length + position) * dim;
           visit(static_cast<int>(f), Occurrence{input.ids[begin + p], 1.0f, g});
         }
         continue;
@@ -260,10 +268,10 @@ void ScalarReference::UpdateRow(int t, int64_t row, std::vector<float> g, float 
   std::vector<std::vector<float>>& slots = slots_[t];
   float* w = &slots[0][row * dim];
 
-  // 1. Gradient clipping (§3.0 step 4).
+  // 1. Gradient clipping (MATH.md §3.0).
   for (int d = 0; d < dim; ++d) g[d] = Clamp(g[d], opt.clip_gradient_min, opt.clip_gradient_max);
 
-  // 2. Decoupled weight decay (§3.0 step 5).
+  // 2. Decoupled weight decay (MATH.md §3.0).
   if (opt.weight_decay_factor != 0.0f) {
     const float decay = opt.multiply_weight_decay_factor_by_learning_rate
                             ? opt.weight_decay_factor * lr
@@ -347,7 +355,7 @@ void ScalarReference::UpdateRow(int t, int64_t row, std::vector<float> g, float 
     }
   }
 
-  // 4. Weight clipping after the update (§3.0 step 7).
+  // 4. Weight clipping after the update (MATH.md §3.0).
   for (int d = 0; d < dim; ++d) w[d] = Clamp(w[d], opt.clip_weight_min, opt.clip_weight_max);
 }
 

@@ -3,7 +3,7 @@
 // File: tests/reference/scalar_reference.h
 // ----------------------------------------
 // A plain, slow, obviously-correct model of the math every embrt backend must match: lookups
-// through the combiners (reference/tf_semantics.md §4) and one training step of every optimizer
+// through the combiners (plugin_api/MATH.md §4) and one training step of every optimizer
 // with all its options (§3). It shares no code with any plugin or with the core; it is written
 // straight from the formulas so that the cpu backend, the conformance suite and the golden tests
 // can be checked against it.
@@ -16,12 +16,12 @@
 //             position) order; then g[row] = 0 + g_0[row] + g_1[row] + ... in replica order.
 //   update    per touched row, in this order: gradient clip, decoupled weight decay
 //             (w ← w − λ'·w), the optimizer's formula written left to right exactly as in
-//             tf_semantics.md §3.1–3.5, weight clip.
+//             plugin_api/MATH.md §3.1–3.5, weight clip.
 // With gradient accumulation off, every occurrence is its own update (its gradient is
 // gain·dL/da), applied in the same canonical order (replica, feature, bag, position).
 // Non-lazy Adam treats every row of the table as touched (g = 0 where no id occurred).
 //
-// Simulated quantization (tf_semantics.md §4.7), for a table with num_buckets > 0 in
+// Simulated quantization (plugin_api/MATH.md §4.7), for a table with num_buckets > 0 in
 // ModelSpec::quantization:
 // every looked-up element E[i][d] is replaced, before it meets its gain (or is copied to a
 // sequence position), by
@@ -30,8 +30,9 @@
 // Gradients pass straight through: backward and updates ignore quantization.
 //
 // Sequence features (max_sequence_length L > 0): position p of row b is the p-th id of the row,
-// no combiner, weights ignored; ids at p >= L are dropped; missing positions are zeros and
-// receive no gradient.
+// or, when the batch carries `positions` (ABI 1.1), the position given for that id, so a row may
+// have holes; no combiner, weights ignored; ids at p >= L are dropped; missing positions are
+// zeros and receive no gradient.
 //
 // Thread safety: a ScalarReference is a plain value; const methods may run concurrently.
 
@@ -146,6 +147,9 @@ struct FeatureBatch {
   std::vector<int64_t> ids;
   std::vector<int32_t> row_splits;  // input_rows + 1 offsets; empty: one id per row
   std::vector<float> weights;       // one per id; empty: all 1
+  // ABI 1.1, sequence features only: one position per id, ascending inside each row; empty:
+  // the p-th id of a row is at position p.
+  std::vector<int32_t> positions = {};
 };
 using ReplicaBatch = std::vector<FeatureBatch>;  // one per feature, in feature order
 

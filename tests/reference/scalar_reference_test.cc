@@ -1,6 +1,6 @@
 // Copyright embrt authors.
 //
-// The scalar reference against TF's numbers (reference/tf_semantics.md §5.2–§5.6) and against
+// The scalar reference against TF's numbers (plugin_api/MATH.md §5.2–§5.6) and against
 // hand-computed values for the options TF's tests do not cover.
 
 #include "scalar_reference.h"
@@ -169,6 +169,30 @@ TEST(ScalarReferenceTest, SequenceLookupPadsAndTruncates) {
   ref.slot(1, 0) = RowMajorIota(32);
   EXPECT_EQ(ref.Lookup(CanonicalBatches(1)[0])[2],
             (std::vector<float>{6, 7, 0, 0, 0, 1, 2, 3, 6, 7, 0, 0, 0, 1, 2, 3}));
+}
+
+// ABI 1.1 positions: friends with L = 3 as TF's sparse input with holes. Row 0 has id 3 at
+// position 2 (none at 0 and 1), row 1 ids 0, 1 at positions 0 and 2; the gradient at a hole
+// reaches no row.
+TEST(ScalarReferenceTest, SequencePositionsWithHoles) {
+  OptimizerSpec sgd;
+  sgd.learning_rate = 0.5f;
+  ModelSpec model = CanonicalModel(sgd, 2);  // B = 2 per replica
+  model.features[2].max_sequence_length = 3;
+  ScalarReference ref(model);
+  ref.slot(1, 0) = RowMajorIota(32);
+  ReplicaBatch batch = CanonicalBatches(2)[0];
+  batch[2] = {{3, 0, 1}, {0, 1, 3}, {}, {2, 0, 2}};
+  EXPECT_EQ(ref.Lookup(batch)[2],
+            (std::vector<float>{0, 0, 0, 0, 6, 7, 0, 1, 0, 0, 2, 3}));
+  Gradients gradients = {{}, {}, std::vector<float>(12)};
+  for (int i = 0; i < 12; ++i) gradients[2][i] = static_cast<float>(i + 1);
+  ref.ApplyGradients({batch, CanonicalBatches(2)[1]}, {gradients, {{}, {}, {}}});
+  // Row 3 gets [b0, p2] = (5, 6); row 0 [b1, p0] = (7, 8); row 1 [b1, p2] = (11, 12).
+  EXPECT_EQ(Row(ref, 1, 0, 3), (std::vector<float>{6 - 0.5f * 5, 7 - 0.5f * 6}));
+  EXPECT_EQ(Row(ref, 1, 0, 0), (std::vector<float>{0 - 0.5f * 7, 1 - 0.5f * 8}));
+  EXPECT_EQ(Row(ref, 1, 0, 1), (std::vector<float>{2 - 0.5f * 11, 3 - 0.5f * 12}));
+  EXPECT_EQ(Row(ref, 1, 0, 2), (std::vector<float>{4, 5}));
 }
 
 // §5.6 sequence training: watched L=2, favorited L=2, friends L=3, gradient ones, SGD 0.1.

@@ -18,6 +18,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "embrt/plugin_api.h"
@@ -111,6 +113,12 @@ EMBRT_OptimizerDescription Optimizer(EMBRT_OptimizerKind kind, float learning_ra
 
 // One engine on one plugin, destroyed with the object (or by Destroy). Every call passes the
 // engine handle as it is, NULL included, so that tests may drive a failed Create on purpose.
+// Whether an input type has a .positions vector.
+template <typename T, typename = void>
+struct HasPositions : std::false_type {};
+template <typename T>
+struct HasPositions<T, std::void_t<decltype(std::declval<T>().positions)>> : std::true_type {};
+
 class Engine {
  public:
   explicit Engine(const Plugin& plugin) : plugin_(plugin) {}
@@ -125,12 +133,18 @@ class Engine {
   const Plugin& plugin() const { return plugin_; }
 
   // `inputs` is any vector of values with .ids, .row_splits and .weights vectors (empty
-  // row_splits / weights are passed as NULL).
+  // row_splits / weights are passed as NULL) and optionally .positions (ABI 1.1; empty: NULL).
   template <typename InputT>
   CallResult Enqueue(int32_t replica, EMBRT_Mode mode, const std::vector<InputT>& inputs) {
     std::vector<EMBRT_FeatureInput> structs;
     for (const InputT& input : inputs) {
       structs.push_back(FeatureInput(input.ids, input.row_splits, input.weights));
+      if constexpr (HasPositions<InputT>::value) {
+        if (!input.positions.empty()) {
+          structs.back().positions = input.positions.data();
+          structs.back().num_positions = input.positions.size();
+        }
+      }
     }
     return EnqueueRaw(replica, mode, structs);
   }

@@ -8,7 +8,7 @@
 // processes serving the same checkpoint share it.
 //
 // The semantics are newest TensorFlow's serving lookup (tpu_embedding_for_serving.py,
-// reference/tf_semantics.md §4.6):
+// plugin_api/MATH.md §7.3):
 //   - dense ids: one row per id, no combiner; shape [n] -> [n, dim], and a rank >= 2 shape
 //     whose last dim is 1 -> shape[:-1] + [dim] (the TPU layout, as in training). Weights or a
 //     sequence feature are INVALID_ARGUMENT.
