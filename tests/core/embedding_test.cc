@@ -255,6 +255,35 @@ TEST_F(EmbeddingTest, BuildRefusesOutputShapesThatOverflow) {
   EXPECT_THAT(Trace(), IsEmpty());  // no plugin ever saw them
 }
 
+// Issue 8 H: the mock refuses at Engine_Create tables it could never hold (it used to accept
+// 1e15 rows, then fill a hash map during initialization until memory ran out).
+TEST_F(EmbeddingTest, MockRefusesTablesThatCannotFitAtBuild) {
+  config_.mutable_tables(1)->set_vocabulary_size(1000000000000000);
+  config_.mutable_tables(1)->set_dim(64);
+  std::unique_ptr<Embedding> embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  absl::Status status = embedding->Build();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("table 1 'user'"), HasSubstr("1000000000000000 rows x dim 64"),
+                    HasSubstr("x 1 slots x 4 bytes = 256000000000000000 bytes"),
+                    HasSubstr("max_table_bytes = 4294967296")));
+  EXPECT_FALSE(embedding->built());
+
+  // The limit is a backend option: 8 rows x dim 4 (video) + 16 x 2 (user) floats are 256 bytes.
+  config_ = *ParseConfigText(kConfig);
+  SetOption("max_table_bytes", "255");
+  embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  EXPECT_THAT(embedding->Build().message(),
+              HasSubstr("table 1 'user': 16 rows x dim 2 x 1 slots x 4 bytes = 128 bytes, "
+                        "256 bytes with the tables before it"));
+  SetOption("max_table_bytes", "256");
+  embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  EXPECT_TRUE(embedding->Build().ok());
+}
+
 // Issue 8 F: NaN or infinite weights never reach a plugin (the mock would store them).
 TEST_F(EmbeddingTest, NonFiniteWeightsNeverReachThePlugin) {
   std::unique_ptr<Embedding> embedding = CreateAndBuild();
