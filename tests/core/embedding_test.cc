@@ -284,6 +284,22 @@ TEST_F(EmbeddingTest, MockRefusesTablesThatCannotFitAtBuild) {
   EXPECT_TRUE(embedding->Build().ok());
 }
 
+// Issue 8 B through Enqueue: a rank-3 dense_shape whose product wraps to the batch is refused
+// before any plugin sees it (it used to corrupt the heap while converting to CSR).
+TEST_F(EmbeddingTest, SparseShapeThatWrapsNeverReachesThePlugin) {
+  std::unique_ptr<Embedding> embedding = CreateAndBuild();
+  ASSERT_NE(embedding, nullptr);
+  const std::vector<int64_t> indices = {1, 0, 0};
+  const std::vector<int64_t> ids = {3};
+  std::vector<FeatureInput> inputs = CanonicalInputs();
+  inputs[0] = FeatureInput::Sparse(indices, ids, {(int64_t{1} << 62) + 1, 4, 5});
+  absl::Status status = embedding->Enqueue(inputs);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'watched'"), HasSubstr("table 'video'"),
+                                      HasSubstr("[4611686018427387905, 4, 5]")));
+  for (const std::string& line : Trace()) EXPECT_THAT(line, Not(HasSubstr("Enqueue")));
+}
+
 // Issue 8 F: NaN or infinite weights never reach a plugin (the mock would store them).
 TEST_F(EmbeddingTest, NonFiniteWeightsNeverReachThePlugin) {
   std::unique_ptr<Embedding> embedding = CreateAndBuild();
