@@ -17,8 +17,11 @@
 #include "embrt/config.h"
 #include "embrt/embedding.h"
 #include "embrt/status_macros.h"
+#include "tools/training/checkpoint_config.h"
 #include "tools/training/default_config.h"
 #include "tools/training/host_state.h"
+#include "tools/training/memory_budget.h"
+#include "tools/training/resume_checkpoint.h"
 #include "tools/training/metrics.h"
 #include "tools/training/progress.h"
 
@@ -187,6 +190,9 @@ absl::StatusOr<Model> BuildModel(const EmbeddingConfig& config, int batch_size) 
           batch_size, "] (one id per example)"));
     }
   }
+  EMBRT_RETURN_IF_ERROR(CheckFitsInMemory(
+      absl::StrCat("batch size ", batch_size, " (--batch_size or per_replica_batch_size)"),
+      "per-step buffers", StepBufferBytes(batch_size, resolved.features.size(), model.dim)));
   EMBRT_ASSIGN_OR_RETURN(model.embedding, Embedding::Create(config));
   model.num_hosts = model.embedding->config().config.num_hosts();
   model.host_id = model.embedding->config().config.host_id();
@@ -265,6 +271,8 @@ EvalResult TeacherResult(const SyntheticClicks& clicks, int64_t count) {
 }
 
 // Skips `count` training examples (resuming), cycling through the data like training does.
+// Reads at most one pass plus `count` modulo the pass length: whole passes are skipped by
+// arithmetic, so a huge count from a checkpoint never means a huge loop over a file.
 absl::Status SkipExamples(ExampleSource& source, int64_t count) {
   Example scratch;
   int64_t read_this_pass = 0;
@@ -276,6 +284,7 @@ absl::Status SkipExamples(ExampleSource& source, int64_t count) {
       continue;
     }
     if (read_this_pass == 0) return absl::InvalidArgumentError("the data holds no example");
+    if (read_this_pass == i) count = i + (count - i) % read_this_pass;  // after the first pass
     read_this_pass = 0;
     EMBRT_RETURN_IF_ERROR(source.Rewind());
   }
@@ -381,6 +390,11 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   }
   EMBRT_RETURN_IF_ERROR(OverrideOptimizer(options.optimizer, options.learning_rate, config));
   config.set_seed(options.seed);
+  if (config.per_replica_batch_size() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config ", options.config_path, ": per_replica_batch_size must be >= 0 (0: --batch_size "
+        "or the default), got ", config.per_replica_batch_size()));
+  }
   const int batch_size = options.batch_size > 0                   ? options.batch_size
                          : config.per_replica_batch_size() > 0 ? config.per_replica_batch_size()
                                                                   : kDefaultBatchSize;
@@ -414,22 +428,29 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   bool bias_initialized = false;
   HostOptimizer bias_optimizer(HostOptimizer::Kind::kAdagrad, options.bias_learning_rate);
   int64_t examples_seen = 0;
-  if (options.resume) {
-    absl::StatusOr<std::string> latest = ResolveCheckpointPath(options.checkpoint_dir);
-    if (latest.ok()) {
-      EMBRT_RETURN_IF_ERROR(RestoreCheckpoint(*model.embedding, *latest));
-      const int64_t step = model.embedding->step();
-      EMBRT_ASSIGN_OR_RETURN(HostState state,
-                             LoadHostState(HostStatePath(options.checkpoint_dir, step)));
-      bias = state.bias;
-      bias_initialized = true;
-      bias_optimizer.set_accumulator(state.bias_accumulator);
-      examples_seen = state.examples_seen;
+  // Never overwrites a checkpoint, never silently starts over (resume_checkpoint.h).
+  EMBRT_ASSIGN_OR_RETURN(const std::string start,
+                         ChooseStartCheckpoint(options.checkpoint_dir, options.resume));
+  if (!start.empty()) {
+    EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> stored,
+                           CheckpointReader::Open(start, CheckpointReader::Options{false}));
+    HostStateLimits limits;
+    limits.step = stored->step();
+    limits.max_batch_size =
+        std::max<int64_t>(batch_size, stored->manifest().config().per_replica_batch_size());
+    stored.reset();
+    EMBRT_ASSIGN_OR_RETURN(HostState state,
+                           LoadHostState(HostStatePathForCheckpoint(start, limits.step), limits));
+    EMBRT_RETURN_IF_ERROR(RestoreCheckpoint(*model.embedding, start));
+    const int64_t step = model.embedding->step();
+    bias = state.bias;
+    bias_initialized = true;
+    bias_optimizer.set_accumulator(state.bias_accumulator);
+    examples_seen = state.examples_seen;
+    if (total_steps == 0 || step < total_steps) {
       EMBRT_RETURN_IF_ERROR(SkipExamples(*sources.train, examples_seen));
-      report.first_step = step;
-    } else if (!absl::IsNotFound(latest.status())) {
-      return latest.status();
     }
+    report.first_step = step;
   }
 
   report.format = DataFormatName(format);
@@ -599,7 +620,10 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     report.curve.train.push_back({static_cast<double>(examples_seen), last_train_loss});
   }
   if (last_eval_step != step) EMBRT_RETURN_IF_ERROR(evaluate());
-  if (!options.checkpoint_dir.empty() &&
+  // A resumed run that trained no step has nothing new to save (and its step's checkpoint
+  // exists already).
+  const bool trained = step > report.first_step || report.first_step == 0;
+  if (!options.checkpoint_dir.empty() && trained &&
       (report.checkpoint.empty() || step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
     EMBRT_RETURN_IF_ERROR(save_checkpoint());
   }
@@ -638,17 +662,22 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
   EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
                          CheckpointReader::Open(path, CheckpointReader::Options{false}));
   const int64_t step = reader->step();
-  EMBRT_ASSIGN_OR_RETURN(HostState state,
-                         LoadHostState(HostStatePathForCheckpoint(path, step)));
-  EmbeddingConfig config = reader->manifest().config();
+  // The checkpoint never chooses the plugin or the layout (checkpoint_config.h).
+  const EmbeddingConfig config =
+      ConfigForRestoring(reader->manifest().config(), options.backend, options.batch_size);
+  const int batch_size = config.per_replica_batch_size();
+  HostStateLimits limits;
+  limits.step = step;
+  limits.max_batch_size = reader->manifest().config().per_replica_batch_size();
+  // The stored config's tables must be the checkpoint's (whose sizes its files prove) before
+  // any engine allocates them.
+  {
+    EMBRT_ASSIGN_OR_RETURN(const ResolvedConfig stored, ResolveConfig(config));
+    EMBRT_RETURN_IF_ERROR(reader->CheckCompatible(stored));
+  }
   reader.reset();
-  // The checkpoint may come from any host count; this run's hosts come from mpirun.
-  config.set_num_hosts(0);
-  config.clear_host_id();
-  if (!options.backend.empty()) config.mutable_backend()->set_name(options.backend);
-  const int batch_size =
-      options.batch_size > 0 ? options.batch_size : config.per_replica_batch_size();
-  config.set_per_replica_batch_size(batch_size);
+  EMBRT_ASSIGN_OR_RETURN(HostState state,
+                         LoadHostState(HostStatePathForCheckpoint(path, step), limits));
 
   DataOptions data = options.data;
   if (options.format.has_value()) {
