@@ -12,6 +12,18 @@ if(EMBRT_SANITIZE)
   add_link_options(-fsanitize=${_embrt_sanitizers})
 endif()
 
+# libFuzzer targets (tests/fuzz): clang only. Everything is built with coverage
+# instrumentation (fuzzer-no-link) so that the fuzzers see inside libembrt; only the fuzz
+# binaries link libFuzzer's main. Use the "fuzz" preset, which also turns on ASan + UBSan.
+option(EMBRT_FUZZ "Build the libFuzzer targets of tests/fuzz (needs clang)" OFF)
+if(EMBRT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "EMBRT_FUZZ needs clang (e.g. -DCMAKE_CXX_COMPILER=clang++-14 "
+                        "-DCMAKE_C_COMPILER=clang-14, or `cmake --preset fuzz`)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 find_program(EMBRT_CCACHE ccache)
 if(EMBRT_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
   set(CMAKE_C_COMPILER_LAUNCHER "${EMBRT_CCACHE}")

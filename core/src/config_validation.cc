@@ -21,12 +21,15 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "checked_math.h"
 #include "embrt/config.h"
 #include "embrt/status_macros.h"
 
@@ -544,6 +547,16 @@ absl::StatusOr<ResolvedConfig> ResolveConfig(const EmbeddingConfig& config) {
       }
     }
     feature.output_shape.assign(given.output_shape().begin(), given.output_shape().end());
+    // Activations are output_shape x dim floats: that count must not wrap (a product of
+    // [2^32, 2^32] is 0 in int64 arithmetic, 3037000500^2 is negative).
+    const ResolvedTable& table = resolved.tables[feature.table_index];
+    const std::optional<int64_t> elements = internal::CheckedProduct(feature.output_shape);
+    if (!elements.has_value() || !internal::CheckedMul<int64_t>(*elements, table.dim) ||
+        !internal::CheckedBytes(*elements, table.dim, sizeof(float))) {
+      return Invalid(label, absl::StrCat("output_shape [", absl::StrJoin(feature.output_shape, ", "),
+                                         "] x dim ", table.dim, " of table '", table.name,
+                                         "' has more elements than int64 can count"));
+    }
   }
   return resolved;
 }

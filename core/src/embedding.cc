@@ -15,8 +15,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +33,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "checked_math.h"
 #include "device_description.h"
 #include "embrt/sharding.h"
 #include "embrt/status_macros.h"
@@ -47,10 +51,9 @@ std::string ShapeText(absl::Span<const int64_t> shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
+// The product of a shape that Build already checked (CheckOutputShape): it cannot overflow.
 int64_t Product(absl::Span<const int64_t> shape) {
-  int64_t product = 1;
-  for (int64_t d : shape) product *= d;
-  return product;
+  return internal::CheckedProduct(shape).value_or(-1);
 }
 
 absl::string_view CombinerName(Combiner combiner) {
@@ -162,6 +165,8 @@ class Embedding::Impl {
   }
 
   absl::Status Build(int batch_size, absl::Span<const std::vector<int64_t>> given_shapes);
+  // INVALID_ARGUMENT when feature f's output shape (dimensions >= 1) overflows with its dim.
+  absl::Status CheckOutputShape(int f, absl::Span<const int64_t> shape) const;
   bool built() const { return engine_ != nullptr; }
   bool tables_initialized() const {
     return tables_initialized_.load(std::memory_order_acquire);
@@ -318,6 +323,28 @@ absl::Status Embedding::Impl::CheckSchedules() const {
   return absl::OkStatus();
 }
 
+absl::Status Embedding::Impl::CheckOutputShape(int f, absl::Span<const int64_t> shape) const {
+  // The activations of one replica, shape x dim floats, must be countable in int64 and
+  // addressable in bytes, and the rows a plugin sees (at most the shape's product) must fit the
+  // ABI's int32 row splits. A wrapped product would build a feature of 0 or negative rows.
+  const int32_t dim = config_.tables[config_.features[f].table_index].dim;
+  const std::optional<int64_t> elements = internal::CheckedProduct(shape);
+  const std::optional<int64_t> floats =
+      elements.has_value() ? internal::CheckedMul<int64_t>(*elements, dim) : std::nullopt;
+  if (!floats.has_value() || !internal::CheckedBytes(*floats, sizeof(float), 1).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Build: output shape ", ShapeText(shape), " of ", Label(f), " x dim ", dim,
+        " has more elements than int64 can count"));
+  }
+  if (*elements > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Build: output shape ", ShapeText(shape), " of ", Label(f), " has ", *elements,
+        " elements; at most ", std::numeric_limits<int32_t>::max(),
+        " rows per replica fit the plugin ABI's int32 row splits"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Embedding::Impl::Build(int batch_size,
                                     absl::Span<const std::vector<int64_t>> given_shapes) {
   if (built()) {
@@ -331,7 +358,13 @@ absl::Status Embedding::Impl::Build(int batch_size,
   }
   if (batch_size == 0) batch_size = config_.config.per_replica_batch_size();
   if (batch_size == 0 && !given_shapes.empty() && !given_shapes[0].empty()) {
-    batch_size = static_cast<int>(given_shapes[0][0]);
+    const int64_t leading = given_shapes[0][0];
+    if (leading > std::numeric_limits<int>::max()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "BuildWithOutputShapes: the batch size ", leading, " of ", Label(0),
+          "'s output shape ", ShapeText(given_shapes[0]), " does not fit int"));
+    }
+    batch_size = static_cast<int>(leading);
   }
   if (batch_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -368,6 +401,7 @@ absl::Status Embedding::Impl::Build(int batch_size,
             " is not fully defined (every dimension must be >= 1)"));
       }
     }
+    EMBRT_RETURN_IF_ERROR(CheckOutputShape(f, shapes[f]));
     if (length > 0) {
       if (!config_shape && shapes[f].size() == 2 && shapes[f][1] == length) {
         input_rows[f] = shapes[f][0];

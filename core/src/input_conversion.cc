@@ -8,6 +8,7 @@
 #include "input_conversion.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "checked_math.h"
 #include "embrt/status_macros.h"
 
 namespace embrt {
@@ -85,6 +87,16 @@ absl::Status CheckWeights(const FeatureLayout& layout, const FeatureInput& input
         "Weights of ", Describe(layout), " have ", weights->values.size(),
         " values but the input has ", input.values.size(), " ids"));
   }
+  // Any finite weight is accepted, negative or zero included (TF's TPU path takes them as
+  // given: tf_semantics.md §4.5); NaN and infinity are refused here, before any plugin sees
+  // them, so that no backend can store them in a table.
+  for (size_t k = 0; k < weights->values.size(); ++k) {
+    if (!std::isfinite(weights->values[k])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Weights of ", Describe(layout), ": weight ", k, " is ", weights->values[k],
+          " (weights must be finite)"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -108,18 +120,22 @@ absl::Status ConvertDense(const FeatureLayout& layout, const FeatureInput& input
   const int64_t count = static_cast<int64_t>(input.values.size());
   int64_t rows = count;
   if (!input.shape.empty()) {
-    int64_t product = 1;
     for (int64_t dim : input.shape) {
       if (dim < 0) {
         return absl::InvalidArgumentError(absl::StrCat(
             Describe(layout), ": dense input shape ", ShapeText(input.shape),
             " has a negative dimension"));
       }
-      product *= dim;
     }
-    if (product != count) {
+    const std::optional<int64_t> product = CheckedProduct(input.shape);
+    if (!product.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          Describe(layout), ": dense input shape ", ShapeText(input.shape), " holds ", product,
+          Describe(layout), ": dense input shape ", ShapeText(input.shape),
+          " has more elements than int64 can count"));
+    }
+    if (*product != count) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Describe(layout), ": dense input shape ", ShapeText(input.shape), " holds ", *product,
           " ids but ", count, " were given"));
     }
     if (input.shape.size() >= 2 && input.shape.back() != 1) {
@@ -158,21 +174,30 @@ absl::Status ConvertSparse(const FeatureLayout& layout, const FeatureInput& inpu
         Describe(layout), " is a sequence feature and needs a rank-2 sparse input, got "
         "dense_shape ", ShapeText(shape)));
   }
-  int64_t rows = 1;
   for (size_t d = 0; d < rank; ++d) {
     if (shape[d] < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           Describe(layout), ": sparse dense_shape ", ShapeText(shape),
           " has a negative dimension"));
     }
-    if (d + 1 < rank) rows *= shape[d];
   }
+  // The whole dense shape must be countable (as TF's TensorShape requires); then the product
+  // of the leading dimensions, the row count, cannot wrap either, and neither can a flattened
+  // row index below.
+  if (!CheckedProduct(shape).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Describe(layout), ": sparse dense_shape ", ShapeText(shape),
+        " has more elements than int64 can count"));
+  }
+  const int64_t rows = *CheckedProduct(absl::MakeConstSpan(shape).subspan(0, rank - 1));
   if (rows != layout.input_rows) return RowCountMismatch(layout, rows);
   const size_t count = input.values.size();
-  if (input.indices.size() != count * rank) {
+  const std::optional<size_t> index_count = CheckedMul(count, rank);
+  if (!index_count.has_value() || input.indices.size() != *index_count) {
     return absl::InvalidArgumentError(absl::StrCat(
-        Describe(layout), ": sparse indices hold ", input.indices.size(),
-        " values but ", count, " ids of rank ", rank, " need ", count * rank));
+        Describe(layout), ": sparse indices hold ", input.indices.size(), " values but ", count,
+        " ids of rank ", rank, " need ",
+        index_count.has_value() ? absl::StrCat(*index_count) : absl::StrCat(count, " x ", rank)));
   }
   EMBRT_RETURN_IF_ERROR(CheckIdCount(layout, count));
 

@@ -44,20 +44,33 @@ Registry& GetRegistry() {
   return *registry;
 }
 
-std::string ValueAsText(const EMBRT_NamedValue& value) {
+// The `size` bytes at `data` as a string, or an error naming `what` when they cannot be read:
+// NULL with a non-zero size, or more than kMaxPluginTextBytes.
+absl::StatusOr<std::string> PluginText(const char* data, size_t size, absl::string_view what) {
+  if (data == nullptr && size != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(what, " is NULL with size ", size));
+  }
+  if (size > kMaxPluginTextBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " has size ", size, ", more than the ", kMaxPluginTextBytes, " bytes allowed"));
+  }
+  return data == nullptr ? std::string() : std::string(data, size);
+}
+
+absl::StatusOr<std::string> ValueAsText(const EMBRT_NamedValue& value, absl::string_view what) {
   switch (value.type) {
     case EMBRT_VALUE_STRING:
-      return value.string_value == nullptr
-                 ? std::string()
-                 : std::string(value.string_value, value.string_value_size);
+      return PluginText(value.string_value, value.string_value_size, what);
     case EMBRT_VALUE_INT64:
       return absl::StrCat(value.int64_value);
     case EMBRT_VALUE_FLOAT:
       return absl::StrCat(value.float_value);
     default:
-      return absl::StrCat("<value of unknown type ", value.type, ">");
+      return absl::StrCat("<value of unknown type ", static_cast<int>(value.type), ">");
   }
 }
+
+}  // namespace
 
 absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
                             std::vector<std::pair<std::string, std::string>>* attributes) {
@@ -72,6 +85,12 @@ absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
         absl::StrCat("plugin '", path, "': Plugin_Attributes returned ", args.num_attributes,
                      " attributes but a NULL array"));
   }
+  if (args.num_attributes > kMaxPluginAttributes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin '", path, "': Plugin_Attributes returned ", args.num_attributes,
+                     " attributes, more than the ", kMaxPluginAttributes, " allowed"));
+  }
+  std::vector<std::pair<std::string, std::string>> read;
   for (size_t i = 0; i < args.num_attributes; ++i) {
     // Read only the fields inside the plugin's struct_size; the rest keep their zero defaults.
     EMBRT_NamedValue value{};
@@ -80,12 +99,20 @@ absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
                             : sizeof(value);
     std::memcpy(static_cast<void*>(&value), &args.attributes[i], size);
     if (!EMBRT_HAS_FIELD(EMBRT_NamedValue, size, name_size)) continue;
-    std::string name =
-        value.name == nullptr ? std::string() : std::string(value.name, value.name_size);
-    attributes->emplace_back(std::move(name), ValueAsText(value));
+    const std::string where = absl::StrCat("plugin '", path, "': attribute ", i);
+    absl::StatusOr<std::string> name =
+        PluginText(value.name, value.name_size, absl::StrCat(where, "'s name"));
+    if (!name.ok()) return name.status();
+    absl::StatusOr<std::string> text =
+        ValueAsText(value, absl::StrCat(where, " ('", *name, "')'s value"));
+    if (!text.ok()) return text.status();
+    read.emplace_back(*std::move(name), *std::move(text));
   }
+  attributes->insert(attributes->end(), read.begin(), read.end());
   return absl::OkStatus();
 }
+
+namespace {
 
 // Checks the table the plugin returned: present, same major version, every 1.0 function.
 absl::Status CheckApi(const std::string& path, const EMBRT_Api* api) {
@@ -186,9 +213,19 @@ absl::Status ConsumeError(const EMBRT_Api* api, EMBRT_Error* error, absl::string
   message.struct_size = EMBRT_Error_Message_Args_STRUCT_SIZE;
   message.error = error;
   api->Error_Message(&message);
-  std::string text = message.message == nullptr
-                         ? std::string()
-                         : std::string(message.message, message.message_size);
+  // A malformed error is the plugin's fault, and the message says so rather than showing an
+  // empty or truncated text; its size is never trusted to read from a NULL pointer or to
+  // allocate without bound.
+  std::string invalid;
+  std::string text;
+  if (message.message == nullptr && message.message_size != 0) {
+    invalid = absl::StrCat("NULL message of size ", message.message_size);
+  } else if (message.message_size > kMaxPluginTextBytes) {
+    invalid = absl::StrCat("message of size ", message.message_size, ", more than the ",
+                           kMaxPluginTextBytes, " bytes a plugin message may have");
+  } else if (message.message != nullptr) {
+    text.assign(message.message, message.message_size);
+  }
 
   EMBRT_Error_GetCode_Args code{};
   code.struct_size = EMBRT_Error_GetCode_Args_STRUCT_SIZE;
@@ -207,10 +244,16 @@ absl::Status ConsumeError(const EMBRT_Api* api, EMBRT_Error* error, absl::string
   if (code.code == EMBRT_CODE_OK) {
     // An error object must never say OK; keep it an error.
     status_code = absl::StatusCode::kUnknown;
-    text = absl::StrCat(text, " (the plugin's error had code OK)");
+    invalid = absl::StrCat(invalid.empty() ? "" : absl::StrCat(invalid, ", "), "code OK");
   } else if (code.code < EMBRT_CODE_OK || code.code > EMBRT_CODE_UNAUTHENTICATED) {
     status_code = absl::StatusCode::kUnknown;
-    text = absl::StrCat(text, " (the plugin's error had unknown code ", code.code, ")");
+    invalid = absl::StrCat(invalid.empty() ? "" : absl::StrCat(invalid, ", "), "unknown code ",
+                           static_cast<int>(code.code));
+  }
+  if (!invalid.empty()) {
+    return absl::Status(status_code,
+                        absl::StrCat(prefix, "the plugin returned an invalid error (", invalid,
+                                     ")", text.empty() ? "" : ": ", text));
   }
   return absl::Status(status_code, absl::StrCat(prefix, text));
 }

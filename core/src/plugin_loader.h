@@ -5,6 +5,7 @@
 #ifndef EMBRT_CORE_SRC_PLUGIN_LOADER_H_
 #define EMBRT_CORE_SRC_PLUGIN_LOADER_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -41,9 +42,23 @@ absl::StatusOr<LoadedPlugin> LoadPlugin(absl::string_view name_or_path);
 // The directories searched for a backend name, in order.
 std::vector<std::string> PluginSearchPath();
 
+// The longest message or attribute text the host reads from a plugin, and the most attributes.
+inline constexpr size_t kMaxPluginTextBytes = size_t{1} << 20;
+inline constexpr size_t kMaxPluginAttributes = 4096;
+
 // Converts a plugin error into a Status (with the plugin's code and message, prefixed by
-// `context`) and destroys it. NULL is OK.
+// `context`) and destroys it. NULL is OK. A malformed error (a NULL message with a non-zero
+// size, a message over kMaxPluginTextBytes, code OK or a code outside the canonical range) is
+// UNKNOWN (or its own valid code) with "the plugin returned an invalid error (...)": the
+// plugin's fault, said so.
 absl::Status ConsumeError(const EMBRT_Api* api, EMBRT_Error* error, absl::string_view context);
+
+// Calls `api`'s Plugin_Attributes and appends each attribute as (name, value printed as text)
+// to `attributes`. FAILED_PRECONDITION naming `path` when the answer is malformed (a NULL array
+// or NULL text with a non-zero size, too many attributes, a text over kMaxPluginTextBytes);
+// then `attributes` is unchanged.
+absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
+                            std::vector<std::pair<std::string, std::string>>* attributes);
 
 }  // namespace internal
 }  // namespace embrt

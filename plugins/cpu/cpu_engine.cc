@@ -122,6 +122,7 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
                                      " is out of range");
     }
   }
+  if (Status fits = CheckTablesFit(config.tables, AllocatableBytes()); !fits.ok()) return fits;
   int threads = 1;
   Status status = ParseThreads(config, &threads);
   if (!status.ok()) return status;

@@ -55,6 +55,16 @@ class ShardMap {
   int64_t rows_ = 0;
 };
 
+// Bytes this process can hope to allocate and touch: physical memory plus swap, capped by
+// RLIMIT_AS and RLIMIT_DATA when they are set.
+uint64_t AllocatableBytes();
+
+// RESOURCE_EXHAUSTED when the shards of `tables` (shard_rows x dim x slots x 4 bytes, summed)
+// cannot fit `allocatable` bytes or overflow 64 bits, naming the first table that does not
+// fit, its rows, dim, slots and bytes. Checked at Engine_Create, before any allocation, so that
+// a huge config is refused with a reason instead of "out of memory" (or an endless zero-fill).
+sdk::Status CheckTablesFit(const std::vector<sdk::TableConfig>& tables, uint64_t allocatable);
+
 // Zero-filled memory for `bytes` bytes, 64-byte aligned; from 4 MiB on, 2 MiB aligned and
 // advised to use transparent huge pages (random row access over a large table otherwise pays a
 // TLB miss per row). Never returns null: throws std::bad_alloc.

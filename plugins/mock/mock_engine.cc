@@ -2,7 +2,9 @@
 
 #include "mock_engine.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 #include <utility>
@@ -91,14 +93,25 @@ sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
       return bad(where + ": input_rows " + std::to_string(feature.input_rows) +
                  " is outside [0, 2^31]");
     }
+    const int64_t dim = c.tables[static_cast<size_t>(feature.table_index)].dim;
+    int64_t activations = 0;
+    if (__builtin_mul_overflow(feature.input_rows, std::max<int64_t>(feature.max_sequence_length, 1),
+                               &activations) ||
+        __builtin_mul_overflow(activations, dim, &activations) ||
+        activations > (int64_t{1} << 40)) {
+      return bad(where + ": input_rows " + std::to_string(feature.input_rows) +
+                 " x max_sequence_length x dim " + std::to_string(dim) +
+                 " is more than 2^40 activations");
+    }
     if (!feature.output_shape.empty()) {
       int64_t product = 1;
       for (int64_t d : feature.output_shape) {
         if (d < 0 || d > (int64_t{1} << 31)) {
           return bad(where + ": output_shape has dimension " + std::to_string(d));
         }
-        product *= d;
-        if (product > (int64_t{1} << 40)) return bad(where + ": output_shape is too large");
+        if (__builtin_mul_overflow(product, d, &product) || product > (int64_t{1} << 40)) {
+          return bad(where + ": output_shape is too large");
+        }
       }
       const int64_t positions = feature.max_sequence_length > 0 ? feature.max_sequence_length : 1;
       if (product != feature.input_rows * positions) {
@@ -106,6 +119,33 @@ sdk::Status ValidateConfig(const sdk::EngineConfig& c) {
                    " positions but input_rows * max(max_sequence_length, 1) is " +
                    std::to_string(feature.input_rows * positions));
       }
+    }
+  }
+  return sdk::Status();
+}
+
+// RESOURCE_EXHAUSTED when the tables, with every row written (as the core's initialization
+// does), would need more than `max_bytes`: refused now rather than by running out of memory.
+sdk::Status CheckTableBytes(const sdk::EngineConfig& c, int64_t max_bytes) {
+  int64_t total = 0;
+  for (size_t t = 0; t < c.tables.size(); ++t) {
+    const sdk::TableConfig& table = c.tables[t];
+    const int64_t slots = sdk::SlotCount(table.optimizer.kind);
+    int64_t bytes = 0;
+    const bool overflow = __builtin_mul_overflow(table.shard_rows, int64_t{table.dim}, &bytes) ||
+                          __builtin_mul_overflow(bytes, slots, &bytes) ||
+                          __builtin_mul_overflow(bytes, int64_t{sizeof(float)}, &bytes) ||
+                          __builtin_add_overflow(total, bytes, &total);
+    if (overflow || total > max_bytes) {
+      const std::string size =
+          overflow ? "more bytes than int64 counts" : std::to_string(bytes) + " bytes";
+      return sdk::Status::ResourceExhausted(
+          "mock backend: table " + std::to_string(t) + " " + Quoted(table.name) + ": " +
+          std::to_string(table.shard_rows) + " rows x dim " + std::to_string(table.dim) + " x " +
+          std::to_string(slots) + " slots x 4 bytes = " + size +
+          (overflow ? "" : ", " + std::to_string(total) + " bytes with the tables before it") +
+          "; the mock holds at most max_table_bytes = " + std::to_string(max_bytes) +
+          " (a backend option)");
     }
   }
   return sdk::Status();
@@ -167,6 +207,7 @@ sdk::Status MockEngine::Create(const sdk::EngineConfig& config,
   auto faults = std::make_unique<FaultInjector>(options.faults);
   status = faults->OnCall(Call::kCreate);
   if (status.ok()) status = ValidateConfig(config);
+  if (status.ok()) status = CheckTableBytes(config, options.max_table_bytes);
   trace->Write(CreateLine(config), status);
   if (!status.ok()) return status;
   engine->reset(new MockEngine(config, std::move(trace), std::move(faults)));

@@ -80,11 +80,15 @@ sdk::Status ParseOptions(const std::vector<sdk::NamedValue>& options, MockOption
         return BadValue(name, value, "an integer number of milliseconds in [0, 600000]");
       }
       has_delay_ms = true;
+    } else if (name == "max_table_bytes") {
+      if (!ParseInt(value, 0, INT64_MAX / 16, &out.max_table_bytes)) {
+        return BadValue(name, value, "a number of bytes");
+      }
     } else {
       return sdk::Status::Unimplemented(
           "backend option '" + name +
           "' is not supported by the mock backend (supported: trace_file, fail_call, fail_at, "
-          "fail_code, fail_message, delay_call, delay_ms)");
+          "fail_code, fail_message, delay_call, delay_ms, max_table_bytes)");
     }
   }
   if (has_fail_detail && out.faults.fail_call == Call::kNone) {

@@ -335,6 +335,16 @@ TEST(ResolveConfigErrorTest, TableShape) {
   ExpectInvalid(
       "tables { name: 't' vocabulary_size: 4611686018427387904 dim: 4 } features { table: 't' }",
       {"overflows"});
+  // Issue 8 B: an output_shape whose product wraps (to 0, or to a negative row count).
+  ExpectInvalid(
+      "tables { name: 't' vocabulary_size: 3 dim: 4 } "
+      "features { name: 'f' table: 't' output_shape: [4294967296, 4294967296] }",
+      {"feature 'f' (features[0])", "output_shape [4294967296, 4294967296] x dim 4",
+       "table 't'", "more elements than int64 can count"});
+  ExpectInvalid(
+      "tables { name: 't' vocabulary_size: 3 dim: 1 } "
+      "features { name: 'f' table: 't' output_shape: [3037000500, 3037000500] }",
+      {"feature 'f'", "[3037000500, 3037000500]", "more elements than int64 can count"});
   // The default name is used in messages about unnamed tables.
   ExpectInvalid("tables { vocabulary_size: -5 dim: 1 } features { table_index: 0 }",
                 {"table 'table_0' (tables[0])", "got -5"});

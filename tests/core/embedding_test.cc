@@ -30,6 +30,7 @@ using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Pointwise;
 using ::testing::FloatNear;
 using ::testing::StartsWith;
@@ -224,6 +225,97 @@ TEST_F(EmbeddingTest, BuildErrors) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("already built"));
   EXPECT_EQ(Trace().size(), 1u);
+}
+
+// Issue 8 B: output shapes whose product (or product x dim) wraps are refused at Build, before
+// a plugin sees 0 or negative input_rows; so is a shape with more rows than int32 row splits.
+TEST_F(EmbeddingTest, BuildRefusesOutputShapesThatOverflow) {
+  config_.clear_per_replica_batch_size();
+  std::unique_ptr<Embedding> embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  const int64_t big = int64_t{1} << 32;
+  std::vector<std::vector<int64_t>> wraps_to_zero = {{4}, {big, big}, {4}};
+  absl::Status status = embedding->BuildWithOutputShapes(wraps_to_zero);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("feature 'favorited'"), HasSubstr("table 'video'"),
+                    HasSubstr("[4294967296, 4294967296]"), HasSubstr("x dim 4"),
+                    HasSubstr("more elements than int64 can count")));
+  std::vector<std::vector<int64_t>> negative = {{4}, {4}, {3037000500, 3037000500}};
+  EXPECT_THAT(embedding->BuildWithOutputShapes(negative).message(),
+              AllOf(HasSubstr("feature 'friends'"), HasSubstr("[3037000500, 3037000500]")));
+  std::vector<std::vector<int64_t>> too_many_rows = {{4}, {int64_t{1} << 31}, {4}};
+  EXPECT_THAT(embedding->BuildWithOutputShapes(too_many_rows).message(),
+              AllOf(HasSubstr("feature 'favorited'"), HasSubstr("2147483648 elements"),
+                    HasSubstr("int32 row splits")));
+  std::vector<std::vector<int64_t>> batch_too_big = {{big}, {4}, {4}};
+  EXPECT_THAT(embedding->BuildWithOutputShapes(batch_too_big).message(),
+              HasSubstr("the batch size 4294967296"));
+  EXPECT_FALSE(embedding->built());
+  EXPECT_THAT(Trace(), IsEmpty());  // no plugin ever saw them
+}
+
+// Issue 8 H: the mock refuses at Engine_Create tables it could never hold (it used to accept
+// 1e15 rows, then fill a hash map during initialization until memory ran out).
+TEST_F(EmbeddingTest, MockRefusesTablesThatCannotFitAtBuild) {
+  config_.mutable_tables(1)->set_vocabulary_size(1000000000000000);
+  config_.mutable_tables(1)->set_dim(64);
+  std::unique_ptr<Embedding> embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  absl::Status status = embedding->Build();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("table 1 'user'"), HasSubstr("1000000000000000 rows x dim 64"),
+                    HasSubstr("x 1 slots x 4 bytes = 256000000000000000 bytes"),
+                    HasSubstr("max_table_bytes = 4294967296")));
+  EXPECT_FALSE(embedding->built());
+
+  // The limit is a backend option: 8 rows x dim 4 (video) + 16 x 2 (user) floats are 256 bytes.
+  config_ = *ParseConfigText(kConfig);
+  SetOption("max_table_bytes", "255");
+  embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  EXPECT_THAT(embedding->Build().message(),
+              HasSubstr("table 1 'user': 16 rows x dim 2 x 1 slots x 4 bytes = 128 bytes, "
+                        "256 bytes with the tables before it"));
+  SetOption("max_table_bytes", "256");
+  embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  EXPECT_TRUE(embedding->Build().ok());
+}
+
+// Issue 8 B through Enqueue: a rank-3 dense_shape whose product wraps to the batch is refused
+// before any plugin sees it (it used to corrupt the heap while converting to CSR).
+TEST_F(EmbeddingTest, SparseShapeThatWrapsNeverReachesThePlugin) {
+  std::unique_ptr<Embedding> embedding = CreateAndBuild();
+  ASSERT_NE(embedding, nullptr);
+  const std::vector<int64_t> indices = {1, 0, 0};
+  const std::vector<int64_t> ids = {3};
+  std::vector<FeatureInput> inputs = CanonicalInputs();
+  inputs[0] = FeatureInput::Sparse(indices, ids, {(int64_t{1} << 62) + 1, 4, 5});
+  absl::Status status = embedding->Enqueue(inputs);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'watched'"), HasSubstr("table 'video'"),
+                                      HasSubstr("[4611686018427387905, 4, 5]")));
+  for (const std::string& line : Trace()) EXPECT_THAT(line, Not(HasSubstr("Enqueue")));
+}
+
+// Issue 8 F: NaN or infinite weights never reach a plugin (the mock would store them).
+TEST_F(EmbeddingTest, NonFiniteWeightsNeverReachThePlugin) {
+  std::unique_ptr<Embedding> embedding = CreateAndBuild();
+  ASSERT_NE(embedding, nullptr);
+  const std::vector<float> weights = {1, 1, std::numeric_limits<float>::quiet_NaN(), 1, 1, 1};
+  std::vector<std::optional<FeatureWeights>> all = {std::nullopt, FeatureWeights::Ragged(weights),
+                                                     std::nullopt};
+  absl::Status status = embedding->Enqueue(CanonicalInputs(), all);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'favorited'"), HasSubstr("weight 2"),
+                                      HasSubstr("must be finite")));
+  for (const std::string& line : Trace()) EXPECT_THAT(line, Not(HasSubstr("Enqueue")));
+  ASSERT_TRUE(TrainStep(*embedding).ok());
+  for (const std::vector<float>& table : Retrieve(*embedding)) {
+    for (float v : table) ASSERT_TRUE(std::isfinite(v));
+  }
 }
 
 TEST_F(EmbeddingTest, StepPlumbingThroughTheAbi) {

@@ -5,6 +5,7 @@
 #include "input_conversion.h"
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -347,6 +348,62 @@ TEST_F(InputConversionTest, SteadyStateReusesTheBuffers) {
   ASSERT_TRUE(Convert(FeatureInput::Sparse(kWatchedIndices, kWatchedValues, {4, 2})).ok());
   EXPECT_EQ(csr_.ids.data(), ids);
   EXPECT_EQ(csr_.row_splits.data(), splits);
+}
+
+// Issue 8 B: a rank-3 dense_shape whose product wraps ((2^62 + 1) * 4 == 4 in 64 bits) used to
+// pass the row check, and the indices then wrote past the row splits (heap corruption with
+// [1, 0, 0], SIGSEGV with [2^40, 0, 0]). Both must be INVALID_ARGUMENT naming the values.
+TEST_F(InputConversionTest, SparseShapeWhoseProductOverflowsIsRejected) {
+  const int64_t huge = (int64_t{1} << 62) + 1;
+  const std::vector<int64_t> values = {3};
+  for (const std::vector<int64_t>& index :
+       {std::vector<int64_t>{1, 0, 0}, std::vector<int64_t>{int64_t{1} << 40, 0, 0}}) {
+    absl::Status status = Convert(FeatureInput::Sparse(index, values, {huge, 4, 5}));
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(status.message(),
+                AllOf(HasSubstr("feature 'watched'"), HasSubstr("table 'video'"),
+                      HasSubstr("[4611686018427387905, 4, 5]"),
+                      HasSubstr("more elements than int64 can count")));
+  }
+  // The last dimension alone can overflow the whole shape too.
+  const std::vector<int64_t> index = {0, 0};
+  EXPECT_EQ(Convert(FeatureInput::Sparse(index, values, {4, std::numeric_limits<int64_t>::max()})).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(InputConversionTest, DenseShapeWhoseProductOverflowsIsRejected) {
+  const std::vector<int64_t> ids = {0, 1, 2, 3};
+  absl::Status status = Convert(FeatureInput::Dense(ids, {(int64_t{1} << 62) + 1, 4, 1}));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'watched'"), HasSubstr("table 'video'"),
+                                      HasSubstr("[4611686018427387905, 4, 1]"),
+                                      HasSubstr("more elements than int64 can count")));
+}
+
+// Issue 8 F: weights must be finite before any plugin sees them; any finite value (negative
+// and zero included) is accepted, as TF's TPU path takes weights as given.
+TEST_F(InputConversionTest, NonFiniteWeightsAreRejected) {
+  const std::vector<int64_t> splits = {0, 1, 2, 3, 4};
+  const std::vector<int64_t> ids = {0, 1, 2, 3};
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(),
+                    std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    const std::vector<float> weights = {1.0f, 1.0f, bad, 1.0f};
+    absl::Status status =
+        Convert(FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(weights));
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'watched'"),
+                                        HasSubstr("table 'video'"), HasSubstr("weight 2 is"),
+                                        HasSubstr("must be finite")));
+    const std::vector<int64_t> indices = {0, 0, 1, 0, 2, 0, 3, 0};
+    EXPECT_EQ(Convert(FeatureInput::Sparse(indices, ids, {4, 1}), FeatureWeights::Sparse(weights))
+                  .code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  const std::vector<float> signed_weights = {-2.5f, 0.0f, -0.0f, 3.0f};
+  ASSERT_TRUE(
+      Convert(FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(signed_weights)).ok());
+  EXPECT_THAT(csr_.weights, ElementsAre(-2.5f, 0.0f, -0.0f, 3.0f));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/status/status.h"
 #include "embrt/plugin_api.h"
 #include "gmock/gmock.h"
@@ -19,6 +20,7 @@ namespace embrt {
 namespace internal {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -88,6 +90,47 @@ TEST(PluginLoaderTest, PluginErrorKeepsCodeAndMessage) {
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Message(status),
             "backend 'failing': Engine_Create: device 7 is busy (0 tables asked for)");
+}
+
+// Issue 8 (minor): a malformed plugin error is reported as the plugin's fault, never as an
+// empty message or a read through NULL.
+TEST(PluginLoaderTest, InvalidPluginErrorsBlameThePlugin) {
+  absl::StatusOr<LoadedPlugin> plugin = LoadPlugin(EMBRT_TEST_PLUGIN_INVALID_ERRORS);
+  ASSERT_TRUE(plugin.ok()) << plugin.status();
+  auto create_error = [&](int32_t choice) {
+    EMBRT_EngineDescription description{};
+    description.struct_size = EMBRT_EngineDescription_STRUCT_SIZE;
+    description.num_replicas = choice;
+    EMBRT_Engine_Create_Args args{};
+    args.struct_size = EMBRT_Engine_Create_Args_STRUCT_SIZE;
+    args.description = &description;
+    return ConsumeError(plugin->api, plugin->api->Engine_Create(&args),
+                        absl::StrCat("plugin '", plugin->path, "': Engine_Create"));
+  };
+  const std::string prefix = absl::StrCat("plugin '", plugin->path, "': Engine_Create: ");
+  absl::Status status = create_error(1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Message(status),
+            prefix + "the plugin returned an invalid error (NULL message of size 17)");
+  status = create_error(2);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(Message(status), prefix + "the plugin returned an invalid error (code OK): ok?");
+  status = create_error(3);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(Message(status), prefix + "the plugin returned an invalid error (unknown code 99): odd");
+  status = create_error(4);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(Message(status), HasSubstr("invalid error (message of size 1099511627776, more "
+                                         "than the 1048576 bytes a plugin message may have)"));
+}
+
+TEST(PluginLoaderTest, InvalidAttributesBlameThePlugin) {
+  absl::StatusOr<LoadedPlugin> plugin = LoadPlugin(EMBRT_TEST_PLUGIN_INVALID_ATTRIBUTES);
+  ASSERT_FALSE(plugin.ok());
+  EXPECT_EQ(plugin.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Message(plugin.status()),
+              AllOf(HasSubstr("embrt_test_invalid_attributes"),
+                    HasSubstr("attribute 0's name is NULL with size 4")));
 }
 
 TEST(PluginLoaderTest, ConsumeErrorOfNullIsOk) {

@@ -21,6 +21,7 @@ namespace embrt {
 namespace cpu_test {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Tables = std::vector<std::vector<std::vector<float>>>;
 
@@ -275,6 +276,27 @@ TEST(CpuCreateErrorsTest, BadDescriptionsAreRejected) {
         << c.what << ": " << engine.create_result().message;
     EXPECT_THAT(engine.create_result().message, HasSubstr(c.message)) << c.what;
   }
+}
+
+// Issue 8 H: a table that cannot fit is refused at Engine_Create with the table, rows, dim and
+// bytes (it used to say only "out of memory"); so is one whose byte count overflows.
+TEST(CpuCreateErrorsTest, TablesThatCannotFitAreRefusedUpFront) {
+  EngineSpec spec = TfFixtureSpec(EMBRT_OPTIMIZER_ADAGRAD);
+  spec.tables[1].vocabulary_size = 1000000000000000;
+  spec.tables[1].dim = 64;
+  CpuEngine engine(spec);
+  EXPECT_FALSE(engine.ok());
+  EXPECT_EQ(engine.create_result().code, EMBRT_CODE_RESOURCE_EXHAUSTED)
+      << engine.create_result().message;
+  EXPECT_THAT(engine.create_result().message,
+              AllOf(HasSubstr("table '" + spec.tables[1].name + "'"),
+                    HasSubstr("1000000000000000 rows x dim 64 x 2 slots x 4 bytes = "
+                              "512000000000000000 bytes"),
+                    HasSubstr("bytes this process can allocate")));
+  spec.tables[1].vocabulary_size = int64_t{1} << 62;
+  CpuEngine overflowing(spec);
+  EXPECT_EQ(overflowing.create_result().code, EMBRT_CODE_RESOURCE_EXHAUSTED);
+  EXPECT_THAT(overflowing.create_result().message, HasSubstr("more bytes than 64 bits count"));
 }
 
 TEST(CpuPluginTest, AttributesDescribeTheBackend) {
