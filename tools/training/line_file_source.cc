@@ -30,8 +30,17 @@ absl::Status LineFileSource::Rewind() {
   line_number_ = 0;
   good_lines_ = 0;
   bad_this_pass_ = 0;
-  counting_ = false;
   return absl::OkStatus();
+}
+
+double LineFileSource::fraction_read() {
+  if (file_size_ < 0) {
+    std::ifstream sized(options_.path, std::ios::in | std::ios::binary | std::ios::ate);
+    file_size_ = sized ? static_cast<int64_t>(sized.tellg()) : 0;
+  }
+  const std::streamoff position = file_.tellg();
+  if (file_size_ <= 0 || position < 0) return -1;
+  return static_cast<double>(position) / static_cast<double>(file_size_);
 }
 
 absl::StatusOr<bool> LineFileSource::Next(Example& example) {
@@ -42,6 +51,7 @@ absl::StatusOr<bool> LineFileSource::Next(Example& example) {
       const bool is_held_out = line_number_ % options_.selection.every == 0;
       if (is_held_out != options_.selection.held_out) continue;
     }
+    if (options_.selection.keep && !options_.selection.keep(line_number_)) continue;
     if (!line_.empty() && line_.back() == '\r') line_.pop_back();
     if (line_.empty()) continue;
     absl::Status parsed = ParseLine(line_, example);
@@ -56,7 +66,8 @@ absl::StatusOr<bool> LineFileSource::Next(Example& example) {
           absl::StrCat("malformed ", format_, " line ", where));
     }
     ++bad_this_pass_;
-    if (counting_) {
+    if (line_number_ > counted_through_) {
+      counted_through_ = line_number_;
       ++bad_lines_;
       if (messages_.size() < kMaxMessages) messages_.push_back(where);
     }
