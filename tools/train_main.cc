@@ -22,19 +22,6 @@ namespace embrt {
 namespace tools {
 namespace {
 
-// "MIN..MAX", finite, MIN <= MAX.
-absl::StatusOr<training::LabelRange> ParseRatingRange(const std::string& text) {
-  const size_t dots = text.find("..");
-  training::LabelRange range;
-  if (dots == std::string::npos || !absl::SimpleAtof(text.substr(0, dots), &range.min) ||
-      !absl::SimpleAtof(text.substr(dots + 2), &range.max) || !std::isfinite(range.min) ||
-      !std::isfinite(range.max) || range.min > range.max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--rating_range=", text, ": expected MIN..MAX with finite MIN <= MAX, e.g. 1..5"));
-  }
-  return range;
-}
-
 // The argument as a shell would need it to read back the same (for the recorded command).
 std::string ShellQuoted(const std::string& arg) {
   if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -201,7 +188,7 @@ int TrainMain(const std::vector<std::string>& args) {
   options.min_delta = min_delta;
   options.validation_metric = validation_metric;
   if (!rating_range.empty()) {
-    absl::StatusOr<training::LabelRange> range = ParseRatingRange(rating_range);
+    absl::StatusOr<training::LabelRange> range = training::ParseLabelRange(rating_range);
     if (!range.ok()) return fail(range.status());
     options.label_range = *range;
   }

@@ -2,10 +2,12 @@
 
 #include "tools/training/data_setup.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "embrt/status_macros.h"
@@ -46,9 +48,7 @@ absl::StatusOr<std::unique_ptr<ExampleSource>> OpenFile(const DataOptions& optio
 // instead of 100 lines of garbage.
 absl::Status CheckText(const std::string& path, const char* role) {
   std::ifstream in(path, std::ios::in | std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot open ", role, " file '", path, "'"));
-  }
+  if (!in) return absl::OkStatus();  // the reader names the format in its NOT_FOUND
   char head[4096];
   in.read(head, sizeof(head));
   const std::streamsize got = in.gcount();
@@ -67,6 +67,7 @@ absl::Status CheckHasExamples(ExampleSource& source, const std::string& what) {
   Example example;
   EMBRT_ASSIGN_OR_RETURN(bool got, source.Next(example));
   if (!got) return absl::InvalidArgumentError(absl::StrCat(what, " holds no example"));
+  // (`what` reads as the subject: "--eval_data 'x'", "no training example in 'x': it".)
   return source.Rewind();
 }
 
@@ -193,7 +194,7 @@ absl::StatusOr<DataSources> OpenDataSources(const ResolvedConfig& config,
     }
     EMBRT_ASSIGN_OR_RETURN(sources.train, OpenFile(options, train_path, selection, vocabulary));
     EMBRT_RETURN_IF_ERROR(CheckHasExamples(
-        *sources.train, absl::StrCat("the training part of '", train_path, "'")));
+        *sources.train, absl::StrCat("no training example in '", train_path, "': it")));
     if (validate) {
       selection.keep = [seed, fraction](int64_t line) {
         return IsValidationLine(seed, fraction, line);
@@ -229,6 +230,22 @@ absl::StatusOr<DataSources> OpenDataSources(const ResolvedConfig& config,
         *sources.eval, absl::StrCat("--eval_data '", options.eval_data, "'")));
   }
   return sources;
+}
+
+absl::StatusOr<LabelRange> ParseLabelRange(const std::string& text) {
+  const size_t dots = text.find("..");
+  LabelRange range;
+  if (dots == std::string::npos || !absl::SimpleAtof(text.substr(0, dots), &range.min) ||
+      !absl::SimpleAtof(text.substr(dots + 2), &range.max) || !std::isfinite(range.min) ||
+      !std::isfinite(range.max) || range.min > range.max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--rating_range=", text, ": expected MIN..MAX with finite MIN <= MAX, e.g. 1..5"));
+  }
+  return range;
+}
+
+LabelRange DefaultLabelRange(DataFormat format) {
+  return format == DataFormat::kMovieLens ? LabelRange{1.0f, 5.0f} : LabelRange{};
 }
 
 absl::StatusOr<BadLinePolicy> ParseBadLinePolicy(const std::string& text) {

@@ -83,6 +83,12 @@ bool IsValidationLine(uint64_t seed, double fraction, int64_t line_number);
 // Criteo-sized file mixes within a window, ~31 MB for 39 fields).
 inline constexpr int64_t kDefaultShuffleBuffer = 100000;
 
+// The --rating_range flag: "MIN..MAX" with finite MIN <= MAX; INVALID_ARGUMENT otherwise.
+absl::StatusOr<LabelRange> ParseLabelRange(const std::string& text);
+
+// The labels `format` declares: 1..5 for movielens (ml-100k's stars), any for the others.
+LabelRange DefaultLabelRange(DataFormat format);
+
 // The --on_bad_line flag: "skip" or "fail"; anything else is INVALID_ARGUMENT.
 absl::StatusOr<BadLinePolicy> ParseBadLinePolicy(const std::string& text);
 

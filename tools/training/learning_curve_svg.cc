@@ -74,10 +74,12 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
       if (std::isfinite(p.examples) && std::isfinite(p.loss)) x_max = std::max(x_max, p.examples);
     }
   }
-  // The y range: everything but the raw train values.
+  // The y range: the eval and validation points, and the train average after its first 5%
+  // (the steep start enters from the top); never the raw train values.
   for (const auto* series : {&smoothed, &curve.eval, &curve.validation}) {
+    const double x_from = series == &smoothed ? 0.05 * x_max : 0;
     for (const CurvePoint& p : *series) {
-      if (!std::isfinite(p.examples) || !std::isfinite(p.loss)) continue;
+      if (!std::isfinite(p.examples) || !std::isfinite(p.loss) || p.examples < x_from) continue;
       y_min = std::min(y_min, p.loss);
       y_max = std::max(y_max, p.loss);
     }
@@ -152,7 +154,7 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
         dash, kWidth - kRight + 46, legend_y + 4, Escape(name)));
   };
   for (const Series& series :
-       {Series{&curve.train, "train", "#1f77b4", 1, 0.3, false},
+       {Series{&curve.train, "train", "#1f77b4", 1, 0.18, false},
         Series{&smoothed, "train (average)", "#1f77b4", 2.5, 1, false},
         Series{&curve.validation, "validation", "#2ca02c", 2, 1, true},
         Series{&curve.eval, "test (held out)", "#d62728", 2, 1, true}}) {

@@ -309,11 +309,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   data.seed = options.seed;
   data.shuffle_buffer = options.shuffle_buffer >= 0 ? options.shuffle_buffer
                                                     : kDefaultShuffleBuffer;
-  if (options.label_range.has_value()) {
-    data.label_range = *options.label_range;
-  } else if (format == DataFormat::kMovieLens) {
-    data.label_range = LabelRange{1.0f, 5.0f};
-  }
+  data.label_range = options.label_range.value_or(DefaultLabelRange(format));
   std::shared_ptr<SyntheticClicks> clicks;
   if (format == DataFormat::kSynthetic) {
     clicks = std::make_shared<SyntheticClicks>(options.synthetic_options_given
@@ -730,6 +726,7 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
     EMBRT_ASSIGN_OR_RETURN(data.format, ParseDataFormat(state.format));
   }
   if (data.tsv_columns.empty()) data.tsv_columns = state.tsv_columns;
+  data.label_range = options.label_range.value_or(DefaultLabelRange(data.format));
   std::shared_ptr<SyntheticClicks> clicks;
   if (data.format == DataFormat::kSynthetic) {
     SyntheticClicksOptions synthetic = DefaultSyntheticOptions(state.seed);

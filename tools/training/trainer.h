@@ -146,6 +146,7 @@ struct EvalOptions {
   DataOptions data;
   int batch_size = 0;
   std::optional<Loss> loss;
+  std::optional<LabelRange> label_range;  // empty: DefaultLabelRange(format)
 };
 
 // Restores a checkpoint (tables and host state) and evaluates it on data: every line of
