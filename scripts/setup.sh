@@ -7,7 +7,8 @@ EMBRT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EMBRT_BUILD_DIR="${EMBRT_BUILD_DIR:-$EMBRT_ROOT/build/release}"
 EMBRT_PACKAGES=(cmake g++ ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler libboost-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
+  librsvg2-bin)  # rsvg-convert: the learning-curve test renders the SVG as a person sees it
 
 missing=()
 for package in "${EMBRT_PACKAGES[@]}"; do
