@@ -8,6 +8,7 @@ EMBRT_BUILD_DIR="${EMBRT_BUILD_DIR:-$EMBRT_ROOT/build/release}"
 EMBRT_PACKAGES=(cmake g++ ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
+  libopenmpi-dev openmpi-bin
   librsvg2-bin)  # rsvg-convert: the learning-curve test renders the SVG as a person sees it
 
 missing=()

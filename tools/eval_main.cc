@@ -72,6 +72,7 @@ int EvalMain(const std::vector<std::string>& args) {
   }
   absl::StatusOr<training::TrainReport> report = training::Evaluate(options);
   if (!report.ok()) return fail(report.status());
+  if (report->host_id != 0) return 0;  // under mpirun, host 0 prints the one summary
   absl::Status emitted = training::EmitReport(*report, "eval", output_json);
   if (!emitted.ok()) return fail(emitted);
   return 0;

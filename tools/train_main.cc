@@ -68,7 +68,9 @@ int TrainMain(const std::vector<std::string>& args) {
                   "column spec for --format=tsv, e.g. label,user:id,item:id,-,genre:cat");
   flags.AddInt64("steps", &steps, "total training steps (resumed ones included); 0: 20000 on synthetic data, else --epochs");
   flags.AddInt64("epochs", &epochs, "passes over --data instead of --steps (files only); 0 and no --steps: 1");
-  flags.AddInt("batch_size", &batch_size, "examples per step; 0: the config's, else 1024");
+  flags.AddInt("batch_size", &batch_size,
+              "examples per step (the global batch: `mpirun -np N embrt train` splits it "
+              "between N hosts); 0: the config's, else 1024");
   flags.AddString("checkpoint_dir", &checkpoint_dir,
                   "write checkpoints (and learning_curve.svg) here");
   flags.AddInt64("checkpoint_every", &checkpoint_every, "steps between checkpoints; 0: at the end");
@@ -200,6 +202,7 @@ int TrainMain(const std::vector<std::string>& args) {
 
   absl::StatusOr<training::TrainReport> report = training::Train(options);
   if (!report.ok()) return fail(report.status());
+  if (report->host_id != 0) return 0;  // under mpirun, host 0 prints the one summary
   absl::Status emitted = training::EmitReport(*report, "train", output_json);
   if (!emitted.ok()) return fail(emitted);
   return 0;

@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -93,25 +94,63 @@ absl::Status ComputeChecksumFromFile(SlotFile& file, int64_t bytes) {
   return absl::OkStatus();
 }
 
-// Writes every file and the manifest into `dir` and makes them durable.
-absl::Status WriteCheckpointFiles(const std::string& dir, const ResolvedConfig& config,
-                                  int64_t step, const RetrieveTablesFunction& retrieve,
-                                  const CheckpointOptions& options) {
+// The table directories inside checkpoint directory `dir` (one writer creates them).
+absl::Status CreateTableDirectories(const std::string& dir, const ResolvedConfig& config) {
+  for (const std::string& name : TableDirectories(config)) {
+    const std::string table_dir = absl::StrCat(dir, "/", name);
+    if (::mkdir(table_dir.c_str(), 0755) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("create directory ", table_dir));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Which rows of every table one writer stores: all of them (one host), or host `host_id`'s
+// shard of `num_hosts` as one file per slot (DIV: contiguous, MOD: strided; checkpoint.proto).
+struct ShardPart {
+  int num_hosts = 1;
+  int host_id = 0;
+  Sharding sharding = DIV;
+
+  std::string FileName(const std::string& slot) const {
+    if (num_hosts == 1) return absl::StrCat(slot, ".f32");
+    return absl::StrCat(slot, ".shard-", host_id, "-of-", num_hosts, ".f32");
+  }
+  // The manifest entry of this part's file of a table (checksum aside).
+  CheckpointFile Entry(const std::string& directory, const std::string& slot,
+                       int64_t vocabulary_size, int32_t dim) const {
+    CheckpointFile entry;
+    entry.set_path(absl::StrCat(directory, "/", FileName(slot)));
+    const int64_t rows = ShardRows(vocabulary_size, num_hosts, host_id);
+    entry.set_rows(rows);
+    if (num_hosts == 1 || sharding == DIV) {
+      entry.set_row_begin(num_hosts == 1 ? 0 : GlobalRow(0, vocabulary_size, num_hosts, host_id, DIV));
+      entry.set_row_stride(1);
+    } else {
+      entry.set_row_begin(host_id);
+      entry.set_row_stride(num_hosts);
+    }
+    entry.set_byte_size(rows * dim * int64_t{4});
+    return entry;
+  }
+};
+
+// Writes this part's file of every table and slot into `dir` (whose table directories exist)
+// and makes them durable; `entries[t][s]` receives each file's manifest entry.
+absl::Status WriteShardFiles(const std::string& dir, const ResolvedConfig& config,
+                             const RetrieveTablesFunction& retrieve, const ShardPart& part,
+                             std::vector<std::vector<CheckpointFile>>* entries) {
   const std::vector<std::string> directories = TableDirectories(config);
   std::vector<TableFiles> tables(config.tables.size());
   for (size_t t = 0; t < config.tables.size(); ++t) {
     const ResolvedTable& table = config.tables[t];
     TableFiles& files = tables[t];
     files.directory = directories[t];
-    files.rows = table.vocabulary_size;
+    files.rows = ShardRows(table.vocabulary_size, part.num_hosts, part.host_id);
     files.dim = table.dim;
-    const std::string table_dir = absl::StrCat(dir, "/", files.directory);
-    if (::mkdir(table_dir.c_str(), 0755) != 0) {
-      return ErrnoStatus(errno, absl::StrCat("create directory ", table_dir));
-    }
     for (const std::string& slot_name : SlotNames(table.optimizer.kind)) {
       SlotFile file;
-      file.relative_path = absl::StrCat(files.directory, "/", slot_name, ".f32");
+      file.relative_path = absl::StrCat(files.directory, "/", part.FileName(slot_name));
       file.path = absl::StrCat(dir, "/", file.relative_path);
       file.fd = UniqueFd(::open(file.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (!file.fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", file.path));
@@ -165,24 +204,10 @@ absl::Status WriteCheckpointFiles(const std::string& dir, const ResolvedConfig& 
   };
   EMBRT_RETURN_IF_ERROR(retrieve(sink));
 
-  CheckpointManifest manifest;
-  manifest.set_format_version(kCheckpointFormatVersion);
-  *manifest.mutable_config() = config.config;
-  manifest.set_step(step);
-  manifest.set_created_by(options.created_by.empty() ? "embrt" : options.created_by);
-  manifest.set_created_unix_micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count());
-  manifest.set_num_hosts(config.config.num_hosts());
-  manifest.set_sharding(config.config.sharding());
+  entries->assign(tables.size(), {});
   for (size_t t = 0; t < tables.size(); ++t) {
     TableFiles& files = tables[t];
     const ResolvedTable& table = config.tables[t];
-    CheckpointTable* stored = manifest.add_tables();
-    stored->set_name(table.name);
-    stored->set_vocabulary_size(table.vocabulary_size);
-    stored->set_dim(table.dim);
-    stored->set_optimizer(std::string(OptimizerKindName(table.optimizer.kind)));
     const std::vector<std::string>& slot_names = SlotNames(table.optimizer.kind);
     const int64_t bytes = files.rows * files.dim * int64_t{4};
     for (size_t s = 0; s < files.slots.size(); ++s) {
@@ -198,17 +223,44 @@ absl::Status WriteCheckpointFiles(const std::string& dir, const ResolvedConfig& 
       }
       EMBRT_RETURN_IF_ERROR(internal::FsyncFd(file.fd.get(), file.path));
       EMBRT_RETURN_IF_ERROR(file.fd.Close(file.path));
-      CheckpointSlot* slot = stored->add_slots();
-      slot->set_name(slot_names[s]);
-      CheckpointFile* entry = slot->add_files();
-      entry->set_path(file.relative_path);
-      entry->set_row_begin(0);
-      entry->set_rows(files.rows);
-      entry->set_row_stride(1);
-      entry->set_byte_size(bytes);
-      entry->set_xxh3_64(file.checksum);
+      CheckpointFile entry =
+          part.Entry(files.directory, slot_names[s], table.vocabulary_size, table.dim);
+      entry.set_xxh3_64(file.checksum);
+      (*entries)[t].push_back(std::move(entry));
     }
     EMBRT_RETURN_IF_ERROR(internal::FsyncDirectory(absl::StrCat(dir, "/", files.directory)));
+  }
+  return absl::OkStatus();
+}
+
+// Writes the manifest of a checkpoint whose files are `files[t][s]` (every writer's file of
+// table t, slot s) into `dir` and makes the directory durable.
+absl::Status WriteManifest(const std::string& dir, const ResolvedConfig& config, int64_t step,
+                           const CheckpointOptions& options,
+                           const std::vector<std::vector<std::vector<CheckpointFile>>>& files) {
+  CheckpointManifest manifest;
+  manifest.set_format_version(kCheckpointFormatVersion);
+  *manifest.mutable_config() = config.config;
+  manifest.set_step(step);
+  manifest.set_created_by(options.created_by.empty() ? "embrt" : options.created_by);
+  manifest.set_created_unix_micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  manifest.set_num_hosts(config.config.num_hosts());
+  manifest.set_sharding(config.config.sharding());
+  for (size_t t = 0; t < config.tables.size(); ++t) {
+    const ResolvedTable& table = config.tables[t];
+    CheckpointTable* stored = manifest.add_tables();
+    stored->set_name(table.name);
+    stored->set_vocabulary_size(table.vocabulary_size);
+    stored->set_dim(table.dim);
+    stored->set_optimizer(std::string(OptimizerKindName(table.optimizer.kind)));
+    const std::vector<std::string>& slot_names = SlotNames(table.optimizer.kind);
+    for (size_t s = 0; s < slot_names.size(); ++s) {
+      CheckpointSlot* slot = stored->add_slots();
+      slot->set_name(slot_names[s]);
+      for (const CheckpointFile& file : files[t][s]) *slot->add_files() = file;
+    }
   }
   EMBRT_RETURN_IF_ERROR(internal::WriteNewFileDurably(
       absl::StrCat(dir, "/", internal::kManifestFileName), internal::EncodeManifestFile(manifest)));
@@ -315,6 +367,31 @@ absl::Status MoveIntoPlace(const std::string& temporary, const std::string& fina
   return absl::OkStatus();
 }
 
+// Moves the complete checkpoint `temporary` into place as root/name, points `latest` at it and
+// deletes old checkpoints.
+absl::Status Publish(const std::string& root, const std::string& temporary,
+                     const std::string& name, const CheckpointOptions& options) {
+  absl::Status moved = MoveIntoPlace(temporary, absl::StrCat(root, "/", name));
+  if (moved.ok()) moved = internal::FsyncDirectory(root);
+  if (!moved.ok()) {
+    internal::RemoveTree(temporary).IgnoreError();
+    return moved;
+  }
+
+  const std::string latest_temporary =
+      absl::StrCat(root, "/", internal::kTemporaryPrefix, "latest-", ::getpid());
+  EMBRT_RETURN_IF_ERROR(internal::RemoveTree(latest_temporary));
+  EMBRT_RETURN_IF_ERROR(internal::WriteNewFileDurably(latest_temporary, name + "\n"));
+  const std::string latest = absl::StrCat(root, "/", internal::kLatestFileName);
+  if (::rename(latest_temporary.c_str(), latest.c_str()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("rename ", latest_temporary, " to ", latest));
+  }
+  EMBRT_RETURN_IF_ERROR(internal::FsyncDirectory(root));
+
+  if (options.keep_last > 0) DeleteOldCheckpoints(root, options.keep_last, name);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_t step,
@@ -322,9 +399,9 @@ absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_
                                             const std::string& root_dir,
                                             const CheckpointOptions& options) {
   if (config.config.num_hosts() != 1) {
-    return absl::UnimplementedError(
-        absl::StrCat("checkpoints of multi-host engines (num_hosts ", config.config.num_hosts(),
-                     ") are not written yet; a 1-host checkpoint restores onto any host count"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "WriteCheckpoint writes one host's tables; a multi-host engine (num_hosts ",
+        config.config.num_hosts(), ") is saved by SaveCheckpoint, which writes every host's shard"));
   }
   if (step < 0) return absl::InvalidArgumentError(absl::StrCat("negative step ", step));
   std::string root = root_dir;
@@ -339,33 +416,130 @@ absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_
   if (::mkdir(temporary.c_str(), 0755) != 0) {
     return ErrnoStatus(errno, absl::StrCat("create directory ", temporary));
   }
-  absl::Status written = WriteCheckpointFiles(temporary, config, step, retrieve, options);
-  if (written.ok()) written = MoveIntoPlace(temporary, absl::StrCat(root, "/", name));
-  if (written.ok()) written = internal::FsyncDirectory(root);
+  std::vector<std::vector<CheckpointFile>> entries;
+  absl::Status written = CreateTableDirectories(temporary, config);
+  if (written.ok()) written = WriteShardFiles(temporary, config, retrieve, ShardPart{}, &entries);
+  if (written.ok()) {
+    std::vector<std::vector<std::vector<CheckpointFile>>> files(entries.size());
+    for (size_t t = 0; t < entries.size(); ++t) {
+      for (CheckpointFile& entry : entries[t]) files[t].push_back({std::move(entry)});
+    }
+    written = WriteManifest(temporary, config, step, options, files);
+  }
   if (!written.ok()) {
     internal::RemoveTree(temporary).IgnoreError();
     return written;
   }
-
-  const std::string latest_temporary =
-      absl::StrCat(root, "/", internal::kTemporaryPrefix, "latest-", ::getpid());
-  EMBRT_RETURN_IF_ERROR(internal::RemoveTree(latest_temporary));
-  EMBRT_RETURN_IF_ERROR(internal::WriteNewFileDurably(latest_temporary, name + "\n"));
-  const std::string latest = absl::StrCat(root, "/", internal::kLatestFileName);
-  if (::rename(latest_temporary.c_str(), latest.c_str()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("rename ", latest_temporary, " to ", latest));
-  }
-  EMBRT_RETURN_IF_ERROR(internal::FsyncDirectory(root));
-
-  if (options.keep_last > 0) DeleteOldCheckpoints(root, options.keep_last, name);
+  EMBRT_RETURN_IF_ERROR(Publish(root, temporary, name, options));
   return absl::StrCat(root, "/", name);
 }
+
+namespace {
+
+// SaveCheckpoint of a multi-host engine; every host calls it. Host 0 creates the temporary
+// directory, every host writes its shard files into it, then (after a barrier) host 0 writes
+// the one manifest with every host's checksums, moves the checkpoint into place and updates
+// `latest`. Until that rename the previous checkpoint is untouched, whichever host fails or
+// dies. Every step ends in a status agreement, so all hosts return the same result.
+absl::StatusOr<std::string> SaveOnEveryHost(Embedding& embedding, const std::string& root_dir,
+                                            const CheckpointOptions& options) {
+  const ResolvedConfig& config = embedding.config();
+  const int hosts = config.config.num_hosts();
+  const int host = config.config.host_id();
+  const int64_t step = embedding.step();
+  std::string root = root_dir;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  const std::string name = absl::StrCat(internal::kCheckpointPrefix, step);
+  // 1. Host 0 makes the temporary directory; every host learns its name (host 0's pid).
+  absl::Status local;
+  if (host == 0) {
+    local = CreateDirectories(root);
+    if (local.ok() && options.remove_stale_temporaries) RemoveStaleTemporaries(root);
+  }
+  const std::string pid = absl::StrCat(::getpid());
+  EMBRT_ASSIGN_OR_RETURN(std::vector<std::string> pids, embedding.AllGatherFromHosts(pid));
+  const std::string temporary =
+      absl::StrCat(root, "/", internal::kTemporaryPrefix, name, "-", pids[0]);
+  if (host == 0 && local.ok()) {
+    local = internal::RemoveTree(temporary);
+    if (local.ok() && ::mkdir(temporary.c_str(), 0755) != 0) {
+      local = ErrnoStatus(errno, absl::StrCat("create directory ", temporary));
+    }
+    if (local.ok()) local = CreateTableDirectories(temporary, config);
+  }
+  EMBRT_RETURN_IF_ERROR(embedding.AgreeOnStatus(local));
+  // 2. Every host writes its shard.
+  const ShardPart part{hosts, host, config.config.sharding()};
+  std::vector<std::vector<CheckpointFile>> entries;
+  local = WriteShardFiles(
+      temporary, config,
+      [&embedding](const Embedding::RowSink& sink) { return embedding.RetrieveTables(sink); },
+      part, &entries);
+  std::string checksums;
+  for (const auto& table : entries) {
+    for (const CheckpointFile& file : table) {
+      const uint64_t checksum = file.xxh3_64();
+      checksums.append(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
+    }
+  }
+  absl::Status agreed = embedding.AgreeOnStatus(local);
+  if (!agreed.ok()) {
+    if (host == 0) internal::RemoveTree(temporary).IgnoreError();
+    return agreed;
+  }
+  EMBRT_ASSIGN_OR_RETURN(std::vector<std::string> all_checksums,
+                         embedding.AllGatherFromHosts(checksums));
+  EMBRT_RETURN_IF_ERROR(embedding.HostBarrier());
+  // 3. Host 0: the manifest of every host's files, then the rename and `latest`.
+  if (host == 0) {
+    std::vector<std::vector<std::vector<CheckpointFile>>> files(config.tables.size());
+    const std::vector<std::string> directories = TableDirectories(config);
+    for (size_t t = 0; t < config.tables.size(); ++t) {
+      const ResolvedTable& table = config.tables[t];
+      const std::vector<std::string>& slot_names = SlotNames(table.optimizer.kind);
+      files[t].resize(slot_names.size());
+    }
+    for (int h = 0; h < hosts && local.ok(); ++h) {
+      const ShardPart other{hosts, h, config.config.sharding()};
+      size_t k = 0;
+      for (size_t t = 0; t < config.tables.size(); ++t) {
+        const ResolvedTable& table = config.tables[t];
+        const std::vector<std::string>& slot_names = SlotNames(table.optimizer.kind);
+        for (size_t s = 0; s < slot_names.size(); ++s, ++k) {
+          CheckpointFile entry =
+              other.Entry(directories[t], slot_names[s], table.vocabulary_size, table.dim);
+          uint64_t checksum = 0;
+          if ((k + 1) * sizeof(checksum) > all_checksums[h].size()) {
+            local = absl::InternalError(absl::StrCat("host ", h, " sent too few checksums"));
+            break;
+          }
+          std::memcpy(&checksum, all_checksums[h].data() + k * sizeof(checksum), sizeof(checksum));
+          entry.set_xxh3_64(checksum);
+          files[t][s].push_back(std::move(entry));
+        }
+      }
+    }
+    if (local.ok()) local = WriteManifest(temporary, config, step, options, files);
+    if (local.ok()) {
+      local = Publish(root, temporary, name, options);
+    } else {
+      internal::RemoveTree(temporary).IgnoreError();
+    }
+  }
+  EMBRT_RETURN_IF_ERROR(embedding.AgreeOnStatus(local));
+  return absl::StrCat(root, "/", name);
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::string& root_dir,
                                            const CheckpointOptions& options) {
   CheckpointOptions effective = options;
   if (effective.created_by.empty()) {
     effective.created_by = absl::StrCat("embrt (backend ", embedding.backend().path, ")");
+  }
+  if (embedding.config().config.num_hosts() > 1) {
+    return SaveOnEveryHost(embedding, root_dir, effective);
   }
   return WriteCheckpoint(
       embedding.config(), embedding.step(),

@@ -321,11 +321,17 @@ absl::Status CheckLayout(const EmbeddingConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("num_replicas must be >= 1, got ", config.num_replicas()));
   }
-  if (config.num_hosts() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_hosts must be >= 1, got ", config.num_hosts()));
+  if (config.num_hosts() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_hosts must be >= 1, or 0 to take it from the backend, got ", config.num_hosts()));
   }
-  if (config.host_id() < 0 || config.host_id() >= config.num_hosts()) {
+  if (config.num_hosts() == 0) {
+    if (config.host_id() != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "host_id must be unset when num_hosts is 0 (both come from the backend), got ",
+          config.host_id()));
+    }
+  } else if (config.host_id() < 0 || config.host_id() >= config.num_hosts()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "host_id must be in [0, num_hosts = ", config.num_hosts(), "), got ", config.host_id()));
   }

@@ -35,6 +35,7 @@
 #include "embrt/status_macros.h"
 #include "initializers.h"
 #include "input_conversion.h"
+#include "multi_host.h"
 #include "plugin_loader.h"
 
 namespace embrt {
@@ -175,7 +176,17 @@ class Embedding::Impl {
   absl::Status DequeueIntoSpans(absl::Span<const absl::Span<float>> outputs, int replica);
   absl::Status ApplyGradients(absl::Span<const std::optional<TensorView>> gradients,
                               int replica);
+  // The local checks of Enqueue and ApplyGradients (every host agrees on their status).
+  absl::Status PrepareEnqueue(absl::Span<const FeatureInput> features,
+                              absl::Span<const std::optional<FeatureWeights>> weights,
+                              int replica);
+  absl::Status PrepareGradients(absl::Span<const std::optional<TensorView>> gradients,
+                                int replica, int64_t* step);
+  bool multi_host() const { return config_.config.num_hosts() > 1; }
   absl::Status Synchronize();
+  absl::Status AgreeOnStatus(const absl::Status& local);
+  absl::Status HostBarrier();
+  absl::StatusOr<std::vector<std::string>> AllGatherFromHosts(absl::string_view local);
   absl::Status LoadTables(const RowFiller& fill);
   absl::Status RetrieveTables(const RowSink& sink);
 
@@ -386,6 +397,17 @@ absl::Status Embedding::Impl::Build(int batch_size,
     return absl::InternalError(
         absl::StrCat(BackendLabel(), " Engine_Create returned OK but no engine"));
   }
+  if (built_config.config.num_hosts() > 1) {
+    absl::Status same =
+        internal::CheckSameConfigOnEveryHost(api(), args.engine, built_config, batch_size, shapes);
+    if (!same.ok()) {
+      EMBRT_Engine_Destroy_Args destroy{};
+      destroy.struct_size = EMBRT_Engine_Destroy_Args_STRUCT_SIZE;
+      destroy.engine = args.engine;
+      api()->Engine_Destroy(&destroy);
+      return same;
+    }
+  }
 
   config_ = std::move(built_config);
   description_ = std::move(description);
@@ -544,6 +566,30 @@ absl::Status Embedding::Impl::Enqueue(absl::Span<const FeatureInput> features,
                                       absl::Span<const std::optional<FeatureWeights>> weights,
                                       bool training, int replica_index) {
   if (!built()) EMBRT_RETURN_IF_ERROR(AutoBuild(features));
+  absl::Status local = PrepareEnqueue(features, weights, replica_index);
+  // Several hosts: a bad input on one host fails this call on every host, before any exchange.
+  if (multi_host() && built()) local = internal::AgreeOnStatus(api(), engine_, local);
+  EMBRT_RETURN_IF_ERROR(local);
+  Replica& replica = replicas_[replica_index];
+  EMBRT_Engine_Enqueue_Args args{};
+  args.struct_size = EMBRT_Engine_Enqueue_Args_STRUCT_SIZE;
+  args.engine = engine_;
+  args.replica = replica_index;
+  args.mode = training ? EMBRT_MODE_TRAINING : EMBRT_MODE_INFERENCE;
+  args.inputs = replica.input_pointers.data();
+  args.num_inputs = replica.input_pointers.size();
+  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Enqueue(&args), [&] {
+    return absl::StrCat("Engine_Enqueue (replica ", replica_index, ")");
+  }));
+  replica.phase = Phase::kEnqueued;
+  replica.last_training = training;
+  return absl::OkStatus();
+}
+
+absl::Status Embedding::Impl::PrepareEnqueue(
+    absl::Span<const FeatureInput> features,
+    absl::Span<const std::optional<FeatureWeights>> weights, int replica_index) {
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("Enqueue"));
   EMBRT_RETURN_IF_ERROR(CheckReplica("Enqueue", replica_index));
   Replica& replica = replicas_[replica_index];
   if (replica.phase == Phase::kEnqueued) {
@@ -581,21 +627,7 @@ absl::Status Embedding::Impl::Enqueue(absl::Span<const FeatureInput> features,
     input.num_row_splits = csr.row_splits.size();
     input.weights = csr.weights.empty() ? nullptr : csr.weights.data();
   }
-  EMBRT_RETURN_IF_ERROR(EnsureTablesInitialized());
-
-  EMBRT_Engine_Enqueue_Args args{};
-  args.struct_size = EMBRT_Engine_Enqueue_Args_STRUCT_SIZE;
-  args.engine = engine_;
-  args.replica = replica_index;
-  args.mode = training ? EMBRT_MODE_TRAINING : EMBRT_MODE_INFERENCE;
-  args.inputs = replica.input_pointers.data();
-  args.num_inputs = replica.input_pointers.size();
-  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Enqueue(&args), [&] {
-    return absl::StrCat("Engine_Enqueue (replica ", replica_index, ")");
-  }));
-  replica.phase = Phase::kEnqueued;
-  replica.last_training = training;
-  return absl::OkStatus();
+  return EnsureTablesInitialized();
 }
 
 absl::Status Embedding::Impl::Receive(int replica_index) {
@@ -669,8 +701,8 @@ absl::Status Embedding::Impl::DequeueIntoSpans(absl::Span<const absl::Span<float
 
 #undef EMBRT_CHECK_DEQUEUE_
 
-absl::Status Embedding::Impl::ApplyGradients(
-    absl::Span<const std::optional<TensorView>> gradients, int replica_index) {
+absl::Status Embedding::Impl::PrepareGradients(
+    absl::Span<const std::optional<TensorView>> gradients, int replica_index, int64_t* step) {
   EMBRT_RETURN_IF_ERROR(CheckBuilt("ApplyGradients"));
   EMBRT_RETURN_IF_ERROR(CheckReplica("ApplyGradients", replica_index));
   Replica& replica = replicas_[replica_index];
@@ -731,22 +763,33 @@ absl::Status Embedding::Impl::ApplyGradients(
     replica.gradient_pointers[f] = gradient.values.data();
   }
 
-  int64_t step;
   {
     absl::MutexLock lock(&step_mutex_);
-    step = replica_steps_[replica_index];
+    *step = replica_steps_[replica_index];
   }
   for (size_t tag = 0; tag < config_.learning_rate_tags.size(); ++tag) {
     const std::string& name = config_.learning_rate_tags[tag];
-    const float rate = options_.learning_rate_schedules.at(name)(step);
+    const float rate = options_.learning_rate_schedules.at(name)(*step);
     if (!std::isfinite(rate) || rate < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "dynamic learning rate '", name, "' is ", rate, " at step ", step,
+          "dynamic learning rate '", name, "' is ", rate, " at step ", *step,
           "; it must be finite and >= 0"));
     }
     replica.learning_rates[tag] = rate;
   }
 
+  return absl::OkStatus();
+}
+
+absl::Status Embedding::Impl::ApplyGradients(
+    absl::Span<const std::optional<TensorView>> gradients, int replica_index) {
+  int64_t step = 0;
+  absl::Status local = PrepareGradients(gradients, replica_index, &step);
+  // Several hosts: a bad gradient on one host fails this call on every host.
+  if (multi_host() && built()) local = internal::AgreeOnStatus(api(), engine_, local);
+  EMBRT_RETURN_IF_ERROR(local);
+  Replica& replica = replicas_[replica_index];
+  const int count = num_features();
   EMBRT_Engine_SendGradients_Args args{};
   args.struct_size = EMBRT_Engine_SendGradients_Args_STRUCT_SIZE;
   args.engine = engine_;
@@ -784,6 +827,26 @@ absl::Status Embedding::Impl::Synchronize() {
   args.struct_size = EMBRT_Engine_Synchronize_Args_STRUCT_SIZE;
   args.engine = engine_;
   return Consume(api()->Engine_Synchronize(&args), [] { return "Engine_Synchronize"; });
+}
+
+absl::Status Embedding::Impl::AgreeOnStatus(const absl::Status& local) {
+  if (!multi_host()) return local;
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("AgreeOnStatus"));
+  return internal::AgreeOnStatus(api(), engine_, local);
+}
+
+absl::Status Embedding::Impl::HostBarrier() {
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("HostBarrier"));
+  EMBRT_RETURN_IF_ERROR(EnsureTablesInitialized());
+  if (!multi_host()) return Synchronize();
+  return internal::HostBarrier(api(), engine_);
+}
+
+absl::StatusOr<std::vector<std::string>> Embedding::Impl::AllGatherFromHosts(
+    absl::string_view local) {
+  if (!multi_host()) return std::vector<std::string>{std::string(local)};
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("AllGatherFromHosts"));
+  return internal::AllGatherBytes(api(), engine_, config_.config.num_hosts(), local);
 }
 
 absl::Status Embedding::Impl::LoadTables(const RowFiller& fill) {
@@ -827,6 +890,7 @@ absl::StatusOr<std::unique_ptr<Embedding>> Embedding::Create(const EmbeddingConf
   EMBRT_ASSIGN_OR_RETURN(internal::LoadedPlugin plugin,
                          internal::LoadPlugin(config.backend().name()));
   EMBRT_RETURN_IF_ERROR(CheckBackendSupports(resolved, plugin));
+  EMBRT_RETURN_IF_ERROR(internal::ResolveHosts(plugin, &resolved.config));
   auto impl = std::make_unique<Impl>(std::move(resolved), std::move(options), std::move(plugin));
   EMBRT_RETURN_IF_ERROR(impl->CheckSchedules());
   return std::unique_ptr<Embedding>(new Embedding(std::move(impl)));
@@ -870,6 +934,13 @@ absl::Status Embedding::ApplyGradients(absl::Span<const std::optional<TensorView
 }
 
 absl::Status Embedding::Synchronize() { return impl_->Synchronize(); }
+absl::Status Embedding::AgreeOnStatus(const absl::Status& local) {
+  return impl_->AgreeOnStatus(local);
+}
+absl::Status Embedding::HostBarrier() { return impl_->HostBarrier(); }
+absl::StatusOr<std::vector<std::string>> Embedding::AllGatherFromHosts(absl::string_view local) {
+  return impl_->AllGatherFromHosts(local);
+}
 absl::Status Embedding::LoadTables(const RowFiller& fill) { return impl_->LoadTables(fill); }
 absl::Status Embedding::RetrieveTables(const RowSink& sink) {
   return impl_->RetrieveTables(sink);

@@ -120,11 +120,17 @@ Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::E
   int threads = 1;
   Status status = ParseThreads(config, &threads);
   if (!status.ok()) return status;
-  engine->reset(new CpuEngine(config, threads));
+  std::unique_ptr<Transport> transport;
+  if (config.num_hosts > 1) {
+    status = CreateHostTransport(config, &transport);
+    if (!status.ok()) return status;
+  }
+  engine->reset(new CpuEngine(config, threads, std::move(transport)));
   return Status();
 }
 
-CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
+CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads,
+                     std::unique_ptr<Transport> transport)
     : num_replicas_(config.num_replicas),
       num_hosts_(config.num_hosts),
       host_id_(config.host_id),
@@ -163,6 +169,15 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads)
         static_cast<size_t>(in.input_rows) * std::max(1, in.max_sequence_length) * feature.dim;
     features_.push_back(feature);
     tables_[in.table_index].features.push_back(static_cast<int32_t>(f));
+  }
+  if (transport != nullptr) {
+    std::vector<ExchangeTable> exchanged;
+    for (const Table& table : tables_) {
+      exchanged.push_back(ExchangeTable{table.vocabulary_size, table.dim,
+                                        table.optimizer.use_gradient_accumulation});
+    }
+    exchange_ = std::make_unique<Exchange>(std::move(transport), config.sharding, num_replicas_,
+                                           std::move(exchanged));
   }
   worker_scratch_.assign(pool_.size(), std::vector<float>(2 * static_cast<size_t>(max_dim_)));
   replicas_.resize(num_replicas_);
@@ -281,6 +296,10 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                          std::to_string(table.vocabulary_size) + ") of table " +
                                          Quote(table.name));
         }
+        if (exchange_ != nullptr) {
+          batch.rows[k] = id;  // global: the exchange fetches it from its owner
+          continue;
+        }
         if (!table.shard.Owns(id)) {
           return Status::Unimplemented(where + ": row " + std::to_string(b) + ": id " +
                                        std::to_string(id) + " of table " + Quote(table.name) +
@@ -309,6 +328,36 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
 
 Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
                           size_t num_inputs) {
+  int64_t step = 0;
+  Status status = PrepareEnqueue(replica, mode, inputs, num_inputs, &step);
+  // Several hosts: a call that fails on one host fails on all, before anything is exchanged.
+  if (exchange_ != nullptr) status = AgreeOnEnqueue(status, replica, mode);
+  if (!status.ok()) return status;
+  bool round_complete = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Replica& r = replicas_[replica];
+    r.phase = Phase::kEnqueued;
+    r.mode = mode;
+    r.lookup_done = false;
+    const Task task{false, replica, step};
+    if (exchange_ != nullptr) {
+      round_lookups_.push_back(task);  // queued by StartLookupRound once its rows are here
+      round_complete = round_lookups_.size() == static_cast<size_t>(num_replicas_);
+    } else if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
+      held_lookups_.push_back(task);
+    } else {
+      queue_.push_back(task);
+    }
+  }
+  changed_.notify_all();
+  if (round_complete) return StartLookupRound();
+  return Status();
+}
+
+Status CpuEngine::PrepareEnqueue(int32_t replica, EMBRT_Mode mode,
+                                 const sdk::FeatureInputView* inputs, size_t num_inputs,
+                                 int64_t* step_out) {
   Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   if (mode != EMBRT_MODE_TRAINING && mode != EMBRT_MODE_INFERENCE) {
@@ -331,24 +380,9 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
     // buffers[step % 2] was last read by the update of step - 2.
     changed_.wait(lock, [&] { return completed_updates_ >= step - 1; });
   }
+  *step_out = step;
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-  status = CopyInputs(replica, inputs, num_inputs, &buffer);
-  if (!status.ok()) return status;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    Replica& r = replicas_[replica];
-    r.phase = Phase::kEnqueued;
-    r.mode = mode;
-    r.lookup_done = false;
-    const Task task{false, replica, step};
-    if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
-      held_lookups_.push_back(task);
-    } else {
-      queue_.push_back(task);
-    }
-  }
-  changed_.notify_all();
-  return Status();
+  return CopyInputs(replica, inputs, num_inputs, &buffer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,6 +417,10 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
       return Status::FailedPrecondition("RecvActivations for replica " + std::to_string(replica) +
                                         ": nothing was enqueued");
     }
+    if (exchange_ != nullptr) {
+      status = CheckLookupRoundStarted(replica);  // else this would wait forever
+      if (!status.ok()) return status;
+    }
     changed_.wait(lock, [&] { return r.lookup_done || !deferred_error_.ok(); });
     if (!deferred_error_.ok()) return deferred_error_;
     mode = r.mode;
@@ -406,6 +444,56 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
 Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
                                 const size_t* gradient_sizes, size_t num_gradients,
                                 const float* learning_rates, size_t num_learning_rates) {
+  int64_t step = 0;
+  Status status = CheckGradients(replica, gradients, gradient_sizes, num_gradients, learning_rates,
+                                 num_learning_rates, &step);
+  if (exchange_ != nullptr) status = exchange_->transport().AgreeStatus(status);
+  if (!status.ok()) return status;
+  StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+  for (size_t f = 0; f < features_.size(); ++f) {
+    FeatureBatch& batch = buffer.features[f];
+    batch.has_gradients = gradients[f] != nullptr;
+    if (batch.has_gradients) {
+      batch.gradients.assign(gradients[f], gradients[f] + features_[f].activation_floats);
+    }
+  }
+  if (replica == 0) {
+    buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
+  }
+  bool exchange_gradients = false;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A replica one step ahead waits until every replica has sent the previous step.
+    changed_.wait(lock, [&] { return collecting_step_ >= step; });
+    Replica& r = replicas_[replica];
+    r.phase = Phase::kIdle;
+    r.last_received_mode = EMBRT_MODE_TRAINING;
+    ++r.step;
+    if (++sent_for_collecting_ == num_replicas_) {
+      if (exchange_ != nullptr) {
+        exchange_gradients = true;  // queued below, once the owners have the gradients
+      } else {
+        QueueUpdate(step);
+      }
+    }
+  }
+  changed_.notify_all();
+  if (exchange_gradients) return FinishStepAcrossHosts(step);
+  return Status();
+}
+
+void CpuEngine::QueueUpdate(int64_t step) {
+  queue_.push_back(Task{true, -1, step});
+  ++collecting_step_;
+  sent_for_collecting_ = 0;
+  for (const Task& held : held_lookups_) queue_.push_back(held);
+  held_lookups_.clear();
+}
+
+Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
+                                 const size_t* gradient_sizes, size_t num_gradients,
+                                 const float* learning_rates, size_t num_learning_rates,
+                                 int64_t* step_out) {
   Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   int64_t step;
@@ -475,34 +563,7 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
                                      "; nothing from this replica's step was applied");
     }
   }
-  StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-  for (size_t f = 0; f < features_.size(); ++f) {
-    FeatureBatch& batch = buffer.features[f];
-    batch.has_gradients = gradients[f] != nullptr;
-    if (batch.has_gradients) {
-      batch.gradients.assign(gradients[f], gradients[f] + features_[f].activation_floats);
-    }
-  }
-  if (replica == 0) {
-    buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
-  }
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    // A replica one step ahead waits until every replica has sent the previous step.
-    changed_.wait(lock, [&] { return collecting_step_ >= step; });
-    Replica& r = replicas_[replica];
-    r.phase = Phase::kIdle;
-    r.last_received_mode = EMBRT_MODE_TRAINING;
-    ++r.step;
-    if (++sent_for_collecting_ == num_replicas_) {
-      queue_.push_back(Task{true, -1, step});
-      ++collecting_step_;
-      sent_for_collecting_ = 0;
-      for (const Task& held : held_lookups_) queue_.push_back(held);
-      held_lookups_.clear();
-    }
-  }
-  changed_.notify_all();
+  *step_out = step;
   return Status();
 }
 
@@ -626,7 +687,9 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
       if (b0 >= b1) continue;
       FeatureBatch& batch = buffer.features[f];
       const Table& table = tables_[feature.table];
-      const float* parameters = table.storage->slot(0);
+      // Several hosts: ids were rewritten to rows of the gathered array (exchange.h).
+      const float* parameters = exchange_ != nullptr ? exchange_->gathered_rows(feature.table)
+                                                     : table.storage->slot(0);
       float* out = r.activations[f].data();
       if (feature.max_sequence_length > 0) {
         ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1, batch.gains.data());
@@ -664,6 +727,11 @@ void CpuEngine::RunUpdate(int64_t step) {
 }
 
 void CpuEngine::GroupContributions(Table& table, int64_t step) {
+  if (exchange_ != nullptr) {  // every host's contributions to this host's rows
+    exchange_->GroupReceived(static_cast<int32_t>(&table - tables_.data()), table.storage->rows(),
+                             &table.grouping);
+    return;
+  }
   // Every contribution, in canonical order: replica, feature, bag, position.
   size_t expected = 0;
   for (int32_t f : table.features) {

@@ -37,10 +37,12 @@
 
 #include "backward.h"
 #include "embrt/plugin_sdk.h"
+#include "exchange.h"
 #include "lookup.h"
 #include "optimizers.h"
 #include "tables.h"
 #include "thread_pool.h"
+#include "transport.h"
 
 namespace embrt {
 namespace cpu {
@@ -63,6 +65,13 @@ class CpuEngine : public sdk::Engine {
   sdk::Status RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin, int64_t row_count,
                                  float* const* slots, size_t num_slots) override;
   sdk::Status Synchronize() override;
+
+  // Multi-host collectives (cpu_engine_hosts.cc); with one host they need no transport.
+  sdk::Status AgreeStatus(const sdk::Status& local) override;
+  sdk::Status Barrier() override;
+  sdk::Status AllGather(const void* local, size_t size, void* gathered) override;
+  // Bytes this host sent to other hosts so far (0 with one host); for benchmarks and logs.
+  uint64_t off_host_bytes_sent() const;
 
  private:
   struct Table {
@@ -119,7 +128,36 @@ class CpuEngine : public sdk::Engine {
     int64_t step;
   };
 
-  CpuEngine(const sdk::EngineConfig& config, int threads);
+  CpuEngine(const sdk::EngineConfig& config, int threads, std::unique_ptr<Transport> transport);
+
+  // The transport of host config.host_id of config.num_hosts (MPI), or FAILED_PRECONDITION.
+  static sdk::Status CreateHostTransport(const sdk::EngineConfig& config,
+                                         std::unique_ptr<Transport>* transport);
+  // Validation and copy of an Enqueue, changing no state but the replica's unused buffer.
+  sdk::Status PrepareEnqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
+                             size_t num_inputs, int64_t* step);
+  sdk::Status CheckGradients(int32_t replica, const float* const* gradients,
+                             const size_t* gradient_sizes, size_t num_gradients,
+                             const float* learning_rates, size_t num_learning_rates,
+                             int64_t* step);
+  // Queues update `step` and the lookups held behind it (mutex_ held).
+  void QueueUpdate(int64_t step);
+
+  // Several hosts (cpu_engine_hosts.cc). Every host agrees on the Enqueue's status (a replica
+  // enqueued in another mode than the step's first one fails too).
+  sdk::Status AgreeOnEnqueue(const sdk::Status& local, int32_t replica, EMBRT_Mode mode);
+  // Every local replica has enqueued: wait for the previous update, fetch the rows of the
+  // round's ids from their owners, then queue the lookups.
+  sdk::Status StartLookupRound();
+  // FAILED_PRECONDITION when `replica`'s lookup waits for other local replicas to enqueue
+  // (mutex_ held).
+  sdk::Status CheckLookupRoundStarted(int32_t replica) const;
+  // Every local replica has sent step `step`: ship the gradient records, then queue the update.
+  sdk::Status FinishStepAcrossHosts(int64_t step);
+  // The exchange's view of every local replica's batch of `step`s (per replica, its own step).
+  std::vector<ReplicaSlices> Slices(const std::vector<int64_t>& steps);
+  // An exchange failure leaves the hosts out of step: the engine refuses every later call.
+  sdk::Status Broken(const sdk::Status& status);
 
   sdk::Status CheckReplica(int32_t replica) const;
   sdk::Status CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs, size_t num_inputs,
@@ -161,6 +199,12 @@ class CpuEngine : public sdk::Engine {
   bool stop_ = false;
   sdk::Status deferred_error_;
   std::thread device_thread_;
+
+  // Several hosts only (null with one): the row and gradient exchange, and the lookups of the
+  // round being enqueued (one per local replica), in replica-call order.
+  std::unique_ptr<Exchange> exchange_;
+  std::vector<Task> round_lookups_;
+  std::vector<int64_t> round_steps_;  // per replica, the step of its lookup in the last round
 };
 
 }  // namespace cpu

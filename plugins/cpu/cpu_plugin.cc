@@ -8,6 +8,7 @@
 
 #include "cpu_engine.h"
 #include "embrt/plugin_sdk.h"
+#include "mpi_transport.h"
 
 namespace embrt {
 namespace cpu {
@@ -24,10 +25,14 @@ struct CpuPlugin {
         sdk::StringAttribute("optimizers", "sgd,adagrad,adagrad_momentum,adam,ftrl"),
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
         sdk::Int64Attribute("max_dim", 0),
-        sdk::Int64Attribute("multi_host", 0),
+        sdk::Int64Attribute("multi_host", EMBRT_CPU_MULTI_HOST),
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;
+  }
+  // Opts in to the SDK's multi-host slots (plugin_sdk.h): hosts are MPI ranks.
+  static sdk::Status HostTopology(int32_t* num_hosts, int32_t* host_id) {
+    return MpiTopology(num_hosts, host_id);
   }
   static sdk::Status Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {
     return CpuEngine::Create(config, engine);

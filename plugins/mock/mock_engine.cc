@@ -3,6 +3,7 @@
 #include "mock_engine.h"
 
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <utility>
 
@@ -627,6 +628,31 @@ sdk::Status MockEngine::Synchronize() {
   return Traced(
       Call::kSynchronize, [] { return sdk::Status(); },
       [](bool) { return std::string("Synchronize"); });
+}
+
+// ----- Simulated host collectives ------------------------------------------------------------
+
+sdk::Status MockEngine::AgreeStatus(const sdk::Status& local) {
+  sdk::Status agreed;
+  if (!local.ok()) {
+    agreed = sdk::Status(local.code(),
+                         "host " + std::to_string(config_.host_id) + ": " + local.message());
+  }
+  trace_->Write("AgreeStatus code=" + std::to_string(local.code()), agreed);
+  return agreed;
+}
+
+sdk::Status MockEngine::Barrier() {
+  trace_->Write("Barrier", sdk::Status());
+  return sdk::Status();
+}
+
+sdk::Status MockEngine::AllGather(const void* local, size_t size, void* gathered) {
+  for (int32_t h = 0; h < config_.num_hosts; ++h) {
+    if (size > 0) std::memcpy(static_cast<char*>(gathered) + h * size, local, size);
+  }
+  trace_->Write("AllGather size=" + std::to_string(size), sdk::Status());
+  return sdk::Status();
 }
 
 }  // namespace mock

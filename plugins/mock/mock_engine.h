@@ -48,6 +48,13 @@ class MockEngine : public sdk::Engine {
                                  float* const* slots, size_t num_slots) override;
   sdk::Status Synchronize() override;
 
+  // Simulated host collectives (ABI 1.1): the mock is one host of a job whose other hosts all
+  // pass OK and hold the same bytes, so the core's multi-host plumbing runs in one process.
+  // Each call is traced ("AgreeStatus code=<c>", "Barrier", "AllGather size=<n>").
+  sdk::Status AgreeStatus(const sdk::Status& local) override;
+  sdk::Status Barrier() override;
+  sdk::Status AllGather(const void* local, size_t size, void* gathered) override;
+
  private:
   enum class Phase { kIdle, kEnqueued, kReceived };
 

@@ -23,10 +23,17 @@ struct MockPlugin {
         // Every optimizer kind is accepted (with its slot layout), but the update is plain SGD.
         sdk::StringAttribute("optimizers", "sgd"),
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
-        sdk::Int64Attribute("multi_host", 0),
+        sdk::Int64Attribute("multi_host", 1),  // simulated: see MockEngine
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;
+  }
+
+  // A process is one host: the mock simulates the others (MockEngine::AgreeStatus).
+  static sdk::Status HostTopology(int32_t* num_hosts, int32_t* host_id) {
+    *num_hosts = 1;
+    *host_id = 0;
+    return sdk::Status();
   }
 
   static sdk::Status Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {

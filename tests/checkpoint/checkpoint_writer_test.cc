@@ -17,6 +17,7 @@ namespace embrt {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 using testing_util::ReadFile;
 using testing_util::ResolveOrDie;
@@ -207,12 +208,15 @@ TEST(CheckpointWriterTest, StaleTemporariesOfDeadWritersAreRemoved) {
   EXPECT_THAT(List(root.path()), ElementsAre("ckpt-1", "latest"));
 }
 
-TEST(CheckpointWriterTest, MultiHostIsUnimplemented) {
+TEST(CheckpointWriterTest, WriteCheckpointIsForOneHost) {
+  // Several hosts save through SaveCheckpoint (tests/multihost/multihost_checkpoint_test.cc).
   const ResolvedConfig config = ResolveOrDie(std::string(kConfig) + " num_hosts: 2 host_id: 0");
   TempDir root;
   const SyntheticTables tables = SyntheticTables::Make(config, 1);
-  EXPECT_EQ(WriteCheckpoint(config, 1, tables.AsRetrieve(config), root.path()).status().code(),
-            absl::StatusCode::kUnimplemented);
+  const absl::Status status =
+      WriteCheckpoint(config, 1, tables.AsRetrieve(config), root.path()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("SaveCheckpoint"));
 }
 
 }  // namespace

@@ -469,7 +469,9 @@ TEST(ResolveConfigErrorTest, Features) {
 TEST(ResolveConfigErrorTest, Layout) {
   ExpectInvalid(OneTable("", "per_replica_batch_size: -1"), {"per_replica_batch_size", "got -1"});
   ExpectInvalid(OneTable("", "num_replicas: 0"), {"num_replicas", ">= 1", "got 0"});
-  ExpectInvalid(OneTable("", "num_hosts: 0"), {"num_hosts", ">= 1", "got 0"});
+  ExpectInvalid(OneTable("", "num_hosts: -1"), {"num_hosts", ">= 1", "got -1"});
+  ExpectInvalid(OneTable("", "num_hosts: 0 host_id: 1"), {"host_id", "unset", "got 1"});
+  Resolve(OneTable("", "num_hosts: 0"));  // from the backend
   ExpectInvalid(OneTable("", "num_hosts: 2 host_id: 2"),
                 {"host_id", "[0, num_hosts = 2)", "got 2"});
   ExpectInvalid(OneTable("", "host_id: -1"), {"host_id", "got -1"});

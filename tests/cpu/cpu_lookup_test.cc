@@ -155,35 +155,19 @@ TEST(CpuLookupTest, DuplicateIdsInABagCountPerOccurrence) {
                                       (third * 3 + third * 3) + third * 7}));
 }
 
-TEST(CpuLookupTest, ModShardingMapsIdsToLocalRows) {
-  // 2 hosts, this is host 1, MOD: it owns ids 1, 3, 5, ... at local rows 0, 1, 2, ...
+TEST(CpuLookupTest, SeveralHostsNeedOneProcessPerHost) {
+  // num_hosts 2 in a process started without mpirun: the engine cannot reach host 0, so Create
+  // says how to start it (the sharded lookups themselves are tested in tests/multihost).
   EngineSpec spec = UserSpec(EMBRT_COMBINER_SUM, 2);
   spec.num_hosts = 2;
   spec.host_id = 1;
   spec.sharding = EMBRT_SHARDING_MOD;
   CpuEngine engine(spec);
-  ASSERT_TRUE(engine.ok()) << engine.create_result().message;
-  ASSERT_TRUE(engine.Load(0, 0, {RowMajor(8, 2)}).ok());
-  auto a = Lookup(engine, {Bags({{3}, {1, 5}})});
-  EXPECT_EQ(a[0], (std::vector<float>{2, 3, 0 + 4, 1 + 5}));
-  Result r = engine.Enqueue(0, {Bags({{2}, {1}})});
-  EXPECT_EQ(r.code, EMBRT_CODE_UNIMPLEMENTED) << r.message;
-  EXPECT_NE(r.message.find("id 2"), std::string::npos) << r.message;
-}
-
-TEST(CpuLookupTest, DivShardingMapsIdsToLocalRows) {
-  // 16 rows on 3 hosts, DIV: host 1 holds ids 6..10 (host 0 holds 0..5).
-  EngineSpec spec = UserSpec(EMBRT_COMBINER_SUM, 1);
-  spec.num_hosts = 3;
-  spec.host_id = 1;
-  CpuEngine engine(spec);
-  ASSERT_TRUE(engine.ok()) << engine.create_result().message;
-  EXPECT_EQ(engine.ShardRows(0), 5);
-  ASSERT_TRUE(engine.Load(0, 0, {RowMajor(5, 2)}).ok());
-  auto a = Lookup(engine, {Bags({{7}})});
-  EXPECT_EQ(a[0], (std::vector<float>{2, 3}));
-  EXPECT_EQ(engine.Enqueue(0, {Bags({{11}})}).code, EMBRT_CODE_UNIMPLEMENTED);
-  EXPECT_EQ(engine.Enqueue(0, {Bags({{5}})}).code, EMBRT_CODE_UNIMPLEMENTED);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.create_result().code, EMBRT_CODE_FAILED_PRECONDITION)
+      << engine.create_result().message;
+  EXPECT_NE(engine.create_result().message.find("mpirun -np 2"), std::string::npos)
+      << engine.create_result().message;
 }
 
 }  // namespace

@@ -59,7 +59,11 @@ TEST(SdkVersionTest, GetPluginApiNegotiatesTheMajorVersion) {
   EXPECT_EQ(api->struct_size, EMBRT_Api_STRUCT_SIZE);
   EXPECT_EQ(api->abi_major, 1);
   EXPECT_EQ(api->abi_minor, 1);
-  EXPECT_FALSE(EMBRT_API_HAS(api, Engine_AgreeStatus)) << "the mock is not multi-host";
+  // The mock opts in to the SDK's host slots (it simulates the other hosts).
+  EXPECT_TRUE(EMBRT_API_HAS(api, Plugin_HostTopology));
+  EXPECT_TRUE(EMBRT_API_HAS(api, Engine_AgreeStatus));
+  EXPECT_TRUE(EMBRT_API_HAS(api, Engine_Barrier));
+  EXPECT_TRUE(EMBRT_API_HAS(api, Engine_AllGather));
   EXPECT_TRUE(EMBRT_API_HAS(api, Engine_Synchronize));
   // Only the one symbol is exported.
   EXPECT_EQ(dlsym(library, "_ZN5embrt4mock10MockEngineD0Ev"), nullptr);

@@ -31,6 +31,7 @@ class CountingSource : public ExampleSource {
     return absl::OkStatus();
   }
   int64_t read() const { return next_; }
+  double fraction_read() override { return static_cast<double>(next_) / count_; }
 
  private:
   int count_;
@@ -93,6 +94,15 @@ TEST(ShuffleBufferTest, MemoryIsBoundedByTheCapacity) {
     // A buffer of 50 only mixes nearby examples.
     EXPECT_LT(example.ids[0], 50 + i + 1);
   }
+}
+
+TEST(ShuffleBufferTest, FractionReadCountsReturnedExamples) {
+  // The buffer holds the whole file after the first example: the fraction must still be 1/4
+  // after a quarter of it.
+  ShuffledSource source(std::make_unique<CountingSource>(100), 1000, 3);
+  Example example;
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(*source.Next(example));
+  EXPECT_DOUBLE_EQ(source.fraction_read(), 0.25);
 }
 
 TEST(ShuffleBufferTest, CapacityOneKeepsTheOrderAndAFileSmallerThanTheBufferWorks) {

@@ -71,6 +71,10 @@ std::string FormatSummary(const TrainReport& report, const std::string& title) {
   const bool clicks = report.loss == "logistic";
   std::string out = absl::StrFormat("embrt %s: %s data, backend %s (%s)\n", title,
                                     report.format, report.backend, report.backend_path);
+  if (report.num_hosts > 1) {
+    absl::StrAppendFormat(&out, "  hosts        %d (mpirun), each looks up %d of every batch\n",
+                          report.num_hosts, report.batch_size / report.num_hosts);
+  }
   if (title == "train") {
     absl::StrAppendFormat(&out, "  steps        %d (from %d), batch %d, %d examples", report.steps,
                           report.first_step, report.batch_size, report.examples);
@@ -153,6 +157,7 @@ std::string FormatJson(const TrainReport& report) {
   absl::StrAppend(&out, "  \"backend\": ", JsonString(report.backend), ",\n");
   absl::StrAppend(&out, "  \"backend_path\": ", JsonString(report.backend_path), ",\n");
   absl::StrAppend(&out, "  \"batch_size\": ", report.batch_size, ",\n");
+  absl::StrAppend(&out, "  \"num_hosts\": ", report.num_hosts, ",\n");
   absl::StrAppend(&out, "  \"first_step\": ", report.first_step, ",\n");
   absl::StrAppend(&out, "  \"steps\": ", report.steps, ",\n");
   absl::StrAppend(&out, "  \"trained_steps\": ", report.trained_steps, ",\n");
@@ -169,7 +174,7 @@ std::string FormatJson(const TrainReport& report) {
     absl::StrAppend(&out, "  \"validation\": ", JsonEval(stop.best_validation, clicks), ",\n");
     absl::StrAppend(
         &out, "  \"early_stopping\": {\"metric\": ", JsonString(stop.metric),
-        ", \"validation_fraction\": ", JsonNumber(stop.validation_fraction),
+        ", \"validation_fraction\": ", static_cast<float>(stop.validation_fraction),
         ", \"patience\": ", stop.patience, ", \"min_delta\": ", JsonNumber(stop.min_delta),
         ", \"best_epoch\": ", stop.best_epoch, ", \"best_step\": ", stop.best_step,
         ", \"best_examples\": ", stop.best_examples,

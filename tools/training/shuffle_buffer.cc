@@ -38,10 +38,12 @@ absl::StatusOr<bool> ShuffledSource::Next(Example& example) {
         ids_.resize(ids_.size() + num_fields_);
       }
       Store(size_++, scratch_);
+      ++read_;
     }
     filled_ = true;
   }
   if (size_ == 0) return false;
+  ++returned_;
   const int64_t slot = static_cast<int64_t>(random_.NextU64() % static_cast<uint64_t>(size_));
   example.label = labels_[slot];
   example.ids.assign(ids_.begin() + slot * num_fields_,
@@ -50,6 +52,7 @@ absl::StatusOr<bool> ShuffledSource::Next(Example& example) {
     EMBRT_ASSIGN_OR_RETURN(bool got, source_->Next(scratch_));
     if (got) {
       Store(slot, scratch_);
+      ++read_;
       return true;
     }
     source_done_ = true;
@@ -64,11 +67,18 @@ absl::StatusOr<bool> ShuffledSource::Next(Example& example) {
   return true;
 }
 
+double ShuffledSource::fraction_read() {
+  const double fraction = source_->fraction_read();
+  if (fraction < 0 || read_ == 0) return fraction;
+  return fraction * static_cast<double>(returned_) / static_cast<double>(read_);
+}
+
 absl::Status ShuffledSource::Rewind() {
   EMBRT_RETURN_IF_ERROR(source_->Rewind());
   ++pass_;
   random_ = Random(MixSeed(seed_, static_cast<uint64_t>(pass_)));
   size_ = 0;
+  read_ = returned_ = 0;
   filled_ = false;
   source_done_ = false;
   return absl::OkStatus();

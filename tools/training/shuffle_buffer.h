@@ -36,7 +36,9 @@ class ShuffledSource : public ExampleSource {
   const std::vector<std::string>& fields() const override { return source_->fields(); }
   absl::StatusOr<bool> Next(Example& example) override;
   absl::Status Rewind() override;
-  double fraction_read() override { return source_->fraction_read(); }
+  // The source's fraction, scaled by the share of what it read that was returned (a buffer
+  // holding the whole file has read all of it after the first example).
+  double fraction_read() override;
   int64_t bad_lines() const override { return source_->bad_lines(); }
   const std::vector<std::string>& bad_line_messages() const override {
     return source_->bad_line_messages();
@@ -58,6 +60,7 @@ class ShuffledSource : public ExampleSource {
   int64_t size_ = 0;
   bool filled_ = false;       // the first `capacity` examples were read this pass
   bool source_done_ = false;  // the source returned false this pass
+  int64_t read_ = 0, returned_ = 0;  // examples this pass
   Example scratch_;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -42,11 +43,19 @@ absl::StatusOr<Loss> ParseLossName(const std::string& name) {
 }
 
 // The embedding engine with the host model's buffers.
+// Several hosts (mpirun -np N): every host reads the same global batch, looks up and trains
+// the embeddings of its slice [host_id * local_batch, + local_batch), and gathers every host's
+// activations, so the host model (factorization machine, bias) runs on the whole global batch
+// the same way on every host. The embedding work is split; the small host model is replicated.
 struct Model {
   std::unique_ptr<Embedding> embedding;
   std::unique_ptr<FactorizationMachine> fm;
   int dim = 0;
-  int batch_size = 0;
+  int batch_size = 0;   // global batch
+  int num_hosts = 1;
+  int host_id = 0;
+  int local_batch = 0;  // batch_size / num_hosts: this host's replica
+  std::vector<std::vector<float>> local_activations;  // per feature [local_batch, dim]
   std::vector<std::vector<float>> activations;  // per feature [batch, dim]
   std::vector<std::vector<float>> gradients;
   std::vector<float> scores, score_gradients;
@@ -61,17 +70,53 @@ struct Model {
   absl::Status Lookup(const Batch& batch, bool training, float bias) {
     std::vector<FeatureInput> inputs;
     for (const std::vector<int64_t>& ids : batch.ids) {
-      inputs.push_back(FeatureInput::Dense(ids, {batch_size}));
+      inputs.push_back(FeatureInput::Dense(
+          absl::MakeConstSpan(ids).subspan(size_t{1} * host_id * local_batch, local_batch),
+          {local_batch}));
     }
     Clock::time_point start = Clock::now();
     EMBRT_RETURN_IF_ERROR(embedding->Enqueue(inputs, {}, training));
-    std::vector<absl::Span<float>> outputs(activations.begin(), activations.end());
+    std::vector<absl::Span<float>> outputs(num_hosts == 1 ? activations.begin()
+                                                          : local_activations.begin(),
+                                           num_hosts == 1 ? activations.end()
+                                                          : local_activations.end());
     EMBRT_RETURN_IF_ERROR(embedding->DequeueInto(outputs));
+    if (num_hosts > 1) EMBRT_RETURN_IF_ERROR(GatherActivations());
     embedding_seconds += SecondsSince(start);
     start = Clock::now();
     fm->Forward(ActivationViews(), batch_size, bias, absl::MakeSpan(scores));
     host_seconds += SecondsSince(start);
     return absl::OkStatus();
+  }
+
+  // Every host's local activations, in host order, into `activations`.
+  absl::Status GatherActivations() {
+    std::string local;
+    for (const std::vector<float>& a : local_activations) {
+      local.append(reinterpret_cast<const char*>(a.data()), a.size() * sizeof(float));
+    }
+    EMBRT_ASSIGN_OR_RETURN(std::vector<std::string> all, embedding->AllGatherFromHosts(local));
+    const size_t slice = size_t{1} * local_batch * dim;
+    for (int h = 0; h < num_hosts; ++h) {
+      if (all[h].size() != local.size()) {
+        return absl::InternalError(absl::StrCat("host ", h, " sent ", all[h].size(),
+                                                " bytes of activations, expected ", local.size()));
+      }
+      for (size_t f = 0; f < activations.size(); ++f) {
+        std::memcpy(activations[f].data() + h * slice, all[h].data() + f * slice * sizeof(float),
+                    slice * sizeof(float));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // This host's slice of the gradients, shaped like its activations.
+  void LocalGradientViews(std::vector<std::optional<TensorView>>& views) const {
+    const size_t slice = size_t{1} * local_batch * dim;
+    for (size_t f = 0; f < views.size(); ++f) {
+      views[f] = TensorView{absl::MakeConstSpan(gradients[f]).subspan(host_id * slice, slice),
+                            {local_batch, dim}};
+    }
   }
 };
 
@@ -99,11 +144,23 @@ absl::StatusOr<Model> BuildModel(const EmbeddingConfig& config, int batch_size) 
     }
   }
   EMBRT_ASSIGN_OR_RETURN(model.embedding, Embedding::Create(config));
-  EMBRT_RETURN_IF_ERROR(model.embedding->Build(batch_size));
+  model.num_hosts = model.embedding->config().config.num_hosts();
+  model.host_id = model.embedding->config().config.host_id();
+  if (batch_size % model.num_hosts != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--batch_size ", batch_size, " is the global batch; it must split evenly between the ",
+        model.num_hosts, " hosts of this mpirun job"));
+  }
+  model.local_batch = batch_size / model.num_hosts;
+  EMBRT_RETURN_IF_ERROR(model.embedding->Build(model.local_batch));
   const size_t features = resolved.features.size();
   model.fm = std::make_unique<FactorizationMachine>(static_cast<int>(features), model.dim);
   model.activations.assign(features, std::vector<float>(size_t{1} * batch_size * model.dim));
   model.gradients = model.activations;
+  if (model.num_hosts > 1) {
+    model.local_activations.assign(features,
+                                   std::vector<float>(size_t{1} * model.local_batch * model.dim));
+  }
   model.scores.assign(batch_size, 0.0f);
   model.score_gradients.assign(batch_size, 0.0f);
   return model;
@@ -347,9 +404,14 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
                          : config.per_replica_batch_size() > 0 ? config.per_replica_batch_size()
                                                                   : kDefaultBatchSize;
   config.set_per_replica_batch_size(batch_size);
-  if (config.num_replicas() != 1 || config.num_hosts() != 1) {
-    return absl::UnimplementedError("embrt train drives one replica on one host");
+  if (config.num_replicas() != 1 || config.num_hosts() > 1) {
+    return absl::UnimplementedError(
+        "embrt train drives one replica per host and takes the hosts from mpirun: leave "
+        "num_replicas at 1 and num_hosts at 0 or 1 (run `mpirun -np N embrt train ...`)");
   }
+  // Hosts come from the backend: one without mpirun, N under `mpirun -np N`.
+  config.set_num_hosts(0);
+  config.clear_host_id();
 
   EMBRT_ASSIGN_OR_RETURN(ResolvedConfig resolved, ResolveConfig(config));
   EMBRT_ASSIGN_OR_RETURN(DataSources sources, OpenDataSources(resolved, data, true));
@@ -421,8 +483,12 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   if (eval_every == 0 && total_steps > 0) eval_every = std::max<int64_t>(1, total_steps / 10);
   const int64_t curve_every = eval_every > 0 ? std::max<int64_t>(1, eval_every / 10) : 10;
 
-  Progress progress(options.progress != nullptr ? options.progress : stderr,
+  // One progress line, one plot and one summary: host 0's.
+  FILE* const progress_stream = model.host_id == 0 ? options.progress : nullptr;
+  Progress progress(progress_stream != nullptr ? progress_stream : stderr,
                     options.progress_terminal);
+  report.num_hosts = model.num_hosts;
+  report.host_id = model.host_id;
   int64_t step = model.embedding->step();
   double interval_loss = 0;
   int64_t interval_examples = 0;
@@ -506,14 +572,16 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
       state.synthetic_fields = clicks->options().num_fields;
       state.synthetic_cardinality = clicks->options().max_cardinality;
     }
-    EMBRT_RETURN_IF_ERROR(SaveHostState(state, HostStatePath(options.checkpoint_dir, step)));
+    if (model.host_id == 0) {  // the host state is the same on every host
+      EMBRT_RETURN_IF_ERROR(SaveHostState(state, HostStatePath(options.checkpoint_dir, step)));
+    }
     CheckpointOptions checkpoint_options;
     checkpoint_options.keep_last = options.keep_checkpoints;
     checkpoint_options.created_by = "embrt train";
     EMBRT_ASSIGN_OR_RETURN(report.checkpoint,
                            SaveCheckpoint(*model.embedding, options.checkpoint_dir,
                                           checkpoint_options));
-    RemoveOrphanHostStates(options.checkpoint_dir);
+    if (model.host_id == 0) RemoveOrphanHostStates(options.checkpoint_dir);
     report.checkpoint_seconds += SecondsSince(start);
     return absl::OkStatus();
   };
@@ -528,7 +596,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     if (batch.fraction_read > 0) {
       const double passes = static_cast<double>(epochs) + batch.fraction_read;
       return static_cast<int64_t>(
-          std::ceil(static_cast<double>(step - report.first_step) / passes * target_epochs));
+          std::ceil(static_cast<double>(step) / passes * static_cast<double>(target_epochs)));
     }
     return 0;
   };
@@ -583,9 +651,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     const double bias_gradient = model.fm->Backward(model.ActivationViews(), batch_size,
                                                     model.score_gradients, gradient_spans);
     bias_optimizer.Apply(static_cast<float>(bias_gradient), bias);
-    for (size_t f = 0; f < gradient_views.size(); ++f) {
-      gradient_views[f] = TensorView{model.gradients[f], {batch_size, model.dim}};
-    }
+    model.LocalGradientViews(gradient_views);
     model.host_seconds += SecondsSince(start);
     start = Clock::now();
     EMBRT_RETURN_IF_ERROR(model.embedding->ApplyGradients(gradient_views));
@@ -607,7 +673,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
       interval_loss = 0;
       interval_examples = 0;
     }
-    if (options.progress != nullptr) {
+    if (progress_stream != nullptr) {
       bool estimate = false;
       const int64_t planned = planned_steps(batch, estimate);
       progress.Update(step, planned, report.examples, last_train_loss, estimate,
@@ -636,7 +702,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "no training example in '", data.data, "'"));
   }
-  if (options.progress != nullptr) progress.Finish();
+  if (progress_stream != nullptr) progress.Finish();
   if (interval_examples > 0) {
     last_train_loss = interval_loss / interval_examples;
     report.curve.train.push_back(
@@ -696,7 +762,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   report.host_seconds = model.host_seconds;
   report.examples_per_second =
       train_seconds > 0 ? static_cast<double>(trained_examples) / train_seconds : 0;
-  if (!plot_path.empty()) {
+  if (!plot_path.empty() && model.host_id == 0) {
     EMBRT_RETURN_IF_ERROR(WriteLearningCurveSvg(report.curve, plot_path));
     report.plot = plot_path;
   }
@@ -714,6 +780,9 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
                          LoadHostState(HostStatePathForCheckpoint(path, step)));
   EmbeddingConfig config = reader->manifest().config();
   reader.reset();
+  // The checkpoint may come from any host count; this run's hosts come from mpirun.
+  config.set_num_hosts(0);
+  config.clear_host_id();
   if (!options.backend.empty()) config.mutable_backend()->set_name(options.backend);
   const int batch_size =
       options.batch_size > 0 ? options.batch_size : config.per_replica_batch_size();
@@ -754,6 +823,8 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
   report.backend_path = model.embedding->backend().path;
   report.batch_size = batch_size;
   report.first_step = report.steps = step;
+  report.num_hosts = model.num_hosts;
+  report.host_id = model.host_id;
   report.examples = state.examples_seen;
   report.bias = state.bias;
   report.checkpoint = path;

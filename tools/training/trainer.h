@@ -107,7 +107,9 @@ struct TrainReport {
   std::string loss;  // "logistic" or "squared"
   std::string backend;
   std::string backend_path;
-  int batch_size = 0;
+  int batch_size = 0;       // the global batch
+  int num_hosts = 1;        // hosts of the mpirun job (each trains batch_size / num_hosts)
+  int host_id = 0;          // this process's; only host 0 reports
   int64_t first_step = 0;  // > 0 when resumed
   int64_t steps = 0;       // completed steps at the end
   int64_t examples = 0;    // training examples seen (padding excluded), resumed ones included

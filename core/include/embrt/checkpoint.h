@@ -78,8 +78,12 @@ struct CheckpointOptions {
 // Writes every table and slot of `embedding` after all submitted work, in bounded chunks
 // (memory use independent of the table size), as root_dir/ckpt-<step>, and points
 // root_dir/latest at it. Creates root_dir if needed. Returns the checkpoint's path.
-// A checkpoint of the same step is replaced atomically. Multi-host engines are UNIMPLEMENTED
-// for now (the format supports per-host shard files; the writers need a barrier).
+// A checkpoint of the same step is replaced atomically. A multi-host engine (num_hosts > 1)
+// is saved by every host calling SaveCheckpoint with the same root_dir on a file system they
+// all see: each host writes its shard as one file per slot ("<slot>.shard-<h>-of-<n>.f32",
+// contiguous for DIV, strided for MOD), then host 0 writes the one manifest and `latest`
+// after a barrier; every host returns the same status, and a failure or crash of any host
+// leaves the previous checkpoint intact.
 absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::string& root_dir,
                                            const CheckpointOptions& options = {});
 
@@ -97,6 +101,7 @@ absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_
 using RetrieveTablesFunction = std::function<absl::Status(const Embedding::RowSink& sink)>;
 
 // SaveCheckpoint without an Embedding: the tables of `config` at `step`, read from `retrieve`.
+// One host only (INVALID_ARGUMENT for num_hosts > 1: use SaveCheckpoint).
 absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_t step,
                                             const RetrieveTablesFunction& retrieve,
                                             const std::string& root_dir,

@@ -149,6 +149,19 @@ class Embedding {
   // chunks (memory use independent of the table size).
   absl::Status RetrieveTables(const RowSink& sink);
 
+  // -- Hosts -------------------------------------------------------------------------------
+  // Collectives over every host of a multi-host engine (num_hosts > 1), through the backend's
+  // transport: every host calls them in the same order, after Build. With one host they return
+  // at once. SaveCheckpoint uses them; so may an application (to split data, gather metrics).
+
+  // OK on every host when `local` is OK on every host; else every host returns the code and
+  // message of the lowest-numbered failing host, the message prefixed by "host <id>: ".
+  absl::Status AgreeOnStatus(const absl::Status& local);
+  // Returns once every host has called it and finished the work it submitted.
+  absl::Status HostBarrier();
+  // Every host's `local` bytes, in host order (sizes may differ between hosts).
+  absl::StatusOr<std::vector<std::string>> AllGatherFromHosts(absl::string_view local);
+
   // -- Introspection -----------------------------------------------------------------------
 
   const ResolvedConfig& config() const;

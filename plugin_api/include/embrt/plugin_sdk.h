@@ -24,6 +24,12 @@
 //   };
 //   EMBRT_DEFINE_PLUGIN(MyPlugin)
 //
+// Multi-host plugins (ABI 1.1) opt in by giving the plugin class one more static function,
+//     static embrt::sdk::Status HostTopology(int32_t* num_hosts, int32_t* host_id);
+// and by overriding Engine::AgreeStatus, Barrier and AllGather. The SDK then fills the four 1.1
+// slots of the table; a plugin class without HostTopology leaves them NULL, so the host refuses
+// num_hosts > 1 for it (and the plugin should report the attribute multi_host = 0).
+//
 // Build the plugin with hidden visibility and plugin_api/plugin_exports.map so that
 // EMBRT_GetPluginApi is its only exported symbol.
 
@@ -37,6 +43,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -306,7 +313,31 @@ class Engine {
   virtual Status RetrieveTableShard(int32_t table, int32_t shard, int64_t row_begin,
                                     int64_t row_count, float* const* slots, size_t num_slots) = 0;
   virtual Status Synchronize() = 0;
+
+  // Multi-host collectives (ABI 1.1, plugin_api.h "Hosts"). Only called when the plugin class
+  // opted in (see the file comment); the defaults say the engine has no transport.
+  // AgreeStatus returns OK on every host when every `local` is OK, else the status of the
+  // lowest-numbered failing host with its message prefixed by "host <id>: ".
+  virtual Status AgreeStatus(const Status& local) {
+    return local.ok() ? Status() : local;
+  }
+  virtual Status Barrier() { return Status::Unimplemented("Engine_Barrier: no transport"); }
+  // `gathered` holds num_hosts * size bytes; host h's bytes land at h * size.
+  virtual Status AllGather(const void* local, size_t size, void* gathered) {
+    (void)local;
+    (void)size;
+    (void)gathered;
+    return Status::Unimplemented("Engine_AllGather: no transport");
+  }
 };
+
+// True when the plugin class `Plugin` declares `static Status HostTopology(int32_t*, int32_t*)`.
+template <typename Plugin, typename = void>
+struct HasHostTopology : std::false_type {};
+template <typename Plugin>
+struct HasHostTopology<Plugin, std::void_t<decltype(Plugin::HostTopology(
+                                   static_cast<int32_t*>(nullptr), static_cast<int32_t*>(nullptr)))>>
+    : std::true_type {};
 
 namespace internal {
 
@@ -478,6 +509,65 @@ struct Functions {
       return EngineOf(a.engine)->Synchronize();
     });
   }
+  static EMBRT_Error* HostTopology(EMBRT_Plugin_HostTopology_Args* args) {
+    return Guard("Plugin_HostTopology", [&] {
+      if (args == nullptr) return Status::InvalidArgument("Plugin_HostTopology: args is NULL");
+      if (!EMBRT_HAS_FIELD(EMBRT_Plugin_HostTopology_Args, args->struct_size, host_id)) {
+        return Status::InvalidArgument("Plugin_HostTopology: struct_size too small");
+      }
+      int32_t num_hosts = 1;
+      int32_t host_id = 0;
+      Status status = Plugin::HostTopology(&num_hosts, &host_id);
+      if (!status.ok()) return status;
+      args->num_hosts = num_hosts;
+      args->host_id = host_id;
+      return Status();
+    });
+  }
+  static EMBRT_Error* AgreeStatus(EMBRT_Engine_AgreeStatus_Args* args) {
+    return Guard("Engine_AgreeStatus", [&] {
+      EMBRT_Engine_AgreeStatus_Args a = ReadArgs(args);
+      if (a.engine == nullptr) return NullEngine("Engine_AgreeStatus");
+      Status local;
+      if (a.local_code != EMBRT_CODE_OK) {
+        local = Status(a.local_code, ToString(a.local_message, a.local_message_size));
+      }
+      return EngineOf(a.engine)->AgreeStatus(local);
+    });
+  }
+  static EMBRT_Error* Barrier(EMBRT_Engine_Barrier_Args* args) {
+    return Guard("Engine_Barrier", [&] {
+      EMBRT_Engine_Barrier_Args a = ReadArgs(args);
+      if (a.engine == nullptr) return NullEngine("Engine_Barrier");
+      return EngineOf(a.engine)->Barrier();
+    });
+  }
+  static EMBRT_Error* AllGather(EMBRT_Engine_AllGather_Args* args) {
+    return Guard("Engine_AllGather", [&] {
+      EMBRT_Engine_AllGather_Args a = ReadArgs(args);
+      if (a.engine == nullptr) return NullEngine("Engine_AllGather");
+      if (a.size > 0 && (a.local == nullptr || a.gathered == nullptr)) {
+        return Status::InvalidArgument("Engine_AllGather: local or gathered is NULL");
+      }
+      return EngineOf(a.engine)->AllGather(a.local, a.size, a.gathered);
+    });
+  }
+};
+
+// The 1.1 host slots: filled for a plugin class with HostTopology, NULL otherwise.
+template <typename Plugin, bool kMultiHost = HasHostTopology<Plugin>::value>
+struct HostSlots {
+  static constexpr EMBRT_Plugin_HostTopology* kTopology = nullptr;
+  static constexpr EMBRT_Engine_AgreeStatus* kAgree = nullptr;
+  static constexpr EMBRT_Engine_Barrier* kBarrier = nullptr;
+  static constexpr EMBRT_Engine_AllGather* kAllGather = nullptr;
+};
+template <typename Plugin>
+struct HostSlots<Plugin, true> {
+  static constexpr EMBRT_Plugin_HostTopology* kTopology = &Functions<Plugin>::HostTopology;
+  static constexpr EMBRT_Engine_AgreeStatus* kAgree = &Functions<Plugin>::AgreeStatus;
+  static constexpr EMBRT_Engine_Barrier* kBarrier = &Functions<Plugin>::Barrier;
+  static constexpr EMBRT_Engine_AllGather* kAllGather = &Functions<Plugin>::AllGather;
 };
 
 template <typename Plugin>
@@ -498,10 +588,10 @@ const EMBRT_Api* GetApi(const EMBRT_HostInfo* host) {
       &Functions<Plugin>::Load,
       &Functions<Plugin>::Retrieve,
       &Functions<Plugin>::Synchronize,
-      nullptr,  // Plugin_HostTopology (1.1): multi-host plugins fill these four
-      nullptr,  // Engine_AgreeStatus
-      nullptr,  // Engine_Barrier
-      nullptr,  // Engine_AllGather
+      HostSlots<Plugin>::kTopology,  // 1.1: NULL unless the plugin class opted in
+      HostSlots<Plugin>::kAgree,
+      HostSlots<Plugin>::kBarrier,
+      HostSlots<Plugin>::kAllGather,
   };
   if (host == nullptr) return nullptr;
   EMBRT_HostInfo info = ReadArgs(host);
