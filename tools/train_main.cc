@@ -89,8 +89,9 @@ int TrainMain(const std::vector<std::string>& args) {
   flags.AddInt64("synthetic_cardinality", &synthetic_cardinality,
                  "cap on synthetic field cardinalities; 0: 10000");
   flags.AddBool("quiet", &quiet, "no progress line");
-  flags.AddInt64("shuffle_buffer", &shuffle_buffer,
-                 "examples in the seeded shuffle buffer of --data; 0: the file's order; -1: 100000");
+  flags.AddInt64(
+      "shuffle_buffer", &shuffle_buffer,
+      "examples in the seeded shuffle buffer of --data; 0: the file's order; -1: 100000");
   flags.AddString("rating_range", &rating_range,
                   "MIN..MAX of the labels; others are bad lines (default 1..5 for movielens)");
   flags.AddFloat("validation_fraction", &validation_fraction,

@@ -64,7 +64,8 @@ TEST(BatchReaderTest, PrefetchedBatchesAreTheInlineOnesInOrder) {
 TEST(BatchReaderTest, EpochsEndAndPaddingAreCarriedWithTheBatch) {
   ListSource source(10);
   // Two passes over 10 examples in batches of 4: 4, 4, 4 (crossing), 4, 4 (finished: 0).
-  BatchPrefetcher prefetcher(source, {0}, [](int64_t epochs) { return epochs < 2; }, 4, 0);
+  BatchPrefetcher prefetcher(
+      source, {0}, [](int64_t epochs) { return epochs < 2; }, 4, 0);
   std::vector<int> counts;
   std::vector<int64_t> epochs;
   while (true) {
@@ -84,7 +85,8 @@ TEST(BatchReaderTest, EpochsEndAndPaddingAreCarriedWithTheBatch) {
 
 TEST(BatchReaderTest, AReadErrorArrivesWithItsBatch) {
   ListSource source(100, /*fail_at=*/7);
-  BatchPrefetcher prefetcher(source, {0}, [](int64_t) { return true; }, 4, 0);
+  BatchPrefetcher prefetcher(
+      source, {0}, [](int64_t) { return true; }, 4, 0);
   ASSERT_TRUE(prefetcher.Next().ok());
   absl::StatusOr<const Batch*> second = prefetcher.Next();
   EXPECT_EQ(second.status().code(), absl::StatusCode::kDataLoss);

@@ -24,7 +24,10 @@ ResolvedConfig MovieLensConfig() {
     tables { name: "item" vocabulary_size: 1000 dim: 3 }
     features { name: "user" table: "user" }
     features { name: "item" table: "item" }
-    optimizer { sgd {} learning_rate { constant: 0.1 } }
+    optimizer {
+      sgd {}
+      learning_rate { constant: 0.1 }
+    }
     per_replica_batch_size: 4
   )pb");
   EXPECT_TRUE(config.ok()) << config.status();
@@ -107,7 +110,8 @@ TEST(DataSetupTest, EvalFilesAreCheckedWhenOpened) {
   options.eval_data = testing_tools::WriteFile(dir, "u.test", std::string("1\t2\t3\0\1\2", 8));
   absl::StatusOr<DataSources> sources = OpenDataSources(MovieLensConfig(), options, true);
   EXPECT_EQ(sources.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(sources.status().message(), HasSubstr("is binary, not text (a NUL byte at offset 5)"));
+  EXPECT_THAT(sources.status().message(),
+              HasSubstr("is binary, not text (a NUL byte at offset 5)"));
   options.eval_data = testing_tools::WriteFile(dir, "blank.test", "\n\n");
   sources = OpenDataSources(MovieLensConfig(), options, true);
   EXPECT_THAT(sources.status().message(), HasSubstr("holds no example"));

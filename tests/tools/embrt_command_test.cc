@@ -182,9 +182,10 @@ TEST(EmbrtCommandTest, EvalDataBadLinesAreCountedAndReported) {
   const std::string train = testing_tools::WriteFile(dir, "u.base", Ratings(400, 1));
   const std::string eval = testing_tools::WriteFile(
       dir, "u.test", Ratings(50, 2) + "1\tx\t3\t1\n" + Ratings(10, 3) + "2\t3\n");
-  CommandResult run = Embrt(dir, "train --config=" + Source("examples/configs/movielens.textproto") +
-                                     " --format=movielens --data=" + train + " --eval_data=" +
-                                     eval + " --quiet --output_json=" + dir + "/run.json");
+  CommandResult run =
+      Embrt(dir, "train --config=" + Source("examples/configs/movielens.textproto") +
+                     " --format=movielens --data=" + train + " --eval_data=" + eval +
+                     " --quiet --output_json=" + dir + "/run.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("bad lines    2 skipped (train 0, validation 0, eval 2), e.g. " +
                                  eval + ":51: item id 'x' is not an integer"));
@@ -197,7 +198,11 @@ TEST(EmbrtCommandTest, EvalDataBadLinesAreCountedAndReported) {
 TEST(EmbrtCommandTest, BadEvalFileFailsBeforeTrainingAndLeavesNoCheckpoint) {
   const std::string dir = testing_tools::MakeTempDir();
   const std::string train = testing_tools::WriteFile(dir, "u.base", Ratings(400, 1));
-  const std::string binary = testing_tools::WriteFile(dir, "u.bin", std::string("\x7f" "ELF\0\0\x01", 7) + std::string(3000, '\xff'));
+  const std::string binary = testing_tools::WriteFile(dir, "u.bin",
+                                                      std::string("\x7f"
+                                                                  "ELF\0\0\x01",
+                                                                  7) +
+                                                          std::string(3000, '\xff'));
   const std::string empty = testing_tools::WriteFile(dir, "u.empty", "");
   std::string garbage;
   for (int i = 0; i < 150; ++i) garbage += "not a rating line\n";
@@ -206,15 +211,19 @@ TEST(EmbrtCommandTest, BadEvalFileFailsBeforeTrainingAndLeavesNoCheckpoint) {
     std::string eval;
     std::string message;
   };
-  for (const Case& c : {Case{binary, "eval data file '" + binary + "' is binary, not text (a NUL byte at offset 4)"},
-                        Case{empty, "--eval_data '" + empty + "' holds no example"},
-                        Case{dir + "/missing", "cannot open MovieLens data file '" + dir + "/missing'"},
-                        Case{wrong, "'" + wrong + "' does not look like MovieLens data: the first 100 lines are all malformed"}}) {
+  for (const Case& c :
+       {Case{binary,
+             "eval data file '" + binary + "' is binary, not text (a NUL byte at offset 4)"},
+        Case{empty, "--eval_data '" + empty + "' holds no example"},
+        Case{dir + "/missing", "cannot open MovieLens data file '" + dir + "/missing'"},
+        Case{wrong,
+             "'" + wrong +
+                 "' does not look like MovieLens data: the first 100 lines are all malformed"}}) {
     // Many epochs: a late failure would be seen as a slow test and a checkpoint left behind.
-    CommandResult run =
-        Embrt(dir, "train --config=" + Source("examples/configs/movielens.textproto") +
-                       " --format=movielens --data=" + train + " --eval_data=" + c.eval +
-                       " --epochs=1000 --checkpoint_dir=" + dir + "/ckpt --checkpoint_every=1 --quiet");
+    CommandResult run = Embrt(
+        dir, "train --config=" + Source("examples/configs/movielens.textproto") +
+                 " --format=movielens --data=" + train + " --eval_data=" + c.eval +
+                 " --epochs=1000 --checkpoint_dir=" + dir + "/ckpt --checkpoint_every=1 --quiet");
     EXPECT_EQ(run.exit_code, 1) << c.eval;
     EXPECT_EQ(Lines(run.err), 1) << run.err;
     EXPECT_THAT(run.err, HasSubstr(c.message));
@@ -330,8 +339,9 @@ TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
   const std::string dir = testing_tools::MakeTempDir();
   const std::string ckpt = dir + "/ckpt";
   // 60 steps in one go.
-  CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=60 --eval_every=20 --output_json=" +
-                           dir + "/straight.json");
+  CommandResult run =
+      Embrt(dir, std::string(kSmallRun) + " --steps=60 --eval_every=20 --output_json=" + dir +
+                     "/straight.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   // 40 steps with checkpoints every 20, then resumed up to 60.
   run = Embrt(dir, std::string(kSmallRun) + " --steps=40 --eval_every=20 --checkpoint_dir=" +
@@ -376,9 +386,9 @@ TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
 void ExpectBitIdenticalRuns(const std::string& backend, const std::string& extra) {
   const std::string dir = testing_tools::MakeTempDir();
   for (const char* name : {"a", "b"}) {
-    CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=30 --eval_every=10 --backend=" +
-                                       backend + extra + " --output_json=" + dir + "/" + name +
-                                       ".json");
+    CommandResult run =
+        Embrt(dir, std::string(kSmallRun) + " --steps=30 --eval_every=10 --backend=" + backend +
+                       extra + " --output_json=" + dir + "/" + name + ".json");
     ASSERT_EQ(run.exit_code, 0) << run.err;
   }
   const std::string a = ReadAll(dir + "/a.json"), b = ReadAll(dir + "/b.json");

@@ -17,11 +17,19 @@ namespace {
 
 std::unique_ptr<Embedding> SmallEmbedding() {
   absl::StatusOr<EmbeddingConfig> config = ParseConfigText(R"pb(
-    tables { name: "a" vocabulary_size: 50 dim: 3 initializer { truncated_normal { stddev: 0.1 } } }
+    tables {
+      name: "a"
+      vocabulary_size: 50
+      dim: 3
+      initializer { truncated_normal { stddev: 0.1 } }
+    }
     tables { name: "b" vocabulary_size: 20 dim: 3 }
     features { name: "fa" table: "a" }
     features { name: "fb" table: "b" }
-    optimizer { adagrad { initial_accumulator_value: 0.1 } learning_rate { constant: 0.5 } }
+    optimizer {
+      adagrad { initial_accumulator_value: 0.1 }
+      learning_rate { constant: 0.5 }
+    }
     backend { name: "cpu" }
     per_replica_batch_size: 4
   )pb");

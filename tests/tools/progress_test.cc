@@ -37,7 +37,8 @@ TEST(ProgressTest, AnEstimatedTotalWithANoteAndItsEta) {
   now = 10;
   progress.Update(1010, 2000, 100, 0.5, true, "epoch 6/10");
   // 10 steps in 10 s, 990 to go.
-  EXPECT_EQ(Contents(file), "step 1010/~2000 (epoch 6/10)  10 examples/s  loss 0.5000  ETA 16m30s\n");
+  EXPECT_EQ(Contents(file),
+            "step 1010/~2000 (epoch 6/10)  10 examples/s  loss 0.5000  ETA 16m30s\n");
   std::fclose(file);
 }
 

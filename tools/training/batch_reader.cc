@@ -11,8 +11,8 @@ namespace embrt {
 namespace training {
 
 absl::Status FillBatch(ExampleSource& source, const std::vector<int>& feature_fields,
-                       const std::function<bool(int64_t epochs)>& rewind_at_end,
-                       int64_t& epochs, Batch& batch, Example& scratch, bool& finished) {
+                       const std::function<bool(int64_t epochs)>& rewind_at_end, int64_t& epochs,
+                       Batch& batch, Example& scratch, bool& finished) {
   batch.count = 0;
   bool read_since_rewind = true;
   while (batch.count < batch.size) {
@@ -46,8 +46,8 @@ absl::Status FillBatch(ExampleSource& source, const std::vector<int>& feature_fi
 }
 
 BatchPrefetcher::BatchPrefetcher(ExampleSource& source, std::vector<int> feature_fields,
-                                 std::function<bool(int64_t epochs)> rewind_at_end,
-                                 int batch_size, int64_t epochs)
+                                 std::function<bool(int64_t epochs)> rewind_at_end, int batch_size,
+                                 int64_t epochs)
     : source_(source),
       feature_fields_(std::move(feature_fields)),
       rewind_at_end_(std::move(rewind_at_end)),
@@ -80,8 +80,8 @@ void BatchPrefetcher::Work() {
       if (stop_) break;
     }
     Batch& batch = buffers_[index % 2];
-    absl::Status status = FillBatch(source_, feature_fields_, rewind_at_end_, epochs_, batch,
-                                    scratch, finished);
+    absl::Status status =
+        FillBatch(source_, feature_fields_, rewind_at_end_, epochs_, batch, scratch, finished);
     batch.fraction_read = source_.fraction_read();
     {
       std::lock_guard<std::mutex> lock(mutex_);

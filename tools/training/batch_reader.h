@@ -48,8 +48,8 @@ struct Batch {
 // rewinds and goes on filling; otherwise sets `finished`. A pass without a single example is
 // INVALID_ARGUMENT (nothing to train on).
 absl::Status FillBatch(ExampleSource& source, const std::vector<int>& feature_fields,
-                       const std::function<bool(int64_t epochs)>& rewind_at_end,
-                       int64_t& epochs, Batch& batch, Example& scratch, bool& finished);
+                       const std::function<bool(int64_t epochs)>& rewind_at_end, int64_t& epochs,
+                       Batch& batch, Example& scratch, bool& finished);
 
 // Fills batches from a source on a worker thread, one ahead of the consumer.
 class BatchPrefetcher {
@@ -76,7 +76,7 @@ class BatchPrefetcher {
   ExampleSource& source_;
   std::vector<int> feature_fields_;
   std::function<bool(int64_t)> rewind_at_end_;
-  int64_t epochs_;  // the worker's count
+  int64_t epochs_;              // the worker's count
   std::vector<Batch> buffers_;  // two: one being filled, one being used
   std::vector<absl::Status> statuses_;
 

@@ -57,10 +57,11 @@ std::vector<double> SmoothedValues(const std::vector<double>& values, double alp
 }
 
 std::string RenderLearningCurveSvg(const LearningCurve& curve) {
-  // The train average: span ~ points / 25 (alpha = 2 / (span + 1)).
+  // The train average: span ~ points / 25, at least 10 points (alpha = 2 / (span + 1)).
   std::vector<double> raw;
   for (const CurvePoint& p : curve.train) raw.push_back(p.loss);
-  const double span = std::max(1.0, static_cast<double>(raw.size()) / 25);
+  const double points = static_cast<double>(raw.size());
+  const double span = std::max({1.0, std::min(10.0, points), points / 25});
   const std::vector<double> smoothed_values = SmoothedValues(raw, 2 / (span + 1));
   std::vector<CurvePoint> smoothed_points;
   for (size_t i = 0; i < curve.train.size(); ++i) {

@@ -7,9 +7,9 @@
 // rsvg-convert render alike): axes with round tick values, a legend and a title.
 //
 //   * train: the raw interval values faint, and an exponential moving average over them
-//     (debiased, span about 1/25 of the points) on top; the y range follows the average after
-//     its first 5% and the eval points, so that a noisy or steep start does not flatten the
-//     rest (what falls outside is clipped);
+//     (debiased, span 1/25 of the points, at least 10) on top; the y range follows the
+//     average after its first 5% and the eval points, so that a noisy or steep start does not
+//     flatten the rest (what falls outside is clipped);
 //   * eval (the test set) and validation as lines with dots;
 //   * an optional dashed reference line (the synthetic data's teacher) and an optional
 //     vertical marker at the kept (best) point;

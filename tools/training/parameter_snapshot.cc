@@ -30,21 +30,20 @@ absl::Status ParameterSnapshot::Capture(Embedding& embedding) {
 absl::Status ParameterSnapshot::Restore(Embedding& embedding) const {
   if (empty()) return absl::FailedPreconditionError("no parameters were captured");
   const ResolvedConfig& config = embedding.config();
-  return embedding.LoadTables(
-      [&](int table, int64_t begin, int64_t count,
-          absl::Span<const absl::Span<float>> slots) -> absl::Status {
-        const size_t dim = static_cast<size_t>(config.tables[table].dim);
-        const std::vector<std::vector<float>>& copy = slots_[table];
-        if (copy.size() != slots.size()) {
-          return absl::InternalError(absl::StrCat("snapshot of table ", table, " has ",
-                                                  copy.size(), " slots, not ", slots.size()));
-        }
-        for (size_t s = 0; s < slots.size(); ++s) {
-          const auto first = copy[s].begin() + begin * dim;
-          std::copy(first, first + count * dim, slots[s].begin());
-        }
-        return absl::OkStatus();
-      });
+  return embedding.LoadTables([&](int table, int64_t begin, int64_t count,
+                                  absl::Span<const absl::Span<float>> slots) -> absl::Status {
+    const size_t dim = static_cast<size_t>(config.tables[table].dim);
+    const std::vector<std::vector<float>>& copy = slots_[table];
+    if (copy.size() != slots.size()) {
+      return absl::InternalError(absl::StrCat("snapshot of table ", table, " has ", copy.size(),
+                                              " slots, not ", slots.size()));
+    }
+    for (size_t s = 0; s < slots.size(); ++s) {
+      const auto first = copy[s].begin() + begin * dim;
+      std::copy(first, first + count * dim, slots[s].begin());
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace training

@@ -46,8 +46,7 @@ absl::StatusOr<bool> ShuffledSource::Next(Example& example) {
   ++returned_;
   const int64_t slot = static_cast<int64_t>(random_.NextU64() % static_cast<uint64_t>(size_));
   example.label = labels_[slot];
-  example.ids.assign(ids_.begin() + slot * num_fields_,
-                     ids_.begin() + (slot + 1) * num_fields_);
+  example.ids.assign(ids_.begin() + slot * num_fields_, ids_.begin() + (slot + 1) * num_fields_);
   if (!source_done_) {
     EMBRT_ASSIGN_OR_RETURN(bool got, source_->Next(scratch_));
     if (got) {

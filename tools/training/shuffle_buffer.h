@@ -58,8 +58,8 @@ class ShuffledSource : public ExampleSource {
   std::vector<float> labels_;
   std::vector<int64_t> ids_;
   int64_t size_ = 0;
-  bool filled_ = false;       // the first `capacity` examples were read this pass
-  bool source_done_ = false;  // the source returned false this pass
+  bool filled_ = false;              // the first `capacity` examples were read this pass
+  bool source_done_ = false;         // the source returned false this pass
   int64_t read_ = 0, returned_ = 0;  // examples this pass
   Example scratch_;
 };
