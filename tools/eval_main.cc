@@ -9,6 +9,7 @@
 #include "tools/subcommands.h"
 #include "tools/training/data_setup.h"
 #include "tools/training/flag_parser.h"
+#include "tools/training/memory_budget.h"
 #include "tools/training/report.h"
 #include "tools/training/trainer.h"
 
@@ -22,7 +23,8 @@ int EvalMain(const std::vector<std::string>& args) {
   int64_t eval_examples = 0;
   training::FlagSet flags("embrt eval", "CHECKPOINT [flags]   (a ckpt-N directory or its root)");
   flags.AddString("checkpoint", &checkpoint, "the checkpoint (or give it as the argument)");
-  flags.AddString("backend", &backend, "cpu, mock or a plugin path; default: the checkpoint's");
+  flags.AddString("backend", &backend,
+                  "cpu, mock or a plugin path; default cpu (a checkpoint never picks the plugin)");
   flags.AddString("eval_data", &eval_data, "data to evaluate on (every line)");
   flags.AddString("data", &data, "same as --eval_data");
   flags.AddString("format", &format, "criteo, movielens, tsv or synthetic; default: as trained");
@@ -70,7 +72,8 @@ int EvalMain(const std::vector<std::string>& args) {
     if (!range.ok()) return fail(range.status());
     options.label_range = *range;
   }
-  absl::StatusOr<training::TrainReport> report = training::Evaluate(options);
+  absl::StatusOr<training::TrainReport> report = training::RunCatchingOutOfMemory(
+      [&] { return training::Evaluate(options); }, "--batch_size");
   if (!report.ok()) return fail(report.status());
   if (report->host_id != 0) return 0;  // under mpirun, host 0 prints the one summary
   absl::Status emitted = training::EmitReport(*report, "eval", output_json);

@@ -14,6 +14,7 @@
 #include "tools/training/data_setup.h"
 #include "tools/training/default_config.h"
 #include "tools/training/flag_parser.h"
+#include "tools/training/memory_budget.h"
 #include "tools/training/progress.h"
 #include "tools/training/report.h"
 #include "tools/training/trainer.h"
@@ -201,7 +202,8 @@ int TrainMain(const std::vector<std::string>& args) {
   options.progress = quiet ? nullptr : stderr;
   options.progress_terminal = training::IsTerminal(stderr);
 
-  absl::StatusOr<training::TrainReport> report = training::Train(options);
+  absl::StatusOr<training::TrainReport> report = training::RunCatchingOutOfMemory(
+      [&] { return training::Train(options); }, "--batch_size, the config's table sizes");
   if (!report.ok()) return fail(report.status());
   if (report->host_id != 0) return 0;  // under mpirun, host 0 prints the one summary
   absl::Status emitted = training::EmitReport(*report, "train", output_json);

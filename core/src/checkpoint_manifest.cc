@@ -4,8 +4,6 @@
 
 #include "checkpoint_manifest.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -14,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "checkpoint_hash.h"
 #include "embrt/checkpoint.h"
 #include "embrt/status_macros.h"
 
@@ -86,6 +85,36 @@ absl::Status CheckCoverage(const CheckpointSlot& slot, int64_t vocabulary_size,
   return absl::OkStatus();
 }
 
+// A field of the stored config (or of the manifest) outside [low, high] is INVALID_ARGUMENT
+// naming the field and the value.
+absl::Status CheckRange(absl::string_view path, absl::string_view field, int64_t value,
+                        int64_t low, int64_t high) {
+  if (value >= low && value <= high) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("manifest ", path, ": ", field, " ", value,
+                                                 " is not in [", low, ", ", high, "]"));
+}
+
+// The layout fields an engine built from the stored config would be sized by.
+absl::Status ValidateStoredLayout(const CheckpointManifest& manifest, absl::string_view path) {
+  const EmbeddingConfig& config = manifest.config();
+  EMBRT_RETURN_IF_ERROR(CheckRange(path, "config.per_replica_batch_size",
+                                   config.per_replica_batch_size(), 0, kMaxBatchSize));
+  EMBRT_RETURN_IF_ERROR(
+      CheckRange(path, "config.num_replicas", config.num_replicas(), 1, kMaxReplicas));
+  // num_hosts 0: the writer took its host count from its backend (host_id then unset).
+  EMBRT_RETURN_IF_ERROR(CheckRange(path, "config.num_hosts", config.num_hosts(), 0, kMaxHosts));
+  EMBRT_RETURN_IF_ERROR(CheckRange(path, "config.host_id", config.host_id(), 0,
+                                   std::max(config.num_hosts() - 1, 0)));
+  EMBRT_RETURN_IF_ERROR(
+      CheckRange(path, "config.tables (count)", config.tables_size(), 0, kMaxTables));
+  EMBRT_RETURN_IF_ERROR(
+      CheckRange(path, "config.features (count)", config.features_size(), 0, kMaxFeatures));
+  if (manifest.has_num_hosts()) {
+    EMBRT_RETURN_IF_ERROR(CheckRange(path, "num_hosts", manifest.num_hosts(), 1, kMaxHosts));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsPlainFileName(absl::string_view name) {
@@ -153,6 +182,7 @@ absl::Status ValidateManifest(const CheckpointManifest& manifest, absl::string_v
     return absl::InvalidArgumentError(
         absl::StrCat("manifest ", path, " has negative step ", manifest.step()));
   }
+  EMBRT_RETURN_IF_ERROR(ValidateStoredLayout(manifest, path));
   if (manifest.tables_size() < 1 || manifest.tables_size() > kMaxTables) {
     return absl::InvalidArgumentError(
         absl::StrCat("manifest ", path, " has ", manifest.tables_size(), " tables"));

@@ -36,6 +36,12 @@ inline constexpr int64_t kMaxVocabularySize = int64_t{1} << 40;
 inline constexpr int32_t kMaxDim = 1 << 20;
 inline constexpr int kMaxTables = 1 << 16;
 inline constexpr int kMaxFilesPerSlot = 1 << 16;
+// Bounds on the layout of the stored config: a reader that builds an engine from it (embrt
+// eval) must never be driven into a huge allocation or loop by it.
+inline constexpr int32_t kMaxBatchSize = 1 << 24;
+inline constexpr int32_t kMaxReplicas = 1 << 12;
+inline constexpr int32_t kMaxHosts = 1 << 12;
+inline constexpr int kMaxFeatures = 1 << 16;
 
 // True for a non-empty name of at most 255 characters from [A-Za-z0-9_.-] that is not "."
 // or "..": safe as one path component anywhere.
@@ -54,6 +60,8 @@ absl::StatusOr<CheckpointManifest> DecodeManifestFile(absl::string_view bytes,
                                                       absl::string_view path);
 
 // Checks everything a reader relies on before touching any table file: the format version,
+// the stored config's layout (per_replica_batch_size, num_replicas, num_hosts, host_id, table
+// and feature counts within the limits above; its backend name is information only),
 // table names, sizes within limits, known optimizers with their slots in order, safe and
 // unique file paths, byte sizes, and that each slot's files hold every row exactly once
 // (checkpoint.proto). `path` names the manifest in errors.

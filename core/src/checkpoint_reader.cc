@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,6 +17,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "checkpoint_hash.h"
 #include "checkpoint_manifest.h"
 #include "embrt/checkpoint.h"
 #include "embrt/sharding.h"
@@ -40,7 +40,7 @@ struct Xxh3StateDeleter {
 // costs less than faulting in a memory map page by page).
 absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string& path,
                                         std::vector<char>& buffer) {
-  buffer.resize(size_t{8} << 20);
+  buffer.resize(size_t{1} << 20);  // hashed while still in the L2 cache
   std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
   if (state == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
   XXH3_64bits_reset(state.get());
@@ -76,6 +76,12 @@ absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_roo
                                             name.substr(0, 100), "\""));
   }
   const std::string checkpoint = absl::StrCat(path, "/", name);
+  struct stat info;
+  if (::lstat(checkpoint.c_str(), &info) == 0 && !S_ISDIR(info.st_mode)) {
+    return absl::DataLossError(absl::StrCat(latest, " names ", checkpoint,
+                                            ", which is not a directory (symbolic links inside a "
+                                            "checkpoint root are not followed)"));
+  }
   if (!Exists(absl::StrCat(checkpoint, "/", internal::kManifestFileName))) {
     return absl::DataLossError(absl::StrCat(latest, " names ", checkpoint, ", which has no ",
                                             internal::kManifestFileName));
@@ -87,6 +93,9 @@ class CheckpointReader::Impl {
  public:
   struct File {
     internal::MappedFile map;
+    std::string relative_path;
+    int64_t byte_size = 0;
+    uint64_t xxh3 = 0;
     int64_t row_begin = 0;
     int64_t rows = 0;
     int64_t row_stride = 1;
@@ -104,8 +113,47 @@ class CheckpointReader::Impl {
   };
 
   std::string path;
+  internal::UniqueFd dir;  // the checkpoint directory, to open files below it again
   CheckpointManifest manifest;
   std::vector<Table> tables;
+
+  // Opens a table file again (restores read with pread rather than through the map).
+  absl::StatusOr<internal::UniqueFd> Reopen(const File& file) const {
+    const std::string display = absl::StrCat(path, "/", file.relative_path);
+    absl::StatusOr<internal::UniqueFd> fd = internal::OpenBelow(dir.get(), file.relative_path,
+                                                                display);
+    if (!fd.ok()) {
+      return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                              " is missing or unreadable: ",
+                                              fd.status().message()));
+    }
+    struct stat info;
+    if (::fstat(fd->get(), &info) != 0 || info.st_size != file.byte_size) {
+      return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                              " changed size while being restored"));
+    }
+    return fd;
+  }
+
+  // Pass one of a two-pass restore: every file's checksum.
+  absl::Status VerifyAll() const {
+    std::vector<char> buffer;
+    for (const Table& table : tables) {
+      for (const Slot& slot : table.slots) {
+        for (const File& file : slot.files) {
+          EMBRT_ASSIGN_OR_RETURN(internal::UniqueFd fd, Reopen(file));
+          const std::string display = absl::StrCat(path, "/", file.relative_path);
+          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum,
+                                 ChecksumOfFile(fd.get(), file.byte_size, display, buffer));
+          if (checksum != file.xxh3) {
+            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                    " is corrupt (XXH3-64 checksum mismatch)"));
+          }
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
 
   // The file holding global `row` and the row's index inside it.
   std::pair<const File*, int64_t> Locate(const Slot& slot, int64_t row) const {
@@ -155,7 +203,9 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   EMBRT_ASSIGN_OR_RETURN(impl->manifest, internal::DecodeManifestFile(*bytes, manifest_path));
   EMBRT_RETURN_IF_ERROR(internal::ValidateManifest(impl->manifest, manifest_path));
 
-  internal::UniqueFd dir(::open(impl->path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  impl->dir = internal::UniqueFd(
+      ::open(impl->path.c_str(), O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC));
+  const internal::UniqueFd& dir = impl->dir;
   if (!dir.valid()) {
     return internal::ErrnoStatus(errno, absl::StrCat("open directory ", impl->path));
   }
@@ -192,6 +242,9 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
           }
         }
         Impl::File& file = slot.files.emplace_back();
+        file.relative_path = entry.path();
+        file.byte_size = entry.byte_size();
+        file.xxh3 = entry.xxh3_64();
         EMBRT_ASSIGN_OR_RETURN(
             file.map, internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()),
                                                 display, /*populate=*/options.verify_checksums));
@@ -295,12 +348,148 @@ Embedding::RowFiller CheckpointReader::MakeRowFiller(const ResolvedConfig& confi
   };
 }
 
+namespace {
+
+// Bytes read and hashed at a time: small enough to be hashed while still in the L2 cache.
+constexpr size_t kStreamPieceBytes = size_t{256} << 10;
+
+}  // namespace
+
+// Loads an engine from a checkpoint whose slots are single contiguous files, onto one host:
+// every file is read exactly once, in order, with pread straight into the engine's chunk
+// buffers. With `verify`, each piece is hashed as it arrives and a file whose checksum does not
+// match fails the chunk that holds its last row, before LoadTables returns.
+class CheckpointReader::StreamingLoader {
+ public:
+  StreamingLoader(const CheckpointReader::Impl& impl, const ResolvedConfig& config, bool verify)
+      : impl_(impl), config_(config), verify_(verify) {
+    streams_.resize(impl.tables.size());
+    for (size_t t = 0; t < impl.tables.size(); ++t) streams_[t].resize(impl.tables[t].slots.size());
+  }
+
+  // True when every table of `config` can be streamed: one host, one file per slot.
+  static bool CanStream(const CheckpointReader& reader, const ResolvedConfig& config) {
+    if (config.config.num_hosts() != 1) return false;
+    for (const ResolvedTable& table : config.tables) {
+      const int stored = reader.FindTable(table.name);
+      if (stored < 0) return false;
+      for (const Impl::Slot& slot : reader.impl_->tables[stored].slots) {
+        if (slot.files.size() != 1 || slot.files[0].row_stride != 1) return false;
+      }
+    }
+    return true;
+  }
+
+  absl::Status Fill(int table, int64_t begin, int64_t count,
+                    absl::Span<const absl::Span<float>> slots) {
+    const int stored = table >= 0 && table < static_cast<int>(config_.tables.size())
+                           ? FindStored(config_.tables[table].name)
+                           : -1;
+    if (stored < 0 || slots.size() != impl_.tables[stored].slots.size()) {
+      return absl::InternalError(absl::StrCat("restore asked for table ", table));
+    }
+    const Impl::Table& t = impl_.tables[stored];
+    const int64_t row_bytes = int64_t{t.dim} * 4;
+    for (size_t s = 0; s < slots.size(); ++s) {
+      const Impl::File& file = t.slots[s].files[0];
+      Stream& stream = streams_[stored][s];
+      if (begin != stream.next_row || count < 0 || count > t.vocabulary_size - begin ||
+          slots[s].size() != static_cast<size_t>(count * t.dim)) {
+        return absl::InternalError(absl::StrCat("restore asked for rows [", begin, ", +", count,
+                                                ") of ", file.relative_path, " out of order"));
+      }
+      if (!stream.fd.valid()) {
+        EMBRT_ASSIGN_OR_RETURN(stream.fd, impl_.Reopen(file));
+        if (verify_) {
+          stream.hash.reset(XXH3_createState());
+          if (stream.hash == nullptr) return absl::ResourceExhaustedError("XXH3 state");
+          XXH3_64bits_reset(stream.hash.get());
+        }
+      }
+      const std::string display = absl::StrCat(impl_.path, "/", file.relative_path);
+      char* destination = reinterpret_cast<char*>(slots[s].data());
+      const int64_t bytes = count * row_bytes;
+      for (int64_t done = 0; done < bytes;) {
+        const size_t piece = static_cast<size_t>(
+            std::min<int64_t>(kStreamPieceBytes, bytes - done));
+        EMBRT_RETURN_IF_ERROR(internal::PreadAll(stream.fd.get(), destination + done, piece,
+                                                 begin * row_bytes + done, display));
+        if (verify_) XXH3_64bits_update(stream.hash.get(), destination + done, piece);
+        done += static_cast<int64_t>(piece);
+      }
+      stream.next_row += count;
+      if (stream.next_row == t.vocabulary_size) {
+        stream.fd = internal::UniqueFd();
+        if (verify_ && XXH3_64bits_digest(stream.hash.get()) != file.xxh3) {
+          return absl::DataLossError(absl::StrCat(
+              "checkpoint file ", display, " is corrupt (XXH3-64 checksum mismatch)"));
+        }
+        stream.hash.reset();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Every file of every table of the config was read to its end.
+  absl::Status Finish() const {
+    for (const ResolvedTable& table : config_.tables) {
+      const int stored = FindStored(table.name);
+      for (const Stream& stream : streams_[stored]) {
+        if (stream.next_row != impl_.tables[stored].vocabulary_size) {
+          return absl::InternalError(absl::StrCat("restore of table \"", table.name,
+                                                  "\" stopped at row ", stream.next_row));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Stream {
+    internal::UniqueFd fd;
+    std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash;
+    int64_t next_row = 0;
+  };
+
+  int FindStored(const std::string& name) const {
+    for (int t = 0; t < impl_.manifest.tables_size(); ++t) {
+      if (impl_.manifest.tables(t).name() == name) return t;
+    }
+    return -1;
+  }
+
+  const CheckpointReader::Impl& impl_;
+  const ResolvedConfig& config_;
+  const bool verify_;
+  std::vector<std::vector<Stream>> streams_;
+};
+
 absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root) {
+  // Sizes are checked at Open; checksums below, before the restore can be seen.
+  CheckpointReader::Options options;
+  options.verify_checksums = false;
   EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
-                         CheckpointReader::Open(path_or_root));
+                         CheckpointReader::Open(path_or_root, options));
   const ResolvedConfig& config = embedding.config();
   EMBRT_RETURN_IF_ERROR(reader->CheckCompatible(config));
-  EMBRT_RETURN_IF_ERROR(embedding.LoadTables(reader->MakeRowFiller(config)));
+  const bool streamable = CheckpointReader::StreamingLoader::CanStream(*reader, config);
+  // Before the tables were first initialized, a failed LoadTables changes nothing visible
+  // (the initializers still run in full): the checksums can be verified while loading, in
+  // one pass. Afterwards the tables hold values that a half-done load would destroy: verify
+  // every file first, then load (two passes).
+  const bool one_pass = streamable && !embedding.tables_initialized();
+  if (!one_pass) EMBRT_RETURN_IF_ERROR(reader->impl_->VerifyAll());
+  if (streamable) {
+    CheckpointReader::StreamingLoader loader(*reader->impl_, config, /*verify=*/one_pass);
+    EMBRT_RETURN_IF_ERROR(embedding.LoadTables(
+        [&loader](int table, int64_t begin, int64_t count,
+                  absl::Span<const absl::Span<float>> slots) {
+          return loader.Fill(table, begin, count, slots);
+        }));
+    EMBRT_RETURN_IF_ERROR(loader.Finish());
+  } else {
+    EMBRT_RETURN_IF_ERROR(embedding.LoadTables(reader->MakeRowFiller(config)));
+  }
   embedding.set_step(reader->step());
   return absl::OkStatus();
 }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
@@ -24,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "checkpoint_hash.h"
 #include "checkpoint_manifest.h"
 #include "embrt/checkpoint.h"
 #include "embrt/sharding.h"
@@ -36,6 +36,9 @@ namespace {
 
 using internal::ErrnoStatus;
 using internal::UniqueFd;
+
+// Bytes written and then hashed at a time (stays in the L2 cache between the two).
+constexpr size_t kWritePieceBytes = size_t{256} << 10;
 
 struct Xxh3StateDeleter {
   void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
@@ -186,14 +189,23 @@ absl::Status WriteShardFiles(const std::string& dir, const ResolvedConfig& confi
                                                 file.relative_path));
       }
       const size_t bytes = floats * sizeof(float);
-      EMBRT_RETURN_IF_ERROR(internal::PwriteAll(file.fd.get(), slots[s].data(), bytes,
-                                                local_row_begin * files.dim * int64_t{4},
-                                                file.path));
+      const int64_t offset = local_row_begin * files.dim * int64_t{4};
+      const bool hash_now = file.in_order && local_row_begin == file.next_row;
+      // Written and hashed in pieces, each hashed right after the write has pulled it into
+      // the cache: every byte leaves memory once.
+      const char* data = reinterpret_cast<const char*>(slots[s].data());
+      for (size_t done = 0; done < bytes;) {
+        const size_t piece = std::min(kWritePieceBytes, bytes - done);
+        EMBRT_RETURN_IF_ERROR(internal::PwriteAll(file.fd.get(), data + done, piece,
+                                                  offset + static_cast<int64_t>(done),
+                                                  file.path));
+        if (hash_now) XXH3_64bits_update(file.hash.get(), data + done, piece);
+        done += piece;
+      }
       // Start the disk on these bytes now, so the final fsync has little left to wait for.
-      ::sync_file_range(file.fd.get(), local_row_begin * files.dim * int64_t{4},
-                        static_cast<off64_t>(bytes), SYNC_FILE_RANGE_WRITE);
-      if (file.in_order && local_row_begin == file.next_row) {
-        XXH3_64bits_update(file.hash.get(), slots[s].data(), bytes);
+      ::sync_file_range(file.fd.get(), offset, static_cast<off64_t>(bytes),
+                        SYNC_FILE_RANGE_WRITE);
+      if (hash_now) {
         file.next_row += row_count;
       } else {
         file.in_order = false;
@@ -351,19 +363,30 @@ absl::Status CreateDirectories(const std::string& path) {
   return absl::OkStatus();
 }
 
-// Moves the complete checkpoint `temporary` to `final_path`, atomically replacing a checkpoint
-// of the same step.
+absl::Status ExistsError(const std::string& final_path) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("checkpoint ", final_path,
+                   " exists already; a checkpoint is never overwritten (remove it first)"));
+}
+
+// Moves the complete checkpoint `temporary` to `final_path`, which must not exist.
 absl::Status MoveIntoPlace(const std::string& temporary, const std::string& final_path) {
-  if (::rename(temporary.c_str(), final_path.c_str()) == 0) return absl::OkStatus();
-  if (errno != EEXIST && errno != ENOTEMPTY) {
+  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) ==
+      0) {
+    return absl::OkStatus();
+  }
+  if (errno == EEXIST) return ExistsError(final_path);
+  if (errno != EINVAL && errno != ENOSYS) {
     return ErrnoStatus(errno, absl::StrCat("rename ", temporary, " to ", final_path));
   }
-  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, final_path.c_str(), RENAME_EXCHANGE) !=
-      0) {
-    return ErrnoStatus(errno, absl::StrCat("replace existing checkpoint ", final_path));
+  // A file system without RENAME_NOREPLACE: rename(2) would replace an empty directory only,
+  // and a checkpoint is never empty.
+  struct stat info;
+  if (::lstat(final_path.c_str(), &info) == 0) return ExistsError(final_path);
+  if (::rename(temporary.c_str(), final_path.c_str()) != 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY) return ExistsError(final_path);
+    return ErrnoStatus(errno, absl::StrCat("rename ", temporary, " to ", final_path));
   }
-  // `temporary` now holds the replaced checkpoint.
-  internal::RemoveTree(temporary).IgnoreError();
   return absl::OkStatus();
 }
 
@@ -410,6 +433,10 @@ absl::StatusOr<std::string> WriteCheckpoint(const ResolvedConfig& config, int64_
   if (options.remove_stale_temporaries) RemoveStaleTemporaries(root);
 
   const std::string name = absl::StrCat(internal::kCheckpointPrefix, step);
+  struct stat info;
+  if (::lstat(absl::StrCat(root, "/", name).c_str(), &info) == 0) {
+    return ExistsError(absl::StrCat(root, "/", name));
+  }
   const std::string temporary =
       absl::StrCat(root, "/", internal::kTemporaryPrefix, name, "-", ::getpid());
   EMBRT_RETURN_IF_ERROR(internal::RemoveTree(temporary));
@@ -455,6 +482,10 @@ absl::StatusOr<std::string> SaveOnEveryHost(Embedding& embedding, const std::str
   if (host == 0) {
     local = CreateDirectories(root);
     if (local.ok() && options.remove_stale_temporaries) RemoveStaleTemporaries(root);
+    struct stat info;
+    if (local.ok() && ::lstat(absl::StrCat(root, "/", name).c_str(), &info) == 0) {
+      local = ExistsError(absl::StrCat(root, "/", name));  // before any host writes a byte
+    }
   }
   const std::string pid = absl::StrCat(::getpid());
   EMBRT_ASSIGN_OR_RETURN(std::vector<std::string> pids, embedding.AllGatherFromHosts(pid));

@@ -2,8 +2,6 @@
 //
 // Reading EmbeddingConfig from protobuf text format, with line and column on errors.
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -12,6 +10,7 @@
 #include "embrt/config.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "posix_file.h"
 
 namespace embrt {
 namespace {
@@ -49,17 +48,21 @@ absl::StatusOr<EmbeddingConfig> ParseConfigText(absl::string_view text) {
   return Parse(text, "text");
 }
 
+// A config is text people write: 64 MiB is far beyond any real one.
+constexpr int64_t kMaxConfigFileBytes = int64_t{64} << 20;
+
 absl::StatusOr<EmbeddingConfig> ReadConfigFile(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("cannot open config file '", path, "'"));
+  // Never blocks: a FIFO or device is refused at once (posix_file.h).
+  absl::StatusOr<std::string> text =
+      internal::ReadSmallFile(path, kMaxConfigFileBytes, internal::Symlinks::kFollow);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) {
+      return absl::NotFoundError(absl::StrCat("cannot open config file '", path, "'"));
+    }
+    return absl::Status(text.status().code(),
+                        absl::StrCat("config file: ", text.status().message()));
   }
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  if (file.bad()) {
-    return absl::DataLossError(absl::StrCat("cannot read config file '", path, "'"));
-  }
-  return Parse(buffer.str(), absl::StrCat("'", path, "'"));
+  return Parse(*text, absl::StrCat("'", path, "'"));
 }
 
 }  // namespace embrt

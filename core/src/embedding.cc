@@ -166,6 +166,9 @@ class Embedding::Impl {
   // TF's auto-build (_maybe_build): the first Enqueue without a Build builds with the output
   // shapes its inputs imply.
   absl::Status AutoBuild(absl::Span<const FeatureInput> features);
+  bool tables_initialized() const {
+    return tables_initialized_.load(std::memory_order_acquire);
+  }
 
   absl::Status Enqueue(absl::Span<const FeatureInput> features,
                        absl::Span<const std::optional<FeatureWeights>> weights, bool training,
@@ -750,7 +753,12 @@ absl::Status Embedding::Impl::PrepareGradients(
           "the gradient of ", Label(f), " has shape ", ShapeText(gradient.shape), " but holds ",
           gradient.values.size(), " values instead of ", output_sizes_[f]));
     }
+    // A branch-free pass (it vectorizes); the position is searched for only on failure.
+    bool finite = true;
     if (!allow_nonfinite) {
+      for (float x : gradient.values) finite &= std::isfinite(x);
+    }
+    if (!finite) {
       for (size_t i = 0; i < gradient.values.size(); ++i) {
         if (!std::isfinite(gradient.values[i])) {
           return absl::InvalidArgumentError(absl::StrCat(
@@ -953,5 +961,6 @@ const std::vector<int64_t>& Embedding::output_shape(int feature) const {
 int64_t Embedding::output_size(int feature) const { return impl_->output_size(feature); }
 int64_t Embedding::step() const { return impl_->step(); }
 void Embedding::set_step(int64_t step) { impl_->set_step(step); }
+bool Embedding::tables_initialized() const { return impl_->tables_initialized(); }
 
 }  // namespace embrt

@@ -122,14 +122,63 @@ absl::Status WriteNewFileDurably(const std::string& path, absl::string_view cont
   return fd.Close(path);
 }
 
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, int64_t max_size) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", path));
+namespace {
+
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+// Checks that the freshly opened `fd` (opened with O_NONBLOCK) is a regular file and makes
+// its reads blocking again.
+absl::StatusOr<UniqueFd> KeepIfRegular(UniqueFd fd, absl::string_view path) {
   struct stat info;
   if (::fstat(fd.get(), &info) != 0) return ErrnoStatus(errno, absl::StrCat("stat ", path));
   if (!S_ISREG(info.st_mode)) {
-    return absl::DataLossError(absl::StrCat(path, " is not a regular file"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is ", FileTypeName(info.st_mode), ", not a regular file"));
   }
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("fcntl ", path));
+  }
+  return fd;
+}
+
+absl::Status OpenError(int error_number, absl::string_view path) {
+  if (error_number == ELOOP) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is a symbolic link, which is not followed here"));
+  }
+  return ErrnoStatus(error_number, absl::StrCat("open ", path));
+}
+
+}  // namespace
+
+absl::StatusOr<UniqueFd> OpenRegularFile(const std::string& path, Symlinks symlinks) {
+  const int no_follow = symlinks == Symlinks::kRefuse ? O_NOFOLLOW : 0;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | no_follow));
+  if (!fd.valid()) return OpenError(errno, path);
+  return KeepIfRegular(std::move(fd), path);
+}
+
+absl::StatusOr<UniqueFd> OpenRegularFileAt(int dir_fd, const std::string& name,
+                                           absl::string_view display_path) {
+  UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return OpenError(errno, display_path);
+  return KeepIfRegular(std::move(fd), display_path);
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, int64_t max_size,
+                                          Symlinks symlinks) {
+  EMBRT_ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularFile(path, symlinks));
+  struct stat info;
+  if (::fstat(fd.get(), &info) != 0) return ErrnoStatus(errno, absl::StrCat("stat ", path));
   if (info.st_size > max_size) {
     return absl::DataLossError(
         absl::StrCat(path, " is ", info.st_size, " bytes, more than the limit of ", max_size));
@@ -177,17 +226,15 @@ absl::StatusOr<UniqueFd> OpenBelow(int dir_fd, absl::string_view relative_path,
   const size_t slash = relative_path.find('/');
   if (slash != absl::string_view::npos) {
     const std::string dir_name(relative_path.substr(0, slash));
-    parent = UniqueFd(
-        ::openat(dir_fd, dir_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    parent = UniqueFd(::openat(dir_fd, dir_name.c_str(),
+                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!parent.valid()) {
       return ErrnoStatus(errno, absl::StrCat("open directory of ", display_path));
     }
     at = parent.get();
     name = relative_path.substr(slash + 1);
   }
-  UniqueFd fd(::openat(at, std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", display_path));
-  return fd;
+  return OpenRegularFileAt(at, std::string(name), display_path);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept

@@ -55,16 +55,33 @@ absl::Status FsyncDirectory(const std::string& path);
 // Writes `contents` to a new file `path` (which must not exist), fsyncs and closes it.
 absl::Status WriteNewFileDurably(const std::string& path, absl::string_view contents);
 
-// Reads a whole regular file of at most `max_size` bytes; larger is DATA_LOSS. The last path
-// component is not followed if it is a symbolic link.
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, int64_t max_size);
+// How an open treats a symbolic link in the last path component.
+enum class Symlinks { kFollow, kRefuse };
+
+// Opens `path` for reading so that it can never block: with O_NONBLOCK (a FIFO or device
+// opens at once), then fstat on the descriptor: anything but a regular file is
+// FAILED_PRECONDITION naming the path and its type, before a single byte is read. O_NONBLOCK
+// is cleared again on success. With Symlinks::kRefuse a symbolic link in the last component is
+// INVALID_ARGUMENT (O_NOFOLLOW). Paths a user gives are followed; entries inside a checkpoint
+// are not (see embrt/checkpoint.h).
+absl::StatusOr<UniqueFd> OpenRegularFile(const std::string& path, Symlinks symlinks);
+
+// The same below the directory `dir_fd`, for one plain name: never follows a symbolic link.
+absl::StatusOr<UniqueFd> OpenRegularFileAt(int dir_fd, const std::string& name,
+                                           absl::string_view display_path);
+
+// Reads a whole regular file of at most `max_size` bytes; larger is DATA_LOSS. Opened with
+// OpenRegularFile (never blocks on a FIFO).
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, int64_t max_size,
+                                          Symlinks symlinks = Symlinks::kRefuse);
 
 // Removes a directory tree (or a file); a missing path is fine. Symbolic links are removed,
 // never followed.
 absl::Status RemoveTree(const std::string& path);
 
 // Opens `relative_path` ("dir/name" or "name") below the directory `dir_fd` for reading
-// without following symbolic links in any component.
+// without following symbolic links in any component; the file must be a regular file (see
+// OpenRegularFile: never blocks).
 absl::StatusOr<UniqueFd> OpenBelow(int dir_fd, absl::string_view relative_path,
                                    absl::string_view display_path);
 

@@ -162,6 +162,37 @@ TEST_F(CheckpointRestoreFailureTest, ManifestOfAnotherConfig) {
   EXPECT_TRUE(SameBits(Retrieve(*target_), target_before_));
 }
 
+// Into a fresh engine the files are verified while they are loaded (one pass): a file found
+// corrupt at its last byte fails the restore after other files were loaded already, and still
+// nothing is visible: the engine reads back its initializers, at step 0.
+TEST_F(CheckpointRestoreFailureTest, OnePassRestoreIntoAFreshEngineChangesNothingVisible) {
+  const std::string file = path_ + "/beta/velocities.f32";
+  std::string bytes = ReadFile(file);
+  bytes[bytes.size() - 1] ^= 0x01;
+  WriteFile(file, bytes);
+  std::unique_ptr<Embedding> fresh = CreateBuilt(EngineConfigText("adam {}", "cpu"),
+                                                 /*chunk_rows=*/3);
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_FALSE(fresh->tables_initialized());
+  EXPECT_THAT(RestoreCheckpoint(*fresh, root_.path()),
+              StatusIs(absl::StatusCode::kDataLoss, "beta/velocities.f32 is corrupt"));
+  EXPECT_FALSE(fresh->tables_initialized());
+  EXPECT_EQ(fresh->step(), 0);
+  std::unique_ptr<Embedding> untouched = CreateBuilt(EngineConfigText("adam {}", "cpu"));
+  ASSERT_NE(untouched, nullptr);
+  EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*untouched)));
+}
+
+TEST_F(CheckpointRestoreFailureTest, OnePassRestoreIntoAFreshEngineIsBitIdentical) {
+  std::unique_ptr<Embedding> fresh = CreateBuilt(EngineConfigText("adam {}", "cpu"),
+                                                 /*chunk_rows=*/3);
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_TRUE(RestoreCheckpoint(*fresh, root_.path()).ok());
+  EXPECT_TRUE(fresh->tables_initialized());
+  EXPECT_EQ(fresh->step(), 2);
+  EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*source_)));
+}
+
 TEST_F(CheckpointRestoreFailureTest, IntactCheckpointStillRestores) {
   ASSERT_TRUE(RestoreCheckpoint(*target_, root_.path()).ok());
   EXPECT_EQ(target_->step(), 2);

@@ -234,6 +234,46 @@ TEST_F(CheckpointReaderTest, SymbolicLinkInsteadOfAFileIsRefused) {
   EXPECT_THAT(OpenStatus(path_), StatusIs(absl::StatusCode::kDataLoss, "video/parameters.f32"));
 }
 
+// -- Non-regular files never block: a FIFO anywhere is an error at once ---------------------
+// (ctest's TIMEOUT turns a hang into a failure.)
+
+void ReplaceWithFifo(const std::string& path) {
+  ASSERT_EQ(unlink(path.c_str()), 0) << path;
+  ASSERT_EQ(mkfifo(path.c_str(), 0644), 0) << path;
+}
+
+TEST_F(CheckpointReaderTest, FifoInsteadOfATableFileIsAnErrorNotAHang) {
+  ReplaceWithFifo(path_ + "/video/parameters.f32");
+  EXPECT_THAT(OpenStatus(path_),
+              StatusIs(absl::StatusCode::kDataLoss, "video/parameters.f32 is a FIFO"));
+}
+
+TEST_F(CheckpointReaderTest, FifoInsteadOfTheManifestIsAnErrorNotAHang) {
+  ReplaceWithFifo(path_ + "/manifest.pb");
+  EXPECT_THAT(OpenStatus(path_), StatusIs(absl::StatusCode::kDataLoss, "manifest.pb is a FIFO"));
+  EXPECT_THAT(OpenStatus(root_.path()), StatusIs(absl::StatusCode::kDataLoss, "is a FIFO"));
+}
+
+TEST_F(CheckpointReaderTest, FifoInsteadOfLatestIsAnErrorNotAHang) {
+  ReplaceWithFifo(root_.path() + "/latest");
+  EXPECT_THAT(OpenStatus(root_.path()), StatusIs(absl::StatusCode::kDataLoss, "latest is a FIFO"));
+}
+
+TEST_F(CheckpointReaderTest, SymbolicLinksInsideARootAreNotFollowedButTheGivenPathIs) {
+  // The path the caller gives may be a link...
+  const std::string link = root_.path() + "/link-to-checkpoint";
+  ASSERT_EQ(symlink(path_.c_str(), link.c_str()), 0);
+  EXPECT_TRUE(CheckpointReader::Open(link).ok());
+  // ...but `latest` naming a link, or `latest` being one, is refused.
+  WriteFile(root_.path() + "/latest", "link-to-checkpoint\n");
+  EXPECT_THAT(OpenStatus(root_.path()),
+              StatusIs(absl::StatusCode::kDataLoss, "which is not a directory"));
+  ASSERT_EQ(unlink((root_.path() + "/latest").c_str()), 0);
+  WriteFile(root_.path() + "/elsewhere", "ckpt-17\n");
+  ASSERT_EQ(symlink((root_.path() + "/elsewhere").c_str(), (root_.path() + "/latest").c_str()), 0);
+  EXPECT_THAT(OpenStatus(root_.path()), StatusIs(absl::StatusCode::kDataLoss, "symbolic link"));
+}
+
 TEST_F(CheckpointReaderTest, CorruptOrTruncatedManifestIsDataLoss) {
   const std::string file = path_ + "/manifest.pb";
   const std::string good = ReadFile(file);
@@ -421,7 +461,32 @@ INSTANTIATE_TEST_SUITE_P(
                     "duplicate table name"},
         HostileCase{"NoTables", [](CheckpointManifest* m) { m->clear_tables(); }, "0 tables"},
         HostileCase{"NegativeStep", [](CheckpointManifest* m) { m->set_step(-1); },
-                    "negative step"}),
+                    "negative step"},
+        // The stored config's layout (what `embrt eval` would size an engine by).
+        HostileCase{"HugeBatch",
+                    [](CheckpointManifest* m) {
+                      m->mutable_config()->set_per_replica_batch_size(2000000000);
+                    },
+                    "config.per_replica_batch_size 2000000000 is not in [0, 16777216]"},
+        HostileCase{"NegativeBatch",
+                    [](CheckpointManifest* m) {
+                      m->mutable_config()->set_per_replica_batch_size(-1);
+                    },
+                    "config.per_replica_batch_size -1"},
+        HostileCase{"HugeReplicaCount",
+                    [](CheckpointManifest* m) { m->mutable_config()->set_num_replicas(100000); },
+                    "config.num_replicas 100000"},
+        HostileCase{"HugeHostCount",
+                    [](CheckpointManifest* m) { m->mutable_config()->set_num_hosts(1 << 30); },
+                    "config.num_hosts 1073741824"},
+        HostileCase{"HostIdOutOfRange",
+                    [](CheckpointManifest* m) {
+                      m->mutable_config()->set_num_hosts(2);
+                      m->mutable_config()->set_host_id(7);
+                    },
+                    "config.host_id 7 is not in [0, 1]"},
+        HostileCase{"ManifestHostCount", [](CheckpointManifest* m) { m->set_num_hosts(-4); },
+                    "num_hosts -4"}),
     [](const ::testing::TestParamInfo<HostileCase>& info) { return info.param.name; });
 
 }  // namespace

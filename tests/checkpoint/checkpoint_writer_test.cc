@@ -1,7 +1,7 @@
 // Copyright embrt authors.
 //
 // Tests of WriteCheckpoint (core/src/checkpoint_writer.cc) without an engine: the directory
-// layout, the manifest, `latest`, keep_last, replacing a step, and failures that must leave
+// layout, the manifest, `latest`, keep_last, refusing to overwrite a step, and failures that must leave
 // the root as it was.
 
 #include <dirent.h>
@@ -152,17 +152,19 @@ TEST(CheckpointWriterTest, KeepLastDeletesOlderCheckpointsAfterTheNewOne) {
   EXPECT_THAT(List(root.path()), ElementsAre("ckpt-60", "ckpt-70", "latest"));
 }
 
-TEST(CheckpointWriterTest, SameStepIsReplacedAtomically) {
+TEST(CheckpointWriterTest, SameStepIsAnErrorAndNeverOverwrites) {
   const ResolvedConfig config = ResolveOrDie(kConfig);
   TempDir root;
   const SyntheticTables first = SyntheticTables::Make(config, 1);
   const SyntheticTables second = SyntheticTables::Make(config, 2);
   ASSERT_TRUE(WriteCheckpoint(config, 5, first.AsRetrieve(config), root.path()).ok());
-  ASSERT_TRUE(WriteCheckpoint(config, 5, second.AsRetrieve(config), root.path()).ok());
+  EXPECT_THAT(WriteCheckpoint(config, 5, second.AsRetrieve(config), root.path()),
+              ::testing::Property(&absl::StatusOr<std::string>::status,
+                                  StatusIs(absl::StatusCode::kAlreadyExists, "ckpt-5")));
   EXPECT_THAT(List(root.path()), ElementsAre("ckpt-5", "latest"));
   auto reader = CheckpointReader::Open(root.path());
   ASSERT_TRUE(reader.ok()) << reader.status();
-  EXPECT_EQ((*reader)->Row(0, 0, 3)[1], SyntheticTables::Value(2, 0, 0, 3, 1));
+  EXPECT_EQ((*reader)->Row(0, 0, 3)[1], SyntheticTables::Value(1, 0, 0, 3, 1));
 }
 
 TEST(CheckpointWriterTest, FailedRetrieveLeavesTheRootAsItWas) {

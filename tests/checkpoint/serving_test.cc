@@ -6,6 +6,10 @@
 
 #include "embrt/serving.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <thread>
 
 #include "checkpoint_test_util.h"
@@ -332,6 +336,34 @@ TEST_F(ServingTest, ConcurrentLookupsAgree) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_THAT(mismatches, ElementsAre(0, 0, 0, 0));
+}
+
+// Serving maps table files opened like every checkpoint file: a FIFO in place of one is an
+// error at once, never a blocked open (ctest's TIMEOUT fails a hang).
+TEST(ServingOpenTest, FifoInsteadOfATableFileIsDataLossNotAHang) {
+  TempDir root;
+  const ResolvedConfig config = ResolveOrDie(kConfig);
+  const auto zeros = [&](const Embedding::RowSink& sink) -> absl::Status {
+    for (int t = 0; t < static_cast<int>(config.tables.size()); ++t) {
+      const ResolvedTable& table = config.tables[t];
+      std::vector<float> values(table.vocabulary_size * table.dim, 0.0f);
+      std::vector<absl::Span<const float>> slots = {values};
+      absl::Status status = sink(t, 0, table.vocabulary_size, slots);
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<std::string> path = WriteCheckpoint(config, 3, zeros, root.path());
+  ASSERT_TRUE(path.ok()) << path.status();
+  std::string table_file;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(*path)) {
+    if (entry.path().extension() == ".f32") table_file = entry.path().string();
+  }
+  ASSERT_FALSE(table_file.empty());
+  ASSERT_EQ(unlink(table_file.c_str()), 0);
+  ASSERT_EQ(mkfifo(table_file.c_str(), 0644), 0);
+  EXPECT_THAT(ServingLookup::Open(root.path()).status(),
+              StatusIs(absl::StatusCode::kDataLoss, "is a FIFO"));
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ absl::StatusOr<std::string> InspectCheckpoint(const std::string& path_or_root, b
   absl::StrAppendFormat(&out, "  step %d, format version %d, written by '%s', %d host(s), %s\n",
                         manifest.step(), manifest.format_version(), manifest.created_by(),
                         manifest.num_hosts(), manifest.sharding() == MOD ? "MOD" : "DIV");
-  absl::StrAppendFormat(&out, "  backend %s, batch %d, %d features, checksums %s\n",
+  // The backend name is information only: nothing is ever loaded from a checkpoint.
+  absl::StrAppendFormat(&out, "  written with backend %s, batch %d, %d features, checksums %s\n",
                         manifest.config().backend().name(),
                         manifest.config().per_replica_batch_size(),
                         manifest.config().features_size(), verify ? "verified" : "not checked");
@@ -68,12 +69,17 @@ absl::StatusOr<std::string> InspectCheckpoint(const std::string& path_or_root, b
   }
   absl::StrAppendFormat(&out, "  %d tables, %s in all\n", reader->num_tables(),
                         Bytes(total_bytes));
-  absl::StatusOr<HostState> host =
-      LoadHostState(HostStatePathForCheckpoint(reader->path(), manifest.step()));
+  HostStateLimits limits;
+  limits.step = manifest.step();
+  limits.max_batch_size = manifest.config().per_replica_batch_size();
+  const std::string host_path = HostStatePathForCheckpoint(reader->path(), manifest.step());
+  absl::StatusOr<HostState> host = LoadHostState(host_path, limits);
   if (host.ok()) {
     absl::StrAppendFormat(&out,
                           "  host state: global bias %.6g, %d examples seen, %s loss, %s data\n",
                           host->bias, host->examples_seen, host->loss, host->format);
+  } else if (!absl::IsNotFound(host.status())) {
+    absl::StrAppendFormat(&out, "  host state: unusable: %s\n", host.status().message());
   }
   return out;
 }

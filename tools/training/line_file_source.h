@@ -6,13 +6,16 @@
 // the bad-line policy, holding out every k-th line for evaluation, and noticing a file of the
 // wrong format early. A format only says how one line becomes an Example (ParseLine).
 //
+// The file must be a regular file (it is read again at every epoch): a FIFO, device or
+// directory is refused when opened, never waited on. Symbolic links are followed (the path is
+// the user's). A line longer than kMaxLineBytes is an error, not an unbounded allocation.
+//
 // Thread safety: used by one thread at a time.
 
 #ifndef EMBRT_TOOLS_TRAINING_LINE_FILE_SOURCE_H_
 #define EMBRT_TOOLS_TRAINING_LINE_FILE_SOURCE_H_
 
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -47,6 +50,12 @@ class LineFileSource : public ExampleSource {
   static constexpr int kMaxMessages = 5;
   // A file whose first kWrongFormatLines selected lines are all malformed is not this format.
   static constexpr int kWrongFormatLines = 100;
+  // Longest accepted line, terminator excluded.
+  static constexpr size_t kMaxLineBytes = size_t{16} << 20;
+
+  ~LineFileSource() override;
+  LineFileSource(const LineFileSource&) = delete;
+  LineFileSource& operator=(const LineFileSource&) = delete;
 
   absl::StatusOr<bool> Next(Example& example) override;
   absl::Status Rewind() override;
@@ -58,7 +67,8 @@ class LineFileSource : public ExampleSource {
   // `format` names the format in messages ("Criteo").
   LineFileSource(LineFileOptions options, std::string format);
 
-  // Opens the file; NOT_FOUND naming the path when it cannot be opened. Called by factories.
+  // Opens the file; NOT_FOUND naming the path when it cannot be opened, FAILED_PRECONDITION
+  // when it is not a regular file. Called by factories.
   absl::Status Open();
 
   // Parses one non-blank line (without its line terminator) into `example`, whose ids already
@@ -69,13 +79,20 @@ class LineFileSource : public ExampleSource {
  private:
   LineFileOptions options_;
   std::string format_;
-  std::ifstream file_;
+  // The next line into line_ (without its '\n'); false at the end of the file.
+  absl::StatusOr<bool> ReadLine();
+
+  int fd_ = -1;
+  std::vector<char> buffer_;    // bytes read but not yet consumed: [begin_, end_)
+  size_t begin_ = 0, end_ = 0;
+  bool at_end_ = false;         // read() returned 0
   std::string line_;
   int64_t line_number_ = 0;
   int64_t good_lines_ = 0;      // in this pass
   int64_t bad_this_pass_ = 0;
   int64_t bad_lines_ = 0;       // each bad line once, however often it is read
   int64_t counted_through_ = 0; // lines up to this one were counted already (rewinds)
+  int64_t bytes_read_ = 0;      // from the file this pass (for fraction_read)
   int64_t file_size_ = -1;
   std::vector<std::string> messages_;
 };

@@ -18,11 +18,15 @@
 #include "embrt/embedding.h"
 #include "embrt/status_macros.h"
 #include "tools/training/batch_reader.h"
+#include "tools/training/checkpoint_config.h"
 #include "tools/training/default_config.h"
 #include "tools/training/host_state.h"
+#include "tools/training/memory_budget.h"
+#include "tools/training/resume_checkpoint.h"
 #include "tools/training/metrics.h"
 #include "tools/training/parameter_snapshot.h"
 #include "tools/training/progress.h"
+#include "tools/training/report.h"
 
 namespace embrt {
 namespace training {
@@ -143,6 +147,9 @@ absl::StatusOr<Model> BuildModel(const EmbeddingConfig& config, int batch_size) 
           batch_size, "] (one id per example)"));
     }
   }
+  EMBRT_RETURN_IF_ERROR(CheckFitsInMemory(
+      absl::StrCat("batch size ", batch_size, " (--batch_size or per_replica_batch_size)"),
+      "per-step buffers", StepBufferBytes(batch_size, resolved.features.size(), model.dim)));
   EMBRT_ASSIGN_OR_RETURN(model.embedding, Embedding::Create(config));
   model.num_hosts = model.embedding->config().config.num_hosts();
   model.host_id = model.embedding->config().config.host_id();
@@ -221,7 +228,9 @@ EvalResult TeacherResult(const SyntheticClicks& clicks, int64_t count) {
 }
 
 // Skips `count` training examples (resuming), cycling through the data like training does;
-// returns the passes completed on the way.
+// returns the passes completed on the way. Reads at most one pass plus `count` modulo the pass
+// length: whole passes are skipped by arithmetic (and a rewind each, which reads nothing but
+// keeps a shuffled source's per-pass order), so a huge count never means a huge read.
 absl::StatusOr<int64_t> SkipExamples(ExampleSource& source, int64_t count) {
   Example scratch;
   int64_t read_this_pass = 0, passes = 0;
@@ -233,9 +242,18 @@ absl::StatusOr<int64_t> SkipExamples(ExampleSource& source, int64_t count) {
       continue;
     }
     if (read_this_pass == 0) return absl::InvalidArgumentError("the data holds no example");
+    int64_t skipped_passes = 0;
+    if (read_this_pass == i) {  // after the first pass
+      skipped_passes = (count - i) / read_this_pass;
+      count = i + (count - i) % read_this_pass;
+    }
     read_this_pass = 0;
     ++passes;
     EMBRT_RETURN_IF_ERROR(source.Rewind());
+    for (int64_t p = 0; p < skipped_passes; ++p) {
+      EMBRT_RETURN_IF_ERROR(source.Rewind());
+      ++passes;
+    }
   }
   return passes;
 }
@@ -397,8 +415,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   config.set_seed(options.seed);
   if (config.per_replica_batch_size() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "per_replica_batch_size ", config.per_replica_batch_size(), " in the config '",
-        options.config_path, "' must be >= 1 (or 0 for --batch_size or the default)"));
+        "config ", options.config_path, ": per_replica_batch_size must be >= 0 (0: --batch_size "
+        "or the default), got ", config.per_replica_batch_size()));
   }
   const int batch_size = options.batch_size > 0                   ? options.batch_size
                          : config.per_replica_batch_size() > 0 ? config.per_replica_batch_size()
@@ -437,22 +455,29 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   HostOptimizer bias_optimizer(HostOptimizer::Kind::kAdagrad, options.bias_learning_rate);
   int64_t examples_seen = 0;
   int64_t epochs = 0;
-  if (options.resume) {
-    absl::StatusOr<std::string> latest = ResolveCheckpointPath(options.checkpoint_dir);
-    if (latest.ok()) {
-      EMBRT_RETURN_IF_ERROR(RestoreCheckpoint(*model.embedding, *latest));
-      const int64_t step = model.embedding->step();
-      EMBRT_ASSIGN_OR_RETURN(HostState state,
-                             LoadHostState(HostStatePath(options.checkpoint_dir, step)));
-      bias = state.bias;
-      bias_initialized = true;
-      bias_optimizer.set_accumulator(state.bias_accumulator);
-      examples_seen = state.examples_seen;
+  // Never overwrites a checkpoint, never silently starts over (resume_checkpoint.h).
+  EMBRT_ASSIGN_OR_RETURN(const std::string start,
+                         ChooseStartCheckpoint(options.checkpoint_dir, options.resume));
+  if (!start.empty()) {
+    EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> stored,
+                           CheckpointReader::Open(start, CheckpointReader::Options{false}));
+    HostStateLimits limits;
+    limits.step = stored->step();
+    limits.max_batch_size =
+        std::max<int64_t>(batch_size, stored->manifest().config().per_replica_batch_size());
+    stored.reset();
+    EMBRT_ASSIGN_OR_RETURN(HostState state,
+                           LoadHostState(HostStatePathForCheckpoint(start, limits.step), limits));
+    EMBRT_RETURN_IF_ERROR(RestoreCheckpoint(*model.embedding, start));
+    const int64_t step = model.embedding->step();
+    bias = state.bias;
+    bias_initialized = true;
+    bias_optimizer.set_accumulator(state.bias_accumulator);
+    examples_seen = state.examples_seen;
+    if (total_steps == 0 || step < total_steps) {
       EMBRT_ASSIGN_OR_RETURN(epochs, SkipExamples(*sources.train, examples_seen));
-      report.first_step = step;
-    } else if (!absl::IsNotFound(latest.status())) {
-      return latest.status();
     }
+    report.first_step = step;
   }
 
   report.format = DataFormatName(format);
@@ -730,9 +755,22 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
                                   : absl::StrCat("best: step ", stopping.best_step);
     report.early_stopping = stopping;
   }
-  if (!options.checkpoint_dir.empty() &&
-      (report.checkpoint.empty() || validate ||
-       step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
+  // A resumed run that trained no step has nothing new to save (and its step's checkpoint
+  // exists already).
+  const bool trained = step > report.first_step || report.first_step == 0;
+  const std::string kept_path = absl::StrCat(options.checkpoint_dir, "/ckpt-", step);
+  if (!options.checkpoint_dir.empty() && trained && validate &&
+      std::filesystem::exists(kept_path)) {
+    // The best step was checkpointed on the way (checkpoints are never overwritten): point
+    // `latest` at it.
+    if (model.host_id == 0) {
+      EMBRT_RETURN_IF_ERROR(WriteTextFile(options.checkpoint_dir + "/latest",
+                                          absl::StrCat("ckpt-", step, "\n")));
+    }
+    report.checkpoint = kept_path;
+  } else if (!options.checkpoint_dir.empty() && trained &&
+             (report.checkpoint.empty() || validate ||
+              step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
     EMBRT_RETURN_IF_ERROR(save_checkpoint());
   }
   if (format == DataFormat::kSynthetic) {
@@ -776,17 +814,22 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
   EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
                          CheckpointReader::Open(path, CheckpointReader::Options{false}));
   const int64_t step = reader->step();
-  EMBRT_ASSIGN_OR_RETURN(HostState state,
-                         LoadHostState(HostStatePathForCheckpoint(path, step)));
-  EmbeddingConfig config = reader->manifest().config();
+  // The checkpoint never chooses the plugin or the layout (checkpoint_config.h).
+  const EmbeddingConfig config =
+      ConfigForRestoring(reader->manifest().config(), options.backend, options.batch_size);
+  const int batch_size = config.per_replica_batch_size();
+  HostStateLimits limits;
+  limits.step = step;
+  limits.max_batch_size = reader->manifest().config().per_replica_batch_size();
+  // The stored config's tables must be the checkpoint's (whose sizes its files prove) before
+  // any engine allocates them.
+  {
+    EMBRT_ASSIGN_OR_RETURN(const ResolvedConfig stored, ResolveConfig(config));
+    EMBRT_RETURN_IF_ERROR(reader->CheckCompatible(stored));
+  }
   reader.reset();
-  // The checkpoint may come from any host count; this run's hosts come from mpirun.
-  config.set_num_hosts(0);
-  config.clear_host_id();
-  if (!options.backend.empty()) config.mutable_backend()->set_name(options.backend);
-  const int batch_size =
-      options.batch_size > 0 ? options.batch_size : config.per_replica_batch_size();
-  config.set_per_replica_batch_size(batch_size);
+  EMBRT_ASSIGN_OR_RETURN(HostState state,
+                         LoadHostState(HostStatePathForCheckpoint(path, step), limits));
 
   DataOptions data = options.data;
   if (options.format.has_value()) {

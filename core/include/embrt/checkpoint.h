@@ -20,12 +20,16 @@
 // embedding_tables.h). Every file carries its size and an XXH3-64 checksum in the manifest.
 //
 // Saving writes into root/.tmp-ckpt-<step>-<pid>, fsyncs every file and directory, renames the
-// directory to root/ckpt-<step> and then replaces root/latest atomically (temporary file,
+// directory to root/ckpt-<step> (never replacing an existing one) and then replaces root/latest atomically (temporary file,
 // fsync, rename). Older checkpoints are deleted only after that, when keep_last asks for it.
 // A crash at any point leaves `latest` naming a complete checkpoint.
 //
-// Restoring verifies every file's size and checksum before anything is loaded: a corrupt,
-// truncated or missing file is DATA_LOSS naming the file, and the engine is left untouched.
+// Restoring verifies every file's size and checksum: a corrupt, truncated or missing file is
+// DATA_LOSS naming the file, and the engine is left as it was. Into an engine whose tables were
+// never initialized (the usual restore: right after Build), files are verified while they are
+// loaded, in one pass: a mismatch fails LoadTables, which then changes nothing visible (the
+// initializers still run in full). Into an engine that holds values already, every file is
+// verified before anything is loaded (two passes).
 //
 // Example:
 //
@@ -78,7 +82,8 @@ struct CheckpointOptions {
 // Writes every table and slot of `embedding` after all submitted work, in bounded chunks
 // (memory use independent of the table size), as root_dir/ckpt-<step>, and points
 // root_dir/latest at it. Creates root_dir if needed. Returns the checkpoint's path.
-// A checkpoint of the same step is replaced atomically. A multi-host engine (num_hosts > 1)
+// A checkpoint of the same step is never replaced: ALREADY_EXISTS, and nothing is written.
+// A multi-host engine (num_hosts > 1)
 // is saved by every host calling SaveCheckpoint with the same root_dir on a file system they
 // all see: each host writes its shard as one file per slot ("<slot>.shard-<h>-of-<n>.f32",
 // contiguous for DIV, strided for MOD), then host 0 writes the one manifest and `latest`
@@ -90,7 +95,8 @@ absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::stri
 // Restores `embedding` from a checkpoint directory, or from the one `latest` names when
 // `path_or_root` is a root directory. The checkpoint must hold the same tables (by name) with
 // the same vocabulary sizes, dims and optimizer kinds; host count, sharding, replicas and
-// backend may differ. Every file is verified first; any error leaves the engine untouched.
+// backend may differ. Every file is verified (see above); any error leaves the engine's
+// visible state as it was.
 // Restoring before the first step replaces the initializers. Sets the step.
 absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root);
 
@@ -172,6 +178,8 @@ class CheckpointReader {
 
  private:
   class Impl;
+  class StreamingLoader;
+  friend absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root);
   explicit CheckpointReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

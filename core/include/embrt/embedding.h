@@ -174,6 +174,10 @@ class Embedding {
   int64_t step() const;
   // Sets the step counter, e.g. after restoring a checkpoint.
   void set_step(int64_t step);
+  // True once the tables hold values: the initializers ran or a LoadTables succeeded. Until
+  // then a failed LoadTables changes nothing visible (RestoreCheckpoint relies on it to verify
+  // a checkpoint while loading it, in one pass).
+  bool tables_initialized() const;
 
  private:
   class Impl;
