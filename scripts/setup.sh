@@ -9,7 +9,8 @@ EMBRT_PACKAGES=(cmake g++ ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   libopenmpi-dev openmpi-bin
-  python3-dev python3-numpy python3-pytest python3-pybind11 pybind11-dev python3-torch)
+  python3-dev python3-numpy python3-pytest python3-pybind11 pybind11-dev python3-torch
+  librsvg2-bin)  # rsvg-convert: the learning-curve test renders the SVG as a person sees it
 
 missing=()
 for package in "${EMBRT_PACKAGES[@]}"; do

@@ -18,7 +18,7 @@ namespace tools {
 
 int EvalMain(const std::vector<std::string>& args) {
   std::string checkpoint, backend, data, eval_data, format, tsv_columns, output_json,
-      on_bad_line = "skip";
+      on_bad_line = "skip", rating_range;
   int batch_size = 0;
   int64_t eval_examples = 0;
   training::FlagSet flags("embrt eval", "CHECKPOINT [flags]   (a ckpt-N directory or its root)");
@@ -33,6 +33,10 @@ int EvalMain(const std::vector<std::string>& args) {
   flags.AddInt64("eval_examples", &eval_examples, "synthetic held-out examples; 0: 50000");
   flags.AddString("on_bad_line", &on_bad_line, "skip or fail");
   flags.AddString("output_json", &output_json, "write the results as JSON here");
+  flags.AddString("rating_range", &rating_range,
+                  "MIN..MAX of the labels; others are bad lines (default 1..5 for movielens)");
+  flags.SetRange("batch_size", 0, 1 << 24);
+  flags.SetRange("eval_examples", 0, 1e9);
   auto fail = [](const absl::Status& status) {
     std::fprintf(stderr, "embrt eval: %s\n", std::string(status.message()).c_str());
     return 1;
@@ -63,6 +67,11 @@ int EvalMain(const std::vector<std::string>& args) {
   if (!bad_line_policy.ok()) return fail(bad_line_policy.status());
   options.data.on_bad_line = *bad_line_policy;
   options.batch_size = batch_size;
+  if (!rating_range.empty()) {
+    absl::StatusOr<training::LabelRange> range = training::ParseLabelRange(rating_range);
+    if (!range.ok()) return fail(range.status());
+    options.label_range = *range;
+  }
   absl::StatusOr<training::TrainReport> report = training::RunCatchingOutOfMemory(
       [&] { return training::Evaluate(options); }, "--batch_size");
   if (!report.ok()) return fail(report.status());

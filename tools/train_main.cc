@@ -2,11 +2,14 @@
 //
 // `embrt train`: flags -> TrainOptions -> Train -> summary, JSON, plot.
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "tools/subcommands.h"
 #include "tools/training/data_setup.h"
 #include "tools/training/default_config.h"
@@ -18,6 +21,26 @@
 
 namespace embrt {
 namespace tools {
+namespace {
+
+// The argument as a shell would need it to read back the same (for the recorded command).
+std::string ShellQuoted(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789-_=./:,+@%") == std::string::npos) {
+    return arg;
+  }
+  std::string out = "'";
+  for (char c : arg) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+}  // namespace
 
 int TrainMain(const std::vector<std::string>& args) {
   using training::BadLinePolicy;
@@ -27,8 +50,10 @@ int TrainMain(const std::vector<std::string>& args) {
           eval_every = 0, eval_examples = 0, synthetic_cardinality = 0;
   int batch_size = 0, keep_checkpoints = 3, synthetic_fields = 0;
   bool resume = false, quiet = false;
-  std::string optimizer;
-  float learning_rate = 0;
+  std::string optimizer, rating_range, validation_metric;
+  float learning_rate = 0, validation_fraction = 0, min_delta = 0;
+  int64_t shuffle_buffer = -1;
+  int patience = 0;
 
   training::FlagSet flags("embrt train", "[flags]");
   flags.AddString("config", &config, "EmbeddingConfig in text format; none: the built-in default");
@@ -65,6 +90,35 @@ int TrainMain(const std::vector<std::string>& args) {
   flags.AddInt64("synthetic_cardinality", &synthetic_cardinality,
                  "cap on synthetic field cardinalities; 0: 10000");
   flags.AddBool("quiet", &quiet, "no progress line");
+  flags.AddInt64(
+      "shuffle_buffer", &shuffle_buffer,
+      "examples in the seeded shuffle buffer of --data; 0: the file's order; -1: 100000");
+  flags.AddString("rating_range", &rating_range,
+                  "MIN..MAX of the labels; others are bad lines (default 1..5 for movielens)");
+  flags.AddFloat("validation_fraction", &validation_fraction,
+                 "hold out this seeded fraction of the training data for early stopping; 0: none");
+  flags.AddInt("patience", &patience,
+               "stop after this many evaluations without a better validation metric; 0: never");
+  flags.AddFloat("min_delta", &min_delta, "smallest validation improvement that counts");
+  flags.AddString("validation_metric", &validation_metric,
+                  "rmse, mae, log_loss, auc or loss; default: rmse (ratings), log_loss (clicks)");
+  constexpr double kBig = 9.3e18;
+  flags.SetRange("learning_rate", 0, 1e6);
+  flags.SetRange("steps", 0, kBig);
+  flags.SetRange("epochs", 0, 1e6);
+  flags.SetRange("batch_size", 0, 1 << 24);
+  flags.SetRange("checkpoint_every", 0, kBig);
+  flags.SetRange("keep_checkpoints", 0, 1e6);
+  flags.SetRange("seed", 0, kBig);
+  flags.SetRange("holdout_every", 2, kBig);
+  flags.SetRange("eval_every", 0, kBig);
+  flags.SetRange("eval_examples", 0, 1e9);
+  flags.SetRange("synthetic_fields", 0, 26);
+  flags.SetRange("synthetic_cardinality", 0, 1e9);
+  flags.SetRange("shuffle_buffer", -1, 1e9);
+  flags.SetRange("validation_fraction", 0, 0.9);
+  flags.SetRange("patience", 0, 1e6);
+  flags.SetRange("min_delta", 0, 1e6);
 
   absl::Status parsed = flags.Parse(args);
   if (!parsed.ok()) {
@@ -132,6 +186,19 @@ int TrainMain(const std::vector<std::string>& args) {
     if (synthetic_fields > 0) options.synthetic.num_fields = synthetic_fields;
     if (synthetic_cardinality > 0) options.synthetic.max_cardinality = synthetic_cardinality;
   }
+  options.shuffle_buffer = shuffle_buffer;
+  options.data.validation_fraction = validation_fraction;
+  options.patience = patience;
+  options.min_delta = min_delta;
+  options.validation_metric = validation_metric;
+  if (!rating_range.empty()) {
+    absl::StatusOr<training::LabelRange> range = training::ParseLabelRange(rating_range);
+    if (!range.ok()) return fail(range.status());
+    options.label_range = *range;
+  }
+  std::string command_line = "embrt train";
+  for (const std::string& arg : args) absl::StrAppend(&command_line, " ", ShellQuoted(arg));
+  options.command_line = command_line;
   options.progress = quiet ? nullptr : stderr;
   options.progress_terminal = training::IsTerminal(stderr);
 

@@ -168,6 +168,9 @@ class Embedding::Impl {
   // INVALID_ARGUMENT when feature f's output shape (dimensions >= 1) overflows with its dim.
   absl::Status CheckOutputShape(int f, absl::Span<const int64_t> shape) const;
   bool built() const { return engine_ != nullptr; }
+  // TF's auto-build (_maybe_build): the first Enqueue without a Build builds with the output
+  // shapes its inputs imply.
+  absl::Status AutoBuild(absl::Span<const FeatureInput> features);
   bool tables_initialized() const {
     return tables_initialized_.load(std::memory_order_acquire);
   }
@@ -299,6 +302,7 @@ class Embedding::Impl {
 
   absl::Mutex init_mutex_;
   std::atomic<bool> tables_initialized_{false};
+  absl::Mutex auto_build_mutex_;  // serializes AutoBuild
 
   mutable absl::Mutex step_mutex_;
   // Per replica, the step its next ApplyGradients applies; step() is the minimum.
@@ -474,6 +478,72 @@ absl::Status Embedding::Impl::Build(int batch_size,
   return absl::OkStatus();
 }
 
+namespace {
+
+// The output shape (without dim) an input implies, as TF's auto-build infers it: dense ids of
+// shape S give S (rank >= 2: S without its last dimension, which must be 1); sparse ids give
+// dense_shape without the bag axis; ragged ids give [rows]. A sequence feature's rank-2 sparse
+// or ragged input gives [rows, max_sequence_length].
+absl::StatusOr<std::vector<int64_t>> InferredOutputShape(const ResolvedFeature& feature,
+                                                         const FeatureInput& input,
+                                                         const std::string& label) {
+  std::vector<int64_t> shape;
+  switch (input.kind) {
+    case InputKind::kDense:
+      shape = input.shape.empty()
+                  ? std::vector<int64_t>{static_cast<int64_t>(input.values.size())}
+                  : input.shape;
+      if (shape.size() >= 2) {
+        if (shape.back() != 1) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "Enqueue (building from the first inputs): ", label, ": a dense input of rank ",
+              shape.size(), " must have a last dimension of 1, got shape ", ShapeText(shape)));
+        }
+        shape.pop_back();
+      }
+      break;
+    case InputKind::kSparse:
+      if (input.shape.size() < 2) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Enqueue (building from the first inputs): ", label,
+            ": a sparse input must have rank 2 or more, got dense_shape ",
+            ShapeText(input.shape)));
+      }
+      shape.assign(input.shape.begin(), input.shape.end() - 1);
+      break;
+    case InputKind::kRagged:
+      if (input.row_splits.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Enqueue (building from the first inputs): ", label, ": ragged row_splits are empty"));
+      }
+      shape = {static_cast<int64_t>(input.row_splits.size()) - 1};
+      break;
+  }
+  if (feature.max_sequence_length > 0 && input.kind != InputKind::kDense && shape.size() == 1) {
+    shape.push_back(feature.max_sequence_length);
+  }
+  return shape;
+}
+
+}  // namespace
+
+absl::Status Embedding::Impl::AutoBuild(absl::Span<const FeatureInput> features) {
+  absl::MutexLock lock(&auto_build_mutex_);
+  if (built()) return absl::OkStatus();
+  const int count = num_features();
+  if (static_cast<int>(features.size()) != count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Enqueue: got ", features.size(), " feature inputs, the config has ", count,
+        " features"));
+  }
+  std::vector<std::vector<int64_t>> shapes(count);
+  for (int f = 0; f < count; ++f) {
+    EMBRT_ASSIGN_OR_RETURN(shapes[f],
+                           InferredOutputShape(config_.features[f], features[f], Label(f)));
+  }
+  return Build(0, shapes);
+}
+
 absl::Status Embedding::Impl::ForEachTableChunk(ChunkVisitor visit) const {
   std::vector<std::vector<float>> buffers;
   for (int t = 0; t < static_cast<int>(config_.tables.size()); ++t) {
@@ -532,6 +602,7 @@ absl::Status Embedding::Impl::EnsureTablesInitialized() {
 absl::Status Embedding::Impl::Enqueue(absl::Span<const FeatureInput> features,
                                       absl::Span<const std::optional<FeatureWeights>> weights,
                                       bool training, int replica_index) {
+  if (!built()) EMBRT_RETURN_IF_ERROR(AutoBuild(features));
   absl::Status local = PrepareEnqueue(features, weights, replica_index);
   // Several hosts: a bad input on one host fails this call on every host, before any exchange.
   if (multi_host() && built()) local = internal::AgreeOnStatus(api(), engine_, local);

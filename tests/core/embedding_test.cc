@@ -499,8 +499,9 @@ TEST_F(EmbeddingTest, CallsBeforeBuildAreFailedPrecondition) {
   std::unique_ptr<Embedding> embedding = CreateOrDie();
   ASSERT_NE(embedding, nullptr);
   EXPECT_FALSE(embedding->built());
+  // (Enqueue builds: see FirstEnqueueBuildsWithTheShapesOfItsInputs.)
   for (absl::Status status :
-       {embedding->Enqueue(CanonicalInputs()), embedding->Dequeue().status(),
+       {embedding->Dequeue().status(),
         embedding->ApplyGradients({}), embedding->Synchronize(),
         embedding->RetrieveTables([](int, int64_t, int64_t,
                                      absl::Span<const absl::Span<const float>>) {
@@ -510,6 +511,89 @@ TEST_F(EmbeddingTest, CallsBeforeBuildAreFailedPrecondition) {
     EXPECT_THAT(status.message(), HasSubstr("before Build"));
   }
   EXPECT_THAT(Trace(), IsEmpty());
+}
+
+TEST_F(EmbeddingTest, FirstEnqueueBuildsWithTheShapesOfItsInputs) {
+  config_.clear_per_replica_batch_size();  // nothing says the batch: the inputs do
+  std::unique_ptr<Embedding> embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  ASSERT_TRUE(embedding->Enqueue(CanonicalInputs()).ok());
+  EXPECT_TRUE(embedding->built());
+  for (int f = 0; f < 3; ++f) EXPECT_THAT(embedding->output_shape(f), ElementsAre(4));
+  // The same step as after Build(4): the trace shows the same Create and Enqueue.
+  absl::StatusOr<std::vector<Tensor>> activations = embedding->Dequeue();
+  ASSERT_TRUE(activations.ok()) << activations.status();
+  EXPECT_THAT((*activations)[0].shape, ElementsAre(4, 4));
+  std::vector<Tensor> gradients = *activations;
+  std::vector<std::optional<TensorView>> views;
+  for (const Tensor& g : gradients) views.push_back(TensorView::Of(g));
+  ASSERT_TRUE(embedding->ApplyGradients(views).ok());
+  const std::vector<std::string> trace = Trace();
+  ASSERT_GE(trace.size(), 2u);
+  EXPECT_EQ(trace[0], "Create tables=2 features=3 replicas=1 hosts=1 host_id=0 batch=4 -> OK");
+  EXPECT_THAT(trace, ::testing::Contains(CanonicalEnqueueLine()));
+  EXPECT_EQ(embedding->step(), 1);
+  // An explicit Build afterwards is the "already built" error, as in TF.
+  EXPECT_EQ(embedding->Build(4).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(EmbeddingTest, AutoBuiltShapesFollowTfsRules) {
+  config_.clear_per_replica_batch_size();
+  config_.mutable_features(2)->set_max_sequence_length(3);  // friends: a sequence feature
+  config_.mutable_features(1)->add_output_shape(2);         // favorited: the config's shape wins
+  config_.mutable_features(1)->add_output_shape(2);
+  std::unique_ptr<Embedding> embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  // watched: rank-3 sparse [2, 2, 2] -> [2, 2].
+  const std::vector<int64_t> indices = {0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 0};
+  const std::vector<int64_t> ids = {0, 1, 2, 3};
+  ASSERT_TRUE(embedding
+                  ->Enqueue({FeatureInput::Sparse(indices, ids, {2, 2, 2}),
+                             FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds),
+                             FeatureInput::Ragged(kFriendsSplits, kFriendsIds)},
+                            {}, /*training=*/false)
+                  .ok());
+  EXPECT_THAT(embedding->output_shape(0), ElementsAre(2, 2));
+  EXPECT_THAT(embedding->output_shape(1), ElementsAre(2, 2));
+  EXPECT_THAT(embedding->output_shape(2), ElementsAre(4, 3));
+}
+
+TEST_F(EmbeddingTest, InconsistentLaterBatchesAreErrorsAsInTf) {
+  config_.clear_per_replica_batch_size();
+  std::unique_ptr<Embedding> embedding = CreateOrDie();
+  ASSERT_NE(embedding, nullptr);
+  // A first Enqueue that TF rejects builds nothing.
+  const std::vector<int64_t> dense = {1, 2, 3, 4};
+  absl::Status status = embedding->Enqueue({FeatureInput::Dense(dense, {2, 2}),
+                                            FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds),
+                                            FeatureInput::Ragged(kFriendsSplits, kFriendsIds)});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'watched'"),
+                                      HasSubstr("must have a last dimension of 1")));
+  EXPECT_FALSE(embedding->built());
+  EXPECT_THAT(Trace(), IsEmpty());
+  // Build from a dense [4, 1] batch, then a batch of 3 rows is a mismatch.
+  ASSERT_TRUE(embedding->Enqueue({FeatureInput::Dense(dense, {4, 1}),
+                                  FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds),
+                                  FeatureInput::Ragged(kFriendsSplits, kFriendsIds)},
+                                 {}, /*training=*/false)
+                  .ok());
+  EXPECT_THAT(embedding->output_shape(0), ElementsAre(4));
+  ASSERT_TRUE(embedding->Dequeue().ok());
+  const std::vector<int64_t> three = {1, 2, 3};
+  status = embedding->Enqueue({FeatureInput::Dense(three),
+                               FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds),
+                               FeatureInput::Ragged(kFriendsSplits, kFriendsIds)});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'watched'"),
+                                      HasSubstr("batch size mismatch"),
+                                      HasSubstr("expected 4, got 3")));
+  // Nothing changed: the right shape still works.
+  EXPECT_TRUE(embedding->Enqueue({FeatureInput::Dense(dense),
+                                  FeatureInput::Ragged(kFavoritedSplits, kFavoritedIds),
+                                  FeatureInput::Ragged(kFriendsSplits, kFriendsIds)},
+                                 {}, /*training=*/false)
+                  .ok());
 }
 
 TEST_F(EmbeddingTest, StepsOutOfOrderAreFailedPreconditionAndChangeNothing) {

@@ -139,14 +139,16 @@ TEST(CriteoReaderTest, HoldsOutEveryKthLine) {
     contents += Line("0", ints);
   }
   const std::string path = testing_tools::WriteFile(dir, "data.txt", contents);
-  LineFileOptions held_out = testing_tools::FileOptions(path, BadLinePolicy::kFail, {5, true});
+  LineFileOptions held_out = testing_tools::FileOptions(path, BadLinePolicy::kFail,
+                                                             testing_tools::Every(5, true));
   auto source = OpenCriteo(held_out, Vocabulary());
   ASSERT_TRUE(source.ok());
   Example example;
   std::vector<int64_t> seen;
   while (*(*source)->Next(example)) seen.push_back(example.ids[0]);
   EXPECT_EQ(seen, (std::vector<int64_t>{3 + 5, 3 + 10}));
-  LineFileOptions train = testing_tools::FileOptions(path, BadLinePolicy::kFail, {5, false});
+  LineFileOptions train = testing_tools::FileOptions(path, BadLinePolicy::kFail,
+                                                          testing_tools::Every(5, false));
   source = OpenCriteo(train, Vocabulary());
   int count = 0;
   while (*(*source)->Next(example)) ++count;

@@ -56,9 +56,11 @@ std::string Source(const std::string& relative) {
   return std::string(EMBRT_SOURCE_DIR) + "/" + relative;
 }
 
-// The JSON report without its last member, "timing" (the only clock-dependent values).
+// The JSON report without its first member, "command_line" (it names the output file), and
+// its last, "timing" (the only clock-dependent values).
 std::string WithoutTiming(const std::string& json) {
-  return json.substr(0, json.find("\"timing\""));
+  const size_t start = json.find('\n', json.find("\"command_line\""));
+  return json.substr(start, json.find("\"timing\"") - start);
 }
 
 // A member of the JSON report, e.g. "eval": {...} up to the end of its line.
@@ -152,20 +154,194 @@ TEST(EmbrtCommandTest, BadLinesAreSkippedAndCountedOrFatal) {
                            " --format=movielens --data=" + data + " --quiet";
   CommandResult run = Embrt(dir, base);
   EXPECT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_THAT(run.out, HasSubstr("bad lines    1 skipped, e.g. " + data +
-                                 ":201: rating 'seven' is not a number"));
+  EXPECT_THAT(run.out, HasSubstr("bad lines    1 skipped (train 1, validation 0, eval 0), e.g. " +
+                                 data + ":201: rating 'seven' is not a number"));
   run = Embrt(dir, base + " --on_bad_line=fail");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(Lines(run.err), 1) << run.err;
   EXPECT_THAT(run.err, HasSubstr(data + ":201: rating 'seven'"));
 }
 
+// `count` ratings "user item rating timestamp" of a small biased-MF world (integers 1..5).
+std::string Ratings(int count, int seed) {
+  std::string text;
+  uint64_t state = static_cast<uint64_t>(seed) * 2654435761u + 1;
+  for (int n = 0; n < count; ++n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int user = 1 + static_cast<int>((state >> 33) % 100);
+    const int item = 1 + static_cast<int>((state >> 13) % 200);
+    const int rating = 1 + (user % 2 + item % 3 + static_cast<int>((state >> 50) % 2));
+    text += std::to_string(user) + "\t" + std::to_string(item) + "\t" +
+            std::to_string(rating) + "\t" + std::to_string(880000000 + n) + "\n";
+  }
+  return text;
+}
+
+TEST(EmbrtCommandTest, EvalDataBadLinesAreCountedAndReported) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string train = testing_tools::WriteFile(dir, "u.base", Ratings(400, 1));
+  const std::string eval = testing_tools::WriteFile(
+      dir, "u.test", Ratings(50, 2) + "1\tx\t3\t1\n" + Ratings(10, 3) + "2\t3\n");
+  CommandResult run =
+      Embrt(dir, "train --config=" + Source("examples/configs/movielens.textproto") +
+                     " --format=movielens --data=" + train + " --eval_data=" + eval +
+                     " --quiet --output_json=" + dir + "/run.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("bad lines    2 skipped (train 0, validation 0, eval 2), e.g. " +
+                                 eval + ":51: item id 'x' is not an integer"));
+  const std::string json = ReadAll(dir + "/run.json");
+  EXPECT_THAT(json, HasSubstr("\"bad_lines\": 2,"));
+  EXPECT_THAT(json, HasSubstr(eval + ":62: 2 fields"));
+  EXPECT_THAT(json, HasSubstr("\"eval\": {\"examples\": 60,"));
+}
+
+TEST(EmbrtCommandTest, BadEvalFileFailsBeforeTrainingAndLeavesNoCheckpoint) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string train = testing_tools::WriteFile(dir, "u.base", Ratings(400, 1));
+  const std::string binary = testing_tools::WriteFile(dir, "u.bin",
+                                                      std::string("\x7f"
+                                                                  "ELF\0\0\x01",
+                                                                  7) +
+                                                          std::string(3000, '\xff'));
+  const std::string empty = testing_tools::WriteFile(dir, "u.empty", "");
+  std::string garbage;
+  for (int i = 0; i < 150; ++i) garbage += "not a rating line\n";
+  const std::string wrong = testing_tools::WriteFile(dir, "u.wrong", garbage);
+  struct Case {
+    std::string eval;
+    std::string message;
+  };
+  for (const Case& c :
+       {Case{binary,
+             "eval data file '" + binary + "' is binary, not text (a NUL byte at offset 4)"},
+        Case{empty, "--eval_data '" + empty + "' holds no example"},
+        Case{dir + "/missing", "cannot open MovieLens data file '" + dir + "/missing'"},
+        Case{wrong,
+             "'" + wrong +
+                 "' does not look like MovieLens data: the first 100 lines are all malformed"}}) {
+    // Many epochs: a late failure would be seen as a slow test and a checkpoint left behind.
+    CommandResult run = Embrt(
+        dir, "train --config=" + Source("examples/configs/movielens.textproto") +
+                 " --format=movielens --data=" + train + " --eval_data=" + c.eval +
+                 " --epochs=1000 --checkpoint_dir=" + dir + "/ckpt --checkpoint_every=1 --quiet");
+    EXPECT_EQ(run.exit_code, 1) << c.eval;
+    EXPECT_EQ(Lines(run.err), 1) << run.err;
+    EXPECT_THAT(run.err, HasSubstr(c.message));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/ckpt")) << c.eval;
+  }
+}
+
+TEST(EmbrtCommandTest, RatingsOutsideTheRangeAreBadLines) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string data = testing_tools::WriteFile(
+      dir, "u.data", Ratings(300, 1) + "1\t2\t50\t1\n3\t4\t-7\t1\n5\t6\t1e30\t1\n");
+  const std::string base = "train --config=" + Source("examples/configs/movielens.textproto") +
+                           " --format=movielens --data=" + data + " --quiet";
+  CommandResult run = Embrt(dir, base);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("bad lines    3 skipped"));
+  EXPECT_THAT(run.out, HasSubstr(":301: rating 50 is outside --rating_range 1..5"));
+  run = Embrt(dir, base + " --rating_range=-10..100");  // 1e30 is still out
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("bad lines    1 skipped"));
+  for (const char* range : {"5..1", "1..", "a..b", "1..inf", "nan..5"}) {
+    run = Embrt(dir, base + " --rating_range=" + range);
+    EXPECT_EQ(run.exit_code, 1) << range;
+    EXPECT_THAT(run.err, HasSubstr("--rating_range=")) << range;
+  }
+}
+
+TEST(EmbrtCommandTest, NumericFlagsMustBeFiniteAndInRange) {
+  const std::string dir = testing_tools::MakeTempDir();
+  for (const char* flag :
+       {"--learning_rate=nan", "--learning_rate=inf", "--learning_rate=-1", "--steps=-5",
+        "--batch_size=-1", "--holdout_every=1", "--synthetic_fields=27",
+        "--validation_fraction=1", "--validation_fraction=nan", "--patience=-1",
+        "--min_delta=-0.1", "--shuffle_buffer=-2", "--eval_every=-3", "--seed=-1"}) {
+    CommandResult run = Embrt(dir, std::string("train ") + flag);
+    EXPECT_EQ(run.exit_code, 1) << flag;
+    EXPECT_EQ(Lines(run.err), 1) << run.err;
+    const std::string name = std::string(flag).substr(0, std::string(flag).find('='));
+    EXPECT_THAT(run.err, HasSubstr(std::string(flag) + ": ")) << name;
+  }
+}
+
+TEST(EmbrtCommandTest, ConfigBatchSizeOutOfRangeIsAnError) {
+  const std::string dir = testing_tools::MakeTempDir();
+  std::string config = ReadAll(Source("examples/configs/movielens.textproto"));
+  config.replace(config.find("per_replica_batch_size: 16"), 26, "per_replica_batch_size: -1");
+  const std::string path = testing_tools::WriteFile(dir, "bad.textproto", config);
+  const std::string data = testing_tools::WriteFile(dir, "u.data", Ratings(100, 1));
+  CommandResult run = Embrt(dir, "train --config=" + path + " --format=movielens --data=" + data);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("per_replica_batch_size"));
+}
+
+TEST(EmbrtCommandTest, EarlyStoppingKeepsTheBestAndReportsIt) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string train = testing_tools::WriteFile(dir, "u.base", Ratings(3000, 1));
+  const std::string test = testing_tools::WriteFile(dir, "u.test", Ratings(500, 2));
+  // A large learning rate overfits quickly: the best epoch comes early.
+  const std::string base = "train --config=" + Source("examples/configs/movielens.textproto") +
+                           " --format=movielens --data=" + train + " --eval_data=" + test +
+                           " --epochs=30 --validation_fraction=0.2 --patience=2 --quiet"
+                           " --learning_rate=0.5 --checkpoint_dir=" + dir + "/ckpt";
+  CommandResult run = Embrt(dir, base + " --output_json=" + dir + "/a.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("  validation   "));
+  EXPECT_THAT(run.out, HasSubstr("kept the best rmse"));
+  EXPECT_THAT(run.out, HasSubstr("stopped early"));
+  const std::string json = ReadAll(dir + "/a.json");
+  EXPECT_THAT(json, HasSubstr("\"stopped_early\": true"));
+  EXPECT_THAT(json, HasSubstr("\"command_line\": \"embrt train --config="));
+  EXPECT_THAT(json, HasSubstr("\"seed\": 1,"));
+  // The kept step is the latest checkpoint, and evaluating it gives the reported test metric.
+  const std::string stopping = Member(json, "early_stopping");
+  const size_t at = stopping.find("\"best_step\": ") + 13;
+  const std::string best_step = stopping.substr(at, stopping.find(',', at) - at);
+  EXPECT_EQ(ReadAll(dir + "/ckpt/latest"), "ckpt-" + best_step + "\n");
+  EXPECT_THAT(json, HasSubstr("\"steps\": " + best_step + ","));
+  run = Embrt(dir, "eval " + dir + "/ckpt --eval_data=" + test + " --output_json=" + dir +
+                       "/eval.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Member(ReadAll(dir + "/eval.json"), "eval"), Member(json, "eval"));
+  // The split is the training file's, seeded: a second run is identical.
+  run = Embrt(dir, base + "2 --output_json=" + dir + "/b.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Member(ReadAll(dir + "/b.json"), "validation"), Member(json, "validation"));
+  EXPECT_EQ(Member(ReadAll(dir + "/b.json"), "eval"), Member(json, "eval"));
+}
+
+TEST(EmbrtCommandTest, ShuffledFileRunsResumeBitIdentically) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string train = testing_tools::WriteFile(dir, "u.base", Ratings(2000, 1));
+  const std::string base = "train --config=" + Source("examples/configs/movielens.textproto") +
+                           " --format=movielens --data=" + train +
+                           " --shuffle_buffer=300 --quiet --eval_every=50";
+  CommandResult run = Embrt(dir, base + " --steps=300 --output_json=" + dir + "/straight.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  run = Embrt(dir, base + " --steps=150 --checkpoint_dir=" + dir + "/ckpt");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  run = Embrt(dir, base + " --steps=300 --checkpoint_dir=" + dir + "/ckpt --resume --output_json=" +
+                       dir + "/resumed.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string straight = ReadAll(dir + "/straight.json");
+  const std::string resumed = ReadAll(dir + "/resumed.json");
+  EXPECT_EQ(Member(resumed, "eval"), Member(straight, "eval"));
+  EXPECT_EQ(Member(resumed, "bias"), Member(straight, "bias"));
+  // Another shuffle seed is another order, and another model.
+  run = Embrt(dir, base + " --steps=300 --seed=2 --output_json=" + dir + "/seed2.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(Member(ReadAll(dir + "/seed2.json"), "bias"), Member(straight, "bias"));
+}
+
 TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
   const std::string dir = testing_tools::MakeTempDir();
   const std::string ckpt = dir + "/ckpt";
   // 60 steps in one go.
-  CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=60 --eval_every=20 --output_json=" +
-                           dir + "/straight.json");
+  CommandResult run =
+      Embrt(dir, std::string(kSmallRun) + " --steps=60 --eval_every=20 --output_json=" + dir +
+                     "/straight.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   // 40 steps with checkpoints every 20, then resumed up to 60.
   run = Embrt(dir, std::string(kSmallRun) + " --steps=40 --eval_every=20 --checkpoint_dir=" +
@@ -210,9 +386,9 @@ TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
 void ExpectBitIdenticalRuns(const std::string& backend, const std::string& extra) {
   const std::string dir = testing_tools::MakeTempDir();
   for (const char* name : {"a", "b"}) {
-    CommandResult run = Embrt(dir, std::string(kSmallRun) + " --steps=30 --eval_every=10 --backend=" +
-                                       backend + extra + " --output_json=" + dir + "/" + name +
-                                       ".json");
+    CommandResult run =
+        Embrt(dir, std::string(kSmallRun) + " --steps=30 --eval_every=10 --backend=" + backend +
+                       extra + " --output_json=" + dir + "/" + name + ".json");
     ASSERT_EQ(run.exit_code, 0) << run.err;
   }
   const std::string a = ReadAll(dir + "/a.json"), b = ReadAll(dir + "/b.json");
@@ -286,7 +462,8 @@ TEST(EmbrtCommandTest, HelpListsTheFlags) {
   for (const char* flag : {"--config", "--backend", "--data", "--eval_data", "--format",
                            "--steps", "--epochs", "--batch_size", "--checkpoint_dir",
                            "--checkpoint_every", "--resume", "--output_json", "--seed",
-                           "--on_bad_line", "--plot"}) {
+                           "--on_bad_line", "--plot", "--validation_fraction", "--patience",
+                           "--shuffle_buffer", "--rating_range", "--validation_metric"}) {
     EXPECT_THAT(run.out, HasSubstr(flag));
   }
 }

@@ -32,6 +32,40 @@ TEST(MovieLensReaderTest, ParsesUData) {
   EXPECT_EQ((*source)->bad_lines(), 0);
 }
 
+TEST(MovieLensReaderTest, RatingsOutsideTheRangeAreBadLinesCountedOnceAcrossRewinds) {
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string path = testing_tools::WriteFile(
+      dir, "u.data", "1\t2\t3\t0\n1\t2\t50\t0\n1\t2\t-7\t0\n1\t2\t1e30\t0\n1\t2\t5\t0\n");
+  auto source = OpenMovieLens(testing_tools::FileOptions(path), {944, 1683}, LabelRange{1, 5});
+  ASSERT_TRUE(source.ok());
+  Example example;
+  ASSERT_TRUE(*(*source)->Next(example));
+  ASSERT_TRUE(*(*source)->Next(example));  // skips lines 2..4
+  EXPECT_EQ(example.label, 5.0f);
+  EXPECT_EQ((*source)->bad_lines(), 3);
+  EXPECT_THAT((*source)->bad_line_messages()[0],
+              HasSubstr("u.data:2: rating 50 is outside --rating_range 1..5"));
+  // A rewind (an evaluation's, or an epoch's) re-reads them without counting them again.
+  ASSERT_TRUE((*source)->Rewind().ok());
+  while (*(*source)->Next(example)) {}
+  EXPECT_EQ((*source)->bad_lines(), 3);
+  EXPECT_EQ((*source)->bad_line_messages().size(), 3u);
+}
+
+TEST(MovieLensReaderTest, BadLinesFirstSeenAfterARewindAreCounted) {
+  // An evaluation rewinds its source before reading: its bad lines must still count.
+  const std::string dir = testing_tools::MakeTempDir();
+  const std::string path =
+      testing_tools::WriteFile(dir, "u.test", "1\t2\t3\t0\n1\tx\t3\t0\n1\t2\t4\t0\n");
+  auto source = OpenMovieLens(testing_tools::FileOptions(path), {944, 1683});
+  ASSERT_TRUE(source.ok());
+  Example example;
+  ASSERT_TRUE(*(*source)->Next(example));  // the first example only (a format check)
+  ASSERT_TRUE((*source)->Rewind().ok());
+  while (*(*source)->Next(example)) {}
+  EXPECT_EQ((*source)->bad_lines(), 1);
+}
+
 TEST(MovieLensReaderTest, BadLinesNameFileLineAndValue) {
   const std::string dir = testing_tools::MakeTempDir();
   const std::string path = testing_tools::WriteFile(

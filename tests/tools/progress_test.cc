@@ -26,6 +26,22 @@ TEST(ProgressTest, FormatsStepRateLossAndEta) {
   EXPECT_EQ(Progress::FormatLine(7, 0, 10, 1, -1), "step 7  10 examples/s  loss 1.0000");
 }
 
+TEST(ProgressTest, AnEstimatedTotalWithANoteAndItsEta) {
+  EXPECT_EQ(Progress::FormatLine(500, 2000, 100, 0.5, 90, /*estimate=*/true, "epoch 3/10"),
+            "step 500/~2000 (epoch 3/10)  100 examples/s  loss 0.5000  ETA 1m30s");
+  // The ETA counts the steps of this run only (a resumed run starts at step 1000).
+  std::FILE* file = std::tmpfile();
+  double now = 0;
+  Progress progress(file, /*terminal=*/false, [&] { return now; });
+  progress.Update(1001, 2000, 10, 0.5, true, "epoch 6/10");  // too early to print
+  now = 10;
+  progress.Update(1010, 2000, 100, 0.5, true, "epoch 6/10");
+  // 10 steps in 10 s, 990 to go.
+  EXPECT_EQ(Contents(file),
+            "step 1010/~2000 (epoch 6/10)  10 examples/s  loss 0.5000  ETA 16m30s\n");
+  std::fclose(file);
+}
+
 TEST(ProgressTest, AtMostOneLinePerSecondPlainWhenNotATerminal) {
   std::FILE* file = std::tmpfile();
   double now = 0;

@@ -37,6 +37,14 @@ inline std::string WriteFile(const std::string& dir, const std::string& name,
   return path;
 }
 
+// Every `every`-th line (held_out) or the others.
+inline training::LineSelection Every(int64_t every, bool held_out) {
+  training::LineSelection selection;
+  selection.every = every;
+  selection.held_out = held_out;
+  return selection;
+}
+
 // Reader options without -Wmissing-field-initializers noise.
 inline training::LineFileOptions FileOptions(
     std::string path, training::BadLinePolicy on_bad_line = training::BadLinePolicy::kSkip,

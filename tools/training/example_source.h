@@ -12,7 +12,9 @@
 #ifndef EMBRT_TOOLS_TRAINING_EXAMPLE_SOURCE_H_
 #define EMBRT_TOOLS_TRAINING_EXAMPLE_SOURCE_H_
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,15 @@ namespace training {
 struct Example {
   float label = 0.0f;
   std::vector<int64_t> ids;
+};
+
+// The labels a data set declares (e.g. ratings 1..5); a label outside [min, max] is a bad
+// line. The default accepts every finite label.
+struct LabelRange {
+  float min = -std::numeric_limits<float>::infinity();
+  float max = std::numeric_limits<float>::infinity();
+  bool Contains(float label) const { return label >= min && label <= max; }
+  bool bounded() const { return std::isfinite(min) || std::isfinite(max); }
 };
 
 // What to do with a line that does not parse.
@@ -49,6 +60,10 @@ class ExampleSource {
 
   // Starts again from the first example (the next epoch).
   virtual absl::Status Rewind() = 0;
+
+  // How far into the current pass the source is, in [0, 1] (files: bytes read over the file's
+  // size); -1 when it cannot tell (endless or generated data). For progress estimates only.
+  virtual double fraction_read() { return -1; }
 
   // Lines skipped as malformed so far, and the first few messages ("FILE:LINE: why").
   virtual int64_t bad_lines() const { return 0; }

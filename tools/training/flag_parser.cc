@@ -2,6 +2,7 @@
 
 #include "tools/training/flag_parser.h"
 
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -10,6 +11,19 @@
 
 namespace embrt {
 namespace training {
+namespace {
+
+std::string Bound(double value) {
+  if (value >= 9.2e18) return "inf";
+  if (value <= -9.2e18) return "-inf";
+  return absl::StrCat(value);
+}
+
+}  // namespace
+
+std::string FlagSet::RangeText(const Flag& flag) {
+  return absl::StrCat("[", Bound(flag.min), ", ", Bound(flag.max), "]");
+}
 
 FlagSet::FlagSet(std::string command, std::string synopsis)
     : command_(std::move(command)), synopsis_(std::move(synopsis)) {}
@@ -28,6 +42,14 @@ void FlagSet::AddFloat(const std::string& name, float* value, const std::string&
 }
 void FlagSet::AddBool(const std::string& name, bool* value, const std::string& help) {
   flags_.push_back({name, Type::kBool, value, help, *value ? "true" : "false"});
+}
+
+void FlagSet::SetRange(const std::string& name, double min, double max) {
+  Flag* flag = Find(name);
+  if (flag == nullptr) return;
+  flag->ranged = true;
+  flag->min = min;
+  flag->max = max;
 }
 
 FlagSet::Flag* FlagSet::Find(const std::string& name) {
@@ -62,6 +84,21 @@ absl::Status FlagSet::Assign(Flag& flag, const std::string& text) {
     case Type::kBool:
       ok = absl::SimpleAtob(text, static_cast<bool*>(flag.value));
       break;
+  }
+  double number = 0;
+  switch (flag.type) {
+    case Type::kInt64: number = static_cast<double>(*static_cast<int64_t*>(flag.value)); break;
+    case Type::kInt: number = *static_cast<int*>(flag.value); break;
+    case Type::kFloat: number = *static_cast<float*>(flag.value); break;
+    default: break;
+  }
+  if (ok && flag.type == Type::kFloat && !std::isfinite(number)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag.name, "=", text, ": expected a finite number"));
+  }
+  if (ok && flag.ranged && !(number >= flag.min && number <= flag.max)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag.name, "=", text,
+                                                   ": out of range ", RangeText(flag)));
   }
   if (!ok) {
     static const char* kTypeNames[] = {"a string", "an integer", "an integer", "a number",
@@ -130,6 +167,7 @@ std::string FlagSet::Usage() const {
   std::string out = absl::StrCat("usage: ", command_, " ", synopsis_, "\n\nflags:\n");
   for (const Flag& flag : flags_) {
     absl::StrAppendFormat(&out, "  --%-22s %s", flag.name, flag.help);
+    if (flag.ranged) absl::StrAppend(&out, " in ", RangeText(flag));
     if (!flag.default_text.empty()) absl::StrAppend(&out, " (default ", flag.default_text, ")");
     absl::StrAppend(&out, "\n");
   }

@@ -16,6 +16,7 @@
 #define EMBRT_TOOLS_TRAINING_FLAG_PARSER_H_
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,13 @@ class FlagSet {
   void AddFloat(const std::string& name, float* value, const std::string& help);
   void AddBool(const std::string& name, bool* value, const std::string& help);
 
+  // Restricts a numeric flag registered above to [min, max] (shown in the usage text). Float
+  // flags are always finite: "nan" and "inf" are rejected.
+  void SetRange(const std::string& name, double min, double max);
+
   // Parses `args` (the arguments after the subcommand). INVALID_ARGUMENT naming the flag on
-  // an unknown flag, a missing or malformed value. Sets help_requested() on --help.
+  // an unknown flag, a missing or malformed value, a non-finite float or a value out of its
+  // range. Sets help_requested() on --help.
   absl::Status Parse(const std::vector<std::string>& args);
 
   bool help_requested() const { return help_requested_; }
@@ -56,9 +62,12 @@ class FlagSet {
     std::string help;
     std::string default_text;
     bool set = false;
+    bool ranged = false;
+    double min = 0, max = 0;
   };
   Flag* Find(const std::string& name);
   absl::Status Assign(Flag& flag, const std::string& text);
+  static std::string RangeText(const Flag& flag);
 
   std::string command_;
   std::string synopsis_;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -16,8 +17,8 @@ namespace embrt {
 namespace training {
 namespace {
 
-constexpr double kWidth = 760, kHeight = 440;
-constexpr double kLeft = 80, kRight = 170, kTop = 50, kBottom = 60;
+constexpr double kWidth = 800, kHeight = 440;
+constexpr double kLeft = 80, kRight = 190, kTop = 50, kBottom = 60;
 
 std::string Escape(const std::string& text) {
   return absl::StrReplaceAll(text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"},
@@ -42,12 +43,44 @@ std::string FormatCount(double value) {
 
 }  // namespace
 
+std::vector<double> SmoothedValues(const std::vector<double>& values, double alpha) {
+  std::vector<double> out(values.size(), std::numeric_limits<double>::quiet_NaN());
+  double mean = 0, weight = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i])) {
+      mean = (1 - alpha) * mean + alpha * values[i];
+      weight = (1 - alpha) * weight + alpha;
+    }
+    if (weight > 0) out[i] = mean / weight;
+  }
+  return out;
+}
+
 std::string RenderLearningCurveSvg(const LearningCurve& curve) {
+  // The train average: span ~ points / 25, at least 10 points (alpha = 2 / (span + 1)).
+  std::vector<double> raw;
+  for (const CurvePoint& p : curve.train) raw.push_back(p.loss);
+  const double points = static_cast<double>(raw.size());
+  const double span = std::max({1.0, std::min(10.0, points), points / 25});
+  const std::vector<double> smoothed_values = SmoothedValues(raw, 2 / (span + 1));
+  std::vector<CurvePoint> smoothed_points;
+  for (size_t i = 0; i < curve.train.size(); ++i) {
+    smoothed_points.push_back({curve.train[i].examples, smoothed_values[i]});
+  }
+  const std::vector<CurvePoint>& smoothed = smoothed_points;
+
   double x_max = 0, y_min = std::numeric_limits<double>::infinity(), y_max = -y_min;
-  for (const auto* series : {&curve.train, &curve.eval}) {
+  for (const auto* series : {&curve.train, &curve.eval, &curve.validation}) {
     for (const CurvePoint& p : *series) {
-      if (!std::isfinite(p.examples) || !std::isfinite(p.loss)) continue;
-      x_max = std::max(x_max, p.examples);
+      if (std::isfinite(p.examples) && std::isfinite(p.loss)) x_max = std::max(x_max, p.examples);
+    }
+  }
+  // The y range: the eval and validation points, and the train average after its first 5%
+  // (the steep start enters from the top); never the raw train values.
+  for (const auto* series : {&smoothed, &curve.eval, &curve.validation}) {
+    const double x_from = series == &smoothed ? 0.05 * x_max : 0;
+    for (const CurvePoint& p : *series) {
+      if (!std::isfinite(p.examples) || !std::isfinite(p.loss) || p.examples < x_from) continue;
       y_min = std::min(y_min, p.loss);
       y_max = std::max(y_max, p.loss);
     }
@@ -64,7 +97,6 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
   y_min = std::floor(y_min / y_step) * y_step;
   y_max = std::ceil(y_max / y_step) * y_step;
   const double x_step = NiceStep(x_max, 5);
-  x_max = std::ceil(x_max / x_step) * x_step;
 
   const double plot_width = kWidth - kLeft - kRight, plot_height = kHeight - kTop - kBottom;
   auto x_of = [&](double x) { return kLeft + x / x_max * plot_width; };
@@ -73,14 +105,16 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
   std::string svg = absl::StrFormat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%g\" height=\"%g\" "
-      "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-      kWidth, kHeight, kWidth, kHeight);
+      "viewBox=\"0 0 %g %g\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"%g\" height=\"%g\" fill=\"white\"/>\n"
+      "<defs><clipPath id=\"plot-area\"><rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\"/>"
+      "</clipPath></defs>\n",
+      kWidth, kHeight, kWidth, kHeight, kWidth, kHeight, kLeft, kTop, plot_width, plot_height);
   absl::StrAppend(&svg, absl::StrFormat(
       "<text x=\"%g\" y=\"28\" text-anchor=\"middle\" font-size=\"16\">%s</text>\n",
       kLeft + plot_width / 2, Escape(curve.title)));
 
-  // Grid and ticks.
+  // Grid and ticks; x ticks stop at the data's end.
   for (double y = y_min; y <= y_max + y_step / 2; y += y_step) {
     absl::StrAppend(&svg, absl::StrFormat(
         "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n"
@@ -88,7 +122,7 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
         kLeft, y_of(y), kLeft + plot_width, y_of(y), kLeft - 6, y_of(y) + 4,
         std::round(y / y_step) * y_step));
   }
-  for (double x = 0; x <= x_max + x_step / 2; x += x_step) {
+  for (double x = 0; x <= x_max * (1 + 1e-9); x += x_step) {
     absl::StrAppend(&svg, absl::StrFormat(
         "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#e0e0e0\"/>\n"
         "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%s</text>\n",
@@ -106,10 +140,25 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
     const std::vector<CurvePoint>* points;
     const char* name;
     const char* color;
+    double width;
+    double opacity;
+    bool dots;
   };
   int legend_row = 0;
-  for (const Series& series : {Series{&curve.train, "train", "#1f77b4"},
-                               Series{&curve.eval, "eval (held out)", "#d62728"}}) {
+  auto legend = [&](const char* color, double width, double opacity, const char* dash,
+                    const std::string& name) {
+    const double legend_y = kTop + 10 + 22 * legend_row++;
+    absl::StrAppend(&svg, absl::StrFormat(
+        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"%g\" "
+        "stroke-opacity=\"%g\"%s/>\n<text x=\"%g\" y=\"%g\">%s</text>\n",
+        kWidth - kRight + 15, legend_y, kWidth - kRight + 40, legend_y, color, width, opacity,
+        dash, kWidth - kRight + 46, legend_y + 4, Escape(name)));
+  };
+  for (const Series& series :
+       {Series{&curve.train, "train", "#1f77b4", 1, 0.18, false},
+        Series{&smoothed, "train (average)", "#1f77b4", 2.5, 1, false},
+        Series{&curve.validation, "validation", "#2ca02c", 2, 1, true},
+        Series{&curve.eval, "test (held out)", "#d62728", 2, 1, true}}) {
     std::string points;
     int count = 0;
     for (const CurvePoint& p : *series.points) {
@@ -120,9 +169,10 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
     }
     if (count == 0) continue;
     absl::StrAppend(&svg, absl::StrFormat(
-        "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>\n",
-        series.color, points));
-    if (count <= 40) {
+        "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%g\" stroke-opacity=\"%g\" "
+        "stroke-linejoin=\"round\" clip-path=\"url(#plot-area)\" points=\"%s\"/>\n",
+        series.color, series.width, series.opacity, points));
+    if (series.dots && count <= 60) {
       for (const CurvePoint& p : *series.points) {
         if (!std::isfinite(p.examples) || !std::isfinite(p.loss)) continue;
         absl::StrAppend(&svg, absl::StrFormat(
@@ -130,24 +180,26 @@ std::string RenderLearningCurveSvg(const LearningCurve& curve) {
             y_of(p.loss), series.color));
       }
     }
-    const double legend_y = kTop + 10 + 22 * legend_row++;
-    absl::StrAppend(&svg, absl::StrFormat(
-        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"2\"/>\n"
-        "<text x=\"%g\" y=\"%g\">%s</text>\n",
-        kWidth - kRight + 15, legend_y, kWidth - kRight + 40, legend_y, series.color,
-        kWidth - kRight + 46, legend_y + 4, series.name));
+    legend(series.color, series.width, series.opacity, "", series.name);
   }
   if (has_reference) {
     const double y = y_of(curve.reference_loss);
-    const double legend_y = kTop + 10 + 22 * legend_row++;
     absl::StrAppend(&svg, absl::StrFormat(
         "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#555555\" "
-        "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
-        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#555555\" "
-        "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n"
-        "<text x=\"%g\" y=\"%g\">%s</text>\n",
-        kLeft, y, kLeft + plot_width, y, kWidth - kRight + 15, legend_y, kWidth - kRight + 40,
-        legend_y, kWidth - kRight + 46, legend_y + 4, Escape(curve.reference_name)));
+        "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
+        kLeft, y, kLeft + plot_width, y));
+    legend("#555555", 1.5, 1, " stroke-dasharray=\"6 4\"", curve.reference_name);
+  }
+  if (!curve.best_label.empty() && std::isfinite(curve.best_examples) &&
+      curve.best_examples >= 0 && curve.best_examples <= x_max) {
+    const double x = x_of(curve.best_examples);
+    absl::StrAppend(&svg, absl::StrFormat(
+        "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#ff7f0e\" "
+        "stroke-width=\"1.5\" stroke-dasharray=\"3 3\"/>\n"
+        "<text x=\"%.1f\" y=\"%g\" text-anchor=\"%s\" fill=\"#b35900\">%s</text>\n",
+        x, kTop, x, kTop + plot_height, x + (x > kLeft + plot_width / 2 ? -4 : 4), kTop + 14,
+        x > kLeft + plot_width / 2 ? "end" : "start", Escape(curve.best_label)));
+    legend("#ff7f0e", 1.5, 1, " stroke-dasharray=\"3 3\"", "kept (best validation)");
   }
   absl::StrAppend(&svg, "</svg>\n");
   return svg;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,7 +49,7 @@ absl::Status LineFileSource::Rewind() {
   line_number_ = 0;
   good_lines_ = 0;
   bad_this_pass_ = 0;
-  counting_ = false;
+  bytes_read_ = 0;
   return absl::OkStatus();
 }
 
@@ -84,7 +85,18 @@ absl::StatusOr<bool> LineFileSource::ReadLine() {
       return true;
     }
     end_ = static_cast<size_t>(got);
+    bytes_read_ += got;
   }
+}
+
+double LineFileSource::fraction_read() {
+  if (file_size_ < 0) {
+    struct stat status;
+    file_size_ = fd_ >= 0 && ::fstat(fd_, &status) == 0 ? static_cast<int64_t>(status.st_size) : 0;
+  }
+  if (file_size_ <= 0) return -1;
+  const int64_t consumed = bytes_read_ - static_cast<int64_t>(end_ - begin_);
+  return std::min(1.0, static_cast<double>(consumed) / static_cast<double>(file_size_));
 }
 
 absl::StatusOr<bool> LineFileSource::Next(Example& example) {
@@ -97,6 +109,7 @@ absl::StatusOr<bool> LineFileSource::Next(Example& example) {
       const bool is_held_out = line_number_ % options_.selection.every == 0;
       if (is_held_out != options_.selection.held_out) continue;
     }
+    if (options_.selection.keep && !options_.selection.keep(line_number_)) continue;
     if (!line_.empty() && line_.back() == '\r') line_.pop_back();
     if (line_.empty()) continue;
     absl::Status parsed = ParseLine(line_, example);
@@ -111,7 +124,8 @@ absl::StatusOr<bool> LineFileSource::Next(Example& example) {
           absl::StrCat("malformed ", format_, " line ", where));
     }
     ++bad_this_pass_;
-    if (counting_) {
+    if (line_number_ > counted_through_) {
+      counted_through_ = line_number_;
       ++bad_lines_;
       if (messages_.size() < kMaxMessages) messages_.push_back(where);
     }

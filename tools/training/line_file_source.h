@@ -16,6 +16,7 @@
 #define EMBRT_TOOLS_TRAINING_LINE_FILE_SOURCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ namespace training {
 struct LineSelection {
   int64_t every = 0;      // 0: every line
   bool held_out = false;  // with every > 0: yield the held-out lines instead of the others
+  // Optional further choice by line number (from 1), e.g. a seeded validation split: lines
+  // for which it returns false are skipped before parsing.
+  std::function<bool(int64_t line_number)> keep;
 };
 
 struct LineFileOptions {
@@ -57,6 +61,7 @@ class LineFileSource : public ExampleSource {
   absl::Status Rewind() override;
   int64_t bad_lines() const override { return bad_lines_; }
   const std::vector<std::string>& bad_line_messages() const override { return messages_; }
+  double fraction_read() override;
 
  protected:
   // `format` names the format in messages ("Criteo").
@@ -85,8 +90,10 @@ class LineFileSource : public ExampleSource {
   int64_t line_number_ = 0;
   int64_t good_lines_ = 0;      // in this pass
   int64_t bad_this_pass_ = 0;
-  int64_t bad_lines_ = 0;       // over all passes' first pass (not double counted on rewind)
-  bool counting_ = true;        // false after the first pass
+  int64_t bad_lines_ = 0;       // each bad line once, however often it is read
+  int64_t counted_through_ = 0; // lines up to this one were counted already (rewinds)
+  int64_t bytes_read_ = 0;      // from the file this pass (for fraction_read)
+  int64_t file_size_ = -1;
   std::vector<std::string> messages_;
 };
 

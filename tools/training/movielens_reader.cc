@@ -15,8 +15,10 @@ namespace {
 
 class MovieLensSource : public LineFileSource {
  public:
-  MovieLensSource(LineFileOptions options, std::vector<int64_t> vocabulary)
-      : LineFileSource(std::move(options), "MovieLens"), vocabulary_(std::move(vocabulary)) {}
+  MovieLensSource(LineFileOptions options, std::vector<int64_t> vocabulary, LabelRange ratings)
+      : LineFileSource(std::move(options), "MovieLens"),
+        vocabulary_(std::move(vocabulary)),
+        ratings_(ratings) {}
 
   using LineFileSource::Open;
   const std::vector<std::string>& fields() const override { return MovieLensFieldNames(); }
@@ -48,6 +50,11 @@ class MovieLensSource : public LineFileSource {
       return absl::InvalidArgumentError(
           absl::StrCat("rating '", columns[2], "' is not a number"));
     }
+    if (!ratings_.Contains(rating)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rating ", columns[2], " is outside --rating_range ", ratings_.min, "..",
+          ratings_.max));
+    }
     if (columns.size() == 4) {
       int64_t timestamp;
       if (!absl::SimpleAtoi(columns[3], &timestamp)) {
@@ -61,6 +68,7 @@ class MovieLensSource : public LineFileSource {
 
  private:
   std::vector<int64_t> vocabulary_;
+  LabelRange ratings_;
 };
 
 }  // namespace
@@ -71,12 +79,14 @@ const std::vector<std::string>& MovieLensFieldNames() {
 }
 
 absl::StatusOr<std::unique_ptr<ExampleSource>> OpenMovieLens(LineFileOptions options,
-                                                             std::vector<int64_t> vocabulary) {
+                                                             std::vector<int64_t> vocabulary,
+                                                             LabelRange ratings) {
   if (vocabulary.size() != 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("MovieLens: ", vocabulary.size(), " vocabulary sizes given, 2 expected"));
   }
-  auto source = std::make_unique<MovieLensSource>(std::move(options), std::move(vocabulary));
+  auto source = std::make_unique<MovieLensSource>(std::move(options), std::move(vocabulary),
+                                                    ratings);
   absl::Status opened = source->Open();
   if (!opened.ok()) return opened;
   return std::unique_ptr<ExampleSource>(std::move(source));

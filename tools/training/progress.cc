@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace embrt {
@@ -28,9 +30,12 @@ Progress::Progress(std::FILE* out, bool terminal, std::function<double()> now)
 }
 
 std::string Progress::FormatLine(int64_t step, int64_t total_steps, double examples_per_second,
-                                 double running_loss, double eta_seconds) {
-  std::string line = total_steps > 0 ? absl::StrFormat("step %d/%d", step, total_steps)
+                                 double running_loss, double eta_seconds, bool estimate,
+                                 const std::string& note) {
+  std::string line = total_steps > 0 ? absl::StrFormat("step %d/%s%d", step,
+                                                       estimate ? "~" : "", total_steps)
                                      : absl::StrFormat("step %d", step);
+  if (!note.empty()) absl::StrAppend(&line, " (", note, ")");
   absl::StrAppendFormat(&line, "  %.0f examples/s  loss %.4f", examples_per_second,
                         running_loss);
   if (eta_seconds >= 0 && std::isfinite(eta_seconds)) {
@@ -41,16 +46,20 @@ std::string Progress::FormatLine(int64_t step, int64_t total_steps, double examp
 }
 
 void Progress::Update(int64_t step, int64_t total_steps, int64_t examples,
-                      double running_loss) {
+                      double running_loss, bool estimate, const std::string& note) {
+  if (first_step_ < 0) first_step_ = step - 1;
   const double now = now_();
   if (now - last_print_ < 1.0) return;
   last_print_ = now;
   const double elapsed = now - start_;
   const double rate = elapsed > 0 ? examples / elapsed : 0;
-  const double eta = total_steps > 0 && step > 0
-                         ? elapsed * static_cast<double>(total_steps - step) / step
+  const int64_t done = step - first_step_;
+  const double eta = total_steps > 0 && done > 0
+                         ? elapsed * static_cast<double>(std::max<int64_t>(total_steps - step, 0)) /
+                               static_cast<double>(done)
                          : -1;
-  const std::string line = FormatLine(step, total_steps, rate, running_loss, eta);
+  const std::string line =
+      FormatLine(step, total_steps, rate, running_loss, eta, estimate, note);
   if (terminal_) {
     std::fprintf(out_, "\r%s\033[K", line.c_str());
   } else {

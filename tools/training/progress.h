@@ -25,16 +25,19 @@ class Progress {
   // clock), injectable for tests.
   Progress(std::FILE* out, bool terminal, std::function<double()> now = nullptr);
 
-  // Reports the state after `step` of `total_steps` (0: unknown); prints only if at least a
-  // second passed since the last line.
-  void Update(int64_t step, int64_t total_steps, int64_t examples, double running_loss);
+  // Reports the state after `step` of `total_steps` (0: unknown; `estimate`: an estimate,
+  // shown as "~N", e.g. from --epochs); `note` (e.g. "epoch 2/10") follows the step. Prints
+  // only if at least a second passed since the last line. The ETA assumes the rate so far.
+  void Update(int64_t step, int64_t total_steps, int64_t examples, double running_loss,
+              bool estimate = false, const std::string& note = "");
 
   // Ends the rewritten line (a newline on a terminal if anything was printed).
   void Finish();
 
   // The text of one line, without terminator (for tests).
   static std::string FormatLine(int64_t step, int64_t total_steps, double examples_per_second,
-                                double running_loss, double eta_seconds);
+                                double running_loss, double eta_seconds, bool estimate = false,
+                                const std::string& note = "");
 
  private:
   std::FILE* out_;
@@ -42,6 +45,7 @@ class Progress {
   std::function<double()> now_;
   double start_;
   double last_print_;
+  int64_t first_step_ = -1;  // the step of the first Update (resumed runs start later)
   bool printed_ = false;
 };
 

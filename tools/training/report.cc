@@ -102,9 +102,32 @@ std::string FormatSummary(const TrainReport& report, const std::string& title) {
     absl::StrAppendFormat(&out, "  held-out     %d examples: RMSE %.4f, MAE %.4f\n",
                           report.eval.examples, report.eval.rmse, report.eval.mae);
   }
+  if (report.early_stopping.has_value()) {
+    const EarlyStoppingReport& stop = *report.early_stopping;
+    const EvalResult& v = stop.best_validation;
+    absl::StrAppendFormat(
+        &out, "  validation   %d examples (%g of the training data): %s; kept the best %s\n",
+        v.examples, stop.validation_fraction,
+        clicks ? absl::StrFormat("AUC %.4f, log loss %.5f", v.auc, v.log_loss)
+               : absl::StrFormat("RMSE %.4f, MAE %.4f", v.rmse, v.mae),
+        stop.metric);
+    absl::StrAppendFormat(
+        &out, "  best         epoch %d, step %d of %d trained (%s; patience %d, %d evaluations)\n",
+        stop.best_epoch, stop.best_step, report.trained_steps,
+        stop.stopped_early ? "stopped early" : "ran to the end", stop.patience,
+        stop.evaluations);
+  }
   if (report.bad_lines > 0) {
-    absl::StrAppendFormat(&out, "  bad lines    %d skipped, e.g. %s\n", report.bad_lines,
+    absl::StrAppendFormat(&out,
+                          "  bad lines    %d skipped (train %d, validation %d, eval %d), e.g. %s\n",
+                          report.bad_lines, report.train_bad_lines, report.validation_bad_lines,
+                          report.eval_bad_lines,
                           report.bad_line_messages.empty() ? "" : report.bad_line_messages[0]);
+  }
+  if (title == "train") {
+    absl::StrAppendFormat(&out, "  seed         %d, shuffle buffer %s\n", report.seed,
+                          report.shuffle_buffer > 0 ? absl::StrCat(report.shuffle_buffer)
+                                                    : std::string("off"));
   }
   const double busy = report.input_seconds + report.embedding_seconds + report.host_seconds;
   absl::StrAppendFormat(&out, "  speed        %.0f examples/s, %.1f s in all\n",
@@ -126,6 +149,9 @@ std::string FormatSummary(const TrainReport& report, const std::string& title) {
 std::string FormatJson(const TrainReport& report) {
   const bool clicks = report.loss == "logistic";
   std::string out = "{\n";
+  absl::StrAppend(&out, "  \"command_line\": ", JsonString(report.command_line), ",\n");
+  absl::StrAppend(&out, "  \"seed\": ", report.seed, ",\n");
+  absl::StrAppend(&out, "  \"shuffle_buffer\": ", report.shuffle_buffer, ",\n");
   absl::StrAppend(&out, "  \"format\": ", JsonString(report.format), ",\n");
   absl::StrAppend(&out, "  \"loss\": ", JsonString(report.loss), ",\n");
   absl::StrAppend(&out, "  \"backend\": ", JsonString(report.backend), ",\n");
@@ -134,6 +160,7 @@ std::string FormatJson(const TrainReport& report) {
   absl::StrAppend(&out, "  \"num_hosts\": ", report.num_hosts, ",\n");
   absl::StrAppend(&out, "  \"first_step\": ", report.first_step, ",\n");
   absl::StrAppend(&out, "  \"steps\": ", report.steps, ",\n");
+  absl::StrAppend(&out, "  \"trained_steps\": ", report.trained_steps, ",\n");
   absl::StrAppend(&out, "  \"examples\": ", report.examples, ",\n");
   absl::StrAppend(&out, "  \"epochs\": ", report.epochs_completed, ",\n");
   absl::StrAppend(&out, "  \"train_loss\": ", JsonNumber(report.train_loss), ",\n");
@@ -142,14 +169,31 @@ std::string FormatJson(const TrainReport& report) {
   if (report.teacher.has_value()) {
     absl::StrAppend(&out, "  \"teacher\": ", JsonEval(*report.teacher, true), ",\n");
   }
+  if (report.early_stopping.has_value()) {
+    const EarlyStoppingReport& stop = *report.early_stopping;
+    absl::StrAppend(&out, "  \"validation\": ", JsonEval(stop.best_validation, clicks), ",\n");
+    absl::StrAppend(
+        &out, "  \"early_stopping\": {\"metric\": ", JsonString(stop.metric),
+        ", \"validation_fraction\": ", static_cast<float>(stop.validation_fraction),
+        ", \"patience\": ", stop.patience, ", \"min_delta\": ", JsonNumber(stop.min_delta),
+        ", \"best_epoch\": ", stop.best_epoch, ", \"best_step\": ", stop.best_step,
+        ", \"best_examples\": ", stop.best_examples,
+        ", \"stopped_early\": ", stop.stopped_early ? "true" : "false",
+        ", \"evaluations\": ", stop.evaluations, "},\n");
+  }
   std::vector<std::string> messages;
   for (const std::string& m : report.bad_line_messages) messages.push_back(JsonString(m));
   absl::StrAppend(&out, "  \"bad_lines\": ", report.bad_lines, ",\n");
+  absl::StrAppend(&out, "  \"bad_lines_by_source\": {\"train\": ", report.train_bad_lines,
+                  ", \"validation\": ", report.validation_bad_lines,
+                  ", \"eval\": ", report.eval_bad_lines, "},\n");
   absl::StrAppend(&out, "  \"bad_line_examples\": [", absl::StrJoin(messages, ", "), "],\n");
   absl::StrAppend(&out, "  \"checkpoint\": ", JsonString(report.checkpoint), ",\n");
   absl::StrAppend(&out, "  \"plot\": ", JsonString(report.plot), ",\n");
-  absl::StrAppend(&out, "  \"curve\": {\"train\": ", JsonCurve(report.curve.train),
-                  ", \"eval\": ", JsonCurve(report.curve.eval), "},\n");
+  absl::StrAppend(&out, "  \"curve\": {\"units\": ", JsonString(report.curve.loss_name),
+                  ", \"train\": ", JsonCurve(report.curve.train),
+                  ", \"eval\": ", JsonCurve(report.curve.eval),
+                  ", \"validation\": ", JsonCurve(report.curve.validation), "},\n");
   absl::StrAppend(
       &out, "  \"timing\": {\"seconds\": ", JsonNumber(report.seconds),
       ", \"examples_per_second\": ", JsonNumber(report.examples_per_second),

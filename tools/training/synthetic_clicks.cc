@@ -35,7 +35,9 @@ class SyntheticClickSource : public ExampleSource {
     clicks_->Sample(random_, example);
     for (size_t f = 0; f < example.ids.size(); ++f) {
       if (vocabulary_[f] > 0) {
-        example.ids[f] %= vocabulary_[f];
+        // Ids are >= 0; the division only when needed (tables sized from the generator hold
+        // every id, and 26 divisions per example are a good part of generating it).
+        if (example.ids[f] >= vocabulary_[f]) example.ids[f] %= vocabulary_[f];
       } else {
         example.ids[f] = 0;
       }

@@ -17,13 +17,16 @@
 #include "embrt/config.h"
 #include "embrt/embedding.h"
 #include "embrt/status_macros.h"
+#include "tools/training/batch_reader.h"
 #include "tools/training/checkpoint_config.h"
 #include "tools/training/default_config.h"
 #include "tools/training/host_state.h"
 #include "tools/training/memory_budget.h"
 #include "tools/training/resume_checkpoint.h"
 #include "tools/training/metrics.h"
+#include "tools/training/parameter_snapshot.h"
 #include "tools/training/progress.h"
+#include "tools/training/report.h"
 
 namespace embrt {
 namespace training {
@@ -41,52 +44,6 @@ absl::StatusOr<Loss> ParseLossName(const std::string& name) {
   if (name == "logistic") return Loss::kLogistic;
   if (name == "squared") return Loss::kSquared;
   return absl::DataLossError(absl::StrCat("unknown loss '", name, "' in host state"));
-}
-
-// One batch of examples laid out per feature, as Enqueue takes them.
-struct Batch {
-  explicit Batch(int size, int features)
-      : size(size), ids(features, std::vector<int64_t>(size, 0)), labels(size, 0.0f) {}
-  int size;
-  int count = 0;  // valid examples; the rest is padding (id 0, gradient 0)
-  std::vector<std::vector<int64_t>> ids;
-  std::vector<float> labels;
-};
-
-// Reads up to batch.size examples. At the end of the data, counts an epoch and, when
-// `rewind_at_end(epochs)` says so, rewinds and goes on filling. A pass without a single
-// example is an error (nothing to train on).
-absl::Status FillBatch(ExampleSource& source, const std::vector<int>& feature_fields,
-                       const std::function<bool(int64_t epochs)>& rewind_at_end,
-                       int64_t& epochs, Batch& batch, Example& scratch, bool& finished) {
-  batch.count = 0;
-  bool read_since_rewind = true;
-  while (batch.count < batch.size) {
-    EMBRT_ASSIGN_OR_RETURN(bool got, source.Next(scratch));
-    if (!got) {
-      ++epochs;
-      if (!read_since_rewind) {
-        return absl::InvalidArgumentError("the data holds no example to train on");
-      }
-      if (!rewind_at_end(epochs)) {
-        finished = true;
-        break;
-      }
-      EMBRT_RETURN_IF_ERROR(source.Rewind());
-      read_since_rewind = false;
-      continue;
-    }
-    read_since_rewind = true;
-    for (size_t f = 0; f < feature_fields.size(); ++f) {
-      batch.ids[f][batch.count] = scratch.ids[feature_fields[f]];
-    }
-    batch.labels[batch.count] = scratch.label;
-    ++batch.count;
-  }
-  for (size_t f = 0; f < feature_fields.size(); ++f) {
-    std::fill(batch.ids[f].begin() + batch.count, batch.ids[f].end(), 0);
-  }
-  return absl::OkStatus();
 }
 
 // The embedding engine with the host model's buffers.
@@ -270,12 +227,13 @@ EvalResult TeacherResult(const SyntheticClicks& clicks, int64_t count) {
   return result;
 }
 
-// Skips `count` training examples (resuming), cycling through the data like training does.
-// Reads at most one pass plus `count` modulo the pass length: whole passes are skipped by
-// arithmetic, so a huge count from a checkpoint never means a huge loop over a file.
-absl::Status SkipExamples(ExampleSource& source, int64_t count) {
+// Skips `count` training examples (resuming), cycling through the data like training does;
+// returns the passes completed on the way. Reads at most one pass plus `count` modulo the pass
+// length: whole passes are skipped by arithmetic (and a rewind each, which reads nothing but
+// keeps a shuffled source's per-pass order), so a huge count never means a huge read.
+absl::StatusOr<int64_t> SkipExamples(ExampleSource& source, int64_t count) {
   Example scratch;
-  int64_t read_this_pass = 0;
+  int64_t read_this_pass = 0, passes = 0;
   for (int64_t i = 0; i < count;) {
     EMBRT_ASSIGN_OR_RETURN(bool got, source.Next(scratch));
     if (got) {
@@ -284,11 +242,51 @@ absl::Status SkipExamples(ExampleSource& source, int64_t count) {
       continue;
     }
     if (read_this_pass == 0) return absl::InvalidArgumentError("the data holds no example");
-    if (read_this_pass == i) count = i + (count - i) % read_this_pass;  // after the first pass
+    int64_t skipped_passes = 0;
+    if (read_this_pass == i) {  // after the first pass
+      skipped_passes = (count - i) / read_this_pass;
+      count = i + (count - i) % read_this_pass;
+    }
     read_this_pass = 0;
+    ++passes;
     EMBRT_RETURN_IF_ERROR(source.Rewind());
+    for (int64_t p = 0; p < skipped_passes; ++p) {
+      EMBRT_RETURN_IF_ERROR(source.Rewind());
+      ++passes;
+    }
   }
-  return absl::OkStatus();
+  return passes;
+}
+
+// The validation metric of early stopping.
+struct Metric {
+  enum class Kind { kRmse, kMae, kLogLoss, kAuc, kLoss } kind;
+  double Value(const EvalResult& result) const {
+    switch (kind) {
+      case Kind::kRmse: return result.rmse;
+      case Kind::kMae: return result.mae;
+      case Kind::kLogLoss: return result.log_loss;
+      case Kind::kAuc: return result.auc;
+      case Kind::kLoss: return result.loss;
+    }
+    return result.loss;
+  }
+  // Whether `value` improves on `best` by more than `min_delta`.
+  bool Better(double value, double best, double min_delta) const {
+    return kind == Kind::kAuc ? value > best + min_delta : value < best - min_delta;
+  }
+};
+
+absl::StatusOr<Metric> ParseMetric(const std::string& name, Loss loss) {
+  const bool clicks = loss == Loss::kLogistic;
+  if (name == "loss") return Metric{Metric::Kind::kLoss};
+  if (name == "rmse" && !clicks) return Metric{Metric::Kind::kRmse};
+  if (name == "mae" && !clicks) return Metric{Metric::Kind::kMae};
+  if (name == "log_loss" && clicks) return Metric{Metric::Kind::kLogLoss};
+  if (name == "auc" && clicks) return Metric{Metric::Kind::kAuc};
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--validation_metric=", name, " does not fit the ", clicks ? "logistic" : "squared",
+      " loss (", clicks ? "log_loss, auc" : "rmse, mae", " or loss)"));
 }
 
 // Host state files whose checkpoint was pruned (keep_last) go too.
@@ -361,9 +359,32 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   if ((options.resume || options.checkpoint_every > 0) && options.checkpoint_dir.empty()) {
     return absl::InvalidArgumentError("--resume and --checkpoint_every need --checkpoint_dir");
   }
+  if (!(options.data.validation_fraction >= 0 && options.data.validation_fraction < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--validation_fraction must be in [0, 1), got ", options.data.validation_fraction));
+  }
+  const bool validate = options.data.validation_fraction > 0;
+  if (!validate && (options.patience > 0 || !options.validation_metric.empty())) {
+    return absl::InvalidArgumentError(
+        "--patience and --validation_metric need --validation_fraction > 0");
+  }
+  if (options.patience < 0 || !(options.min_delta >= 0) || !std::isfinite(options.min_delta)) {
+    return absl::InvalidArgumentError("--patience and --min_delta must be >= 0");
+  }
+  if (options.shuffle_buffer < -1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--shuffle_buffer must be >= 0, got ", options.shuffle_buffer));
+  }
+  if (!(options.bias_learning_rate > 0) || !std::isfinite(options.bias_learning_rate)) {
+    return absl::InvalidArgumentError("the bias learning rate must be finite and > 0");
+  }
 
   DataOptions data = options.data;
   data.format = format;
+  data.seed = options.seed;
+  data.shuffle_buffer = options.shuffle_buffer >= 0 ? options.shuffle_buffer
+                                                    : kDefaultShuffleBuffer;
+  data.label_range = options.label_range.value_or(DefaultLabelRange(format));
   std::shared_ptr<SyntheticClicks> clicks;
   if (format == DataFormat::kSynthetic) {
     clicks = std::make_shared<SyntheticClicks>(options.synthetic_options_given
@@ -372,6 +393,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     data.synthetic = clicks;
     data.eval_examples = options.synthetic_eval_examples > 0 ? options.synthetic_eval_examples
                                                              : kDefaultSyntheticEvalExamples;
+    data.shuffle_buffer = 0;  // generated in random order already
   }
 
   EmbeddingConfig config;
@@ -385,8 +407,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
         DataFormatName(format), ".textproto)"));
   }
   if (!options.backend.empty()) config.mutable_backend()->set_name(options.backend);
-  if (options.learning_rate < 0) {
-    return absl::InvalidArgumentError("--learning_rate must be > 0");
+  if (!(options.learning_rate >= 0) || !std::isfinite(options.learning_rate)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--learning_rate must be a finite number > 0, got ", options.learning_rate));
   }
   EMBRT_RETURN_IF_ERROR(OverrideOptimizer(options.optimizer, options.learning_rate, config));
   config.set_seed(options.seed);
@@ -412,6 +435,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   EMBRT_ASSIGN_OR_RETURN(DataSources sources, OpenDataSources(resolved, data, true));
   EMBRT_ASSIGN_OR_RETURN(Model model, BuildModel(config, batch_size));
   const Loss loss = options.loss.value_or(DefaultLoss(format));
+  std::string metric_name = options.validation_metric;
+  if (metric_name.empty()) metric_name = loss == Loss::kLogistic ? "log_loss" : "rmse";
+  EMBRT_ASSIGN_OR_RETURN(Metric metric, ParseMetric(metric_name, loss));
 
   int64_t total_steps = options.steps;
   int64_t target_epochs = options.epochs;
@@ -428,6 +454,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   bool bias_initialized = false;
   HostOptimizer bias_optimizer(HostOptimizer::Kind::kAdagrad, options.bias_learning_rate);
   int64_t examples_seen = 0;
+  int64_t epochs = 0;
   // Never overwrites a checkpoint, never silently starts over (resume_checkpoint.h).
   EMBRT_ASSIGN_OR_RETURN(const std::string start,
                          ChooseStartCheckpoint(options.checkpoint_dir, options.resume));
@@ -448,7 +475,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     bias_optimizer.set_accumulator(state.bias_accumulator);
     examples_seen = state.examples_seen;
     if (total_steps == 0 || step < total_steps) {
-      EMBRT_RETURN_IF_ERROR(SkipExamples(*sources.train, examples_seen));
+      EMBRT_ASSIGN_OR_RETURN(epochs, SkipExamples(*sources.train, examples_seen));
     }
     report.first_step = step;
   }
@@ -458,13 +485,24 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   report.backend = config.backend().name();
   report.backend_path = model.embedding->backend().path;
   report.batch_size = batch_size;
+  report.seed = options.seed;
+  report.shuffle_buffer = data.shuffle_buffer > 1 ? data.shuffle_buffer : 0;
+  report.command_line = options.command_line;
   report.curve.title = absl::StrCat("embrt train: ", report.format, " data, ",
                                     resolved.features.size(), " fields, dim ", model.dim);
-  report.curve.loss_name = loss == Loss::kLogistic ? "log loss" : "squared error / 2";
+  report.curve.loss_name = loss == Loss::kLogistic ? "log loss" : "RMSE";
   const std::string plot_path =
       !options.plot_path.empty()          ? options.plot_path
       : !options.checkpoint_dir.empty() ? options.checkpoint_dir + "/learning_curve.svg"
                                           : "";
+  // The curve is in the metric's units: RMSE for ratings (sqrt of twice the mean of
+  // squared error / 2), log loss for clicks.
+  const auto curve_value = [&](double mean_loss) {
+    return loss == Loss::kSquared ? std::sqrt(2 * std::max(mean_loss, 0.0)) : mean_loss;
+  };
+  const auto eval_curve_value = [&](const EvalResult& result) {
+    return loss == Loss::kSquared ? result.rmse : result.loss;
+  };
 
   int64_t eval_every = options.eval_every;
   if (eval_every == 0 && total_steps > 0) eval_every = std::max<int64_t>(1, total_steps / 10);
@@ -476,29 +514,64 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
                     options.progress_terminal);
   report.num_hosts = model.num_hosts;
   report.host_id = model.host_id;
-  Batch batch(batch_size, static_cast<int>(resolved.features.size()));
-  Example scratch;
-  int64_t epochs = 0;
-  bool finished = false;
   int64_t step = model.embedding->step();
   double interval_loss = 0;
   int64_t interval_examples = 0;
   double last_train_loss = std::numeric_limits<double>::quiet_NaN();
   int64_t last_eval_step = -1;
-  const auto rewind_at_end = [&](int64_t done) {
+  const auto rewind_at_end = [target_epochs](int64_t done) {
     return target_epochs == 0 || done < target_epochs;
   };
 
-  auto evaluate = [&]() -> absl::Status {
-    const Clock::time_point start = Clock::now();
+  // Early stopping: the best validation value so far and the parameters that reached it.
+  EarlyStoppingReport stopping;
+  stopping.metric = metric_name;
+  stopping.patience = options.patience;
+  stopping.min_delta = options.min_delta;
+  stopping.validation_fraction = data.validation_fraction;
+  double best_value = std::numeric_limits<double>::quiet_NaN();
+  int evaluations_without_improvement = 0;
+  ParameterSnapshot best_parameters;
+  float best_bias = 0, best_accumulator = 0;
+  EvalResult best_test;
+
+  auto run_evaluation = [&](ExampleSource& source) -> absl::StatusOr<EvalResult> {
     const double embedding_before = model.embedding_seconds, host_before = model.host_seconds;
-    EMBRT_ASSIGN_OR_RETURN(report.eval,
-                           RunEvaluation(model, *sources.eval, sources.feature_fields, loss, bias));
+    absl::StatusOr<EvalResult> result =
+        RunEvaluation(model, source, sources.feature_fields, loss, bias);
     model.embedding_seconds = embedding_before;  // evaluation time is counted on its own
     model.host_seconds = host_before;
-    report.eval_seconds += SecondsSince(start);
-    report.curve.eval.push_back({static_cast<double>(examples_seen), report.eval.loss});
+    return result;
+  };
+  // Evaluates the test set and, with validation, the validation set; keeps the best.
+  auto evaluate = [&]() -> absl::Status {
+    const Clock::time_point start = Clock::now();
+    EMBRT_ASSIGN_OR_RETURN(report.eval, run_evaluation(*sources.eval));
+    report.curve.eval.push_back(
+        {static_cast<double>(examples_seen), eval_curve_value(report.eval)});
     last_eval_step = step;
+    if (validate) {
+      EMBRT_ASSIGN_OR_RETURN(EvalResult validation, run_evaluation(*sources.validation));
+      report.curve.validation.push_back(
+          {static_cast<double>(examples_seen), eval_curve_value(validation)});
+      ++stopping.evaluations;
+      const double value = metric.Value(validation);
+      if (std::isnan(best_value) || metric.Better(value, best_value, options.min_delta)) {
+        best_value = value;
+        evaluations_without_improvement = 0;
+        EMBRT_RETURN_IF_ERROR(best_parameters.Capture(*model.embedding));
+        best_bias = bias;
+        best_accumulator = bias_optimizer.accumulator();
+        best_test = report.eval;
+        stopping.best_step = step;
+        stopping.best_epoch = epochs;
+        stopping.best_examples = examples_seen;
+        stopping.best_validation = validation;
+      } else {
+        ++evaluations_without_improvement;
+      }
+    }
+    report.eval_seconds += SecondsSince(start);
     return absl::OkStatus();
   };
 
@@ -538,14 +611,37 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     return absl::OkStatus();
   };
 
+  // Steps planned: exact with --steps; with --epochs estimated from the first pass (how far
+  // into the file the reader is, then the steps one pass took).
+  int64_t steps_in_first_pass = 0;
+  const auto planned_steps = [&](const Batch& batch, bool& estimate) -> int64_t {
+    estimate = total_steps == 0;
+    if (total_steps > 0) return total_steps;
+    if (steps_in_first_pass > 0) return steps_in_first_pass * target_epochs;
+    if (batch.fraction_read > 0) {
+      const double passes = static_cast<double>(epochs) + batch.fraction_read;
+      return static_cast<int64_t>(
+          std::ceil(static_cast<double>(step) / passes * static_cast<double>(target_epochs)));
+    }
+    return 0;
+  };
+
   std::vector<std::optional<TensorView>> gradient_views(resolved.features.size());
   const Clock::time_point train_start = Clock::now();
+  BatchPrefetcher prefetcher(*sources.train, sources.feature_fields, rewind_at_end, batch_size,
+                             epochs);
+  bool finished = false;
   while (total_steps == 0 || step < total_steps) {
     Clock::time_point start = Clock::now();
-    EMBRT_RETURN_IF_ERROR(FillBatch(*sources.train, sources.feature_fields, rewind_at_end,
-                                    epochs, batch, scratch, finished));
-    report.input_seconds += SecondsSince(start);
-    if (batch.count == 0) break;
+    absl::StatusOr<const Batch*> next = prefetcher.Next();
+    report.input_seconds += SecondsSince(start);  // waiting for input only
+    if (!next.ok()) return next.status();
+    const Batch& batch = **next;
+    finished = batch.finished;
+    if (batch.count == 0) {  // the data ended exactly at the previous batch
+      epochs = batch.epochs;
+      break;
+    }
     if (!bias_initialized) {
       // The global bias starts at the first batch's mean (its logit for clicks), so that
       // the embeddings do not have to learn the base rate.
@@ -590,16 +686,28 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     examples_seen += batch.count;
     interval_examples += batch.count;
     report.examples += batch.count;
+    const bool new_epoch = batch.epochs > epochs;
+    epochs = batch.epochs;
+    if (new_epoch && steps_in_first_pass == 0 && report.first_step == 0 && epochs == 1) {
+      steps_in_first_pass = step;
+    }
     if (step % curve_every == 0 || finished) {
       last_train_loss = interval_loss / std::max<int64_t>(interval_examples, 1);
-      report.curve.train.push_back({static_cast<double>(examples_seen), last_train_loss});
+      report.curve.train.push_back(
+          {static_cast<double>(examples_seen), curve_value(last_train_loss)});
       interval_loss = 0;
       interval_examples = 0;
     }
     if (progress_stream != nullptr) {
-      progress.Update(step, total_steps, report.examples, last_train_loss);
+      bool estimate = false;
+      const int64_t planned = planned_steps(batch, estimate);
+      progress.Update(step, planned, report.examples, last_train_loss, estimate,
+                      target_epochs > 0 ? absl::StrCat("epoch ", std::min(epochs + 1,
+                                                                          target_epochs),
+                                                       "/", target_epochs)
+                                        : std::string());
     }
-    const bool epoch_evaluation = eval_every == 0 && epochs > report.epochs_completed;
+    const bool epoch_evaluation = eval_every == 0 && new_epoch;
     report.epochs_completed = epochs;
     if ((eval_every > 0 && step % eval_every == 0) || epoch_evaluation) {
       EMBRT_RETURN_IF_ERROR(evaluate());
@@ -608,7 +716,12 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
       EMBRT_RETURN_IF_ERROR(save_checkpoint());
     }
     if (finished) break;
+    if (validate && options.patience > 0 && evaluations_without_improvement >= options.patience) {
+      stopping.stopped_early = true;
+      break;
+    }
   }
+  prefetcher.Stop();
   const double train_seconds = SecondsSince(train_start);
   if (step == report.first_step && (total_steps == 0 || total_steps > report.first_step)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -617,14 +730,47 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   if (progress_stream != nullptr) progress.Finish();
   if (interval_examples > 0) {
     last_train_loss = interval_loss / interval_examples;
-    report.curve.train.push_back({static_cast<double>(examples_seen), last_train_loss});
+    report.curve.train.push_back(
+        {static_cast<double>(examples_seen), curve_value(last_train_loss)});
   }
   if (last_eval_step != step) EMBRT_RETURN_IF_ERROR(evaluate());
+  report.trained_steps = step;
+  if (validate) {
+    // Keep the best: tables, slots and the host's state as they were after best_step.
+    if (stopping.best_step != step) {
+      const Clock::time_point start = Clock::now();
+      EMBRT_RETURN_IF_ERROR(best_parameters.Restore(*model.embedding));
+      bias = best_bias;
+      bias_optimizer.set_accumulator(best_accumulator);
+      examples_seen = stopping.best_examples;
+      step = stopping.best_step;
+      model.embedding->set_step(step);
+      report.eval = best_test;
+      report.eval_seconds += SecondsSince(start);
+    }
+    report.validation = stopping.best_validation;
+    report.curve.best_examples = static_cast<double>(stopping.best_examples);
+    report.curve.best_label = target_epochs > 0 && eval_every == 0
+                                  ? absl::StrCat("best: epoch ", stopping.best_epoch)
+                                  : absl::StrCat("best: step ", stopping.best_step);
+    report.early_stopping = stopping;
+  }
   // A resumed run that trained no step has nothing new to save (and its step's checkpoint
   // exists already).
   const bool trained = step > report.first_step || report.first_step == 0;
-  if (!options.checkpoint_dir.empty() && trained &&
-      (report.checkpoint.empty() || step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
+  const std::string kept_path = absl::StrCat(options.checkpoint_dir, "/ckpt-", step);
+  if (!options.checkpoint_dir.empty() && trained && validate &&
+      std::filesystem::exists(kept_path)) {
+    // The best step was checkpointed on the way (checkpoints are never overwritten): point
+    // `latest` at it.
+    if (model.host_id == 0) {
+      EMBRT_RETURN_IF_ERROR(WriteTextFile(options.checkpoint_dir + "/latest",
+                                          absl::StrCat("ckpt-", step, "\n")));
+    }
+    report.checkpoint = kept_path;
+  } else if (!options.checkpoint_dir.empty() && trained &&
+             (report.checkpoint.empty() || validate ||
+              step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
     EMBRT_RETURN_IF_ERROR(save_checkpoint());
   }
   if (format == DataFormat::kSynthetic) {
@@ -639,10 +785,16 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   report.epochs_completed = epochs;
   report.train_loss = last_train_loss;
   report.bias = bias;
-  report.bad_lines = sources.train->bad_lines() + sources.eval->bad_lines();
+  report.train_bad_lines = sources.train->bad_lines();
+  report.eval_bad_lines = sources.eval->bad_lines();
+  report.validation_bad_lines = validate ? sources.validation->bad_lines() : 0;
+  report.bad_lines = report.train_bad_lines + report.validation_bad_lines + report.eval_bad_lines;
   report.bad_line_messages = sources.train->bad_line_messages();
-  for (const std::string& message : sources.eval->bad_line_messages()) {
-    report.bad_line_messages.push_back(message);
+  for (const ExampleSource* source : {sources.validation.get(), sources.eval.get()}) {
+    if (source == nullptr) continue;
+    for (const std::string& message : source->bad_line_messages()) {
+      report.bad_line_messages.push_back(message);
+    }
   }
   report.embedding_seconds = model.embedding_seconds;
   report.host_seconds = model.host_seconds;
@@ -686,6 +838,7 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
     EMBRT_ASSIGN_OR_RETURN(data.format, ParseDataFormat(state.format));
   }
   if (data.tsv_columns.empty()) data.tsv_columns = state.tsv_columns;
+  data.label_range = options.label_range.value_or(DefaultLabelRange(data.format));
   std::shared_ptr<SyntheticClicks> clicks;
   if (data.format == DataFormat::kSynthetic) {
     SyntheticClicksOptions synthetic = DefaultSyntheticOptions(state.seed);
@@ -729,7 +882,7 @@ absl::StatusOr<TrainReport> Evaluate(const EvalOptions& options) {
   if (clicks != nullptr) {
     report.teacher = TeacherResult(*clicks, data.eval_examples);
   }
-  report.bad_lines = sources.eval->bad_lines();
+  report.bad_lines = report.eval_bad_lines = sources.eval->bad_lines();
   report.bad_line_messages = sources.eval->bad_line_messages();
   report.train_loss = std::numeric_limits<double>::quiet_NaN();
   report.seconds = SecondsSince(run_start);

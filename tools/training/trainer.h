@@ -45,6 +45,24 @@ struct TrainOptions {
   std::optional<Loss> loss; // default: DefaultLoss(format)
   uint64_t seed = 1;        // model initializers and synthetic data
   int64_t eval_every = 0;   // steps between evaluations; 0: about 10 per run (or per epoch)
+  // Shuffle buffer of file inputs in examples (shuffle_buffer.h); -1: kDefaultShuffleBuffer,
+  // 0 or 1: the file's order. Seeded by `seed`.
+  int64_t shuffle_buffer = -1;
+  // Labels outside this range are bad lines; empty: 1..5 for movielens, any for the others.
+  std::optional<LabelRange> label_range;
+
+  // Early stopping, with data.validation_fraction > 0 (a seeded part of the training data):
+  // at every evaluation the validation metric is computed; the parameters with the best one
+  // (tables, slots, the host's bias and its accumulator) are kept and restored at the end,
+  // and written as the final checkpoint. After `patience` evaluations in a row without an
+  // improvement by more than `min_delta`, training stops (0: it runs to the end).
+  int patience = 0;
+  double min_delta = 0;
+  // "rmse", "mae", "log_loss", "auc" or "loss"; empty: rmse for squared loss, log_loss for
+  // logistic. AUC is better when higher, the others when lower.
+  std::string validation_metric;
+
+  std::string command_line;  // recorded in the report as given
   float bias_learning_rate = 0.05f;  // the host's Adagrad for the global bias
 
   std::string checkpoint_dir;   // empty: no checkpoints
@@ -71,6 +89,19 @@ struct EvalResult {
   double mae = 0;       // ratings
 };
 
+struct EarlyStoppingReport {
+  std::string metric;       // the validation metric that chose the best parameters
+  int patience = 0;
+  double min_delta = 0;
+  double validation_fraction = 0;
+  int64_t best_step = 0;    // the kept parameters are those after this step
+  int64_t best_epoch = 0;   // passes completed at that evaluation
+  int64_t best_examples = 0;
+  EvalResult best_validation;
+  bool stopped_early = false;  // patience ran out before the planned end
+  int64_t evaluations = 0;
+};
+
 struct TrainReport {
   std::string format;
   std::string loss;  // "logistic" or "squared"
@@ -87,7 +118,14 @@ struct TrainReport {
   float bias = 0;
   EvalResult eval;
   std::optional<EvalResult> teacher;  // synthetic data: the hidden teacher on the same set
-  int64_t bad_lines = 0;
+  std::optional<EvalResult> validation;  // the kept parameters on the validation set
+  std::optional<EarlyStoppingReport> early_stopping;
+  uint64_t seed = 0;             // of the initializers, synthetic data, shuffle and split
+  int64_t shuffle_buffer = 0;    // 0: no shuffling
+  std::string command_line;
+  int64_t trained_steps = 0;     // steps run (steps is the kept model's step)
+  int64_t bad_lines = 0;         // training + validation + eval
+  int64_t train_bad_lines = 0, validation_bad_lines = 0, eval_bad_lines = 0;
   std::vector<std::string> bad_line_messages;
   std::string checkpoint;  // the last checkpoint written
   std::string plot;
@@ -110,6 +148,7 @@ struct EvalOptions {
   DataOptions data;
   int batch_size = 0;
   std::optional<Loss> loss;
+  std::optional<LabelRange> label_range;  // empty: DefaultLabelRange(format)
 };
 
 // Restores a checkpoint (tables and host state) and evaluates it on data: every line of

@@ -20,10 +20,12 @@ namespace {
 
 class TsvSource : public LineFileSource {
  public:
-  TsvSource(LineFileOptions options, TsvSpec spec, std::vector<int64_t> vocabulary)
+  TsvSource(LineFileOptions options, TsvSpec spec, std::vector<int64_t> vocabulary,
+            LabelRange labels)
       : LineFileSource(std::move(options), "TSV"),
         spec_(std::move(spec)),
-        vocabulary_(std::move(vocabulary)) {}
+        vocabulary_(std::move(vocabulary)),
+        labels_(labels) {}
 
   using LineFileSource::Open;
   const std::vector<std::string>& fields() const override { return spec_.fields; }
@@ -47,6 +49,11 @@ class TsvSource : public LineFileSource {
           if (!absl::SimpleAtof(value, &label) || !std::isfinite(label)) {
             return absl::InvalidArgumentError(
                 absl::StrCat("column ", column + 1, " (label): '", value, "' is not a number"));
+          }
+          if (!labels_.Contains(label)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("column ", column + 1, " (label): ", value,
+                             " is outside --rating_range ", labels_.min, "..", labels_.max));
           }
           example.label = label;
           break;
@@ -98,6 +105,7 @@ class TsvSource : public LineFileSource {
  private:
   TsvSpec spec_;
   std::vector<int64_t> vocabulary_;
+  LabelRange labels_;
 };
 
 }  // namespace
@@ -151,14 +159,16 @@ absl::StatusOr<TsvSpec> ParseTsvSpec(absl::string_view text) {
 }
 
 absl::StatusOr<std::unique_ptr<ExampleSource>> OpenTsv(LineFileOptions options, TsvSpec spec,
-                                                       std::vector<int64_t> vocabulary) {
+                                                       std::vector<int64_t> vocabulary,
+                                                       LabelRange labels) {
   if (vocabulary.size() != spec.fields.size()) {
     return absl::InvalidArgumentError(absl::StrCat("TSV: ", vocabulary.size(),
                                                    " vocabulary sizes given, ",
                                                    spec.fields.size(), " expected"));
   }
   auto source =
-      std::make_unique<TsvSource>(std::move(options), std::move(spec), std::move(vocabulary));
+      std::make_unique<TsvSource>(std::move(options), std::move(spec),
+                                               std::move(vocabulary), labels);
   absl::Status opened = source->Open();
   if (!opened.ok()) return opened;
   return std::unique_ptr<ExampleSource>(std::move(source));

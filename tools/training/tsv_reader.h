@@ -46,9 +46,11 @@ struct TsvSpec {
 // Parses the column spec; INVALID_ARGUMENT naming the entry (by position) otherwise.
 absl::StatusOr<TsvSpec> ParseTsvSpec(absl::string_view spec);
 
-// `vocabulary`: one entry per spec.fields (0: field unused).
+// `vocabulary`: one entry per spec.fields (0: field unused). A label outside `labels` is a bad
+// line.
 absl::StatusOr<std::unique_ptr<ExampleSource>> OpenTsv(LineFileOptions options, TsvSpec spec,
-                                                       std::vector<int64_t> vocabulary);
+                                                       std::vector<int64_t> vocabulary,
+                                                       LabelRange labels = {});
 
 }  // namespace training
 }  // namespace embrt

@@ -98,6 +98,15 @@ class Embedding {
 
   // Submits one step's ids for `replica`, one input per feature in config order. `weights` is
   // empty or has one entry per feature (nullopt: all weights 1). Returns before the lookup ends.
+  //
+  // Without a Build before, the first Enqueue builds the engine (TF's auto-build): each
+  // feature's output shape is its config output_shape, else the one its input implies (dense
+  // ids of shape S: S, without a last dimension of 1; sparse: dense_shape without the bag
+  // axis; ragged: [rows]; a sequence feature's sparse or ragged input: [rows,
+  // max_sequence_length]). Later inputs must match those shapes, as after an explicit Build:
+  // another row count is INVALID_ARGUMENT ("batch size mismatch", TF's "inconsistent shape").
+  // A failed first Enqueue builds nothing. With several replicas driven from several threads,
+  // Build first (or make the first Enqueue before starting them).
   absl::Status Enqueue(absl::Span<const FeatureInput> features,
                        absl::Span<const std::optional<FeatureWeights>> weights = {},
                        bool training = true, int replica = 0);
