@@ -8,7 +8,8 @@ EMBRT_BUILD_DIR="${EMBRT_BUILD_DIR:-$EMBRT_ROOT/build/release}"
 EMBRT_PACKAGES=(cmake g++ ninja-build pkg-config
   libabsl-dev libprotobuf-dev protobuf-compiler libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
-  libopenmpi-dev openmpi-bin)
+  libopenmpi-dev openmpi-bin
+  python3-dev python3-numpy python3-pytest python3-pybind11 pybind11-dev python3-torch)
 
 missing=()
 for package in "${EMBRT_PACKAGES[@]}"; do

@@ -683,7 +683,12 @@ absl::Status Embedding::Impl::PrepareGradients(
           "the gradient of ", Label(f), " has shape ", ShapeText(gradient.shape), " but holds ",
           gradient.values.size(), " values instead of ", output_sizes_[f]));
     }
+    // A branch-free pass (it vectorizes); the position is searched for only on failure.
+    bool finite = true;
     if (!allow_nonfinite) {
+      for (float x : gradient.values) finite &= std::isfinite(x);
+    }
+    if (!finite) {
       for (size_t i = 0; i < gradient.values.size(); ++i) {
         if (!std::isfinite(gradient.values[i])) {
           return absl::InvalidArgumentError(absl::StrCat(

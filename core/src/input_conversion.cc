@@ -7,6 +7,7 @@
 
 #include "input_conversion.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -276,6 +277,26 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   out->weights.resize(weighted ? count : 0);
   out->row_splits.resize(rows + 1);
   out->row_splits[0] = 0;
+  // No row to truncate: one branch-free pass copies and checks every id; the per-id loop below
+  // runs only to truncate sequence rows or to name a bad id.
+  bool truncates = false;
+  for (int64_t r = 0; r < rows && max_length > 0; ++r) {
+    truncates |= splits[r + 1] - splits[r] > max_length;
+  }
+  if (!truncates) {
+    const uint64_t vocabulary = static_cast<uint64_t>(layout.table->vocabulary_size);
+    bool in_range = true;
+    for (size_t k = 0; k < count; ++k) {
+      const int64_t id = input.values[k];
+      in_range &= static_cast<uint64_t>(id) < vocabulary;
+      out->ids[k] = id;
+    }
+    if (in_range) {
+      for (int64_t r = 0; r < rows; ++r) out->row_splits[r + 1] = static_cast<int32_t>(splits[r + 1]);
+      if (weighted) std::copy(weights->values.begin(), weights->values.begin() + count, out->weights.begin());
+      return absl::OkStatus();
+    }
+  }
   size_t kept = 0;
   for (int64_t r = 0; r < rows; ++r) {
     int64_t length = splits[r + 1] - splits[r];

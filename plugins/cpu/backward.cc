@@ -113,9 +113,118 @@ void RowGrouping::Finish() {
   offsets_[0] = 0;
 }
 
+void OwnedRows::Clear() {
+  keys_.clear();
+  refs_.clear();
+  contributions_.clear();
+}
+
+void OwnedRows::Finish(int64_t table_rows) {
+  // As few passes as digits of at most 12 bits allow, the bits spread evenly over them (23-bit
+  // rows: two 12-bit passes, not 11 + 11 + 1).
+  constexpr int kMaxDigitBits = 12;
+  int bits = 1;
+  while (bits < 32 && (int64_t{1} << bits) < table_rows) ++bits;
+  const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits;
+  const int digit_bits = (bits + passes - 1) / passes;
+  const uint32_t digit_mask = (1u << digit_bits) - 1;
+  const size_t n = keys_.size();
+  spare_keys_.resize(n);
+  spare_refs_.resize(n);
+  counts_.resize(size_t{1} << digit_bits);
+  // A few contributions (a tiny step): a stable insertion sort beats clearing the digit counts.
+  constexpr size_t kInsertionSortMax = 32;
+  for (size_t i = 1; i < n && n <= kInsertionSortMax; ++i) {
+    const uint32_t key = keys_[i], ref = refs_[i];
+    size_t j = i;
+    for (; j > 0 && keys_[j - 1] > key; --j) {
+      keys_[j] = keys_[j - 1];
+      refs_[j] = refs_[j - 1];
+    }
+    keys_[j] = key;
+    refs_[j] = ref;
+  }
+  for (int shift = 0; shift < bits && n > kInsertionSortMax; shift += digit_bits) {
+    std::fill(counts_.begin(), counts_.end(), 0u);
+    for (uint32_t key : keys_) ++counts_[(key >> shift) & digit_mask];
+    uint32_t total = 0;
+    for (uint32_t& c : counts_) {
+      const uint32_t here = c;
+      c = total;
+      total += here;
+    }
+    for (size_t i = 0; i < n; ++i) {  // stable: equal digits keep their order
+      const uint32_t at = counts_[(keys_[i] >> shift) & digit_mask]++;
+      spare_keys_[at] = keys_[i];
+      spare_refs_[at] = refs_[i];
+    }
+    keys_.swap(spare_keys_);
+    refs_.swap(spare_refs_);
+  }
+  sorted_.resize(n);
+  rows_.clear();
+  offsets_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    if (i == 0 || keys_[i] != keys_[i - 1]) {
+      rows_.push_back(keys_[i]);
+      offsets_.push_back(static_cast<uint32_t>(i));
+    }
+    sorted_[i] = contributions_[refs_[i]];
+  }
+  offsets_.push_back(static_cast<uint32_t>(n));
+}
+
+namespace {
+
+typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
+
+// SumRowGradient for dim = kDim (a multiple of 16): `part` and `step` live in registers and
+// `step` is stored once; the same operations in the same order as the generic loop.
+template <int kDim>
+__attribute__((always_inline)) inline void SumRowGradientFixed(const Contribution* begin,
+                                                               const Contribution* end,
+                                                               float* step_out) {
+  constexpr int kVectors = kDim / 16;
+  Floats16 step[kVectors] = {};
+  Floats16 part[kVectors] = {};
+  int32_t replica = begin == end ? 0 : begin->replica;
+  for (const Contribution* c = begin; c != end; ++c) {
+    if (c->replica != replica) {
+      for (int v = 0; v < kVectors; ++v) {
+        step[v] = step[v] + part[v];
+        part[v] = Floats16{};
+      }
+      replica = c->replica;
+    }
+    if (c->gradient == nullptr) continue;
+    for (int v = 0; v < kVectors; ++v) {
+      Floats16 g;
+      std::memcpy(&g, c->gradient + 16 * v, sizeof(g));
+      part[v] = part[v] + c->gain * g;
+    }
+  }
+  if (begin != end) {
+    for (int v = 0; v < kVectors; ++v) step[v] = step[v] + part[v];
+  }
+  std::memcpy(step_out, step, sizeof(step));
+}
+
+#define EMBRT_CPU_SUM_FIXED(dim)                                                          \
+  EMBRT_CPU_MULTIVERSION void SumRowGradient##dim(const Contribution* begin,              \
+                                                  const Contribution* end, float* step) { \
+    SumRowGradientFixed<dim>(begin, end, step);                                           \
+  }
+EMBRT_CPU_SUM_FIXED(16)
+EMBRT_CPU_SUM_FIXED(32)
+EMBRT_CPU_SUM_FIXED(64)
+EMBRT_CPU_SUM_FIXED(128)
+#undef EMBRT_CPU_SUM_FIXED
+
+}  // namespace
+
 EMBRT_CPU_MULTIVERSION
-void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
-                    float* step) {
+void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, int32_t dim,
+                           float* part, float* step) {
   std::memset(step, 0, sizeof(float) * dim);
   std::memset(part, 0, sizeof(float) * dim);
   if (begin == end) return;
@@ -129,6 +238,22 @@ void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t 
     if (c->gradient != nullptr) AddScaledRow(dim, c->gain, c->gradient, part);
   }
   for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
+}
+
+void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
+                    float* step) {
+  switch (dim) {
+    case 16:
+      return SumRowGradient16(begin, end, step);
+    case 32:
+      return SumRowGradient32(begin, end, step);
+    case 64:
+      return SumRowGradient64(begin, end, step);
+    case 128:
+      return SumRowGradient128(begin, end, step);
+    default:
+      return SumRowGradientGeneric(begin, end, dim, part, step);
+  }
 }
 
 }  // namespace cpu

@@ -77,9 +77,58 @@ class RowGrouping {
   std::vector<int64_t> offsets_;
 };
 
-// Sums one row's contributions (see the file comment). `part` is dim floats of scratch.
+// The same grouping for the rows one worker owns, without a row map: Add collects (row,
+// contribution) pairs in canonical order, Finish sorts them by row with a stable LSD radix sort
+// (so each row keeps the canonical order) and lists the distinct rows in ascending order. Work is
+// O(contributions), never O(table rows); rows are 32-bit. Buffers are reused across steps.
+// Which worker owns a row (OwnerOf) changes only who computes it, never what is computed.
+class OwnedRows {
+ public:
+  void Clear();
+  void Add(uint32_t row, const float* gradient, float gain, int32_t replica) {
+    keys_.push_back(row);
+    refs_.push_back(static_cast<uint32_t>(contributions_.size()));
+    contributions_.push_back(Contribution{gradient, gain, replica});
+  }
+  // `table_rows`: rows of the shard (every row added is below it, and it is at most 2^32).
+  void Finish(int64_t table_rows);
+
+  int64_t num_rows() const { return static_cast<int64_t>(rows_.size()); }
+  int64_t row(int64_t i) const { return rows_[i]; }
+  const Contribution* begin(int64_t i) const { return sorted_.data() + offsets_[i]; }
+  const Contribution* end(int64_t i) const { return sorted_.data() + offsets_[i + 1]; }
+
+ private:
+  std::vector<uint32_t> keys_, refs_, spare_keys_, spare_refs_;
+  std::vector<uint32_t> counts_;
+  std::vector<Contribution> contributions_;
+  std::vector<Contribution> sorted_;
+  std::vector<uint32_t> rows_;
+  std::vector<uint32_t> offsets_;
+};
+
+// Splits rows [0, table_rows) among `owners` workers: OwnerOf(row) = floor(row * scale / 2^32)
+// with scale = ceil(owners * 2^32 / table_rows), clamped to owners - 1 (near-equal shares,
+// with a multiply instead of a division per id).
+struct RowOwners {
+  RowOwners(int64_t table_rows, int owners)
+      : owners(owners),
+        scale(((static_cast<uint64_t>(owners) << 32) + table_rows - 1) / table_rows) {}
+  int OwnerOf(uint32_t row) const {
+    const uint64_t owner = (static_cast<uint64_t>(row) * scale) >> 32;
+    return owner < static_cast<uint64_t>(owners) ? static_cast<int>(owner) : owners - 1;
+  }
+  int owners;
+  uint64_t scale;
+};
+
+// Sums one row's contributions (see the file comment). `part` is dim floats of scratch. Dims
+// 16, 32, 64 and 128 run a specialization that keeps both sums in registers; the others run
+// SumRowGradientGeneric. Both do the same operations in the same order.
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
                     float* step);
+void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, int32_t dim,
+                           float* part, float* step);
 
 }  // namespace cpu
 }  // namespace embrt

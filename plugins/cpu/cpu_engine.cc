@@ -22,6 +22,11 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
 // Lookup and update loops hand each worker at least this many bags or rows.
 constexpr int64_t kMinBagsPerChunk = 256;
+// Steps with at most this many ids (all features) run on the calling thread when the device
+// thread is idle: for them a thread switch costs more than the work.
+constexpr int64_t kMaxInlineIds = 1024;
+// The update splits a table's rows among workers from this many ids per worker on.
+constexpr int64_t kMinIdsPerOwner = 4096;
 
 Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
   *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -180,6 +185,7 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads,
                                            std::move(exchanged));
   }
   worker_scratch_.assign(pool_.size(), std::vector<float>(2 * static_cast<size_t>(max_dim_)));
+  owned_rows_.resize(pool_.size());
   replicas_.resize(num_replicas_);
   for (Replica& replica : replicas_) {
     for (StepBuffer& buffer : replica.buffers) buffer.features.resize(features_.size());
@@ -194,7 +200,7 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads,
 CpuEngine::~CpuEngine() {
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    Drain(lock);
+    Drain(lock);  // applies a deferred update too, so Retrieve-less users lose nothing
     stop_ = true;
   }
   changed_.notify_all();
@@ -226,6 +232,7 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     FeatureBatch& batch = buffer->features[f];
     const std::string& where = feature.label;
     const int64_t rows = feature.input_rows;
+    bool rows_done = false;
     if (in.num_ids > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
       return Status::InvalidArgument(where + ": " + std::to_string(in.num_ids) +
                                      " ids do not fit int32 row splits");
@@ -286,7 +293,19 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
       }
     }
     batch.rows.resize(in.num_ids);
-    for (int64_t b = 0; b < rows; ++b) {
+    // One host: local row == id. A flat, branch-free pass copies and checks every id; the
+    // per-bag loop below only runs to find and name a bad id, or to map ids of a shard.
+    if (num_hosts_ == 1) {
+      bool in_range = true;
+      const int64_t vocabulary = table.vocabulary_size;
+      for (size_t k = 0; k < in.num_ids; ++k) {
+        const int64_t id = in.ids[k];
+        in_range &= static_cast<uint64_t>(id) < static_cast<uint64_t>(vocabulary);
+        batch.rows[k] = id;
+      }
+      if (in_range) rows_done = true;
+    }
+    for (int64_t b = 0; b < rows && !rows_done; ++b) {
       for (int32_t k = batch.splits[b]; k < batch.splits[b + 1]; ++k) {
         const int64_t id = in.ids[k];
         if (id < 0 || id >= table.vocabulary_size) {
@@ -320,7 +339,10 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     } else {
       batch.weights.clear();
     }
-    batch.gains.resize(in.num_ids);
+    batch.unit_gains = exchange_ == nullptr &&  // the exchange sends every gain
+                       (feature.max_sequence_length > 0 ||
+                        (table.combiner == EMBRT_COMBINER_SUM && batch.weights.empty()));
+    batch.gains.resize(batch.unit_gains ? 0 : in.num_ids);
     batch.has_gradients = false;
   }
   return Status();
@@ -335,7 +357,7 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
   if (!status.ok()) return status;
   bool round_complete = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
     Replica& r = replicas_[replica];
     r.phase = Phase::kEnqueued;
     r.mode = mode;
@@ -344,10 +366,16 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
     if (exchange_ != nullptr) {
       round_lookups_.push_back(task);  // queued by StartLookupRound once its rows are here
       round_complete = round_lookups_.size() == static_cast<size_t>(num_replicas_);
-    } else if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
-      held_lookups_.push_back(task);
     } else {
-      queue_.push_back(task);
+      if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
+        held_lookups_.push_back(task);
+      } else {
+        Submit(task, lock);
+      }
+      if (mode == EMBRT_MODE_TRAINING) {
+        r.enqueued_training_step = step;
+        ReleaseDeferredUpdate(lock, /*flush=*/false);
+      }
     }
   }
   changed_.notify_all();
@@ -378,7 +406,7 @@ Status CpuEngine::PrepareEnqueue(int32_t replica, EMBRT_Mode mode,
     }
     step = r.step;
     // buffers[step % 2] was last read by the update of step - 2.
-    changed_.wait(lock, [&] { return completed_updates_ >= step - 1; });
+    WaitHelping(lock, [&] { return completed_updates_ >= step - 1; });
   }
   *step_out = step;
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
@@ -410,6 +438,7 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
     }
   }
   EMBRT_Mode mode;
+  bool written = false;  // the lookup wrote into `activations` itself
   {
     std::unique_lock<std::mutex> lock(mutex_);
     Replica& r = replicas_[replica];
@@ -421,12 +450,28 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
       status = CheckLookupRoundStarted(replica);  // else this would wait forever
       if (!status.ok()) return status;
     }
-    changed_.wait(lock, [&] { return r.lookup_done || !deferred_error_.ok(); });
+    // While waiting, run queued work here. When this replica's lookup is next in line, it
+    // writes straight into the caller's buffers, which also saves the copy below.
+    while (!r.lookup_done && deferred_error_.ok()) {
+      if (!device_busy_ && !queue_.empty() && !queue_.front().is_update &&
+          queue_.front().replica == replica) {
+        const Task task = queue_.front();
+        queue_.pop_front();
+        device_busy_ = true;
+        lock.unlock();
+        const Status error = Execute(task, activations);
+        lock.lock();
+        Finish(task, error);
+        written = error.ok();
+      } else if (!RunNextTaskHere(lock)) {
+        changed_.wait(lock);
+      }
+    }
     if (!deferred_error_.ok()) return deferred_error_;
     mode = r.mode;
   }
   Replica& r = replicas_[replica];
-  for (size_t f = 0; f < features_.size(); ++f) {
+  for (size_t f = 0; f < features_.size() && !written; ++f) {
     if (features_[f].activation_floats > 0) {
       std::memcpy(activations[f], r.activations[f].data(),
                   sizeof(float) * features_[f].activation_floats);
@@ -450,12 +495,8 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
   if (exchange_ != nullptr) status = exchange_->transport().AgreeStatus(status);
   if (!status.ok()) return status;
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-  for (size_t f = 0; f < features_.size(); ++f) {
-    FeatureBatch& batch = buffer.features[f];
-    batch.has_gradients = gradients[f] != nullptr;
-    if (batch.has_gradients) {
-      batch.gradients.assign(gradients[f], gradients[f] + features_[f].activation_floats);
-    }
+  for (size_t f = 0; f < features_.size(); ++f) {  // copied by CheckGradients
+    buffer.features[f].has_gradients = gradients[f] != nullptr;
   }
   if (replica == 0) {
     buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
@@ -473,7 +514,7 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
       if (exchange_ != nullptr) {
         exchange_gradients = true;  // queued below, once the owners have the gradients
       } else {
-        QueueUpdate(step);
+        QueueUpdate(step, lock);
       }
     }
   }
@@ -482,12 +523,19 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
   return Status();
 }
 
-void CpuEngine::QueueUpdate(int64_t step) {
-  queue_.push_back(Task{true, -1, step});
+void CpuEngine::QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock) {
   ++collecting_step_;
   sent_for_collecting_ = 0;
-  for (const Task& held : held_lookups_) queue_.push_back(held);
-  held_lookups_.clear();
+  if (pipeline_execution_ && exchange_ == nullptr) {
+    // Held back until every replica's lookup of step + 1 is queued (one step stale).
+    deferred_update_ = step;
+    ReleaseDeferredUpdate(lock, /*flush=*/false);
+    return;
+  }
+  Submit(Task{true, -1, step}, lock);
+  std::vector<Task> held;
+  held.swap(held_lookups_);
+  for (const Task& task : held) Submit(task, lock);
 }
 
 Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
@@ -537,31 +585,39 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
                                      std::to_string(features_[f].activation_floats));
     }
   }
-  if (!allow_nonfinite_gradients_) {
-    for (size_t f = 0; f < features_.size(); ++f) {
-      const float* g = gradients[f];
-      if (g == nullptr) continue;
-      const size_t n = features_[f].activation_floats;
-      bool finite = true;
-      for (size_t i = 0; i < n; ++i) finite &= std::isfinite(g[i]);
-      if (finite) continue;
-      size_t i = 0;
-      while (std::isfinite(g[i])) ++i;
-      const Feature& feature = features_[f];
-      const size_t column = i % feature.dim;
-      const size_t position = i / feature.dim;
-      std::string at;
-      if (feature.max_sequence_length > 0) {
-        at = "row " + std::to_string(position / feature.max_sequence_length) + ", position " +
-             std::to_string(position % feature.max_sequence_length);
-      } else {
-        at = "row " + std::to_string(position);
-      }
-      return Status::InvalidArgument(who + ": feature " + Quote(feature.name) + " (index " +
-                                     std::to_string(f) + "): gradient at " + at + ", column " +
-                                     std::to_string(column) + " is " + std::to_string(g[i]) +
-                                     "; nothing from this replica's step was applied");
+  // Copy the gradients (the update may run after this call returns) and check them in the same
+  // pass. This writes only this replica's unsent step buffer, which nothing reads until
+  // SendGradients succeeds, so a rejected call still changes nothing.
+  StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+  for (size_t f = 0; f < features_.size(); ++f) {
+    const float* g = gradients[f];
+    if (g == nullptr) continue;
+    const size_t n = features_[f].activation_floats;
+    std::vector<float>& copy = buffer.features[f].gradients;
+    copy.resize(n);
+    float* out = copy.data();
+    bool finite = true;
+    for (size_t i = 0; i < n; ++i) {
+      out[i] = g[i];
+      finite &= std::isfinite(g[i]);
     }
+    if (finite || allow_nonfinite_gradients_) continue;
+    size_t i = 0;
+    while (std::isfinite(g[i])) ++i;
+    const Feature& feature = features_[f];
+    const size_t column = i % feature.dim;
+    const size_t position = i / feature.dim;
+    std::string at;
+    if (feature.max_sequence_length > 0) {
+      at = "row " + std::to_string(position / feature.max_sequence_length) + ", position " +
+           std::to_string(position % feature.max_sequence_length);
+    } else {
+      at = "row " + std::to_string(position);
+    }
+    return Status::InvalidArgument(who + ": feature " + Quote(feature.name) + " (index " +
+                                   std::to_string(f) + "): gradient at " + at + ", column " +
+                                   std::to_string(column) + " is " + std::to_string(g[i]) +
+                                   "; nothing from this replica's step was applied");
   }
   *step_out = step;
   return Status();
@@ -570,8 +626,21 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
 // ---------------------------------------------------------------------------------------------
 // Load, retrieve, synchronize
 
+void CpuEngine::ReleaseDeferredUpdate(std::unique_lock<std::mutex>& lock, bool flush) {
+  if (deferred_update_ < 0) return;
+  if (!flush) {
+    for (const Replica& r : replicas_) {
+      if (r.enqueued_training_step <= deferred_update_) return;
+    }
+  }
+  const Task task{true, -1, deferred_update_};
+  deferred_update_ = -1;
+  Submit(task, lock);
+}
+
 void CpuEngine::Drain(std::unique_lock<std::mutex>& lock) {
-  changed_.wait(lock, [&] { return queue_.empty() && !device_busy_; });
+  ReleaseDeferredUpdate(lock, /*flush=*/true);
+  WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
 }
 
 Status CpuEngine::Synchronize() {
@@ -640,37 +709,90 @@ Status CpuEngine::RetrieveTableShard(int32_t table, int32_t shard, int64_t row_b
 void CpuEngine::DeviceLoop() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    // A task run inline by a caller (Submit) keeps device_busy_ set: wait for it.
+    changed_.wait(lock, [&] { return !device_busy_ && (stop_ || !queue_.empty()); });
     if (queue_.empty()) return;  // stop_ and nothing left
     const Task task = queue_.front();
     queue_.pop_front();
     device_busy_ = true;
     lock.unlock();
-    Status error;
-    try {
-      if (task.is_update) {
-        RunUpdate(task.step);
-      } else {
-        RunLookup(task.replica, task.step);
-      }
-    } catch (const std::bad_alloc&) {
-      error = Status::ResourceExhausted("cpu backend: out of memory on the device thread");
-    } catch (const std::exception& e) {
-      error = Status::Internal(std::string("cpu backend device thread: ") + e.what());
-    }
+    const Status error = Execute(task);
     lock.lock();
-    if (!error.ok() && deferred_error_.ok()) deferred_error_ = error;
-    if (task.is_update) {
-      ++completed_updates_;
-    } else {
-      replicas_[task.replica].lookup_done = true;
-    }
-    device_busy_ = false;
-    changed_.notify_all();
+    Finish(task, error);
   }
 }
 
-void CpuEngine::RunLookup(int32_t replica, int64_t step) {
+bool CpuEngine::RunNextTaskHere(std::unique_lock<std::mutex>& lock) {
+  if (device_busy_ || queue_.empty()) return false;
+  const Task task = queue_.front();
+  queue_.pop_front();
+  device_busy_ = true;
+  lock.unlock();
+  const Status error = Execute(task);
+  lock.lock();
+  Finish(task, error);
+  return true;
+}
+
+bool CpuEngine::RunsInline(const Task& task) const {
+  int64_t ids = 0;
+  if (task.is_update) {
+    for (const Table& table : tables_) {
+      if (table.optimizer.kind == EMBRT_OPTIMIZER_ADAM && !table.optimizer.lazy_adam) return false;
+    }
+    for (const Replica& r : replicas_) {
+      for (const FeatureBatch& batch : r.buffers[task.step % 2].features) ids += batch.rows.size();
+    }
+  } else {
+    for (const FeatureBatch& batch : replicas_[task.replica].buffers[task.step % 2].features) {
+      ids += batch.rows.size();
+    }
+  }
+  return ids <= kMaxInlineIds;
+}
+
+void CpuEngine::Submit(const Task& task, std::unique_lock<std::mutex>& lock) {
+  if (queue_.empty() && !device_busy_ && RunsInline(task)) {
+    // Nothing is queued or running, so running it here keeps the order, and a small step does
+    // not pay for waking the device thread and then being woken by it.
+    device_busy_ = true;
+    lock.unlock();
+    const Status error = Execute(task);
+    lock.lock();
+    Finish(task, error);
+    return;
+  }
+  queue_.push_back(task);
+  changed_.notify_all();
+}
+
+Status CpuEngine::Execute(const Task& task, float* const* outputs) {
+  try {
+    if (task.is_update) {
+      RunUpdate(task.step);
+    } else {
+      RunLookup(task.replica, task.step, outputs);
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("cpu backend: out of memory on the device thread");
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("cpu backend device thread: ") + e.what());
+  }
+  return Status();
+}
+
+void CpuEngine::Finish(const Task& task, const Status& error) {
+  if (!error.ok() && deferred_error_.ok()) deferred_error_ = error;
+  if (task.is_update) {
+    ++completed_updates_;
+  } else {
+    replicas_[task.replica].lookup_done = true;
+  }
+  device_busy_ = false;
+  changed_.notify_all();
+}
+
+void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) {
   Replica& r = replicas_[replica];
   StepBuffer& buffer = r.buffers[step % 2];
   // Bags of all features numbered one after another; every bag is one independent work item.
@@ -690,29 +812,27 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step) {
       // Several hosts: ids were rewritten to rows of the gathered array (exchange.h).
       const float* parameters = exchange_ != nullptr ? exchange_->gathered_rows(feature.table)
                                                      : table.storage->slot(0);
-      float* out = r.activations[f].data();
+      float* out = outputs != nullptr ? outputs[f] : r.activations[f].data();
+      // Every gain is 1 (sequence positions, unweighted sums): on one host no gains are
+      // written and the backward reads 1; several hosts send the gains with the gradients.
+      if (!batch.unit_gains) {
+        const bool sequence = feature.max_sequence_length > 0;
+        ComputeGains(sequence ? EMBRT_COMBINER_SUM : table.combiner, batch.splits.data(),
+                     sequence || batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
+                     batch.gains.data());
+      }
       if (feature.max_sequence_length > 0) {
-        ComputeGains(EMBRT_COMBINER_SUM, batch.splits.data(), nullptr, b0, b1, batch.gains.data());
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
                        batch.rows.data(), b0, b1, out, table.QuantizationOrNull());
       } else {
-        ComputeGains(table.combiner, batch.splits.data(),
-                     batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
-                     batch.gains.data());
         LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
-                   batch.gains.data(), b0, b1, out, table.QuantizationOrNull());
+                   batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), batch.unit_gains);
       }
     }
   });
 }
 
 void CpuEngine::RunUpdate(int64_t step) {
-  // 1. Group every table's contributions by row: tables are independent, one worker each.
-  pool_.ParallelFor(static_cast<int64_t>(tables_.size()), 1, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) GroupContributions(tables_[t], step);
-  });
-  // 2. One update per touched row (or per contribution without accumulation), table by table,
-  //    each split across the workers by rows.
   const std::vector<float>& rates = replicas_[0].buffers[step % 2].learning_rates;
   for (Table& table : tables_) {
     const OptimizerSettings& settings = table.optimizer;
@@ -720,10 +840,42 @@ void CpuEngine::RunUpdate(int64_t step) {
     if (table.features.empty() && !every_row) continue;
     const int32_t tag = settings.learning_rate_tag;
     const float lr = tag >= 0 ? rates[tag] : settings.learning_rate;
-    ApplyGroupedUpdates(pool_, table.grouping, PrepareUpdate(settings, lr),
-                        settings.use_gradient_accumulation, every_row, table.storage.get(),
-                        &worker_scratch_);
+    const PreparedUpdate update = PrepareUpdate(settings, lr);
+    if (exchange_ == nullptr && !every_row && table.storage->rows() <= (int64_t{1} << 32)) {
+      UpdateTouchedRows(table, step, update);
+      continue;
+    }
+    // Several hosts (the exchange groups what it received), every row (non-lazy Adam), or a
+    // shard too large for 32-bit rows: one row map for all.
+    GroupContributions(table, step);
+    ApplyGroupedUpdates(pool_, table.grouping, update, settings.use_gradient_accumulation,
+                        every_row, table.storage.get(), &worker_scratch_);
   }
+}
+
+void CpuEngine::UpdateTouchedRows(Table& table, int64_t step, const PreparedUpdate& update) {
+  // One pass per worker over the step's ids picks the rows it owns; small steps use one worker.
+  int64_t ids = 0;
+  for (int32_t replica = 0; replica < num_replicas_; ++replica) {
+    for (int32_t f : table.features)
+      ids += replicas_[replica].buffers[step % 2].features[f].rows.size();
+  }
+  const int owners = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(pool_.size(), ids / kMinIdsPerOwner)));
+  const RowOwners split(table.storage->rows(), owners);
+  pool_.ParallelFor(owners, 1, [&](int64_t begin, int64_t end, int worker) {
+    for (int64_t owner = begin; owner < end; ++owner) {
+      OwnedRows& owned = owned_rows_[worker];
+      owned.Clear();
+      ForEachContribution(table, step, [&](int64_t row, const float* g, float gain, int32_t r) {
+        const uint32_t row32 = static_cast<uint32_t>(row);
+        if (owners == 1 || split.OwnerOf(row32) == owner) owned.Add(row32, g, gain, r);
+      });
+      owned.Finish(table.storage->rows());
+      ApplyOwnedUpdates(owned, update, table.optimizer.use_gradient_accumulation,
+                        table.storage.get(), worker_scratch_[worker].data());
+    }
+  });
 }
 
 void CpuEngine::GroupContributions(Table& table, int64_t step) {
@@ -739,26 +891,9 @@ void CpuEngine::GroupContributions(Table& table, int64_t step) {
   }
   RowGrouping& grouping = table.grouping;
   grouping.Begin(table.storage->rows(), expected * num_replicas_);
-  for (int32_t replica = 0; replica < num_replicas_; ++replica) {
-    const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-    for (int32_t f : table.features) {
-      const Feature& feature = features_[f];
-      const FeatureBatch& batch = buffer.features[f];
-      const float* gradient = batch.has_gradients ? batch.gradients.data() : nullptr;
-      const int64_t positions = std::max(1, feature.max_sequence_length);
-      for (int64_t b = 0; b < feature.input_rows; ++b) {
-        const int32_t begin = batch.splits[b];
-        for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
-          const float* g = nullptr;
-          if (gradient != nullptr) {
-            const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
-            g = gradient + at * table.dim;
-          }
-          grouping.Add(batch.rows[k], g, batch.gains[k], replica);
-        }
-      }
-    }
-  }
+  ForEachContribution(table, step, [&](int64_t row, const float* g, float gain, int32_t replica) {
+    grouping.Add(row, g, gain, replica);
+  });
   grouping.Finish();
 }
 

@@ -13,8 +13,13 @@
 //   pipeline_execution off: the lookup of a replica's step k (k = training steps it has sent)
 //     reads the tables after update k-1. If update k-1 still waits for other replicas, the lookup
 //     is held back (Enqueue still returns at once; RecvActivations waits).
-//   pipeline_execution on: the lookup reads the tables after every update whose last
-//     SendGradients returned before this Enqueue was called (at most one step stale).
+//   pipeline_execution on, one host: the lookup of step k reads the tables after exactly the
+//     updates of steps < k-1 (one step stale, like the TPU). Update k-1 is held back until every
+//     replica has enqueued its training step k (so those lookups are queued before it), or
+//     until Synchronize, Load, Retrieve or destruction, which apply it first. Several hosts run
+//     in lockstep and read the tables after update k-1 (cpu_engine_hosts.cc).
+// Small tasks run on the calling thread when the device thread is idle (same order, no thread
+// switch); everything else runs on the device thread.
 // A replica may run one step ahead: its SendGradients for step k+1 waits until every replica
 // has sent step k.
 //
@@ -25,6 +30,7 @@
 #ifndef EMBRT_PLUGINS_CPU_CPU_ENGINE_H_
 #define EMBRT_PLUGINS_CPU_CPU_ENGINE_H_
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -104,7 +110,8 @@ class CpuEngine : public sdk::Engine {
     std::vector<int32_t> splits;   // input_rows + 1
     std::vector<int64_t> rows;     // local row per id
     std::vector<float> weights;    // per id; empty means every weight is 1
-    std::vector<float> gains;      // per id, written by the lookup
+    std::vector<float> gains;      // per id, written by the lookup; empty when unit_gains
+    bool unit_gains = false;       // every gain is 1 (sequence, or sum without weights)
     std::vector<float> gradients;  // activation-shaped, valid when has_gradients
     bool has_gradients = false;
   };
@@ -118,6 +125,7 @@ class CpuEngine : public sdk::Engine {
     EMBRT_Mode mode = 0;
     EMBRT_Mode last_received_mode = 0;
     int64_t step = 0;  // training steps sent
+    int64_t enqueued_training_step = -1;  // the last step enqueued for TRAINING
     bool lookup_done = false;
     StepBuffer buffers[2];                        // step k uses buffers[k % 2]
     std::vector<std::vector<float>> activations;  // per feature
@@ -136,12 +144,15 @@ class CpuEngine : public sdk::Engine {
   // Validation and copy of an Enqueue, changing no state but the replica's unused buffer.
   sdk::Status PrepareEnqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
                              size_t num_inputs, int64_t* step);
+  // Validation of a SendGradients; also copies the gradients into the replica's unsent step
+  // buffer (checked for NaN/Inf in the same pass), which nothing reads until the call succeeds.
   sdk::Status CheckGradients(int32_t replica, const float* const* gradients,
                              const size_t* gradient_sizes, size_t num_gradients,
                              const float* learning_rates, size_t num_learning_rates,
                              int64_t* step);
-  // Queues update `step` and the lookups held behind it (mutex_ held).
-  void QueueUpdate(int64_t step);
+  // Submits update `step` and the lookups held behind it, or, pipelining on one host, holds the
+  // update back (ReleaseDeferredUpdate). mutex_ held through `lock`.
+  void QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock);
 
   // Several hosts (cpu_engine_hosts.cc). Every host agrees on the Enqueue's status (a replica
   // enqueued in another mode than the step's first one fails too).
@@ -166,10 +177,58 @@ class CpuEngine : public sdk::Engine {
                         const void* const* slots, size_t num_slots) const;
 
   void DeviceLoop();
-  void RunLookup(int32_t replica, int64_t step);
+  // Runs `task` here when nothing is queued or running and the task is small, else queues it
+  // for the device thread. mutex_ is held through `lock` (released while a task runs here).
+  void Submit(const Task& task, std::unique_lock<std::mutex>& lock);
+  bool RunsInline(const Task& task) const;
+  // Runs the next queued task on this thread if the device thread is idle; false if none ran.
+  bool RunNextTaskHere(std::unique_lock<std::mutex>& lock);
+  // Waits until `done()`, running queued tasks here meanwhile rather than sleeping while the
+  // device thread is still waking up (same order: tasks are taken from the front).
+  template <typename Done>
+  void WaitHelping(std::unique_lock<std::mutex>& lock, Done done) {
+    while (!done()) {
+      if (!RunNextTaskHere(lock)) changed_.wait(lock);
+    }
+  }
+  // Without mutex_. A lookup writes into `outputs` (per feature) when given, else into the
+  // replica's activations.
+  sdk::Status Execute(const Task& task, float* const* outputs = nullptr);
+  void Finish(const Task& task, const sdk::Status& error);  // with mutex_: bookkeeping, notify
+  // Pipelining: submits the held-back update once every replica has enqueued the next training
+  // step, or at once when `flush`. mutex_ held through `lock`.
+  void ReleaseDeferredUpdate(std::unique_lock<std::mutex>& lock, bool flush);
+  void RunLookup(int32_t replica, int64_t step, float* const* outputs);
   void RunUpdate(int64_t step);
   // Fills table.grouping with the step's contributions (RowGrouping::Finish done).
   void GroupContributions(Table& table, int64_t step);
+  // The update of the rows the step touched: each worker groups and updates the rows it owns.
+  void UpdateTouchedRows(Table& table, int64_t step, const PreparedUpdate& update);
+  // Calls fn(local row, gradient or null, gain, replica) for every contribution of `table` in
+  // step `step`, in canonical order: replica, feature, bag, position.
+  template <typename Fn>
+  void ForEachContribution(const Table& table, int64_t step, Fn fn) const {
+    for (int32_t replica = 0; replica < num_replicas_; ++replica) {
+      const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+      for (int32_t f : table.features) {
+        const Feature& feature = features_[f];
+        const FeatureBatch& batch = buffer.features[f];
+        const float* gradient = batch.has_gradients ? batch.gradients.data() : nullptr;
+        const int64_t positions = std::max(1, feature.max_sequence_length);
+        for (int64_t b = 0; b < feature.input_rows; ++b) {
+          const int32_t begin = batch.splits[b];
+          for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
+            const float* g = nullptr;
+            if (gradient != nullptr) {
+              const int64_t at = feature.max_sequence_length > 0 ? b * positions + (k - begin) : b;
+              g = gradient + at * table.dim;
+            }
+            fn(batch.rows[k], g, batch.unit_gains ? 1.0f : batch.gains[k], replica);
+          }
+        }
+      }
+    }
+  }
   // Waits (mutex_ held through `lock`) until the device queue is empty and idle.
   void Drain(std::unique_lock<std::mutex>& lock);
 
@@ -185,6 +244,7 @@ class CpuEngine : public sdk::Engine {
 
   ThreadPool pool_;
   std::vector<std::vector<float>> worker_scratch_;  // per pool worker, 2 * max_dim_ floats
+  std::vector<OwnedRows> owned_rows_;               // per pool worker, reused across steps
 
   std::mutex mutex_;
   std::condition_variable changed_;  // any state below changed
@@ -195,6 +255,7 @@ class CpuEngine : public sdk::Engine {
   int64_t collecting_step_ = 0;     // the step whose gradients are being collected
   int32_t sent_for_collecting_ = 0;
   int64_t completed_updates_ = 0;
+  int64_t deferred_update_ = -1;  // pipelining: a collected step whose update is held back
   bool device_busy_ = false;
   bool stop_ = false;
   sdk::Status deferred_error_;

@@ -137,8 +137,8 @@ Status CpuEngine::FinishStepAcrossHosts(int64_t step) {
   Status status = exchange_->SendGradients(Slices(std::vector<int64_t>(num_replicas_, step)));
   if (!status.ok()) return Broken(status);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    QueueUpdate(step);
+    std::unique_lock<std::mutex> lock(mutex_);
+    QueueUpdate(step, lock);
   }
   changed_.notify_all();
   return Status();

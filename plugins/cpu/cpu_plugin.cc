@@ -26,6 +26,8 @@ struct CpuPlugin {
         sdk::StringAttribute("combiners", "sum,mean,sqrtn"),
         sdk::Int64Attribute("max_dim", 0),
         sdk::Int64Attribute("multi_host", EMBRT_CPU_MULTI_HOST),
+        sdk::Int64Attribute("quantization", 1),
+        sdk::Int64Attribute("pipelining", 1),  // exactly one step stale (cpu_engine.h)
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;

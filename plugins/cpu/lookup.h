@@ -54,9 +54,19 @@ void ComputeGains(EMBRT_Combiner combiner, const int32_t* splits, const float* w
                   int64_t bag_begin, int64_t bag_end, float* gains);
 
 // `out` points at bag 0's activation ([bags, dim] row-major). `quantization` null: off.
+// `unit_gains`: every gain is 1 (sum without weights) and `gains` may be null; the kernel then
+// skips the multiply, which gives the same bits (1 * x == x). Dims 16, 32, 64 and 128 without
+// quantization run a specialization that keeps each bag's sum in registers; every other case
+// runs LookupBagsGeneric. Both compute the formula above in the same order.
 void LookupBags(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
                 const float* gains, int64_t bag_begin, int64_t bag_end, float* out,
-                const Quantization* quantization = nullptr);
+                const Quantization* quantization = nullptr, bool unit_gains = false);
+
+// The one-loop-for-every-dim version (the specializations' twin, also used by tests).
+// `unit_gains`: gains may be null and every gain is 1.
+void LookupBagsGeneric(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
+                       const float* gains, int64_t bag_begin, int64_t bag_end, float* out,
+                       const Quantization* quantization = nullptr, bool unit_gains = false);
 
 // `out` points at row 0's activations ([rows, L, dim] row-major). `quantization` null: off.
 void LookupSequence(const float* table, int32_t dim, int32_t max_sequence_length,

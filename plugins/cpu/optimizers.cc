@@ -179,8 +179,15 @@ inline void FtrlRow(int32_t dim, float lr, float p, float l1, float l2, float be
 
 }  // namespace
 
-EMBRT_CPU_MULTIVERSION
-void ApplyRowUpdate(const PreparedUpdate& u, int32_t dim, float* g, float* const* slots) {
+namespace {
+
+// The update of one row; kDim > 0 fixes the dim at compile time (every row loop then has a
+// constant trip count), kDim = 0 takes `runtime_dim`. The same operations either way.
+template <int kDim>
+__attribute__((always_inline)) inline void ApplyRowUpdateBody(const PreparedUpdate& u,
+                                                              int32_t runtime_dim, float* g,
+                                                              float* const* slots) {
+  const int32_t dim = kDim > 0 ? kDim : runtime_dim;
   const OptimizerSettings& s = *u.settings;
   float* w = slots[0];
   if (u.clip_gradients) ClipRow(dim, s.clip_gradient_min, s.clip_gradient_max, g);
@@ -214,6 +221,39 @@ void ApplyRowUpdate(const PreparedUpdate& u, int32_t dim, float* g, float* const
       break;
   }
   if (u.clip_weights) ClipRow(dim, s.clip_weight_min, s.clip_weight_max, w);
+}
+
+#define EMBRT_CPU_UPDATE_FIXED(d)                                                         \
+  EMBRT_CPU_MULTIVERSION void ApplyRowUpdate##d(const PreparedUpdate& u, float* g,          \
+                                                float* const* slots) {                      \
+    ApplyRowUpdateBody<d>(u, d, g, slots);                                                  \
+  }
+EMBRT_CPU_UPDATE_FIXED(16)
+EMBRT_CPU_UPDATE_FIXED(32)
+EMBRT_CPU_UPDATE_FIXED(64)
+EMBRT_CPU_UPDATE_FIXED(128)
+#undef EMBRT_CPU_UPDATE_FIXED
+
+}  // namespace
+
+EMBRT_CPU_MULTIVERSION
+void ApplyRowUpdateGeneric(const PreparedUpdate& u, int32_t dim, float* g, float* const* slots) {
+  ApplyRowUpdateBody<0>(u, dim, g, slots);
+}
+
+void ApplyRowUpdate(const PreparedUpdate& u, int32_t dim, float* g, float* const* slots) {
+  switch (dim) {
+    case 16:
+      return ApplyRowUpdate16(u, g, slots);
+    case 32:
+      return ApplyRowUpdate32(u, g, slots);
+    case 64:
+      return ApplyRowUpdate64(u, g, slots);
+    case 128:
+      return ApplyRowUpdate128(u, g, slots);
+    default:
+      return ApplyRowUpdateGeneric(u, dim, g, slots);
+  }
 }
 
 }  // namespace cpu

@@ -96,7 +96,11 @@ struct PreparedUpdate {
 PreparedUpdate PrepareUpdate(const OptimizerSettings& settings, float lr);
 
 // Updates one row. `g` (dim floats) is clipped in place; `slots[s]` points at the row in slot s.
+// Dims 16, 32, 64 and 128 run a version compiled for that dim; the others ApplyRowUpdateGeneric.
+// Both do the same operations on every element.
 void ApplyRowUpdate(const PreparedUpdate& update, int32_t dim, float* g, float* const* slots);
+void ApplyRowUpdateGeneric(const PreparedUpdate& update, int32_t dim, float* g,
+                           float* const* slots);
 
 }  // namespace cpu
 }  // namespace embrt

@@ -13,7 +13,7 @@ namespace {
 // Each worker gets at least this many rows, so small steps stay on one thread.
 constexpr int64_t kMinRowsPerChunk = 64;
 // Slot rows are requested this many rows ahead of their update.
-constexpr int64_t kPrefetchDistance = 4;
+constexpr int64_t kPrefetchDistance = 8;
 
 }  // namespace
 
@@ -67,6 +67,40 @@ void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,
       }
     }
   });
+}
+
+void ApplyOwnedUpdates(const OwnedRows& owned, const PreparedUpdate& update, bool accumulate,
+                       TableShard* storage, float* scratch) {
+  const int32_t dim = storage->dim();
+  const int num_slots = storage->num_slots();
+  float* part = scratch;
+  float* g = scratch + dim;
+  const int64_t rows = owned.num_rows();
+  for (int64_t i = 0; i < rows && i < kPrefetchDistance; ++i) {
+    for (int s = 0; s < num_slots; ++s) PrefetchRow(storage->row(s, owned.row(i)), dim);
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    if (i + kPrefetchDistance < rows) {
+      const int64_t ahead = owned.row(i + kPrefetchDistance);
+      for (int s = 0; s < num_slots; ++s) PrefetchRow(storage->row(s, ahead), dim);
+    }
+    const int64_t row = owned.row(i);
+    float* slots[3];
+    for (int s = 0; s < num_slots; ++s) slots[s] = storage->row(s, row);
+    if (accumulate) {
+      SumRowGradient(owned.begin(i), owned.end(i), dim, part, g);
+      ApplyRowUpdate(update, dim, g, slots);
+      continue;
+    }
+    for (const Contribution* c = owned.begin(i); c != owned.end(i); ++c) {
+      if (c->gradient == nullptr) {
+        std::memset(g, 0, sizeof(float) * dim);
+      } else {
+        for (int32_t d = 0; d < dim; ++d) g[d] = c->gain * c->gradient[d];
+      }
+      ApplyRowUpdate(update, dim, g, slots);
+    }
+  }
 }
 
 }  // namespace cpu

@@ -10,8 +10,9 @@
 //   otherwise:                  for each touched row u, for each contribution c of u in order:
 //                                 ApplyRowUpdate(u, c.gain * c.gradient)   (null: g = 0)
 //
-// Rows are split across the pool's workers in contiguous ranges; each row's arithmetic is the
-// same whatever the split, so the result does not depend on the number of workers.
+// Rows are split across the pool's workers (contiguous ranges of touched rows, or each worker's
+// owned rows); each row's arithmetic is the same whatever the split, so the result does not
+// depend on the number of workers.
 
 #ifndef EMBRT_PLUGINS_CPU_UPDATE_H_
 #define EMBRT_PLUGINS_CPU_UPDATE_H_
@@ -30,6 +31,12 @@ namespace cpu {
 void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,
                          const PreparedUpdate& update, bool accumulate, bool every_row,
                          TableShard* storage, std::vector<std::vector<float>>* scratch);
+
+// The same for the rows of one worker's OwnedRows, on the calling thread (the accumulate and
+// per-contribution cases; every_row needs every row and uses ApplyGroupedUpdates). `scratch`
+// holds at least 2 * dim floats.
+void ApplyOwnedUpdates(const OwnedRows& owned, const PreparedUpdate& update, bool accumulate,
+                       TableShard* storage, float* scratch);
 
 }  // namespace cpu
 }  // namespace embrt

@@ -251,6 +251,42 @@ TEST_F(CpuDifferentialTest, WideBatchesOnEightThreadsMatchTheReference) {
   }
 }
 
+// Batches large enough that the update splits each table's rows among workers (the cpu
+// backend does so from 4096 ids per worker on) and that every dim specialization of the lookup
+// runs on long bags: still the reference's bits, for 3 and 8 workers.
+TEST_F(CpuDifferentialTest, BatchesSplitAmongWorkersMatchTheReference) {
+  reference::RandomSource random(777);
+  reference::RandomModelLimits limits;
+  limits.max_batch = 2048;
+  limits.max_bag = 12;
+  limits.num_replicas = 2;
+  for (int i = 0; i < 4; ++i) {
+    Case c;
+    c.model = reference::RandomModel(random, limits);
+    c.initial = std::make_unique<ScalarReference>(c.model);
+    reference::RandomizeState(random, *c.initial);
+    for (int s = 0; s < 2; ++s) {
+      Step step;
+      for (int r = 0; r < 2; ++r) {
+        step.batches.push_back(reference::RandomBatch(random, c.model));
+        step.gradients.push_back(reference::RandomGradients(random, c.model));
+      }
+      step.learning_rates = reference::RandomLearningRates(random, c.model);
+      c.steps.push_back(std::move(step));
+    }
+    const Outcome expected = RunReference(c);
+    for (int threads : {3, 8}) {
+      Outcome actual;
+      std::string error;
+      ASSERT_TRUE(RunPlugin(*plugin_, c, threads, &actual, &error)) << error;
+      std::string report;
+      EXPECT_EQ(Compare(actual, expected, c, &report), 0)
+          << "case " << i << ", threads " << threads << "\n"
+          << report << reference::Describe(c.model);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace conformance
 }  // namespace embrt

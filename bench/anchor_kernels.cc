@@ -1,0 +1,411 @@
+// Copyright embrt authors.
+
+#include "anchor_kernels.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define EMBRT_ANCHOR_X86 1
+#endif
+
+namespace embrt {
+namespace bench {
+namespace {
+
+constexpr int kPrefetchIds = 16;  // ids between a row's prefetch and its use
+constexpr int kSpins = 4000;      // pause loops (a few microseconds) before a worker sleeps
+
+void Pause() {
+#ifdef EMBRT_ANCHOR_X86
+  _mm_pause();
+#endif
+}
+
+void BagRange(int64_t bags, int workers, int worker, int64_t* begin, int64_t* end) {
+  *begin = bags * worker / workers;
+  *end = bags * (worker + 1) / workers;
+}
+
+// ---- forward --------------------------------------------------------------------------------
+
+void ForwardScalar(const float* table, int dim, const int64_t* splits, const int64_t* ids,
+                   int64_t b0, int64_t b1, float* out) {
+  const int64_t last = splits[b1];
+  for (int64_t b = b0; b < b1; ++b) {
+    float* o = out + b * dim;
+    for (int d = 0; d < dim; ++d) o[d] = 0.0f;
+    for (int64_t k = splits[b]; k < splits[b + 1]; ++k) {
+      if (k + kPrefetchIds < last) {
+        const char* p = reinterpret_cast<const char*>(table + ids[k + kPrefetchIds] * dim);
+        for (int l = 0; l < dim * 4; l += 64) __builtin_prefetch(p + l);
+      }
+      const float* row = table + ids[k] * dim;
+      for (int d = 0; d < dim; ++d) o[d] += row[d];
+    }
+  }
+}
+
+#ifdef EMBRT_ANCHOR_X86
+template <int kDim>
+__attribute__((target("avx512f"))) void ForwardAvx512(const float* table, const int64_t* splits,
+                                                      const int64_t* ids, int64_t b0, int64_t b1,
+                                                      float* out) {
+  constexpr int kVectors = kDim / 16;
+  const int64_t last = splits[b1];
+  for (int64_t b = b0; b < b1; ++b) {
+    __m512 acc[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc[v] = _mm512_set1_ps(0.0f);
+    for (int64_t k = splits[b]; k < splits[b + 1]; ++k) {
+      if (k + kPrefetchIds < last) {
+        const char* p = reinterpret_cast<const char*>(table + ids[k + kPrefetchIds] * kDim);
+        for (int l = 0; l < kDim * 4; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
+      }
+      const float* row = table + ids[k] * kDim;
+      for (int v = 0; v < kVectors; ++v)
+        acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(row + 16 * v));
+    }
+    for (int v = 0; v < kVectors; ++v) _mm512_storeu_ps(out + b * kDim + 16 * v, acc[v]);
+  }
+}
+
+template <int kDim>
+__attribute__((target("avx2"))) void ForwardAvx2(const float* table, const int64_t* splits,
+                                                 const int64_t* ids, int64_t b0, int64_t b1,
+                                                 float* out) {
+  constexpr int kVectors = kDim / 8;
+  const int64_t last = splits[b1];
+  for (int64_t b = b0; b < b1; ++b) {
+    __m256 acc[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_setzero_ps();
+    for (int64_t k = splits[b]; k < splits[b + 1]; ++k) {
+      if (k + kPrefetchIds < last) {
+        const char* p = reinterpret_cast<const char*>(table + ids[k + kPrefetchIds] * kDim);
+        for (int l = 0; l < kDim * 4; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
+      }
+      const float* row = table + ids[k] * kDim;
+      for (int v = 0; v < kVectors; ++v)
+        acc[v] = _mm256_add_ps(acc[v], _mm256_loadu_ps(row + 8 * v));
+    }
+    for (int v = 0; v < kVectors; ++v) _mm256_storeu_ps(out + b * kDim + 8 * v, acc[v]);
+  }
+}
+
+bool HasAvx512() { return __builtin_cpu_supports("avx512f"); }
+bool HasAvx2() { return __builtin_cpu_supports("avx2"); }
+
+template <int kDim>
+bool ForwardFixed(const float* table, const int64_t* splits, const int64_t* ids, int64_t b0,
+                  int64_t b1, float* out) {
+  if (HasAvx512()) {
+    ForwardAvx512<kDim>(table, splits, ids, b0, b1, out);
+  } else if (HasAvx2()) {
+    ForwardAvx2<kDim>(table, splits, ids, b0, b1, out);
+  } else {
+    return false;
+  }
+  return true;
+}
+#endif
+
+void ForwardRange(const float* table, int dim, const int64_t* splits, const int64_t* ids,
+                  int64_t b0, int64_t b1, float* out) {
+#ifdef EMBRT_ANCHOR_X86
+  bool done = false;
+  switch (dim) {
+    case 16:
+      done = ForwardFixed<16>(table, splits, ids, b0, b1, out);
+      break;
+    case 32:
+      done = ForwardFixed<32>(table, splits, ids, b0, b1, out);
+      break;
+    case 64:
+      done = ForwardFixed<64>(table, splits, ids, b0, b1, out);
+      break;
+    case 128:
+      done = ForwardFixed<128>(table, splits, ids, b0, b1, out);
+      break;
+    default:
+      break;
+  }
+  if (done) return;
+#endif
+  ForwardScalar(table, dim, splits, ids, b0, b1, out);
+}
+
+// ---- backward -------------------------------------------------------------------------------
+
+// Stable LSD radix sort of (rows, bags) by row, 11 bits per pass; the result is in *rows, *bags.
+void SortByRow(int64_t table_rows, std::vector<uint32_t>* rows, std::vector<uint32_t>* bags,
+               std::vector<uint32_t>* spare_rows, std::vector<uint32_t>* spare_bags) {
+  constexpr int kBits = 11;
+  int bits = 1;
+  while ((int64_t{1} << bits) < table_rows) ++bits;
+  const size_t n = rows->size();
+  spare_rows->resize(n);
+  spare_bags->resize(n);
+  std::vector<uint32_t> count(size_t{1} << kBits);
+  for (int shift = 0; shift < bits; shift += kBits) {
+    std::fill(count.begin(), count.end(), 0u);
+    const uint32_t mask = (1u << kBits) - 1;
+    for (uint32_t r : *rows) ++count[(r >> shift) & mask];
+    uint32_t total = 0;
+    for (uint32_t& c : count) {
+      const uint32_t here = c;
+      c = total;
+      total += here;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t at = count[((*rows)[i] >> shift) & mask]++;
+      (*spare_rows)[at] = (*rows)[i];
+      (*spare_bags)[at] = (*bags)[i];
+    }
+    rows->swap(*spare_rows);
+    bags->swap(*spare_bags);
+  }
+}
+
+void AdagradRowScalar(int dim, const uint32_t* bags, size_t count, const float* gradients,
+                      float learning_rate, float* row, float* accumulator, float* g) {
+  for (int d = 0; d < dim; ++d) g[d] = 0.0f;
+  for (size_t i = 0; i < count; ++i) {
+    const float* src = gradients + static_cast<int64_t>(bags[i]) * dim;
+    for (int d = 0; d < dim; ++d) g[d] += src[d];
+  }
+  for (int d = 0; d < dim; ++d) {
+    accumulator[d] += g[d] * g[d];
+    row[d] -= learning_rate * g[d] / std::sqrt(accumulator[d]);
+  }
+}
+
+#ifdef EMBRT_ANCHOR_X86
+template <int kDim>
+__attribute__((target("avx512f"))) void AdagradRowAvx512(const uint32_t* bags, size_t count,
+                                                         const float* gradients,
+                                                         float learning_rate, float* row,
+                                                         float* accumulator) {
+  constexpr int kVectors = kDim / 16;
+  __m512 g[kVectors];
+  for (int v = 0; v < kVectors; ++v) g[v] = _mm512_set1_ps(0.0f);
+  for (size_t i = 0; i < count; ++i) {
+    const float* src = gradients + static_cast<int64_t>(bags[i]) * kDim;
+    for (int v = 0; v < kVectors; ++v) g[v] = _mm512_add_ps(g[v], _mm512_loadu_ps(src + 16 * v));
+  }
+  const __m512 lr = _mm512_set1_ps(learning_rate);
+  for (int v = 0; v < kVectors; ++v) {
+    const __m512 a =
+        _mm512_add_ps(_mm512_loadu_ps(accumulator + 16 * v), _mm512_mul_ps(g[v], g[v]));
+    _mm512_storeu_ps(accumulator + 16 * v, a);
+    const __m512 step = _mm512_div_ps(_mm512_mul_ps(lr, g[v]), _mm512_sqrt_ps(a));
+    _mm512_storeu_ps(row + 16 * v, _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), step));
+  }
+}
+
+template <int kDim>
+__attribute__((target("avx2"))) void AdagradRowAvx2(const uint32_t* bags, size_t count,
+                                                    const float* gradients, float learning_rate,
+                                                    float* row, float* accumulator) {
+  constexpr int kVectors = kDim / 8;
+  __m256 g[kVectors];
+  for (int v = 0; v < kVectors; ++v) g[v] = _mm256_setzero_ps();
+  for (size_t i = 0; i < count; ++i) {
+    const float* src = gradients + static_cast<int64_t>(bags[i]) * kDim;
+    for (int v = 0; v < kVectors; ++v) g[v] = _mm256_add_ps(g[v], _mm256_loadu_ps(src + 8 * v));
+  }
+  const __m256 lr = _mm256_set1_ps(learning_rate);
+  for (int v = 0; v < kVectors; ++v) {
+    const __m256 a = _mm256_add_ps(_mm256_loadu_ps(accumulator + 8 * v), _mm256_mul_ps(g[v], g[v]));
+    _mm256_storeu_ps(accumulator + 8 * v, a);
+    const __m256 step = _mm256_div_ps(_mm256_mul_ps(lr, g[v]), _mm256_sqrt_ps(a));
+    _mm256_storeu_ps(row + 8 * v, _mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), step));
+  }
+}
+#endif
+
+// Applies every run of equal rows in the sorted (rows, bags) of one worker.
+template <int kDim>
+void ApplyRuns(AnchorTable& table, const std::vector<uint32_t>& rows,
+               const std::vector<uint32_t>& bags, const float* gradients, float learning_rate) {
+  const int dim = kDim > 0 ? kDim : table.dim();
+  std::vector<float> g(dim);  // the scalar path's row gradient
+#ifdef EMBRT_ANCHOR_X86
+  const bool avx512 = HasAvx512();
+  const bool avx2 = HasAvx2();
+#endif
+  const size_t n = rows.size();
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && rows[j] == rows[i]) ++j;
+    // The next run's row is written soon: ask for it now.
+    if (j < n) {
+      const char* p = reinterpret_cast<const char*>(table.parameters() + int64_t{rows[j]} * dim);
+      const char* q = reinterpret_cast<const char*>(table.accumulators() + int64_t{rows[j]} * dim);
+      for (int l = 0; l < dim * 4; l += 64) {
+        __builtin_prefetch(p + l, 1);
+        __builtin_prefetch(q + l, 1);
+      }
+    }
+    float* row = table.parameters() + int64_t{rows[i]} * dim;
+    float* accumulator = table.accumulators() + int64_t{rows[i]} * dim;
+#ifdef EMBRT_ANCHOR_X86
+    if constexpr (kDim > 0) {
+      if (avx512) {
+        AdagradRowAvx512<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
+        i = j;
+        continue;
+      }
+      if (avx2) {
+        AdagradRowAvx2<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
+        i = j;
+        continue;
+      }
+    }
+#endif
+    AdagradRowScalar(dim, &bags[i], j - i, gradients, learning_rate, row, accumulator, g.data());
+    i = j;
+  }
+}
+
+}  // namespace
+
+// ---- team -----------------------------------------------------------------------------------
+
+AnchorTeam::AnchorTeam(int threads) : size_(std::max(1, threads)) {
+  for (int w = 1; w < size_; ++w) threads_.emplace_back([this, w] { Loop(w); });
+}
+
+AnchorTeam::~AnchorTeam() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true);
+  }
+  wake_.notify_all();
+  for (std::thread& t : threads_) t.join();
+}
+
+void AnchorTeam::Run(const std::function<void(int worker)>& body) {
+  if (size_ == 1) {
+    body(0);
+    return;
+  }
+  body_ = &body;
+  pending_.store(size_ - 1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  body(0);
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpins) {
+      Pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+void AnchorTeam::Loop(int worker) {
+  uint64_t seen = 0;
+  for (;;) {
+    int spins = 0;
+    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load() &&
+           spins++ < kSpins) {
+      Pause();
+    }
+    if (generation_.load(std::memory_order_acquire) == seen) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+    }
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    (*body_)(worker);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+// ---- table ----------------------------------------------------------------------------------
+
+AnchorTable::AnchorTable(int64_t rows, int dim, float initial_accumulator)
+    : rows_(rows), dim_(dim) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  bytes_ =
+      (static_cast<size_t>(rows) * dim * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
+  parameters_ = static_cast<float*>(std::aligned_alloc(kHugePage, bytes_));
+  accumulators_ = static_cast<float*>(std::aligned_alloc(kHugePage, bytes_));
+  if (parameters_ == nullptr || accumulators_ == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  madvise(parameters_, bytes_, MADV_HUGEPAGE);
+  madvise(accumulators_, bytes_, MADV_HUGEPAGE);
+#endif
+  const size_t n = static_cast<size_t>(rows) * dim;
+  for (size_t i = 0; i < n; ++i) parameters_[i] = 0.0f;
+  std::fill(accumulators_, accumulators_ + n, initial_accumulator);
+}
+
+AnchorTable::~AnchorTable() {
+  std::free(parameters_);
+  std::free(accumulators_);
+}
+
+// ---- entry points ---------------------------------------------------------------------------
+
+void AnchorForward(const AnchorTable& table, const int64_t* splits, const int64_t* ids,
+                   int64_t bags, float* out, AnchorTeam& team) {
+  team.Run([&](int worker) {
+    int64_t b0, b1;
+    BagRange(bags, team.size(), worker, &b0, &b1);
+    if (b0 < b1) ForwardRange(table.parameters(), table.dim(), splits, ids, b0, b1, out);
+  });
+}
+
+void AnchorBackward(AnchorTable& table, const int64_t* splits, const int64_t* ids, int64_t bags,
+                    const float* gradients, float learning_rate, AnchorTeam& team,
+                    AnchorBackwardScratch* scratch) {
+  const int workers = team.size();
+  for (auto* v : {&scratch->rows, &scratch->bags, &scratch->sorted_rows, &scratch->sorted_bags}) {
+    v->resize(workers);
+  }
+  team.Run([&](int worker) {
+    std::vector<uint32_t>& rows = scratch->rows[worker];
+    std::vector<uint32_t>& owners_bags = scratch->bags[worker];
+    rows.clear();
+    owners_bags.clear();
+    for (int64_t b = 0; b < bags; ++b) {
+      for (int64_t k = splits[b]; k < splits[b + 1]; ++k) {
+        const int64_t row = ids[k];
+        if (row % workers != worker) continue;
+        rows.push_back(static_cast<uint32_t>(row));
+        owners_bags.push_back(static_cast<uint32_t>(b));
+      }
+    }
+    SortByRow(table.rows(), &rows, &owners_bags, &scratch->sorted_rows[worker],
+              &scratch->sorted_bags[worker]);
+    switch (table.dim()) {
+      case 16:
+        ApplyRuns<16>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      case 32:
+        ApplyRuns<32>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      case 64:
+        ApplyRuns<64>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      case 128:
+        ApplyRuns<128>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+      default:
+        ApplyRuns<0>(table, rows, owners_bags, gradients, learning_rate);
+        break;
+    }
+  });
+}
+
+}  // namespace bench
+}  // namespace embrt

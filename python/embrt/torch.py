@@ -1,0 +1,185 @@
+"""embrt.torch: embrt tables as a ``torch.nn.Module`` with autograd.
+
+    import embrt.torch
+    tables = embrt.torch.EmbeddingCollection(config)          # builds the engine
+    dense = MyDenseModel()
+    optimizer = torch.optim.Adam(dense.parameters())            # any torch.optim optimizer
+    for batch in data:
+        activations = tables({"user": user_ids, "history": (row_splits, ids)})
+        loss = loss_fn(dense(activations), batch.labels)
+        optimizer.zero_grad()
+        loss.backward()     # hands d loss / d activations to embrt: the tables update here
+        optimizer.step()    # the dense part
+
+``forward`` enqueues the ids and dequeues one float32 tensor per feature (no copy: the tensors
+share the buffers embrt wrote into). ``backward`` hands the gradients to
+``Embedding.apply_gradients``; the optimizer of the config runs inside embrt, so the module has
+no torch parameters and the dense optimizer never sees the tables.
+
+Modes:
+  * training (``module.train()`` and grad enabled): every forward must be followed by one
+    ``backward`` before the next forward (embrt's enqueue -> dequeue -> apply_gradients);
+    otherwise the next forward raises ``embrt.FailedPreconditionError``.
+  * inference (``module.eval()``, ``torch.no_grad()`` or ``torch.inference_mode()``): an
+    inference enqueue, no gradient expected, tables unchanged.
+
+Checkpoints: ``save_checkpoint(root)`` / ``restore_checkpoint(path)`` write and read embrt
+checkpoints (every table and optimizer slot). With ``checkpoint_dir=...`` the module also
+takes part in ``state_dict()`` / ``load_state_dict()``: ``state_dict()`` saves an embrt
+checkpoint under that directory and stores its path (as the module's extra state, not the
+tables themselves), and ``load_state_dict()`` restores it, so ``torch.save(model.state_dict())``
+checkpoints the dense part and the tables together.
+
+Several replicas: build one ``embrt.Embedding`` with ``num_replicas: R`` in its config, and
+wrap it once per replica, ``EmbeddingCollection(embedding=emb, replica=r)``, each driven from
+its own thread (embrt releases the GIL during every call; the update runs once every replica
+has called backward, gradients summed in replica order, so results do not depend on threads).
+
+Only CPU tensors are accepted (another device raises ValueError naming the feature). Ids may
+be any integer dtype (int64 is used in place, others converted once), weights any float dtype
+(float32 used in place).
+"""
+
+from collections.abc import Mapping
+
+import torch
+
+from . import _embedding
+
+__all__ = ["EmbeddingCollection"]
+
+
+def _to_numpy(value, name, what):
+    """A CPU tensor or array-like -> something numpy takes without a copy."""
+    if isinstance(value, torch.Tensor):
+        if value.device.type != "cpu":
+            raise ValueError(f"feature '{name}': embrt.torch takes CPU tensors only, got {what} "
+                             f"on {value.device}")
+        return value.detach().numpy()
+    return value
+
+
+def _convert(value, name, what):
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(_to_numpy(v, name, what) for v in value)
+    return _to_numpy(value, name, what)
+
+
+class _Lookup(torch.autograd.Function):
+    """Dequeue in forward; apply_gradients in backward. The anchor is an empty tensor that
+    requires grad, so autograd calls backward even though embrt owns the tables."""
+
+    @staticmethod
+    def forward(ctx, anchor, collection):
+        ctx.collection = collection
+        arrays = collection.embedding.dequeue(collection.replica)
+        return tuple(torch.from_numpy(a) for a in arrays)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        gradients = []
+        for g in grads:
+            if g.dtype != torch.float32:
+                g = g.float()
+            gradients.append(g.contiguous().numpy())
+        ctx.collection.embedding.apply_gradients(gradients, ctx.collection.replica)
+        return None, None
+
+
+class EmbeddingCollection(torch.nn.Module):
+    """embrt embedding tables as a torch module: ``forward(features)`` returns one tensor per
+    feature and autograd sends the gradients to embrt's optimizer (see the module docstring).
+
+    Args:
+      config: an embrt config (protobuf text, a path or a dict); or pass ``embedding``.
+      embedding: an existing ``embrt.Embedding`` (e.g. shared by several replicas' modules).
+      replica: the replica this module drives.
+      per_replica_batch_size: for build (0: the config's). The engine is built here unless it
+        already is.
+      checkpoint_dir: where ``state_dict()`` saves embrt checkpoints (see the module docstring).
+      keep_last: checkpoints kept under ``checkpoint_dir`` (0: all).
+      **embedding_kwargs: passed to ``embrt.Embedding`` (backend, learning_rate_schedules,
+        warning_sink).
+    """
+
+    def __init__(self, config=None, *, embedding=None, replica=0, per_replica_batch_size=0,
+                 checkpoint_dir=None, keep_last=0, **embedding_kwargs):
+        super().__init__()
+        if (config is None) == (embedding is None):
+            raise ValueError("EmbeddingCollection needs exactly one of config and embedding")
+        self.embedding = embedding if embedding is not None else _embedding.Embedding(
+            config, **embedding_kwargs)
+        if not self.embedding.built:
+            self.embedding.build(per_replica_batch_size)
+        self.replica = replica
+        self.checkpoint_dir = checkpoint_dir
+        self.keep_last = keep_last
+
+    @property
+    def feature_names(self):
+        """Feature names, in config order (the order of list inputs and outputs)."""
+        return list(self.embedding.feature_names)
+
+    @property
+    def feature_dims(self):
+        """{feature name: embedding dim}."""
+        return dict(zip(self.embedding.feature_names, self.embedding.feature_dims))
+
+    def forward(self, features, weights=None):
+        """Looks up one step's ids: ``features`` is a mapping by feature name (returns a dict of
+        tensors) or a list in config order (returns a list). Each input is ids (dense, any
+        shape), ``(indices, values, dense_shape)`` or ``(row_splits, values)``, as tensors or
+        arrays; ``weights`` likewise (None: all 1). Each output is float32, shaped
+        ``output_shape + [dim]``."""
+        names = self.embedding.feature_names
+        as_dict = isinstance(features, Mapping)
+        if as_dict:
+            features = self.embedding._in_order(features, "features")
+        if isinstance(weights, Mapping):
+            weights = self.embedding._in_order(weights, "weights", missing=None)
+        inputs = [_convert(v, names[i] if i < len(names) else i, "ids")
+                  for i, v in enumerate(features)]
+        if weights is not None:
+            weights = [_convert(v, names[i] if i < len(names) else i, "weights")
+                       for i, v in enumerate(weights)]
+        training = self.training and torch.is_grad_enabled()
+        self.embedding.enqueue(inputs, weights, training, self.replica)
+        if training:
+            anchor = torch.empty(0, requires_grad=True)
+            outputs = _Lookup.apply(anchor, self)
+        else:
+            outputs = tuple(torch.from_numpy(a)
+                            for a in self.embedding.dequeue(self.replica))
+        return dict(zip(names, outputs)) if as_dict else list(outputs)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def save_checkpoint(self, root, keep_last=0):
+        """Writes every table and optimizer slot as an embrt checkpoint root/ckpt-<step>;
+        returns its path."""
+        return self.embedding.save_checkpoint(root, keep_last=keep_last)
+
+    def restore_checkpoint(self, path_or_root):
+        """Restores every table and slot (and the step) from an embrt checkpoint."""
+        self.embedding.restore_checkpoint(path_or_root)
+
+    def tables(self):
+        """{table: {slot: read-only numpy array [rows, dim]}}, copied from the engine once."""
+        return self.embedding.tables()
+
+    def get_extra_state(self):
+        if self.checkpoint_dir is None:
+            raise RuntimeError(
+                "EmbeddingCollection.state_dict() saves the tables as an embrt checkpoint: "
+                "pass checkpoint_dir=... to the constructor (or use save_checkpoint())")
+        path = self.save_checkpoint(self.checkpoint_dir, keep_last=self.keep_last)
+        return {"embrt_checkpoint": path, "step": int(self.embedding.step)}
+
+    def set_extra_state(self, state):
+        self.restore_checkpoint(state["embrt_checkpoint"])
+
+    def extra_repr(self):
+        shapes = ", ".join(f"{n}: {d}" for n, d in self.feature_dims.items())
+        return f"features={{{shapes}}}, replica={self.replica}, step={self.embedding.step}"

@@ -1,0 +1,48 @@
+// Copyright embrt authors.
+//
+// absl::Status -> Python exceptions. C++ code throws StatusError (never a Python object, so it
+// may be thrown while the GIL is released); the translator registered by RegisterStatusErrors
+// turns it into the class embrt.errors picks for the canonical code (ValueError for
+// INVALID_ARGUMENT, RuntimeError subclasses for the rest), keeping message and code.
+
+#ifndef EMBRT_PYTHON_STATUS_ERRORS_H_
+#define EMBRT_PYTHON_STATUS_ERRORS_H_
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pybind11/pybind11.h"
+
+namespace embrt::python {
+
+class StatusError : public std::exception {
+ public:
+  explicit StatusError(absl::Status status)
+      : status_(std::move(status)), what_(status_.ToString()) {}
+  const absl::Status& status() const { return status_; }
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  absl::Status status_;
+  std::string what_;
+};
+
+inline void ThrowIfError(const absl::Status& status) {
+  if (!status.ok()) throw StatusError(status);
+}
+
+template <typename T>
+T ValueOrThrow(absl::StatusOr<T> value) {
+  if (!value.ok()) throw StatusError(value.status());
+  return *std::move(value);
+}
+
+// Registers the translator (the classes live in embrt/errors.py, imported on first error).
+void RegisterStatusErrors(pybind11::module_& m);
+
+}  // namespace embrt::python
+
+#endif  // EMBRT_PYTHON_STATUS_ERRORS_H_

@@ -1,0 +1,163 @@
+"""embrt.torch.EmbeddingCollection: autograd into embrt, modes, checkpoints, replicas."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import embrt
+
+try:
+    import torch
+    import embrt.torch
+except ImportError as error:  # every test is skipped (still collected: pytest exits 0)
+    torch = None
+    MISSING = f"python3-torch is not installed ({error})"
+pytestmark = pytest.mark.skipif(torch is None, reason=MISSING if torch is None else "")
+
+
+def features():
+    return {"watched": torch.tensor([1, 2]),
+            "favorited": (torch.tensor([[0, 0], [0, 1], [1, 0]]), torch.tensor([3, 4, 5]),
+                          [2, 3]),
+            "friends": (torch.tensor([0, 1, 3]), torch.tensor([1, 2, 3]))}
+
+
+def test_forward_returns_one_tensor_per_feature(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    out = tables(features())
+    assert list(out) == ["watched", "favorited", "friends"]
+    assert all(isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.requires_grad
+               for t in out.values())
+    assert out["favorited"].shape == (2, 4) and out["friends"].shape == (2, 2)
+    torch.testing.assert_close(out["favorited"], torch.tensor([[1.0] * 4, [0.5] * 4]))
+    sum(t.sum() for t in out.values()).backward()
+    as_list = tables(list(features().values()))
+    assert isinstance(as_list, list) and len(as_list) == 3
+
+
+def test_backward_runs_embrts_optimizer(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    out = tables(features())
+    # d loss / d watched = 2 * activation = 1.0, other features unused (zero gradients).
+    (out["watched"] ** 2).sum().backward()
+    assert tables.embedding.step == 1
+    video = tables.tables()["video"]["parameters"]
+    np.testing.assert_allclose(video[1], 0.5 - 0.1 * 1.0, rtol=1e-6)
+    np.testing.assert_allclose(video[3], 0.5, rtol=1e-6)  # favorited's gradient was zero
+    assert list(tables.parameters()) == []  # the dense optimizer never sees the tables
+
+
+def test_dense_part_uses_a_torch_optimizer(small_config):
+    torch.manual_seed(0)
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    dense = torch.nn.Linear(4 + 4 + 2, 1)
+    optimizer = torch.optim.SGD(dense.parameters(), lr=0.1)
+    before = dense.weight.detach().clone()
+    out = tables(features())
+    loss = dense(torch.cat(list(out.values()), dim=1)).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert not torch.equal(before, dense.weight) and tables.embedding.step == 1
+
+
+def test_inference_modes_leave_the_tables_alone(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    before = tables.tables()["video"]["parameters"].copy()
+    tables.eval()
+    for _ in range(2):  # no backward needed between inference steps
+        out = tables(features())
+        assert not out["watched"].requires_grad
+    tables.train()
+    with torch.no_grad():
+        tables(features())
+    with torch.inference_mode():
+        tables(features())
+    assert tables.embedding.step == 0
+    np.testing.assert_array_equal(before, tables.tables()["video"]["parameters"])
+
+
+def test_training_forward_without_backward_is_reported(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    tables(features())
+    with pytest.raises(embrt.FailedPreconditionError, match="ApplyGradients"):
+        tables(features())
+
+
+def test_device_dtype_and_shape_errors_name_the_feature(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    bad_device = dict(features(), friends=(torch.tensor([0, 1, 3], device="meta"),
+                                           torch.tensor([1, 2, 3])))
+    with pytest.raises(ValueError, match="feature 'friends'.*CPU tensors only.*meta"):
+        tables(bad_device)
+    with pytest.raises(TypeError, match="'watched' ids must be integers"):
+        tables(dict(features(), watched=torch.tensor([1.0, 2.0])))
+    with pytest.raises(embrt.InvalidArgumentError, match="watched"):
+        tables(dict(features(), watched=torch.tensor([1, 2, 3])))
+    tables(features())  # nothing was enqueued by the failed calls
+
+
+def test_int32_ids_and_float64_weights(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    tables.eval()
+    f = features()
+    f["watched"] = f["watched"].to(torch.int32)
+    out = tables(f, weights={"favorited": torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)})
+    torch.testing.assert_close(out["favorited"], torch.tensor([[1.5] * 4, [1.5] * 4]))
+
+
+def test_state_dict_round_trip_through_embrt_checkpoints(small_config, tmp_path):
+    model = torch.nn.Module()
+    model.tables = embrt.torch.EmbeddingCollection(small_config,
+                                                   checkpoint_dir=str(tmp_path / "tables"))
+    model.dense = torch.nn.Linear(2, 1)
+
+    def train_step():
+        out = model.tables(features())
+        (out["watched"].sum() + model.dense(out["friends"]).sum()).backward()
+
+    train_step()
+    saved_tables = model.tables.tables()["video"]["parameters"].copy()
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    train_step()
+    assert not np.array_equal(saved_tables, model.tables.tables()["video"]["parameters"])
+    model.load_state_dict(torch.load(tmp_path / "model.pt"))
+    np.testing.assert_array_equal(saved_tables, model.tables.tables()["video"]["parameters"])
+    assert model.tables.embedding.step == 1
+
+    without_dir = embrt.torch.EmbeddingCollection(small_config)
+    with pytest.raises(RuntimeError, match="checkpoint_dir"):
+        without_dir.state_dict()
+
+
+def test_replicas_in_threads_equal_one_replica_with_the_whole_batch(small_config):
+    # Two replicas of batch 2 (gradients summed) == one replica of batch 4 on the same ids.
+    two = embrt.Embedding(small_config + "num_replicas: 2\n")
+    two.build()
+    replicas = [embrt.torch.EmbeddingCollection(embedding=two, replica=r) for r in range(2)]
+    ids = [torch.tensor([1, 2]), torch.tensor([2, 7])]
+
+    def step(r):
+        f = features()
+        f["watched"] = ids[r]
+        out = replicas[r](f)
+        (out["watched"] ** 2).sum().backward()
+
+    for _ in range(2):
+        threads = [threading.Thread(target=step, args=(r,)) for r in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+
+    one = embrt.torch.EmbeddingCollection(small_config.replace("per_replica_batch_size: 2",
+                                                               "per_replica_batch_size: 4"))
+    for _ in range(2):
+        out = one({"watched": torch.cat(ids),
+                   "favorited": (torch.tensor([[0, 0], [2, 0]]), torch.tensor([3, 3]), [4, 3]),
+                   "friends": (torch.tensor([0, 1, 3, 4, 6]), torch.tensor([1, 2, 3, 1, 2, 3]))})
+        (out["watched"] ** 2).sum().backward()
+    assert two.step == one.embedding.step == 2
+    np.testing.assert_allclose(two.tables()["video"]["parameters"],
+                               one.tables()["video"]["parameters"], rtol=1e-6)
