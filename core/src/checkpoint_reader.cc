@@ -53,6 +53,11 @@ absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string&
   return XXH3_64bits_digest(state.get());
 }
 
+// XXH3-64 of a mapped file, read straight from the map (no copy into a buffer).
+uint64_t ChecksumOfMap(const internal::MappedFile& map) {
+  return XXH3_64bits(map.data(), map.size());
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_root) {
@@ -210,7 +215,6 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   if (!dir.valid()) {
     return internal::ErrnoStatus(errno, absl::StrCat("open directory ", impl->path));
   }
-  std::vector<char> buffer;
   for (const CheckpointTable& stored : impl->manifest.tables()) {
     Impl::Table& table = impl->tables.emplace_back();
     table.vocabulary_size = stored.vocabulary_size();
@@ -234,21 +238,20 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
                                                   " bytes, the manifest says ", entry.byte_size(),
                                                   " (truncated or replaced)"));
         }
-        if (options.verify_checksums) {
-          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum,
-                                 ChecksumOfFile(fd->get(), entry.byte_size(), display, buffer));
-          if (checksum != entry.xxh3_64()) {
-            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                    " is corrupt (XXH3-64 checksum mismatch)"));
-          }
+        // Mapped only now that its size, checked on this descriptor, is the manifest's.
+        EMBRT_ASSIGN_OR_RETURN(
+            internal::MappedFile map,
+            internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()), display,
+                                      /*populate=*/options.verify_checksums));
+        if (options.verify_checksums && ChecksumOfMap(map) != entry.xxh3_64()) {
+          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                  " is corrupt (XXH3-64 checksum mismatch)"));
         }
         Impl::File& file = slot.files.emplace_back();
         file.relative_path = entry.path();
         file.byte_size = entry.byte_size();
         file.xxh3 = entry.xxh3_64();
-        EMBRT_ASSIGN_OR_RETURN(
-            file.map, internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()),
-                                                display, /*populate=*/options.verify_checksums));
+        file.map = std::move(map);
         file.row_begin = entry.row_begin();
         file.rows = entry.rows();
         file.row_stride = entry.row_stride();
