@@ -8,14 +8,15 @@
 //                         fsync files and directories, rename, update `latest`
 //   BM_PlainRead          pread the 1 GiB file into memory in 16 MiB chunks
 //   BM_RestoreCheckpoint  RestoreCheckpoint into a fresh engine (what `embrt eval` and
-//                         `--resume` do): every file read once, verified while it is loaded
+//                         `--resume` do): every file memory-mapped, each 512 KiB piece hashed
+//                         and then copied by the backend straight from the map (one pass)
 //   BM_RestoreIntoTrainedEngine
-//                         RestoreCheckpoint into an engine that holds values: every file
-//                         verified first, then loaded (two passes)
+//                         RestoreCheckpoint into an engine that holds values: every mapped
+//                         file verified first, then loaded from the same maps (two passes)
 //
 // Counters: bytes_per_second (table bytes per second). Files go to $TMPDIR (default /tmp);
 // reads find the files in the page cache, as a restore right after a save would.
-// Run: build/bench/checkpoint_benchmark (about 45 s). On a shared machine, interleave the
+// Run: build/release/bench/checkpoint_benchmark (about 45 s). On a shared machine, interleave the
 // cases: --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true.
 
 #include <benchmark/benchmark.h>

@@ -53,6 +53,11 @@ absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string&
   return XXH3_64bits_digest(state.get());
 }
 
+// XXH3-64 of a mapped file, read straight from the map (no copy into a buffer).
+uint64_t ChecksumOfMap(const internal::MappedFile& map) {
+  return XXH3_64bits(map.data(), map.size());
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_root) {
@@ -117,7 +122,8 @@ class CheckpointReader::Impl {
   CheckpointManifest manifest;
   std::vector<Table> tables;
 
-  // Opens a table file again (restores read with pread rather than through the map).
+  // Opens a table file again and checks its size on the new descriptor (a restore maps the
+  // file from it, so every mapped byte exists).
   absl::StatusOr<internal::UniqueFd> Reopen(const File& file) const {
     const std::string display = absl::StrCat(path, "/", file.relative_path);
     absl::StatusOr<internal::UniqueFd> fd = internal::OpenBelow(dir.get(), file.relative_path,
@@ -209,7 +215,6 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   if (!dir.valid()) {
     return internal::ErrnoStatus(errno, absl::StrCat("open directory ", impl->path));
   }
-  std::vector<char> buffer;
   for (const CheckpointTable& stored : impl->manifest.tables()) {
     Impl::Table& table = impl->tables.emplace_back();
     table.vocabulary_size = stored.vocabulary_size();
@@ -233,21 +238,20 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
                                                   " bytes, the manifest says ", entry.byte_size(),
                                                   " (truncated or replaced)"));
         }
-        if (options.verify_checksums) {
-          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum,
-                                 ChecksumOfFile(fd->get(), entry.byte_size(), display, buffer));
-          if (checksum != entry.xxh3_64()) {
-            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                    " is corrupt (XXH3-64 checksum mismatch)"));
-          }
+        // Mapped only now that its size, checked on this descriptor, is the manifest's.
+        EMBRT_ASSIGN_OR_RETURN(
+            internal::MappedFile map,
+            internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()), display,
+                                      /*populate=*/options.verify_checksums));
+        if (options.verify_checksums && ChecksumOfMap(map) != entry.xxh3_64()) {
+          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                  " is corrupt (XXH3-64 checksum mismatch)"));
         }
         Impl::File& file = slot.files.emplace_back();
         file.relative_path = entry.path();
         file.byte_size = entry.byte_size();
         file.xxh3 = entry.xxh3_64();
-        EMBRT_ASSIGN_OR_RETURN(
-            file.map, internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()),
-                                                display, /*populate=*/options.verify_checksums));
+        file.map = std::move(map);
         file.row_begin = entry.row_begin();
         file.rows = entry.rows();
         file.row_stride = entry.row_stride();
@@ -348,17 +352,20 @@ Embedding::RowFiller CheckpointReader::MakeRowFiller(const ResolvedConfig& confi
   };
 }
 
-namespace {
-
-// Bytes read and hashed at a time: small enough to be hashed while still in the L2 cache.
-constexpr size_t kStreamPieceBytes = size_t{256} << 10;
-
-}  // namespace
-
-// Loads an engine from a checkpoint whose slots are single contiguous files, onto one host:
-// every file is read exactly once, in order, with pread straight into the engine's chunk
-// buffers. With `verify`, each piece is hashed as it arrives and a file whose checksum does not
-// match fails the chunk that holds its last row, before LoadTables returns.
+// Loads an engine from a checkpoint whose slots are single contiguous files, onto one host,
+// without copying the data into a buffer first: each file is memory-mapped and
+// Embedding::LoadTablesFrom hands the backend pointers into the map, a chunk of a few hundred
+// KiB at a time. With `verify`, each chunk is hashed just before the backend copies it (so the
+// copy reads it from the L2 cache), and a file whose checksum does not match fails the chunk
+// that holds its last row, before LoadTablesFrom returns. VerifyAll hashes every file through
+// the same maps first, for a restore that must not load anything unverified.
+//
+// A file is mapped only after its size, checked on the descriptor it is mapped from, equals the
+// manifest's byte size, so every mapped byte exists. A concurrent truncation of a checkpoint
+// file by another process while it is restored would still raise SIGBUS; that is outside the
+// threat model (README.md): embrt never changes a finished checkpoint's files in place (a save
+// writes a new directory, deletion unlinks, which keeps a mapped file intact), and the
+// serving reader maps the same files for its whole life under the same assumption.
 class CheckpointReader::StreamingLoader {
  public:
   StreamingLoader(const CheckpointReader::Impl& impl, const ResolvedConfig& config, bool verify)
@@ -380,8 +387,31 @@ class CheckpointReader::StreamingLoader {
     return true;
   }
 
-  absl::Status Fill(int table, int64_t begin, int64_t count,
-                    absl::Span<const absl::Span<float>> slots) {
+  // Hashes every file of every table of the config through its map (pass one of two).
+  absl::Status VerifyAll() {
+    for (const ResolvedTable& table : config_.tables) {
+      const int stored = FindStored(table.name);
+      const Impl::Table& t = impl_.tables[stored];
+      for (size_t s = 0; s < t.slots.size(); ++s) {
+        const Impl::File& file = t.slots[s].files[0];
+        EMBRT_ASSIGN_OR_RETURN(const internal::MappedFile* map, MapOnce(streams_[stored][s], file));
+        const std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash(XXH3_createState());
+        if (hash == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
+        XXH3_64bits_reset(hash.get());
+        for (size_t done = 0; done < map->size();) {
+          const size_t piece = std::min(kVerifyPieceBytes, map->size() - done);
+          XXH3_64bits_update(hash.get(), map->data() + done, piece);
+          done += piece;
+        }
+        EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(hash.get()), file));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The Embedding::RowSource: points `slots` into the maps (hashing each piece with `verify`).
+  absl::Status Source(int table, int64_t begin, int64_t count,
+                      absl::Span<absl::Span<const float>> slots) {
     const int stored = table >= 0 && table < static_cast<int>(config_.tables.size())
                            ? FindStored(config_.tables[table].name)
                            : -1;
@@ -389,41 +419,26 @@ class CheckpointReader::StreamingLoader {
       return absl::InternalError(absl::StrCat("restore asked for table ", table));
     }
     const Impl::Table& t = impl_.tables[stored];
-    const int64_t row_bytes = int64_t{t.dim} * 4;
     for (size_t s = 0; s < slots.size(); ++s) {
       const Impl::File& file = t.slots[s].files[0];
       Stream& stream = streams_[stored][s];
-      if (begin != stream.next_row || count < 0 || count > t.vocabulary_size - begin ||
-          slots[s].size() != static_cast<size_t>(count * t.dim)) {
+      if (begin != stream.next_row || count < 0 || count > t.vocabulary_size - begin) {
         return absl::InternalError(absl::StrCat("restore asked for rows [", begin, ", +", count,
                                                 ") of ", file.relative_path, " out of order"));
       }
-      if (!stream.fd.valid()) {
-        EMBRT_ASSIGN_OR_RETURN(stream.fd, impl_.Reopen(file));
-        if (verify_) {
-          stream.hash.reset(XXH3_createState());
-          if (stream.hash == nullptr) return absl::ResourceExhaustedError("XXH3 state");
-          XXH3_64bits_reset(stream.hash.get());
-        }
+      EMBRT_ASSIGN_OR_RETURN(const internal::MappedFile* map, MapOnce(stream, file));
+      if (verify_ && stream.hash == nullptr) {
+        stream.hash.reset(XXH3_createState());
+        if (stream.hash == nullptr) return absl::ResourceExhaustedError("XXH3 state");
+        XXH3_64bits_reset(stream.hash.get());
       }
-      const std::string display = absl::StrCat(impl_.path, "/", file.relative_path);
-      char* destination = reinterpret_cast<char*>(slots[s].data());
-      const int64_t bytes = count * row_bytes;
-      for (int64_t done = 0; done < bytes;) {
-        const size_t piece = static_cast<size_t>(
-            std::min<int64_t>(kStreamPieceBytes, bytes - done));
-        EMBRT_RETURN_IF_ERROR(internal::PreadAll(stream.fd.get(), destination + done, piece,
-                                                 begin * row_bytes + done, display));
-        if (verify_) XXH3_64bits_update(stream.hash.get(), destination + done, piece);
-        done += static_cast<int64_t>(piece);
-      }
+      const float* rows = reinterpret_cast<const float*>(map->data()) + begin * t.dim;
+      const size_t floats = static_cast<size_t>(count) * t.dim;
+      if (verify_) XXH3_64bits_update(stream.hash.get(), rows, floats * sizeof(float));
+      slots[s] = absl::MakeConstSpan(rows, floats);
       stream.next_row += count;
-      if (stream.next_row == t.vocabulary_size) {
-        stream.fd = internal::UniqueFd();
-        if (verify_ && XXH3_64bits_digest(stream.hash.get()) != file.xxh3) {
-          return absl::DataLossError(absl::StrCat(
-              "checkpoint file ", display, " is corrupt (XXH3-64 checksum mismatch)"));
-        }
+      if (verify_ && stream.next_row == t.vocabulary_size) {
+        EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(stream.hash.get()), file));
         stream.hash.reset();
       }
     }
@@ -445,11 +460,38 @@ class CheckpointReader::StreamingLoader {
   }
 
  private:
+  // Hashing pieces of the verify pass (any size gives the same hash; this one suits the cache).
+  static constexpr size_t kVerifyPieceBytes = size_t{1} << 20;
+
   struct Stream {
-    internal::UniqueFd fd;
+    internal::MappedFile map;  // kept until the loader ends: the backend copies from it
+    bool mapped = false;
     std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash;
     int64_t next_row = 0;
   };
+
+  // Maps `file` on first use: opened again below the checkpoint directory (never following a
+  // link, never blocking on a FIFO), its size checked on that descriptor, then mapped with
+  // every page mapped at once (the whole file is about to be read, once or twice).
+  absl::StatusOr<const internal::MappedFile*> MapOnce(Stream& stream, const Impl::File& file) {
+    if (!stream.mapped) {
+      EMBRT_ASSIGN_OR_RETURN(internal::UniqueFd fd, impl_.Reopen(file));
+      EMBRT_ASSIGN_OR_RETURN(
+          stream.map,
+          internal::MappedFile::Map(fd.get(), static_cast<size_t>(file.byte_size),
+                                    absl::StrCat(impl_.path, "/", file.relative_path),
+                                    /*populate=*/true));
+      stream.mapped = true;
+    }
+    return &stream.map;
+  }
+
+  absl::Status CheckDigest(uint64_t digest, const Impl::File& file) const {
+    if (digest == file.xxh3) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat("checkpoint file ", impl_.path, "/",
+                                            file.relative_path,
+                                            " is corrupt (XXH3-64 checksum mismatch)"));
+  }
 
   int FindStored(const std::string& name) const {
     for (int t = 0; t < impl_.manifest.tables_size(); ++t) {
@@ -478,16 +520,17 @@ absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_
   // one pass. Afterwards the tables hold values that a half-done load would destroy: verify
   // every file first, then load (two passes).
   const bool one_pass = streamable && !embedding.tables_initialized();
-  if (!one_pass) EMBRT_RETURN_IF_ERROR(reader->impl_->VerifyAll());
   if (streamable) {
     CheckpointReader::StreamingLoader loader(*reader->impl_, config, /*verify=*/one_pass);
-    EMBRT_RETURN_IF_ERROR(embedding.LoadTables(
+    if (!one_pass) EMBRT_RETURN_IF_ERROR(loader.VerifyAll());
+    EMBRT_RETURN_IF_ERROR(embedding.LoadTablesFrom(
         [&loader](int table, int64_t begin, int64_t count,
-                  absl::Span<const absl::Span<float>> slots) {
-          return loader.Fill(table, begin, count, slots);
+                  absl::Span<absl::Span<const float>> slots) {
+          return loader.Source(table, begin, count, slots);
         }));
     EMBRT_RETURN_IF_ERROR(loader.Finish());
   } else {
+    EMBRT_RETURN_IF_ERROR(reader->impl_->VerifyAll());
     EMBRT_RETURN_IF_ERROR(embedding.LoadTables(reader->MakeRowFiller(config)));
   }
   embedding.set_step(reader->step());

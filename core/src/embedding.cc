@@ -196,6 +196,7 @@ class Embedding::Impl {
   absl::Status HostBarrier();
   absl::StatusOr<std::vector<std::string>> AllGatherFromHosts(absl::string_view local);
   absl::Status LoadTables(const RowFiller& fill);
+  absl::Status LoadTablesFrom(const RowSource& source);
   absl::Status RetrieveTables(const RowSink& sink);
 
   const ResolvedConfig& config() const { return config_; }
@@ -911,6 +912,42 @@ absl::Status Embedding::Impl::LoadTables(const RowFiller& fill) {
   return absl::OkStatus();
 }
 
+absl::Status Embedding::Impl::LoadTablesFrom(const RowSource& source) {
+  EMBRT_RETURN_IF_ERROR(CheckBuilt("LoadTablesFrom"));
+  absl::MutexLock lock(&init_mutex_);
+  std::vector<absl::Span<const float>> spans;
+  std::vector<const float*> pointers;
+  for (int t = 0; t < static_cast<int>(config_.tables.size()); ++t) {
+    const ResolvedTable& table = config_.tables[t];
+    const size_t slots = SlotNames(table.optimizer.kind).size();
+    const int64_t rows = LocalRows(table);
+    const int64_t chunk = std::max<int64_t>(1, kSourceChunkBytes / (int64_t{table.dim} * 4));
+    pointers.resize(slots);
+    for (int64_t begin = 0; begin < rows; begin += chunk) {
+      const int64_t count = std::min(chunk, rows - begin);
+      spans.assign(slots, {});
+      EMBRT_RETURN_IF_ERROR(source(t, begin, count, absl::MakeSpan(spans)));
+      for (size_t s = 0; s < slots; ++s) {
+        if (spans[s].size() != static_cast<size_t>(count * table.dim)) {
+          return absl::InternalError(absl::StrCat(
+              "LoadTablesFrom: the source gave ", spans[s].size(), " floats for slot ", s,
+              " of table '", table.name, "' rows ", begin, "..", begin + count, ", expected ",
+              count * table.dim));
+        }
+        pointers[s] = spans[s].data();
+      }
+      auto args = TableShardArgs<EMBRT_Engine_LoadTableShard_Args>(
+          EMBRT_Engine_LoadTableShard_Args_STRUCT_SIZE, engine_, t, config_.config.host_id(),
+          begin, count, pointers);
+      EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_LoadTableShard(&args), [&] {
+        return ChunkCallText("Engine_LoadTableShard", table.name, begin, count);
+      }));
+    }
+  }
+  tables_initialized_.store(true, std::memory_order_release);
+  return absl::OkStatus();
+}
+
 absl::Status Embedding::Impl::RetrieveTables(const RowSink& sink) {
   EMBRT_RETURN_IF_ERROR(CheckBuilt("RetrieveTables"));
   EMBRT_RETURN_IF_ERROR(EnsureTablesInitialized());
@@ -994,6 +1031,9 @@ absl::StatusOr<std::vector<std::string>> Embedding::AllGatherFromHosts(absl::str
   return impl_->AllGatherFromHosts(local);
 }
 absl::Status Embedding::LoadTables(const RowFiller& fill) { return impl_->LoadTables(fill); }
+absl::Status Embedding::LoadTablesFrom(const RowSource& source) {
+  return impl_->LoadTablesFrom(source);
+}
 absl::Status Embedding::RetrieveTables(const RowSink& sink) {
   return impl_->RetrieveTables(sink);
 }

@@ -199,5 +199,171 @@ TEST_F(CheckpointRestoreFailureTest, IntactCheckpointStillRestores) {
   EXPECT_TRUE(SameBits(Retrieve(*target_), Retrieve(*source_)));
 }
 
+// -- Files of several pieces (the memory-mapped restore) ----------------------------------
+
+// A table of 9000 rows x dim 32 (1,152,000 bytes per slot file): each file is handed to the
+// backend in three pieces of at most Embedding::kSourceChunkBytes, straight from its memory map.
+std::string MultiPieceConfigText() {
+  return R"pb(
+    tables {
+      name: "big"
+      vocabulary_size: 9000
+      dim: 32
+      initializer { random_uniform { minval: -1 maxval: 1 } }
+    }
+    tables { name: "small" vocabulary_size: 5 dim: 3 }
+    features { name: "f0" table: "big" }
+    features { name: "f1" table: "small" }
+    per_replica_batch_size: 4
+    seed: 7
+    optimizer { adagrad {} learning_rate { constant: 0.1 } }
+    backend { name: "cpu" })pb";
+}
+
+class MultiPieceRestoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static_assert(int64_t{9000} * 32 * 4 > 2 * Embedding::kSourceChunkBytes);
+    source_ = CreateBuilt(MultiPieceConfigText());
+    ASSERT_NE(source_, nullptr);
+    std::mt19937 random(5);
+    for (int step = 0; step < 2; ++step) ASSERT_TRUE(RandomTrainingStep(*source_, random).ok());
+    absl::StatusOr<std::string> path = SaveCheckpoint(*source_, root_.path());
+    ASSERT_TRUE(path.ok()) << path.status();
+    path_ = *path;
+    file_ = path_ + "/big/accumulators.f32";
+  }
+
+  // Flips one bit `offset` bytes into the big table's accumulator file.
+  void FlipByteAt(size_t offset) {
+    std::string bytes = ReadFile(file_);
+    ASSERT_LT(offset, bytes.size());
+    bytes[offset] ^= 0x10;
+    WriteFile(file_, bytes);
+  }
+
+  TempDir root_;
+  std::string path_, file_;
+  std::unique_ptr<Embedding> source_;
+};
+
+TEST_F(MultiPieceRestoreTest, FreshAndTrainedEnginesRestoreBitIdentical) {
+  std::unique_ptr<Embedding> fresh = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_TRUE(RestoreCheckpoint(*fresh, root_.path()).ok());
+  EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*source_)));
+
+  std::unique_ptr<Embedding> trained = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(trained, nullptr);
+  std::mt19937 other(6);
+  ASSERT_TRUE(RandomTrainingStep(*trained, other).ok());
+  ASSERT_TRUE(RestoreCheckpoint(*trained, root_.path()).ok());
+  EXPECT_EQ(trained->step(), 2);
+  EXPECT_TRUE(SameBits(Retrieve(*trained), Retrieve(*source_)));
+}
+
+// A corrupt byte in the middle piece of a mapped file: pieces before it and other files were
+// already handed to the backend, yet a fresh engine shows nothing (initializers, step 0).
+TEST_F(MultiPieceRestoreTest, CorruptMiddlePieceIntoAFreshEngineChangesNothingVisible) {
+  FlipByteAt(Embedding::kSourceChunkBytes + 1000);
+  std::unique_ptr<Embedding> fresh = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_THAT(RestoreCheckpoint(*fresh, root_.path()),
+              StatusIs(absl::StatusCode::kDataLoss, "big/accumulators.f32 is corrupt"));
+  EXPECT_FALSE(fresh->tables_initialized());
+  EXPECT_EQ(fresh->step(), 0);
+  std::unique_ptr<Embedding> untouched = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(untouched, nullptr);
+  EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*untouched)));
+}
+
+// Into a trained engine every mapped file is verified before any piece is loaded.
+TEST_F(MultiPieceRestoreTest, CorruptMiddlePieceIntoATrainedEngineChangesNothing) {
+  FlipByteAt(Embedding::kSourceChunkBytes + 1000);
+  std::unique_ptr<Embedding> trained = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(trained, nullptr);
+  std::mt19937 other(6);
+  ASSERT_TRUE(RandomTrainingStep(*trained, other).ok());
+  const Snapshot before = Retrieve(*trained);
+  EXPECT_THAT(RestoreCheckpoint(*trained, root_.path()),
+              StatusIs(absl::StatusCode::kDataLoss, "big/accumulators.f32 is corrupt"));
+  EXPECT_EQ(trained->step(), 1);
+  EXPECT_TRUE(SameBits(Retrieve(*trained), before));
+}
+
+// A file shorter than the manifest says is refused on its size before it is mapped (reading a
+// map past the end of its file would raise SIGBUS), into fresh and trained engines alike.
+TEST_F(MultiPieceRestoreTest, ShortFileIsDataLossBeforeItIsMapped) {
+  ASSERT_EQ(truncate(file_.c_str(), Embedding::kSourceChunkBytes + 4), 0);
+  std::unique_ptr<Embedding> fresh = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_THAT(RestoreCheckpoint(*fresh, root_.path()),
+              StatusIs(absl::StatusCode::kDataLoss, "big/accumulators.f32 is 524292 bytes"));
+  EXPECT_FALSE(fresh->tables_initialized());
+
+  std::unique_ptr<Embedding> trained = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(trained, nullptr);
+  std::mt19937 other(6);
+  ASSERT_TRUE(RandomTrainingStep(*trained, other).ok());
+  const Snapshot before = Retrieve(*trained);
+  EXPECT_THAT(RestoreCheckpoint(*trained, root_.path()),
+              StatusIs(absl::StatusCode::kDataLoss, "big/accumulators.f32 is 524292 bytes"));
+  EXPECT_TRUE(SameBits(Retrieve(*trained), before));
+}
+
+// -- Embedding::LoadTablesFrom ----------------------------------------------------------------
+
+// Chunks come in order, at most kSourceChunkBytes per slot, and the backend copies from the
+// source's memory: the engine reads back exactly what the source pointed at.
+TEST(LoadTablesFromTest, LoadsInOrderedBoundedChunksFromTheSourcesMemory) {
+  std::unique_ptr<Embedding> engine = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(engine, nullptr);
+  Snapshot values = Retrieve(*engine);  // shaped [table][slot][rows * dim]
+  float next = 1.0f;
+  for (auto& table : values) {
+    for (auto& slot : table) {
+      for (float& value : slot) value = next++;
+    }
+  }
+  std::unique_ptr<Embedding> fresh = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(fresh, nullptr);
+  std::vector<int64_t> next_row(values.size(), 0);
+  int last_table = 0;
+  const absl::Status loaded = fresh->LoadTablesFrom(
+      [&](int table, int64_t begin, int64_t count, absl::Span<absl::Span<const float>> slots) {
+        EXPECT_GE(table, last_table);
+        last_table = table;
+        EXPECT_EQ(begin, next_row[table]);
+        next_row[table] += count;
+        const int64_t dim = fresh->config().tables[table].dim;
+        EXPECT_LE(count * dim * 4, std::max<int64_t>(Embedding::kSourceChunkBytes, dim * 4));
+        EXPECT_EQ(slots.size(), values[table].size());
+        for (size_t s = 0; s < slots.size(); ++s) {
+          slots[s] = absl::MakeConstSpan(values[table][s].data() + begin * dim, count * dim);
+        }
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(loaded.ok()) << loaded;
+  EXPECT_EQ(next_row, (std::vector<int64_t>{9000, 5}));
+  EXPECT_TRUE(fresh->tables_initialized());
+  EXPECT_TRUE(SameBits(Retrieve(*fresh), values));
+}
+
+TEST(LoadTablesFromTest, ASpanOfTheWrongSizeIsAnErrorAndAFreshEngineShowsNothing) {
+  std::unique_ptr<Embedding> fresh = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(fresh, nullptr);
+  std::vector<float> too_short(3);
+  EXPECT_THAT(fresh->LoadTablesFrom([&](int, int64_t, int64_t,
+                                        absl::Span<absl::Span<const float>> slots) {
+    for (auto& slot : slots) slot = absl::MakeConstSpan(too_short);
+    return absl::OkStatus();
+  }),
+              StatusIs(absl::StatusCode::kInternal, "the source gave 3 floats for slot 0"));
+  EXPECT_FALSE(fresh->tables_initialized());
+  std::unique_ptr<Embedding> untouched = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(untouched, nullptr);
+  EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*untouched)));
+}
+
 }  // namespace
 }  // namespace embrt

@@ -145,6 +145,21 @@ class Embedding {
   // the initializers then still run in full at the next step.
   absl::Status LoadTables(const RowFiller& fill);
 
+  // Points `slots` (one span per slot, each [row_count, dim] row-major) at rows
+  // [local_row_begin, local_row_begin + row_count) of every slot of `table`, in memory the
+  // source owns and keeps unchanged until LoadTablesFrom returns.
+  using RowSource = std::function<absl::Status(int table, int64_t local_row_begin,
+                                               int64_t row_count,
+                                               absl::Span<absl::Span<const float>> slots)>;
+
+  // As LoadTables, but the backend copies each chunk straight from the source's memory (e.g. a
+  // memory-mapped file) instead of from a buffer the source fills: every byte crosses memory
+  // once. Chunks are small (about kSourceChunkBytes per slot) so that a source that reads or
+  // checks a chunk leaves it in the cache for the copy. Tables and rows come in order. The same
+  // failure rules as LoadTables apply.
+  static constexpr int64_t kSourceChunkBytes = int64_t{512} << 10;
+  absl::Status LoadTablesFrom(const RowSource& source);
+
   // Retrieves every table and slot of this host's shards, after all submitted work, in bounded
   // chunks (memory use independent of the table size).
   absl::Status RetrieveTables(const RowSink& sink);
