@@ -2,15 +2,18 @@
 
 #include "tools/training/data_setup.h"
 
+#include <errno.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "embrt/status_macros.h"
+#include "posix_file.h"  // core/src: opens that never block
 #include "tools/training/criteo_reader.h"
 #include "tools/training/movielens_reader.h"
 #include "tools/training/random.h"
@@ -47,12 +50,26 @@ absl::StatusOr<std::unique_ptr<ExampleSource>> OpenFile(const DataOptions& optio
 // A text file has no NUL byte: checking the first 4 KiB gives a binary file a real reason
 // instead of 100 lines of garbage.
 absl::Status CheckText(const std::string& path, const char* role) {
-  std::ifstream in(path, std::ios::in | std::ios::binary);
-  if (!in) return absl::OkStatus();  // the reader names the format in its NOT_FOUND
+  // Opened as every data file is, so a FIFO in its place is an error, never a hang.
+  absl::StatusOr<internal::UniqueFd> fd =
+      internal::OpenRegularFile(path, internal::Symlinks::kFollow);
+  if (!fd.ok()) {
+    // A missing file: the reader names the format in its NOT_FOUND.
+    if (absl::IsNotFound(fd.status()) || absl::IsPermissionDenied(fd.status())) {
+      return absl::OkStatus();
+    }
+    return absl::Status(fd.status().code(),
+                        absl::StrCat(role, " file: ", fd.status().message()));
+  }
   char head[4096];
-  in.read(head, sizeof(head));
-  const std::streamsize got = in.gcount();
-  for (std::streamsize i = 0; i < got; ++i) {
+  ssize_t got = 0;
+  while (got < static_cast<ssize_t>(sizeof(head))) {
+    const ssize_t n = ::read(fd->get(), head + got, sizeof(head) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // end of file, or an error the reader reports with its context
+    got += n;
+  }
+  for (ssize_t i = 0; i < got; ++i) {
     if (head[i] == '\0') {
       return absl::InvalidArgumentError(absl::StrCat(
           role, " file '", path, "' is binary, not text (a NUL byte at offset ", i, ")"));

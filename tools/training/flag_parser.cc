@@ -16,6 +16,10 @@ namespace {
 std::string Bound(double value) {
   if (value >= 9.2e18) return "inf";
   if (value <= -9.2e18) return "-inf";
+  // Whole bounds print as integers: "16777216", not StrCat's "1.67772e+07".
+  if (value == static_cast<double>(static_cast<int64_t>(value))) {
+    return absl::StrCat(static_cast<int64_t>(value));
+  }
   return absl::StrCat(value);
 }
 
