@@ -16,8 +16,10 @@
 // Compiles a kernel for AVX-512, AVX2 and baseline x86-64 and picks one at load time (GCC
 // function multi-versioning). Every version does the same IEEE operations per element in the
 // same order (no FMA: -ffp-contract=off), so the choice never changes a result.
+// Not under TSan: the instrumented ifunc resolver of an executable that links the kernels (the
+// kernel tests) runs during relocation, before the TSan runtime exists, and crashes.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(EMBRT_CPU_NO_MULTIVERSION)
+    !defined(EMBRT_CPU_NO_MULTIVERSION) && !defined(__SANITIZE_THREAD__)
 #define EMBRT_CPU_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define EMBRT_CPU_MULTIVERSION

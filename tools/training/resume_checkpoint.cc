@@ -27,10 +27,12 @@ std::vector<int64_t> CheckpointSteps(const std::string& root) {
   std::vector<int64_t> steps;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    absl::string_view name = entry.path().filename().native();
+    // filename() returns a temporary path: keep the string alive while `name` views it.
+    const std::string file_name = entry.path().filename().native();
+    absl::string_view name = file_name;
     int64_t step = 0;
     if (absl::ConsumePrefix(&name, "ckpt-") && absl::SimpleAtoi(name, &step) && step >= 0 &&
-        absl::StrCat("ckpt-", step) == entry.path().filename().native()) {
+        absl::StrCat("ckpt-", step) == file_name) {
       steps.push_back(step);
     }
   }
