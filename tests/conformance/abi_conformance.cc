@@ -72,12 +72,6 @@ std::string ErrorObjectProblems(const EMBRT_Api* api, EMBRT_Error* error) {
     }                                                                           \
   } while (0)
 
-#define ASSERT_OK(call)                                                         \
-  do {                                                                          \
-    const CallResult result_ = (call);                                          \
-    ASSERT_TRUE(result_.ok()) << #call << ": " << ToString(result_);            \
-  } while (0)
-
 TEST_P(AbiConformanceTest, GetPluginApiServesAbiOne) {
   Rules("1, 2");
   const EMBRT_Api* api = this->api();

@@ -112,6 +112,13 @@ class NumericConformanceTest : public PluginTest {};
 // ULPs allowed between a plugin claiming exact_math=1 and the scalar reference: 0 (bitwise).
 constexpr int kExactUlps = 0;
 
+// Fails the test when a driver call (returning CallResult) did not succeed, naming the call.
+#define ASSERT_OK(call)                                                         \
+  do {                                                                          \
+    const CallResult result_ = (call);                                          \
+    ASSERT_TRUE(result_.ok()) << #call << ": " << ToString(result_);            \
+  } while (0)
+
 }  // namespace conformance
 }  // namespace embrt
 

@@ -29,12 +29,6 @@ using reference::ModelSpec;
 using reference::OptimizerSpec;
 using reference::ReplicaBatch;
 
-#define ASSERT_OK(call)                                                         \
-  do {                                                                          \
-    const CallResult result_ = (call);                                          \
-    ASSERT_TRUE(result_.ok()) << #call << ": " << ToString(result_);            \
-  } while (0)
-
 OptimizerSpec AnyOptimizer(const Capabilities& caps, float learning_rate = 0.1f) {
   OptimizerSpec spec;
   spec.kind = caps.AnyOptimizer();

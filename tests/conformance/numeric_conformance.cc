@@ -27,12 +27,6 @@ using reference::OptimizerSpec;
 using reference::ReplicaBatch;
 using reference::ScalarReference;
 
-#define ASSERT_OK(call)                                                         \
-  do {                                                                          \
-    const CallResult result_ = (call);                                          \
-    ASSERT_TRUE(result_.ok()) << #call << ": " << ToString(result_);            \
-  } while (0)
-
 // Runs the same steps on a plugin engine and on the scalar reference and compares everything.
 class Lockstep {
  public:

@@ -19,12 +19,6 @@ using reference::ModelSpec;
 using reference::OptimizerSpec;
 using reference::ReplicaBatch;
 
-#define ASSERT_OK(call)                                                         \
-  do {                                                                          \
-    const CallResult result_ = (call);                                          \
-    ASSERT_TRUE(result_.ok()) << #call << ": " << ToString(result_);            \
-  } while (0)
-
 // An args struct followed by bytes its struct_size does not cover.
 template <typename T>
 struct WithTrailer {
