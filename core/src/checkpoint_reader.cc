@@ -54,8 +54,12 @@ absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string&
 }
 
 // XXH3-64 of a mapped file, read straight from the map (no copy into a buffer).
-uint64_t ChecksumOfMap(const internal::MappedFile& map) {
-  return XXH3_64bits(map.data(), map.size());
+absl::StatusOr<uint64_t> ChecksumOfMap(const internal::MappedFile& map) {
+  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
+  if (state == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
+  XXH3_64bits_reset(state.get());
+  internal::HashUncachedBytes(state.get(), map.data(), map.size());
+  return XXH3_64bits_digest(state.get());
 }
 
 }  // namespace
@@ -243,9 +247,12 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
             internal::MappedFile map,
             internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()), display,
                                       /*populate=*/options.verify_checksums));
-        if (options.verify_checksums && ChecksumOfMap(map) != entry.xxh3_64()) {
-          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                  " is corrupt (XXH3-64 checksum mismatch)"));
+        if (options.verify_checksums) {
+          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum, ChecksumOfMap(map));
+          if (checksum != entry.xxh3_64()) {
+            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                    " is corrupt (XXH3-64 checksum mismatch)"));
+          }
         }
         Impl::File& file = slot.files.emplace_back();
         file.relative_path = entry.path();
@@ -398,11 +405,7 @@ class CheckpointReader::StreamingLoader {
         const std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash(XXH3_createState());
         if (hash == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
         XXH3_64bits_reset(hash.get());
-        for (size_t done = 0; done < map->size();) {
-          const size_t piece = std::min(kVerifyPieceBytes, map->size() - done);
-          XXH3_64bits_update(hash.get(), map->data() + done, piece);
-          done += piece;
-        }
+        internal::HashUncachedBytes(hash.get(), map->data(), map->size());
         EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(hash.get()), file));
       }
     }
@@ -444,7 +447,9 @@ class CheckpointReader::StreamingLoader {
         stream.pending = reinterpret_cast<const unsigned char*>(rows);
         stream.pending_bytes = floats * sizeof(float);
         if (stream.next_row == t.vocabulary_size) {
-          HashPending(stream);
+          // Not copied yet, so not in the cache.
+          internal::HashUncachedBytes(stream.hash.get(), stream.pending, stream.pending_bytes);
+          stream.pending_bytes = 0;
           EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(stream.hash.get()), file));
           stream.hash.reset();
         }
@@ -468,9 +473,6 @@ class CheckpointReader::StreamingLoader {
   }
 
  private:
-  // Hashing pieces of the verify pass (any size gives the same hash; this one suits the cache).
-  static constexpr size_t kVerifyPieceBytes = size_t{1} << 20;
-
   struct Stream {
     internal::MappedFile map;  // kept until the loader ends: the backend copies from it
     bool mapped = false;
