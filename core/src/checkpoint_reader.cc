@@ -362,9 +362,10 @@ Embedding::RowFiller CheckpointReader::MakeRowFiller(const ResolvedConfig& confi
 // Loads an engine from a checkpoint whose slots are single contiguous files, onto one host,
 // without copying the data into a buffer first: each file is memory-mapped and
 // Embedding::LoadTablesFrom hands the backend pointers into the map, a chunk of a few hundred
-// KiB at a time. With `verify`, each chunk is hashed just before the backend copies it (so the
-// copy reads it from the L2 cache), and a file whose checksum does not match fails the chunk
-// that holds its last row, before LoadTablesFrom returns. VerifyAll hashes every file through
+// KiB at a time. With `verify`, each chunk is hashed right after the backend copied it (at the
+// next call, reading it from the L2 cache), except a file's last chunk, hashed before it is
+// handed out: a file whose checksum does not match fails that call, before LoadTablesFrom
+// returns. VerifyAll hashes every file through
 // the same maps first, for a restore that must not load anything unverified.
 //
 // A file is mapped only after its size, checked on the descriptor it is mapped from, equals the
