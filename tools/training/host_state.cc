@@ -6,7 +6,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -45,7 +47,128 @@ bool ParseHexFloat(const std::string& value, float& out) {
   return end != nullptr && *end == '\0' && std::isfinite(out);
 }
 
+// A double as written by %a; NaN and infinities only where `finite_only` is false.
+bool ParseDouble(absl::string_view text, double& out, bool finite_only) {
+  const std::string value(text);
+  if (value.empty()) return false;
+  char* end = nullptr;
+  out = std::strtod(value.c_str(), &end);
+  return end != nullptr && *end == '\0' && (!finite_only || std::isfinite(out));
+}
+
+// The early-stopping lines; every key starts with "es_".
+std::string EarlyStoppingLines(const EarlyStoppingState& es) {
+  const auto metrics = [](const StoredMetrics& m) {
+    return absl::StrFormat("%d %a %a %a %a %a", m.examples, m.loss, m.auc, m.log_loss, m.rmse,
+                           m.mae);
+  };
+  return absl::StrCat(
+      "es_metric ", es.metric, "\n",
+      absl::StrFormat("es_validation_fraction %a\n", es.validation_fraction),
+      "es_evaluations ", es.evaluations, "\n",
+      "es_without_improvement ", es.without_improvement, "\n",
+      "es_last_evaluation_step ", es.last_evaluation_step, "\n",
+      "es_finished_at_step ", es.finished_at_step, "\n",
+      "es_finished_epochs ", es.finished_epochs, "\n",
+      "es_stopped_early ", es.stopped_early ? 1 : 0, "\n",
+      absl::StrFormat("es_best_value %a\n", es.best_value),
+      "es_best_step ", es.best_step, "\n",
+      "es_best_epoch ", es.best_epoch, "\n",
+      "es_best_examples ", es.best_examples, "\n",
+      absl::StrFormat("es_best_bias %a\n", es.best_bias),
+      absl::StrFormat("es_best_bias_accumulator %a\n", es.best_bias_accumulator),
+      "es_best_validation ", metrics(es.best_validation), "\n",
+      "es_best_test ", metrics(es.best_test), "\n");
+}
+
+constexpr const char* kEarlyStoppingKeys[] = {
+    "es_metric", "es_validation_fraction", "es_evaluations", "es_without_improvement",
+    "es_last_evaluation_step", "es_finished_epochs",
+    "es_finished_at_step", "es_stopped_early", "es_best_value", "es_best_step", "es_best_epoch",
+    "es_best_examples", "es_best_bias", "es_best_bias_accumulator", "es_best_validation",
+    "es_best_test"};
+
+bool ParseMetrics(const std::string& value, StoredMetrics& m) {
+  std::vector<absl::string_view> parts = absl::StrSplit(value, ' ');
+  return parts.size() == 6 && absl::SimpleAtoi(parts[0], &m.examples) && m.examples >= 0 &&
+         ParseDouble(parts[1], m.loss, false) && ParseDouble(parts[2], m.auc, false) &&
+         ParseDouble(parts[3], m.log_loss, false) && ParseDouble(parts[4], m.rmse, false) &&
+         ParseDouble(parts[5], m.mae, false);
+}
+
+// One "es_" line into `es`; false when it does not parse or is out of the bounds that do not
+// depend on the checkpoint.
+bool ParseEarlyStoppingField(const std::string& key, const std::string& value,
+                             EarlyStoppingState& es) {
+  int64_t flag = 0;
+  if (key == "es_metric") {
+    es.metric = value;
+    return value == "rmse" || value == "mae" || value == "log_loss" || value == "auc" ||
+           value == "loss";
+  }
+  if (key == "es_validation_fraction") {
+    return ParseDouble(value, es.validation_fraction, true) && es.validation_fraction > 0 &&
+           es.validation_fraction < 1;
+  }
+  if (key == "es_evaluations") return absl::SimpleAtoi(value, &es.evaluations);
+  if (key == "es_without_improvement") return absl::SimpleAtoi(value, &es.without_improvement);
+  if (key == "es_last_evaluation_step") return absl::SimpleAtoi(value, &es.last_evaluation_step);
+  if (key == "es_finished_epochs") {
+    return absl::SimpleAtoi(value, &es.finished_epochs) && es.finished_epochs >= 0;
+  }
+  if (key == "es_finished_at_step") return absl::SimpleAtoi(value, &es.finished_at_step);
+  if (key == "es_stopped_early") {
+    if (!absl::SimpleAtoi(value, &flag) || (flag != 0 && flag != 1)) return false;
+    es.stopped_early = flag == 1;
+    return true;
+  }
+  if (key == "es_best_value") return ParseDouble(value, es.best_value, true);
+  if (key == "es_best_step") return absl::SimpleAtoi(value, &es.best_step);
+  if (key == "es_best_epoch") return absl::SimpleAtoi(value, &es.best_epoch);
+  if (key == "es_best_examples") return absl::SimpleAtoi(value, &es.best_examples);
+  if (key == "es_best_bias") return ParseHexFloat(value, es.best_bias);
+  if (key == "es_best_bias_accumulator") {
+    return ParseHexFloat(value, es.best_bias_accumulator) && es.best_bias_accumulator >= 0;
+  }
+  if (key == "es_best_validation") return ParseMetrics(value, es.best_validation);
+  if (key == "es_best_test") return ParseMetrics(value, es.best_test);
+  return false;
+}
+
+// The early-stopping fields against the checkpoint's step and examples; empty when they fit.
+std::string EarlyStoppingBoundsError(const EarlyStoppingState& es, int64_t step,
+                                     int64_t examples_seen) {
+  const auto in = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
+  if (!in(es.evaluations, 0, step + 1)) {
+    return absl::StrCat("es_evaluations ", es.evaluations, " for step ", step);
+  }
+  if (!in(es.without_improvement, 0, es.evaluations)) {
+    return absl::StrCat("es_without_improvement ", es.without_improvement, " of ",
+                        es.evaluations, " evaluations");
+  }
+  if (!in(es.best_step, 0, step)) return absl::StrCat("es_best_step ", es.best_step);
+  if (!in(es.last_evaluation_step, 0, std::max(step, es.finished_at_step))) {
+    return absl::StrCat("es_last_evaluation_step ", es.last_evaluation_step);
+  }
+  if (!in(es.best_examples, 0, examples_seen)) {
+    return absl::StrCat("es_best_examples ", es.best_examples);
+  }
+  if (!in(es.best_epoch, 0, es.best_examples)) {
+    return absl::StrCat("es_best_epoch ", es.best_epoch);
+  }
+  if (es.finished_at_step != 0 && !in(es.finished_at_step, step, int64_t{1} << 62)) {
+    return absl::StrCat("es_finished_at_step ", es.finished_at_step);
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string BestCheckpointRoot(const std::string& root) { return root + "/best"; }
+
+std::string BestCheckpointPath(const std::string& root, int64_t step) {
+  return absl::StrCat(BestCheckpointRoot(root), "/ckpt-", step);
+}
 
 std::string HostStatePath(const std::string& root, int64_t step) {
   return absl::StrCat(root, "/host-", step, ".txt");
@@ -75,7 +198,11 @@ absl::Status SaveHostState(const HostState& state, const std::string& path) {
                                   "tsv_columns ", state.tsv_columns, "\n",
                                   "seed ", state.seed, "\n",
                                   "synthetic_fields ", state.synthetic_fields, "\n",
-                                  "synthetic_cardinality ", state.synthetic_cardinality, "\n");
+                                  "synthetic_cardinality ", state.synthetic_cardinality, "\n",
+                                  absl::StrFormat("interval_loss %a\n", state.interval_loss),
+                                  "interval_examples ", state.interval_examples, "\n",
+                                  absl::StrFormat("last_train_loss %a\n", state.last_train_loss));
+  if (state.early_stopping.has_value()) text += EarlyStoppingLines(*state.early_stopping);
   text += ChecksumLine(text);
   const std::string temporary = absl::StrCat(path, ".tmp-", ::getpid());
   ::unlink(temporary.c_str());
@@ -154,6 +281,17 @@ absl::StatusOr<HostState> LoadHostState(const std::string& path, const HostState
       ok = absl::SimpleAtoi(value, &state.synthetic_cardinality) &&
            state.synthetic_cardinality >= 0 &&
            state.synthetic_cardinality <= kMaxSyntheticCardinality;
+    } else if (key == "interval_loss") {
+      ok = ParseDouble(value, state.interval_loss, true) && state.interval_loss >= 0;
+    } else if (key == "last_train_loss") {
+      ok = ParseDouble(value, state.last_train_loss, false) && !std::isinf(state.last_train_loss);
+    } else if (key == "interval_examples") {
+      ok = absl::SimpleAtoi(value, &state.interval_examples) && state.interval_examples >= 0;
+    } else if (key.rfind("es_", 0) == 0 &&
+               std::find(std::begin(kEarlyStoppingKeys), std::end(kEarlyStoppingKeys), key) !=
+                   std::end(kEarlyStoppingKeys)) {
+      if (!state.early_stopping.has_value()) state.early_stopping.emplace();
+      ok = ParseEarlyStoppingField(key, value, *state.early_stopping);
     } else {
       return corrupt(absl::StrCat("line ", line_number, ": unknown key '", key.substr(0, 64),
                                   "'"));
@@ -177,6 +315,20 @@ absl::StatusOr<HostState> LoadHostState(const std::string& path, const HostState
     return corrupt(absl::StrCat("has examples_seen ", state.examples_seen, ", not in [", least,
                                 ", ", most, "] for step ", limits.step,
                                 " with batches of at most ", limits.max_batch_size));
+  }
+  if (state.interval_examples > state.examples_seen) {
+    return corrupt(absl::StrCat("has interval_examples ", state.interval_examples, " of ",
+                                state.examples_seen, " examples seen"));
+  }
+  if (state.early_stopping.has_value()) {
+    for (const char* required : kEarlyStoppingKeys) {
+      if (!seen.contains(required)) {
+        return corrupt(absl::StrCat("has early-stopping fields but no ", required));
+      }
+    }
+    const std::string bad =
+        EarlyStoppingBoundsError(*state.early_stopping, state.step, state.examples_seen);
+    if (!bad.empty()) return corrupt(absl::StrCat("has ", bad, " (out of bounds)"));
   }
   return state;
 }

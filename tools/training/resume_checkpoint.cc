@@ -22,24 +22,6 @@ namespace embrt {
 namespace training {
 namespace {
 
-// Steps of the entries named ckpt-<step> under `root`, newest first.
-std::vector<int64_t> CheckpointSteps(const std::string& root) {
-  std::vector<int64_t> steps;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    // filename() returns a temporary path: keep the string alive while `name` views it.
-    const std::string file_name = entry.path().filename().native();
-    absl::string_view name = file_name;
-    int64_t step = 0;
-    if (absl::ConsumePrefix(&name, "ckpt-") && absl::SimpleAtoi(name, &step) && step >= 0 &&
-        absl::StrCat("ckpt-", step) == file_name) {
-      steps.push_back(step);
-    }
-  }
-  std::sort(steps.rbegin(), steps.rend());
-  return steps;
-}
-
 std::string Names(const std::vector<int64_t>& steps) {
   std::vector<std::string> names;
   for (size_t i = 0; i < steps.size() && i < 5; ++i) names.push_back(absl::StrCat("ckpt-", steps[i]));
@@ -62,6 +44,23 @@ absl::Status VerifyForResume(const std::string& root, int64_t step) {
 }
 
 }  // namespace
+
+std::vector<int64_t> CheckpointSteps(const std::string& root) {
+  std::vector<int64_t> steps;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+    // filename() returns a temporary path: keep the string alive while `name` views it.
+    const std::string file_name = entry.path().filename().native();
+    absl::string_view name = file_name;
+    int64_t step = 0;
+    if (absl::ConsumePrefix(&name, "ckpt-") && absl::SimpleAtoi(name, &step) && step >= 0 &&
+        absl::StrCat("ckpt-", step) == file_name) {
+      steps.push_back(step);
+    }
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  return steps;
+}
 
 absl::StatusOr<std::string> ChooseStartCheckpoint(const std::string& checkpoint_dir, bool resume) {
   if (checkpoint_dir.empty()) return std::string();

@@ -16,7 +16,9 @@
 #ifndef EMBRT_TOOLS_TRAINING_RESUME_CHECKPOINT_H_
 #define EMBRT_TOOLS_TRAINING_RESUME_CHECKPOINT_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -26,6 +28,9 @@ namespace training {
 // The checkpoint directory to restore, or "" to start from step 0. FAILED_PRECONDITION
 // naming the directory and the checkpoints found when neither is safe.
 absl::StatusOr<std::string> ChooseStartCheckpoint(const std::string& checkpoint_dir, bool resume);
+
+// Steps of the entries named ckpt-<step> under `root`, newest first (none when it is missing).
+std::vector<int64_t> CheckpointSteps(const std::string& root);
 
 }  // namespace training
 }  // namespace embrt
