@@ -234,7 +234,8 @@ TEST(EarlyStoppingResumeTest, InterruptedAtAnyCheckpointEndsLikeTheStraightRun) 
 TEST(EarlyStoppingResumeTest, ResumingTheFinalCheckpointTrainsNothingAndReportsTheSame) {
   const std::string dir = MakeFastTempDir();
   TrainOptions options = Options(WriteData(dir, 300), dir + "/run");
-  options.checkpoint_every = 0;  // only the final (kept) checkpoint
+  // Checkpoints newer than the kept step stay beside it; resuming never reaches them.
+  options.checkpoint_every = 10;
   absl::StatusOr<TrainReport> first = Train(options);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(first->early_stopping->stopped_early);
@@ -243,6 +244,7 @@ TEST(EarlyStoppingResumeTest, ResumingTheFinalCheckpointTrainsNothingAndReportsT
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(Comparable(*again), Comparable(*first));
   EXPECT_EQ(again->first_step, first->steps);
+  EXPECT_GT(first->trained_steps, first->steps + 10);  // newer checkpoints were written
 }
 
 TEST(EarlyStoppingResumeTest, MissingKeptParametersOrAnotherMetricIsAnError) {

@@ -43,6 +43,17 @@ absl::Status VerifyForResume(const std::string& root, int64_t step) {
   return LoadHostState(HostStatePath(root, step), limits).status();
 }
 
+// Whether the checkpoint is the final one of an early-stopped run (its kept best step, with
+// newer ones beside it): resuming it trains nothing, so the newer ones are never reached.
+bool IsFinalKeptCheckpoint(const std::string& root, const CheckpointReader& reader) {
+  HostStateLimits limits;
+  limits.step = reader.step();
+  limits.max_batch_size = reader.manifest().config().per_replica_batch_size();
+  absl::StatusOr<HostState> state = LoadHostState(HostStatePath(root, reader.step()), limits);
+  return state.ok() && state->early_stopping.has_value() &&
+         state->early_stopping->finished_at_step > 0;
+}
+
 }  // namespace
 
 std::vector<int64_t> CheckpointSteps(const std::string& root) {
@@ -82,7 +93,8 @@ absl::StatusOr<std::string> ChooseStartCheckpoint(const std::string& checkpoint_
     EMBRT_ASSIGN_OR_RETURN(std::string latest, ResolveCheckpointPath(root));
     EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
                            CheckpointReader::Open(latest, CheckpointReader::Options{false}));
-    if (!steps.empty() && steps.front() > reader->step()) {
+    if (!steps.empty() && steps.front() > reader->step() &&
+        !IsFinalKeptCheckpoint(root, *reader)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "--resume: ", latest_path, " names ", latest, " (step ", reader->step(), ") but ", root,
           " also holds the newer ckpt-", steps.front(),
