@@ -4,6 +4,7 @@
 // behind), checkpoints with resume, eval and inspect, determinism run to run (cpu and mock),
 // and the plugins and conformance subcommands.
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -207,6 +208,8 @@ TEST(EmbrtCommandTest, BadEvalFileFailsBeforeTrainingAndLeavesNoCheckpoint) {
   std::string garbage;
   for (int i = 0; i < 150; ++i) garbage += "not a rating line\n";
   const std::string wrong = testing_tools::WriteFile(dir, "u.wrong", garbage);
+  const std::string fifo = dir + "/u.fifo";  // would block a reader that waited for a writer
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
   struct Case {
     std::string eval;
     std::string message;
@@ -216,6 +219,8 @@ TEST(EmbrtCommandTest, BadEvalFileFailsBeforeTrainingAndLeavesNoCheckpoint) {
              "eval data file '" + binary + "' is binary, not text (a NUL byte at offset 4)"},
         Case{empty, "--eval_data '" + empty + "' holds no example"},
         Case{dir + "/missing", "cannot open MovieLens data file '" + dir + "/missing'"},
+        Case{fifo, "eval data file: " + fifo + " is a FIFO, not a regular file"},
+        Case{dir, "eval data file: " + dir + " is a directory, not a regular file"},
         Case{wrong,
              "'" + wrong +
                  "' does not look like MovieLens data: the first 100 lines are all malformed"}}) {
