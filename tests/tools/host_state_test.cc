@@ -228,6 +228,29 @@ TEST(HostStateTest, EarlyStoppingFieldsComeAllOrNoneAndAreBounded) {
   }
 }
 
+TEST(HostStateTest, CurveRoundTripsExactlyAndIsBounded) {
+  const std::string dir = testing_tools::MakeTempDir();
+  LearningCurve curve;
+  curve.train = {{160, 1.0 / 3}, {320, 0.25}};
+  curve.eval = {{320, 0.9}};
+  curve.validation = {{320, 0.1 / 7}};
+  ASSERT_TRUE(SaveCurve(curve, CurvePath(dir, 20)).ok());
+  absl::StatusOr<LearningCurve> loaded = LoadCurve(CurvePath(dir, 20), 320);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->train.size(), 2u);
+  EXPECT_EQ(loaded->train[0].loss, 1.0 / 3);
+  EXPECT_EQ(loaded->eval[0].examples, 320);
+  EXPECT_EQ(loaded->validation[0].loss, 0.1 / 7);
+  // A point beyond the examples the checkpoint has seen, or not finite: DATA_LOSS.
+  EXPECT_EQ(LoadCurve(CurvePath(dir, 20), 319).status().code(), absl::StatusCode::kDataLoss);
+  testing_tools::WriteFile(dir, "curve-20.txt", Checksummed("train 0x1p+4 inf\n"));
+  EXPECT_THAT(std::string(LoadCurve(CurvePath(dir, 20), 320).status().message()),
+              HasSubstr("line 1: not a point"));
+  testing_tools::WriteFile(dir, "curve-20.txt", "train 0x1p+4 0x1p-1\n");
+  EXPECT_EQ(LoadCurve(CurvePath(dir, 20), 320).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(LoadCurve(CurvePath(dir, 21), 320).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(HostStateTest, FifoIsRefusedAtOnce) {
   const std::string dir = testing_tools::MakeTempDir();
   ASSERT_EQ(mkfifo(HostStatePath(dir, 40).c_str(), 0644), 0);

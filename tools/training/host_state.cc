@@ -8,10 +8,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -162,6 +163,49 @@ std::string EarlyStoppingBoundsError(const EarlyStoppingState& es, int64_t step,
   return "";
 }
 
+// `body` and its checksum line, durably to `path` (temporary file, fsync, rename).
+absl::Status WriteChecksummedDurably(std::string body, const std::string& path) {
+  body += ChecksumLine(body);
+  const std::string temporary = absl::StrCat(path, ".tmp-", ::getpid());
+  ::unlink(temporary.c_str());
+  absl::Status written = internal::WriteNewFileDurably(temporary, body);
+  if (written.ok() && std::rename(temporary.c_str(), path.c_str()) != 0) {
+    written = internal::ErrnoStatus(errno, absl::StrCat("rename ", temporary, " to ", path));
+  }
+  if (!written.ok()) ::unlink(temporary.c_str());
+  return written;
+}
+
+// The lines before the checksum line of a file written by WriteChecksummedDurably, read with
+// at most `max_bytes`; errors name `what` and the path.
+absl::StatusOr<std::string> ReadChecksummed(const std::string& path, int64_t max_bytes,
+                                            absl::string_view what) {
+  absl::StatusOr<std::string> contents =
+      internal::ReadSmallFile(path, max_bytes, internal::Symlinks::kRefuse);
+  if (!contents.ok()) {
+    if (absl::IsNotFound(contents.status())) {
+      return absl::NotFoundError(absl::StrCat("cannot open ", what, " '", path, "'"));
+    }
+    return absl::Status(contents.status().code(),
+                        absl::StrCat(what, ": ", contents.status().message()));
+  }
+  // The checksum line is the last line and covers every byte before it.
+  std::string& bytes = *contents;
+  const size_t last_line = bytes.rfind('\n', bytes.size() >= 2 ? bytes.size() - 2 : 0);
+  const size_t checksum_at = last_line == std::string::npos ? 0 : last_line + 1;
+  const absl::string_view body(bytes.data(), checksum_at);
+  if (bytes.compare(checksum_at, std::string::npos, ChecksumLine(body)) != 0) {
+    return absl::DataLossError(absl::StrCat(
+        what, " '", path, "' ",
+        absl::string_view(bytes).substr(checksum_at).substr(0, sizeof(kChecksumKey) - 1) ==
+                kChecksumKey
+            ? "is corrupt (XXH3-64 checksum mismatch)"
+            : "has no checksum line (torn, edited or written by an older embrt)"));
+  }
+  bytes.resize(checksum_at);
+  return std::move(bytes);
+}
+
 }  // namespace
 
 std::string BestCheckpointRoot(const std::string& root) { return root + "/best"; }
@@ -203,46 +247,15 @@ absl::Status SaveHostState(const HostState& state, const std::string& path) {
                                   "interval_examples ", state.interval_examples, "\n",
                                   absl::StrFormat("last_train_loss %a\n", state.last_train_loss));
   if (state.early_stopping.has_value()) text += EarlyStoppingLines(*state.early_stopping);
-  text += ChecksumLine(text);
-  const std::string temporary = absl::StrCat(path, ".tmp-", ::getpid());
-  ::unlink(temporary.c_str());
-  absl::Status written = internal::WriteNewFileDurably(temporary, text);
-  if (written.ok() && std::rename(temporary.c_str(), path.c_str()) != 0) {
-    written = internal::ErrnoStatus(errno, absl::StrCat("rename ", temporary, " to ", path));
-  }
-  if (!written.ok()) {
-    ::unlink(temporary.c_str());
-    return written;
-  }
-  return absl::OkStatus();
+  return WriteChecksummedDurably(text, path);
 }
 
 absl::StatusOr<HostState> LoadHostState(const std::string& path, const HostStateLimits& limits) {
-  absl::StatusOr<std::string> contents =
-      internal::ReadSmallFile(path, kMaxHostStateBytes, internal::Symlinks::kRefuse);
-  if (!contents.ok()) {
-    if (absl::IsNotFound(contents.status())) {
-      return absl::NotFoundError(absl::StrCat("cannot open host state '", path, "'"));
-    }
-    return absl::Status(contents.status().code(),
-                        absl::StrCat("host state: ", contents.status().message()));
-  }
+  EMBRT_ASSIGN_OR_RETURN(const std::string body,
+                         ReadChecksummed(path, kMaxHostStateBytes, "host state"));
   auto corrupt = [&path](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("host state '", path, "' ", why));
   };
-  // The checksum line is the last line and covers every byte before it.
-  const std::string& bytes = *contents;
-  const size_t last_line = bytes.rfind('\n', bytes.size() >= 2 ? bytes.size() - 2 : 0);
-  const size_t checksum_at = last_line == std::string::npos ? 0 : last_line + 1;
-  const absl::string_view body(bytes.data(), checksum_at);
-  if (bytes.compare(checksum_at, std::string::npos, ChecksumLine(body)) != 0) {
-    return corrupt(absl::StrCat(
-        absl::string_view(bytes).substr(checksum_at).substr(0, sizeof(kChecksumKey) - 1) ==
-                kChecksumKey
-            ? "is corrupt (XXH3-64 checksum mismatch)"
-            : "has no checksum line (torn, edited or written by an older embrt)"));
-  }
-
   HostState state;
   absl::flat_hash_set<std::string> seen;
   int line_number = 0;
@@ -331,6 +344,50 @@ absl::StatusOr<HostState> LoadHostState(const std::string& path, const HostState
     if (!bad.empty()) return corrupt(absl::StrCat("has ", bad, " (out of bounds)"));
   }
   return state;
+}
+
+std::string CurvePath(const std::string& root, int64_t step) {
+  return absl::StrCat(root, "/curve-", step, ".txt");
+}
+
+absl::Status SaveCurve(const LearningCurve& curve, const std::string& path) {
+  std::string text;
+  for (const auto& [key, points] : {std::pair{"train", &curve.train},
+                                    std::pair{"eval", &curve.eval},
+                                    std::pair{"validation", &curve.validation}}) {
+    for (const CurvePoint& p : *points) {
+      absl::StrAppendFormat(&text, "%s %a %a\n", key, p.examples, p.loss);
+    }
+  }
+  return WriteChecksummedDurably(std::move(text), path);
+}
+
+absl::StatusOr<LearningCurve> LoadCurve(const std::string& path, int64_t examples_seen) {
+  EMBRT_ASSIGN_OR_RETURN(const std::string body,
+                         ReadChecksummed(path, kMaxCurveBytes, "learning curve"));
+  LearningCurve curve;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(body, '\n', absl::SkipEmpty())) {
+    ++line_number;
+    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
+    CurvePoint point;
+    std::vector<CurvePoint>* series = nullptr;
+    if (parts.size() == 3) {
+      series = parts[0] == "train"        ? &curve.train
+               : parts[0] == "eval"       ? &curve.eval
+               : parts[0] == "validation" ? &curve.validation
+                                          : nullptr;
+    }
+    if (series == nullptr || !ParseDouble(parts[1], point.examples, true) ||
+        !ParseDouble(parts[2], point.loss, true) || point.examples < 0 ||
+        point.examples > static_cast<double>(examples_seen)) {
+      return absl::DataLossError(absl::StrCat("learning curve '", path, "' line ", line_number,
+                                              ": not a point of ", examples_seen,
+                                              " examples seen: '", line.substr(0, 100), "'"));
+    }
+    series->push_back(point);
+  }
+  return curve;
 }
 
 }  // namespace training

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tools/training/learning_curve_svg.h"
 
 namespace embrt {
 namespace training {
@@ -90,6 +91,7 @@ struct HostStateLimits {
 
 // Bounds on the fields (beyond those that depend on the checkpoint).
 inline constexpr int64_t kMaxHostStateBytes = 64 << 10;
+inline constexpr int64_t kMaxCurveBytes = int64_t{256} << 20;
 inline constexpr int kMaxSyntheticFields = 26;
 inline constexpr int64_t kMaxSyntheticCardinality = int64_t{1} << 40;
 
@@ -114,6 +116,16 @@ absl::Status SaveHostState(const HostState& state, const std::string& path);
 // early-stopping fields come all or none; their steps, examples and counts are bounded by the
 // checkpoint's (best_step <= step, evaluations <= step + 1, ...).
 absl::StatusOr<HostState> LoadHostState(const std::string& path, const HostStateLimits& limits);
+
+// The learning curve so far (train, test and validation points), saved beside the host state
+// as root/curve-<step>.txt ("train|eval|validation <examples> <value>" lines, %a, and the
+// same checksum line), so that a resumed run plots and reports the whole run.
+std::string CurvePath(const std::string& root, int64_t step);
+absl::Status SaveCurve(const LearningCurve& curve, const std::string& path);
+// NOT_FOUND when missing (checkpoints of older embrt); DATA_LOSS naming the path and line when
+// the checksum does not match or a point does not parse, is not finite or lies beyond
+// `examples_seen`. Only the three series are filled.
+absl::StatusOr<LearningCurve> LoadCurve(const std::string& path, int64_t examples_seen);
 
 }  // namespace training
 }  // namespace embrt

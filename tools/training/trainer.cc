@@ -305,18 +305,20 @@ absl::StatusOr<Metric> ParseMetric(const std::string& name, Loss loss) {
       " loss (", clicks ? "log_loss, auc" : "rmse, mae", " or loss)"));
 }
 
-// Host state files whose checkpoint was pruned (keep_last) go too.
+// Host state and curve files whose checkpoint was pruned (keep_last) go too.
 void RemoveOrphanHostStates(const std::string& root) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("host-", 0) != 0 || name.size() < 10 ||
-        name.compare(name.size() - 4, 4, ".txt") != 0) {
-      continue;
-    }
-    const std::string step = name.substr(5, name.size() - 9);
-    if (!std::filesystem::exists(std::filesystem::path(root) / ("ckpt-" + step), error)) {
-      std::filesystem::remove(entry.path(), error);
+    for (const std::string prefix : {"host-", "curve-"}) {
+      if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 5 ||
+          name.compare(name.size() - 4, 4, ".txt") != 0) {
+        continue;
+      }
+      const std::string step = name.substr(prefix.size(), name.size() - prefix.size() - 4);
+      if (!std::filesystem::exists(std::filesystem::path(root) / ("ckpt-" + step), error)) {
+        std::filesystem::remove(entry.path(), error);
+      }
     }
   }
 }
@@ -558,6 +560,22 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     }
     report.first_step = step;
     if (finished_at_step > 0) report.eval = best_test;
+    // The curve so far (none from an older embrt: the plot starts here).
+    // (A final checkpoint's curve goes on to the end of training, past its kept step.)
+    int64_t curve_examples = examples_seen;
+    if (finished_at_step > 0 &&
+        __builtin_mul_overflow(finished_at_step, int64_t{batch_size}, &curve_examples)) {
+      curve_examples = std::numeric_limits<int64_t>::max();
+    }
+    absl::StatusOr<LearningCurve> curve =
+        LoadCurve(CurvePath(options.checkpoint_dir, step), curve_examples);
+    if (curve.ok()) {
+      report.curve.train = std::move(curve->train);
+      report.curve.eval = std::move(curve->eval);
+      report.curve.validation = std::move(curve->validation);
+    } else if (!absl::IsNotFound(curve.status())) {
+      return curve.status();
+    }
   }
 
   report.format = DataFormatName(format);
@@ -655,6 +673,9 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
           "cannot create --checkpoint_dir '", root, "': ", error.message()));
     }
     if (model.host_id == 0) {  // the host state is the same on every host
+      if (root == options.checkpoint_dir) {  // the run's curve, for a --resume
+        EMBRT_RETURN_IF_ERROR(SaveCurve(report.curve, CurvePath(root, step)));
+      }
       EMBRT_RETURN_IF_ERROR(
           SaveHostState(current_host_state(finished_at), HostStatePath(root, step)));
     }
@@ -850,6 +871,8 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     last_train_loss = interval_loss / interval_examples;
     report.curve.train.push_back(
         {static_cast<double>(examples_seen), curve_value(last_train_loss)});
+    interval_loss = 0;
+    interval_examples = 0;
   }
   if (last_eval_step != step && finished_at_step == 0) EMBRT_RETURN_IF_ERROR(evaluate());
   report.trained_steps = finished_at_step > 0 ? finished_at_step : step;
