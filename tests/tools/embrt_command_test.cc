@@ -310,6 +310,12 @@ TEST(EmbrtCommandTest, EarlyStoppingKeepsTheBestAndReportsIt) {
                        "/eval.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(Member(ReadAll(dir + "/eval.json"), "eval"), Member(json, "eval"));
+  // The kept parameters were also written when found, under best/ (beyond the retention).
+  EXPECT_EQ(ReadAll(dir + "/ckpt/best/latest"), "ckpt-" + best_step + "\n");
+  run = Embrt(dir, "eval " + dir + "/ckpt/best --eval_data=" + test + " --output_json=" + dir +
+                       "/best.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Member(ReadAll(dir + "/best.json"), "eval"), Member(json, "eval"));
   // The split is the training file's, seeded: a second run is identical.
   run = Embrt(dir, base + "2 --output_json=" + dir + "/b.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
