@@ -386,10 +386,13 @@ TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
   const std::string resumed = ReadAll(dir + "/resumed.json");
   EXPECT_THAT(resumed, HasSubstr("\"first_step\": 40,"));
   EXPECT_THAT(resumed, HasSubstr("\"steps\": 60,"));
-  // Stopping and resuming changes nothing: same tables, bias, data position.
+  // Stopping and resuming changes nothing: same tables, bias, data position, and the curve
+  // of the whole run (saved beside each checkpoint).
   const std::string straight = ReadAll(dir + "/straight.json");
   EXPECT_EQ(Member(resumed, "eval"), Member(straight, "eval"));
   EXPECT_EQ(Member(resumed, "bias"), Member(straight, "bias"));
+  EXPECT_EQ(Member(resumed, "curve"), Member(straight, "curve"));
+  EXPECT_EQ(Member(resumed, "train_loss"), Member(straight, "train_loss"));
   EXPECT_TRUE(std::filesystem::exists(ckpt + "/ckpt-60"));
 }
 
