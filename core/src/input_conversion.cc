@@ -62,6 +62,21 @@ inline absl::Status CheckId(const FeatureLayout& layout, int64_t id, int64_t row
       " (vocabulary_size ", layout.table->vocabulary_size, ")"));
 }
 
+// True when every id is in [0, vocabulary_size): one branch-free pass that only reads.
+bool AllIdsInRange(const FeatureLayout& layout, absl::Span<const int64_t> ids) {
+  const uint64_t vocabulary = static_cast<uint64_t>(layout.table->vocabulary_size);
+  bool in_range = true;
+  for (const int64_t id : ids) in_range &= static_cast<uint64_t>(id) < vocabulary;
+  return in_range;
+}
+
+// The views onto `out`'s own vectors (after a conversion that copied).
+void ViewOwned(CsrFeature* out) {
+  out->id_view = out->ids;
+  out->weight_view = out->weights;
+  out->borrowed = false;
+}
+
 absl::Status CheckWeights(const FeatureLayout& layout, const FeatureInput& input,
                           const std::optional<FeatureWeights>& weights) {
   if (!weights.has_value()) return absl::OkStatus();
@@ -146,13 +161,19 @@ absl::Status ConvertDense(const FeatureLayout& layout, const FeatureInput& input
   }
   if (rows != layout.input_rows) return RowCountMismatch(layout, rows);
   EMBRT_RETURN_IF_ERROR(CheckIdCount(layout, input.values.size()));
-  for (int64_t i = 0; i < count; ++i) {
-    EMBRT_RETURN_IF_ERROR(CheckId(layout, input.values[i], i, 0));
+  if (!AllIdsInRange(layout, input.values)) {
+    for (int64_t i = 0; i < count; ++i) {
+      EMBRT_RETURN_IF_ERROR(CheckId(layout, input.values[i], i, 0));
+    }
   }
-  out->ids.assign(input.values.begin(), input.values.end());
+  // Already the ABI's form: the plugin reads the caller's ids.
+  out->id_view = input.values;
+  out->weight_view = {};
+  out->borrowed = true;
+  out->ids.clear();
+  out->weights.clear();
   out->row_splits.resize(rows + 1);
   for (int64_t r = 0; r <= rows; ++r) out->row_splits[r] = static_cast<int32_t>(r);
-  out->weights.clear();
   out->positions.clear();
   return absl::OkStatus();
 }
@@ -263,6 +284,7 @@ absl::Status ConvertSparse(const FeatureLayout& layout, const FeatureInput& inpu
   out->ids.resize(kept);
   if (weighted) out->weights.resize(kept);
   out->positions.resize(holes ? kept : 0);
+  ViewOwned(out);
   return absl::OkStatus();
 }
 
@@ -298,30 +320,29 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   EMBRT_RETURN_IF_ERROR(CheckIdCount(layout, count));
   const int64_t max_length = layout.feature->max_sequence_length;
   const bool weighted = weights.has_value();
-  out->ids.resize(count);
-  out->weights.resize(weighted ? count : 0);
   out->row_splits.resize(rows + 1);
   out->row_splits[0] = 0;
-  // No row to truncate: one branch-free pass copies and checks every id; the per-id loop below
-  // runs only to truncate sequence rows or to name a bad id.
+  out->positions.clear();  // a ragged row has no holes
+  // No row to truncate and every id in range: already the ABI's form but for the splits' width,
+  // so the plugin reads the caller's ids and weights. The per-id loop below runs only to
+  // truncate sequence rows or to name a bad id.
   bool truncates = false;
   for (int64_t r = 0; r < rows && max_length > 0; ++r) {
     truncates |= splits[r + 1] - splits[r] > max_length;
   }
-  if (!truncates) {
-    const uint64_t vocabulary = static_cast<uint64_t>(layout.table->vocabulary_size);
-    bool in_range = true;
-    for (size_t k = 0; k < count; ++k) {
-      const int64_t id = input.values[k];
-      in_range &= static_cast<uint64_t>(id) < vocabulary;
-      out->ids[k] = id;
+  if (!truncates && AllIdsInRange(layout, input.values)) {
+    for (int64_t r = 0; r < rows; ++r) {
+      out->row_splits[r + 1] = static_cast<int32_t>(splits[r + 1]);
     }
-    if (in_range) {
-      for (int64_t r = 0; r < rows; ++r) out->row_splits[r + 1] = static_cast<int32_t>(splits[r + 1]);
-      if (weighted) std::copy(weights->values.begin(), weights->values.begin() + count, out->weights.begin());
-      return absl::OkStatus();
-    }
+    out->id_view = input.values;
+    out->weight_view = weighted ? weights->values : absl::Span<const float>();
+    out->borrowed = true;
+    out->ids.clear();
+    out->weights.clear();
+    return absl::OkStatus();
   }
+  out->ids.resize(count);
+  out->weights.resize(weighted ? count : 0);
   size_t kept = 0;
   for (int64_t r = 0; r < rows; ++r) {
     int64_t length = splits[r + 1] - splits[r];
@@ -337,7 +358,7 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   }
   out->ids.resize(kept);
   if (weighted) out->weights.resize(kept);
-  out->positions.clear();  // a ragged row has no holes
+  ViewOwned(out);
   return absl::OkStatus();
 }
 
