@@ -22,7 +22,7 @@
 //   cpu_anchor_benchmark --quick    smoke test: small table, 2 rounds; also checks that embrt's
 //                                   and the anchor's activations agree (exits 1 if not)
 //   flags: --table_gib=G --rounds=N --steps=N --dims=16,64 --threads=1,2 --bags=20
-//          --ids=uniform,zipf --skip_tiny   (--dims= with no dims runs the tiny step only)
+//          --ids=uniform,zipf --skip_tiny --lookup_only (no training steps: for profiles)   (--dims= with no dims runs the tiny step only)
 
 #include <time.h>
 
@@ -68,6 +68,7 @@ struct Options {
   std::vector<int> bag_sizes = {1, 20};
   std::vector<std::string> distributions = {"uniform", "zipf"};
   bool tiny = true;
+  bool lookup_only = false;  // skip the training-step samples (for profiles of the lookup)
 };
 
 // "16,64" -> {16, 64}; "" -> {} (e.g. --dims= for the tiny step only).
@@ -120,6 +121,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       o->bag_sizes = ParseInts(v);
     } else if (const char* v = value("--ids=")) {
       o->distributions = ParseWords(v);
+    } else if (arg == "--lookup_only") {
+      o->lookup_only = true;
     } else if (arg == "--skip_tiny") {
       o->tiny = false;
     } else {
@@ -164,10 +167,11 @@ std::vector<Batch> MakeBatches(int count, int bags, int bag_size, const std::str
   static const embrt::bench::ZipfIds kZipf(1.05);
   std::mt19937_64 random(seed);
   std::vector<Batch> batches(count);
+  const bool zipf = distribution == "zipf";
   for (Batch& batch : batches) {
     for (int b = 0; b <= bags; ++b) batch.splits.push_back(int64_t{b} * bag_size);
     for (int64_t k = 0; k < int64_t{bags} * bag_size; ++k) {
-      batch.ids.push_back(distribution == "zipf"
+      batch.ids.push_back(zipf
                               ? kZipf.Draw(random, rows)
                               : std::uniform_int_distribution<int64_t>(0, rows - 1)(random));
     }
@@ -295,7 +299,7 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
       const double lookup = Seconds(t) / steps, cpu_lookup = (ProcessCpuSeconds() - c) / steps;
       t = Clock::now();
       c = ProcessCpuSeconds();
-      for (int s = 0; s < steps; ++s) {
+      for (int s = 0; s < steps && !o.lookup_only; ++s) {
         const Batch& batch = anchor_batches[anchor_next++ % pool];
         AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
                       anchor_out.data(), team);
@@ -320,7 +324,7 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
       t = Clock::now();
       c = ProcessCpuSeconds();
       double enq = 0;
-      for (int s = 0; s < steps; ++s) {
+      for (int s = 0; s < steps && !o.lookup_only; ++s) {
         enq += side.Step(embrt_batches[embrt_next++ % pool], /*training=*/true);
       }
       const double step = Seconds(t) / steps, cpu_step = (ProcessCpuSeconds() - c) / steps;

@@ -62,12 +62,27 @@ inline absl::Status CheckId(const FeatureLayout& layout, int64_t id, int64_t row
       " (vocabulary_size ", layout.table->vocabulary_size, ")"));
 }
 
-// True when every id is in [0, vocabulary_size): one branch-free pass that only reads.
+// Compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (as the cpu backend's
+// kernels, plugins/cpu/vector_ops.h; not under TSan, whose runtime is not up when the ifunc
+// resolvers run).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
+#define EMBRT_CORE_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EMBRT_CORE_MULTIVERSION
+#endif
+
+// True when every id is in [0, vocabulary): one branch-free, vectorized pass that only reads.
+EMBRT_CORE_MULTIVERSION
+bool IdsInRange(const int64_t* ids, size_t count, uint64_t vocabulary) {
+  uint64_t bad = 0;
+  for (size_t k = 0; k < count; ++k) bad |= static_cast<uint64_t>(ids[k]) >= vocabulary;
+  return bad == 0;
+}
+
 bool AllIdsInRange(const FeatureLayout& layout, absl::Span<const int64_t> ids) {
-  const uint64_t vocabulary = static_cast<uint64_t>(layout.table->vocabulary_size);
-  bool in_range = true;
-  for (const int64_t id : ids) in_range &= static_cast<uint64_t>(id) < vocabulary;
-  return in_range;
+  return IdsInRange(ids.data(), ids.size(),
+                    static_cast<uint64_t>(layout.table->vocabulary_size));
 }
 
 // The views onto `out`'s own vectors (after a conversion that copied).
