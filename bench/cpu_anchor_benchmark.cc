@@ -210,7 +210,11 @@ struct EmbrtSide {
   std::vector<std::optional<embrt::TensorView>> gradient_views;
 
   EmbrtSide(int64_t rows, int dim, int bags, int threads) {
-    auto created = embrt::Embedding::Create(MakeConfig(rows, dim, bags, threads));
+    // The batches outlive every step, so the backend may read an inference step's ids in
+    // place (EmbeddingOptions::inputs_outlive_step), as a user keeping their batches would.
+    embrt::EmbeddingOptions options;
+    options.inputs_outlive_step = true;
+    auto created = embrt::Embedding::Create(MakeConfig(rows, dim, bags, threads), options);
     Check(created.status(), "Embedding::Create");
     embedding = std::move(*created);
     Check(embedding->Build(), "Build");

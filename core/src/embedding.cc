@@ -680,8 +680,11 @@ absl::Status Embedding::Impl::PrepareEnqueue(
     input.num_positions = csr.positions.size();
   }
   // The core's own buffers stay unchanged until this replica's next Enqueue, so the plugin may
-  // read them in place until the step is complete; the caller's arrays only for this call.
-  replica.input_lifetime = borrowed ? EMBRT_INPUT_LIFETIME_CALL : EMBRT_INPUT_LIFETIME_STEP;
+  // read them in place until the step is complete; the caller's arrays only for this call,
+  // unless the caller promised more (EmbeddingOptions::inputs_outlive_step).
+  replica.input_lifetime = borrowed && !options_.inputs_outlive_step
+                               ? EMBRT_INPUT_LIFETIME_CALL
+                               : EMBRT_INPUT_LIFETIME_STEP;
   return EnsureTablesInitialized();
 }
 
