@@ -352,6 +352,14 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
                      Median(embrt_step),       Median(enqueue),         Median(cpu_anchor_lookup),
                      Median(cpu_embrt_lookup), Median(cpu_anchor_step), Median(cpu_embrt_step)};
   totals->results[{dim, bag_size, distribution, threads}] = r;
+  if (o.lookup_only) {  // no training samples: the step columns stay empty
+    std::printf("%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9s %9s %7s | %6s | %6.2fx %7s\n", dim,
+                bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3,
+                r.embrt_lookup * 1e3, r.anchor_lookup / r.embrt_lookup, "-", "-", "-", "-",
+                r.cpu_anchor_lookup / r.cpu_embrt_lookup, "-");
+    std::fflush(stdout);
+    return;
+  }
   std::printf(
       "%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9.3f %9.3f %6.2fx | %5.1f%% | %6.2fx %6.2fx\n", dim,
       bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3, r.embrt_lookup * 1e3,
