@@ -9,8 +9,11 @@
 //
 // One table (sum combiner, Adagrad), 16,384 bags per step of 1 or 20 ids, uniform or Zipf(1.05)
 // ids, dims 16, 64, 128, 1 and 2 threads (embrt's option `threads` and the anchor's team). Every
-// case runs `rounds` rounds; a round times each of the four variants once on the next of four
-// batches, alternating which side goes first. Medians are printed with the ratio
+// case runs `rounds` rounds; a round times each of the four variants once, alternating which
+// side goes first. A sample is `steps` consecutive steps (8 for bags of 1, 2 for bags of 20,
+// --steps=N), each on a batch of its own: every side draws from its own pool of distinct
+// batches, used once each, so neither side finds the rows the other has just pulled into the
+// cache (with bags of 1 a whole batch fits in a large L3). Medians are printed with the ratio
 // embrt throughput / anchor throughput (> 1: embrt is faster). Then the fixed cost of a tiny
 // step (1 bag of 1 id) at each thread count.
 //
@@ -18,8 +21,8 @@
 //                                   accumulators, twice: embrt's and the anchor's), 15 rounds
 //   cpu_anchor_benchmark --quick    smoke test: small table, 2 rounds; also checks that embrt's
 //                                   and the anchor's activations agree (exits 1 if not)
-//   flags: --table_gib=G --rounds=N --dims=16,64 --threads=1,2 --bags=20 --ids=uniform,zipf
-//          --skip_tiny   (--dims= with no dims runs the tiny step only)
+//   flags: --table_gib=G --rounds=N --steps=N --dims=16,64 --threads=1,2 --bags=20
+//          --ids=uniform,zipf --skip_tiny --lookup_only (no training steps: for profiles)   (--dims= with no dims runs the tiny step only)
 
 #include <time.h>
 
@@ -51,7 +54,6 @@ using embrt::bench::AnchorForward;
 using embrt::bench::AnchorTable;
 using embrt::bench::AnchorTeam;
 
-constexpr int kBatches = 4;
 constexpr float kLearningRate = 0.01f;
 constexpr float kInitialAccumulator = 0.1f;
 
@@ -59,12 +61,14 @@ struct Options {
   bool quick = false;
   double table_gib = 2.0;
   int rounds = 15;
+  int steps = 0;  // steps per sample; 0: 8 for bags of 1, 2 otherwise
   int bags = 16384;
   std::vector<int> dims = {16, 64, 128};
   std::vector<int> threads = {1, 2};
   std::vector<int> bag_sizes = {1, 20};
   std::vector<std::string> distributions = {"uniform", "zipf"};
   bool tiny = true;
+  bool lookup_only = false;  // skip the training-step samples (for profiles of the lookup)
 };
 
 // "16,64" -> {16, 64}; "" -> {} (e.g. --dims= for the tiny step only).
@@ -107,6 +111,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       o->table_gib = std::atof(v);
     } else if (const char* v = value("--rounds=")) {
       o->rounds = std::max(1, std::atoi(v));
+    } else if (const char* v = value("--steps=")) {
+      o->steps = std::max(1, std::atoi(v));
     } else if (const char* v = value("--dims=")) {
       o->dims = ParseInts(v);
     } else if (const char* v = value("--threads=")) {
@@ -115,6 +121,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       o->bag_sizes = ParseInts(v);
     } else if (const char* v = value("--ids=")) {
       o->distributions = ParseWords(v);
+    } else if (arg == "--lookup_only") {
+      o->lookup_only = true;
     } else if (arg == "--skip_tiny") {
       o->tiny = false;
     } else {
@@ -153,15 +161,17 @@ struct Batch {
   std::vector<int64_t> ids;
 };
 
-std::vector<Batch> MakeBatches(int bags, int bag_size, const std::string& distribution,
+// `count` distinct batches (statistically alike, each drawn afresh).
+std::vector<Batch> MakeBatches(int count, int bags, int bag_size, const std::string& distribution,
                                int64_t rows, uint64_t seed) {
   static const embrt::bench::ZipfIds kZipf(1.05);
   std::mt19937_64 random(seed);
-  std::vector<Batch> batches(kBatches);
+  std::vector<Batch> batches(count);
+  const bool zipf = distribution == "zipf";
   for (Batch& batch : batches) {
     for (int b = 0; b <= bags; ++b) batch.splits.push_back(int64_t{b} * bag_size);
     for (int64_t k = 0; k < int64_t{bags} * bag_size; ++k) {
-      batch.ids.push_back(distribution == "zipf"
+      batch.ids.push_back(zipf
                               ? kZipf.Draw(random, rows)
                               : std::uniform_int_distribution<int64_t>(0, rows - 1)(random));
     }
@@ -200,7 +210,11 @@ struct EmbrtSide {
   std::vector<std::optional<embrt::TensorView>> gradient_views;
 
   EmbrtSide(int64_t rows, int dim, int bags, int threads) {
-    auto created = embrt::Embedding::Create(MakeConfig(rows, dim, bags, threads));
+    // The batches outlive every step, so the backend may read an inference step's ids in
+    // place (EmbeddingOptions::inputs_outlive_step), as a user keeping their batches would.
+    embrt::EmbeddingOptions options;
+    options.inputs_outlive_step = true;
+    auto created = embrt::Embedding::Create(MakeConfig(rows, dim, bags, threads), options);
     Check(created.status(), "Embedding::Create");
     embedding = std::move(*created);
     Check(embedding->Build(), "Build");
@@ -254,16 +268,23 @@ struct Totals {
 void RunCase(const Options& o, int dim, int threads, int bag_size, const std::string& distribution,
              bool check, AnchorTable& anchor_table, AnchorTeam& team, EmbrtSide& side,
              Totals* totals) {
-  const std::vector<Batch> batches =
-      MakeBatches(o.bags, bag_size, distribution, anchor_table.rows(), 1000 + bag_size);
+  const int steps = o.steps > 0 ? o.steps : (bag_size == 1 ? 8 : 2);
+  // Per side: (rounds + 1 warm-up) x (lookup + training) samples of `steps` batches each.
+  const int pool = 2 * steps * (o.rounds + 1);
+  const std::vector<Batch> anchor_batches =
+      MakeBatches(pool, o.bags, bag_size, distribution, anchor_table.rows(), 1000 + bag_size);
+  const std::vector<Batch> embrt_batches =
+      MakeBatches(pool, o.bags, bag_size, distribution, anchor_table.rows(), 2000 + bag_size);
+  size_t anchor_next = 0, embrt_next = 0;  // each side's rotation through its own pool
   std::vector<float> anchor_out(static_cast<size_t>(o.bags) * dim);
   AnchorBackwardScratch scratch;
   std::vector<double> anchor_lookup, embrt_lookup, anchor_step, embrt_step, enqueue;
   std::vector<double> cpu_anchor_lookup, cpu_embrt_lookup, cpu_anchor_step, cpu_embrt_step;
   if (check) {
-    AnchorForward(anchor_table, batches[0].splits.data(), batches[0].ids.data(), o.bags,
+    const Batch& batch = anchor_batches[0];
+    AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
                   anchor_out.data(), team);
-    side.Step(batches[0], /*training=*/false);
+    side.Step(batch, /*training=*/false);
     if (!std::equal(anchor_out.begin(), anchor_out.end(), side.activations.values.begin())) {
       std::fprintf(stderr, "MISMATCH: embrt and anchor activations differ (dim %d, bag %d, %s)\n",
                    dim, bag_size, distribution.c_str());
@@ -271,20 +292,25 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
     }
   }
   for (int round = -1; round < o.rounds; ++round) {  // round -1 warms up
-    const Batch& batch = batches[(round + kBatches) % kBatches];
     auto time_anchor = [&] {
       Clock::time_point t = Clock::now();
       double c = ProcessCpuSeconds();
-      AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags, anchor_out.data(),
-                    team);
-      const double lookup = Seconds(t), cpu_lookup = ProcessCpuSeconds() - c;
+      for (int s = 0; s < steps; ++s) {
+        const Batch& batch = anchor_batches[anchor_next++ % pool];
+        AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
+                      anchor_out.data(), team);
+      }
+      const double lookup = Seconds(t) / steps, cpu_lookup = (ProcessCpuSeconds() - c) / steps;
       t = Clock::now();
       c = ProcessCpuSeconds();
-      AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags, anchor_out.data(),
-                    team);
-      AnchorBackward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
-                     side.gradients.values.data(), kLearningRate, team, &scratch);
-      const double step = Seconds(t), cpu_step = ProcessCpuSeconds() - c;
+      for (int s = 0; s < steps && !o.lookup_only; ++s) {
+        const Batch& batch = anchor_batches[anchor_next++ % pool];
+        AnchorForward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
+                      anchor_out.data(), team);
+        AnchorBackward(anchor_table, batch.splits.data(), batch.ids.data(), o.bags,
+                       side.gradients.values.data(), kLearningRate, team, &scratch);
+      }
+      const double step = Seconds(t) / steps, cpu_step = (ProcessCpuSeconds() - c) / steps;
       if (round >= 0) {
         anchor_lookup.push_back(lookup);
         anchor_step.push_back(step);
@@ -295,16 +321,21 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
     auto time_embrt = [&] {
       Clock::time_point t = Clock::now();
       double c = ProcessCpuSeconds();
-      side.Step(batch, /*training=*/false);
-      const double lookup = Seconds(t), cpu_lookup = ProcessCpuSeconds() - c;
+      for (int s = 0; s < steps; ++s) {
+        side.Step(embrt_batches[embrt_next++ % pool], /*training=*/false);
+      }
+      const double lookup = Seconds(t) / steps, cpu_lookup = (ProcessCpuSeconds() - c) / steps;
       t = Clock::now();
       c = ProcessCpuSeconds();
-      const double enq = side.Step(batch, /*training=*/true);
-      const double step = Seconds(t), cpu_step = ProcessCpuSeconds() - c;
+      double enq = 0;
+      for (int s = 0; s < steps && !o.lookup_only; ++s) {
+        enq += side.Step(embrt_batches[embrt_next++ % pool], /*training=*/true);
+      }
+      const double step = Seconds(t) / steps, cpu_step = (ProcessCpuSeconds() - c) / steps;
       if (round >= 0) {
         embrt_lookup.push_back(lookup);
         embrt_step.push_back(step);
-        enqueue.push_back(enq / step);
+        enqueue.push_back(enq / steps / step);
         cpu_embrt_lookup.push_back(cpu_lookup);
         cpu_embrt_step.push_back(cpu_step);
       }
@@ -321,6 +352,14 @@ void RunCase(const Options& o, int dim, int threads, int bag_size, const std::st
                      Median(embrt_step),       Median(enqueue),         Median(cpu_anchor_lookup),
                      Median(cpu_embrt_lookup), Median(cpu_anchor_step), Median(cpu_embrt_step)};
   totals->results[{dim, bag_size, distribution, threads}] = r;
+  if (o.lookup_only) {  // no training samples: the step columns stay empty
+    std::printf("%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9s %9s %7s | %6s | %6.2fx %7s\n", dim,
+                bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3,
+                r.embrt_lookup * 1e3, r.anchor_lookup / r.embrt_lookup, "-", "-", "-", "-",
+                r.cpu_anchor_lookup / r.cpu_embrt_lookup, "-");
+    std::fflush(stdout);
+    return;
+  }
   std::printf(
       "%4d %4d %-8s %3d | %9.3f %9.3f %6.2fx | %9.3f %9.3f %6.2fx | %5.1f%% | %6.2fx %6.2fx\n", dim,
       bag_size, distribution.c_str(), threads, r.anchor_lookup * 1e3, r.embrt_lookup * 1e3,

@@ -230,6 +230,7 @@ class Embedding::Impl {
     std::vector<internal::CsrFeature> csr;
     std::vector<EMBRT_FeatureInput> inputs;
     std::vector<const EMBRT_FeatureInput*> input_pointers;
+    int32_t input_lifetime = EMBRT_INPUT_LIFETIME_CALL;  // of `inputs`, see PrepareEnqueue
     std::vector<float*> activation_pointers;
     std::vector<size_t> sizes;
     std::vector<const float*> gradient_pointers;
@@ -616,6 +617,7 @@ absl::Status Embedding::Impl::Enqueue(absl::Span<const FeatureInput> features,
   args.mode = training ? EMBRT_MODE_TRAINING : EMBRT_MODE_INFERENCE;
   args.inputs = replica.input_pointers.data();
   args.num_inputs = replica.input_pointers.size();
+  args.input_lifetime = replica.input_lifetime;
   EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Enqueue(&args), [&] {
     return absl::StrCat("Engine_Enqueue (replica ", replica_index, ")");
   }));
@@ -653,17 +655,19 @@ absl::Status Embedding::Impl::PrepareEnqueue(
   }
   // Convert every feature before anything reaches the plugin: a bad one enqueues nothing.
   static const std::optional<FeatureWeights> kNoWeights;
+  bool borrowed = false;  // some feature's ids or weights are the caller's arrays
   for (int f = 0; f < count; ++f) {
     EMBRT_RETURN_IF_ERROR(internal::ConvertFeatureInput(
         layouts_[f], features[f], weights.empty() ? kNoWeights : weights[f], &replica.csr[f]));
     const internal::CsrFeature& csr = replica.csr[f];
     EMBRT_FeatureInput& input = replica.inputs[f];
     input.struct_size = EMBRT_FeatureInput_STRUCT_SIZE;
-    input.ids = csr.ids.data();
-    input.num_ids = csr.ids.size();
+    input.ids = csr.id_view.data();
+    input.num_ids = csr.id_view.size();
     input.row_splits = csr.row_splits.data();
     input.num_row_splits = csr.row_splits.size();
-    input.weights = csr.weights.empty() ? nullptr : csr.weights.data();
+    input.weights = csr.weight_view.empty() ? nullptr : csr.weight_view.data();
+    borrowed = borrowed || csr.borrowed;
     if (!csr.positions.empty() && api()->abi_minor < 1) {
       // A 1.0 plugin reads the k-th id of a row at position k: holes would land elsewhere.
       return absl::UnimplementedError(absl::StrCat(
@@ -675,6 +679,12 @@ absl::Status Embedding::Impl::PrepareEnqueue(
     input.positions = csr.positions.empty() ? nullptr : csr.positions.data();
     input.num_positions = csr.positions.size();
   }
+  // The core's own buffers stay unchanged until this replica's next Enqueue, so the plugin may
+  // read them in place until the step is complete; the caller's arrays only for this call,
+  // unless the caller promised more (EmbeddingOptions::inputs_outlive_step).
+  replica.input_lifetime = borrowed && !options_.inputs_outlive_step
+                               ? EMBRT_INPUT_LIFETIME_CALL
+                               : EMBRT_INPUT_LIFETIME_STEP;
   return EnsureTablesInitialized();
 }
 

@@ -62,6 +62,36 @@ inline absl::Status CheckId(const FeatureLayout& layout, int64_t id, int64_t row
       " (vocabulary_size ", layout.table->vocabulary_size, ")"));
 }
 
+// Compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (as the cpu backend's
+// kernels, plugins/cpu/vector_ops.h; not under TSan, whose runtime is not up when the ifunc
+// resolvers run).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
+#define EMBRT_CORE_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EMBRT_CORE_MULTIVERSION
+#endif
+
+// True when every id is in [0, vocabulary): one branch-free, vectorized pass that only reads.
+EMBRT_CORE_MULTIVERSION
+bool IdsInRange(const int64_t* ids, size_t count, uint64_t vocabulary) {
+  uint64_t bad = 0;
+  for (size_t k = 0; k < count; ++k) bad |= static_cast<uint64_t>(ids[k]) >= vocabulary;
+  return bad == 0;
+}
+
+bool AllIdsInRange(const FeatureLayout& layout, absl::Span<const int64_t> ids) {
+  return IdsInRange(ids.data(), ids.size(),
+                    static_cast<uint64_t>(layout.table->vocabulary_size));
+}
+
+// The views onto `out`'s own vectors (after a conversion that copied).
+void ViewOwned(CsrFeature* out) {
+  out->id_view = out->ids;
+  out->weight_view = out->weights;
+  out->borrowed = false;
+}
+
 absl::Status CheckWeights(const FeatureLayout& layout, const FeatureInput& input,
                           const std::optional<FeatureWeights>& weights) {
   if (!weights.has_value()) return absl::OkStatus();
@@ -146,13 +176,19 @@ absl::Status ConvertDense(const FeatureLayout& layout, const FeatureInput& input
   }
   if (rows != layout.input_rows) return RowCountMismatch(layout, rows);
   EMBRT_RETURN_IF_ERROR(CheckIdCount(layout, input.values.size()));
-  for (int64_t i = 0; i < count; ++i) {
-    EMBRT_RETURN_IF_ERROR(CheckId(layout, input.values[i], i, 0));
+  if (!AllIdsInRange(layout, input.values)) {
+    for (int64_t i = 0; i < count; ++i) {
+      EMBRT_RETURN_IF_ERROR(CheckId(layout, input.values[i], i, 0));
+    }
   }
-  out->ids.assign(input.values.begin(), input.values.end());
+  // Already the ABI's form: the plugin reads the caller's ids.
+  out->id_view = input.values;
+  out->weight_view = {};
+  out->borrowed = true;
+  out->ids.clear();
+  out->weights.clear();
   out->row_splits.resize(rows + 1);
   for (int64_t r = 0; r <= rows; ++r) out->row_splits[r] = static_cast<int32_t>(r);
-  out->weights.clear();
   out->positions.clear();
   return absl::OkStatus();
 }
@@ -263,6 +299,7 @@ absl::Status ConvertSparse(const FeatureLayout& layout, const FeatureInput& inpu
   out->ids.resize(kept);
   if (weighted) out->weights.resize(kept);
   out->positions.resize(holes ? kept : 0);
+  ViewOwned(out);
   return absl::OkStatus();
 }
 
@@ -298,30 +335,29 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   EMBRT_RETURN_IF_ERROR(CheckIdCount(layout, count));
   const int64_t max_length = layout.feature->max_sequence_length;
   const bool weighted = weights.has_value();
-  out->ids.resize(count);
-  out->weights.resize(weighted ? count : 0);
   out->row_splits.resize(rows + 1);
   out->row_splits[0] = 0;
-  // No row to truncate: one branch-free pass copies and checks every id; the per-id loop below
-  // runs only to truncate sequence rows or to name a bad id.
+  out->positions.clear();  // a ragged row has no holes
+  // No row to truncate and every id in range: already the ABI's form but for the splits' width,
+  // so the plugin reads the caller's ids and weights. The per-id loop below runs only to
+  // truncate sequence rows or to name a bad id.
   bool truncates = false;
   for (int64_t r = 0; r < rows && max_length > 0; ++r) {
     truncates |= splits[r + 1] - splits[r] > max_length;
   }
-  if (!truncates) {
-    const uint64_t vocabulary = static_cast<uint64_t>(layout.table->vocabulary_size);
-    bool in_range = true;
-    for (size_t k = 0; k < count; ++k) {
-      const int64_t id = input.values[k];
-      in_range &= static_cast<uint64_t>(id) < vocabulary;
-      out->ids[k] = id;
+  if (!truncates && AllIdsInRange(layout, input.values)) {
+    for (int64_t r = 0; r < rows; ++r) {
+      out->row_splits[r + 1] = static_cast<int32_t>(splits[r + 1]);
     }
-    if (in_range) {
-      for (int64_t r = 0; r < rows; ++r) out->row_splits[r + 1] = static_cast<int32_t>(splits[r + 1]);
-      if (weighted) std::copy(weights->values.begin(), weights->values.begin() + count, out->weights.begin());
-      return absl::OkStatus();
-    }
+    out->id_view = input.values;
+    out->weight_view = weighted ? weights->values : absl::Span<const float>();
+    out->borrowed = true;
+    out->ids.clear();
+    out->weights.clear();
+    return absl::OkStatus();
   }
+  out->ids.resize(count);
+  out->weights.resize(weighted ? count : 0);
   size_t kept = 0;
   for (int64_t r = 0; r < rows; ++r) {
     int64_t length = splits[r + 1] - splits[r];
@@ -337,7 +373,7 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   }
   out->ids.resize(kept);
   if (weighted) out->weights.resize(kept);
-  out->positions.clear();  // a ragged row has no holes
+  ViewOwned(out);
   return absl::OkStatus();
 }
 

@@ -10,18 +10,29 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "embrt/config.h"
 #include "embrt/inputs.h"
 
 namespace embrt {
 namespace internal {
 
-// One feature's ids in CSR form, owned, ready to be pointed at by an EMBRT_FeatureInput.
+// One feature's ids in CSR form, ready to be pointed at by an EMBRT_FeatureInput.
 // Reused across steps so that steady state allocates nothing.
+//
+// The plugin reads `id_view` and `weight_view`, which point either at the owned vectors below
+// or, when the input already has the ABI's form (dense ids; ragged ids that no sequence row
+// truncates; their weights), straight at the caller's arrays: those are not copied at all, and
+// are then valid only as long as the caller keeps them (`borrowed`).
 struct CsrFeature {
+  absl::Span<const int64_t> id_view;
+  absl::Span<const float> weight_view;  // empty: all weights are 1
+  bool borrowed = false;  // id_view or weight_view points at the caller's arrays
+
+  // Owned storage; `ids` and `weights` are only filled when the views point at them.
   std::vector<int64_t> ids;
-  std::vector<int32_t> row_splits;  // input_rows + 1 entries
-  std::vector<float> weights;       // empty: all weights are 1
+  std::vector<int32_t> row_splits;  // input_rows + 1 entries, always owned
+  std::vector<float> weights;
   // Sequence position of every id (ABI 1.1), only for a sparse sequence input whose rows have
   // holes (an id at position 2 and none at 1, as TF allows); empty: the k-th id of a row is at
   // position k.
@@ -47,7 +58,8 @@ struct FeatureLayout {
 // sequence row with a hole (an id at position 2 but none at 1) is INVALID_ARGUMENT; shorter
 // rows are padded with zeros by the plugin. Errors are INVALID_ARGUMENT naming the feature,
 // table, row, position and value; on error `out` is unspecified but nothing else is touched.
-// `out`'s vectors only grow, so a steady state allocates nothing.
+// `out`'s vectors only grow, so a steady state allocates nothing. The ids are checked in one
+// branch-free pass; only a failing input is walked again to name the bad id.
 absl::Status ConvertFeatureInput(const FeatureLayout& layout, const FeatureInput& input,
                                  const std::optional<FeatureWeights>& weights, CsrFeature* out);
 

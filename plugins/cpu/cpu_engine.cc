@@ -12,6 +12,7 @@
 #include "lookup.h"
 #include "row_copy.h"
 #include "update.h"
+#include "vector_ops.h"
 
 namespace embrt {
 namespace cpu {
@@ -47,6 +48,28 @@ Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
     *threads = static_cast<int>(value);
   }
   return Status();
+}
+
+// True when every id is in [0, vocabulary): one branch-free pass that only reads.
+EMBRT_CPU_MULTIVERSION
+bool IdsInRange(const int64_t* ids, size_t count, int64_t vocabulary) {
+  uint64_t bad = 0;
+  for (size_t k = 0; k < count; ++k) {
+    bad |= static_cast<uint64_t>(ids[k]) >= static_cast<uint64_t>(vocabulary);
+  }
+  return bad == 0;
+}
+
+// As IdsInRange, also copying the ids to `rows` in the same pass.
+EMBRT_CPU_MULTIVERSION
+bool CopyIdsInRange(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows) {
+  uint64_t bad = 0;
+  for (size_t k = 0; k < count; ++k) {
+    const int64_t id = ids[k];
+    bad |= static_cast<uint64_t>(id) >= static_cast<uint64_t>(vocabulary);
+    rows[k] = id;
+  }
+  return bad == 0;
 }
 
 }  // namespace
@@ -245,7 +268,7 @@ Status CpuEngine::CheckPositions(const std::string& where, const sdk::FeatureInp
 }
 
 Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs,
-                             size_t num_inputs, StepBuffer* buffer) {
+                             size_t num_inputs, bool in_place, StepBuffer* buffer) {
   if (num_inputs != features_.size()) {
     return Status::InvalidArgument("Enqueue for replica " + std::to_string(replica) + ": got " +
                                    std::to_string(num_inputs) + " feature inputs, expected " +
@@ -330,18 +353,27 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
         }
       }
     }
-    batch.rows.resize(in.num_ids);
-    // One host: local row == id. A flat, branch-free pass copies and checks every id; the
-    // per-bag loop below only runs to find and name a bad id, or to map ids of a shard.
-    if (num_hosts_ == 1) {
-      bool in_range = true;
-      const int64_t vocabulary = table.vocabulary_size;
-      for (size_t k = 0; k < in.num_ids; ++k) {
-        const int64_t id = in.ids[k];
-        in_range &= static_cast<uint64_t>(id) < static_cast<uint64_t>(vocabulary);
-        batch.rows[k] = id;
+    batch.num_ids = in.num_ids;
+    // One host: local row == id. A flat, branch-free pass checks (and copies, unless read in
+    // place) every id; the per-bag loop below only runs to find and name a bad id, or to map
+    // ids of a shard.
+    if (num_hosts_ == 1 && in_place) {
+      if (IdsInRange(in.ids, in.num_ids, table.vocabulary_size)) {
+        batch.rows.clear();
+        batch.row_data = in.ids;
+        rows_done = true;
       }
-      if (in_range) rows_done = true;
+    } else if (num_hosts_ == 1) {
+      batch.rows.resize(in.num_ids);
+      if (CopyIdsInRange(in.ids, in.num_ids, table.vocabulary_size, batch.rows.data())) {
+        rows_done = true;
+      }
+    }
+    if (!rows_done) {
+      batch.rows.resize(in.num_ids);
+      batch.row_data = batch.rows.data();
+    } else if (!in_place) {
+      batch.row_data = batch.rows.data();
     }
     for (int64_t b = 0; b < rows && !rows_done; ++b) {
       for (int32_t k = batch.splits[b]; k < batch.splits[b + 1]; ++k) {
@@ -373,13 +405,20 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                          std::to_string(in.weights[k]) + " (must be finite)");
         }
       }
-      batch.weights.assign(in.weights, in.weights + in.num_ids);
+      if (in_place) {
+        batch.weights.clear();
+        batch.weight_data = in.weights;
+      } else {
+        batch.weights.assign(in.weights, in.weights + in.num_ids);
+        batch.weight_data = batch.weights.data();
+      }
     } else {
       batch.weights.clear();
+      batch.weight_data = nullptr;
     }
     batch.unit_gains = exchange_ == nullptr &&  // the exchange sends every gain
                        (feature.max_sequence_length > 0 ||
-                        (table.combiner == EMBRT_COMBINER_SUM && batch.weights.empty()));
+                        (table.combiner == EMBRT_COMBINER_SUM && batch.weight_data == nullptr));
     batch.gains.resize(batch.unit_gains ? 0 : in.num_ids);
     batch.has_gradients = false;
   }
@@ -388,8 +427,18 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
 
 Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
                           size_t num_inputs) {
+  return EnqueueWithLifetime(replica, mode, inputs, num_inputs, EMBRT_INPUT_LIFETIME_CALL);
+}
+
+Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
+                                      const sdk::FeatureInputView* inputs, size_t num_inputs,
+                                      int32_t input_lifetime) {
+  // In place only where the lookup is all that reads the inputs: INFERENCE (no update later),
+  // one host (the exchange rewrites the ids).
+  const bool in_place = input_lifetime == EMBRT_INPUT_LIFETIME_STEP &&
+                        mode == EMBRT_MODE_INFERENCE && exchange_ == nullptr && num_hosts_ == 1;
   int64_t step = 0;
-  Status status = PrepareEnqueue(replica, mode, inputs, num_inputs, &step);
+  Status status = PrepareEnqueue(replica, mode, inputs, num_inputs, in_place, &step);
   // Several hosts: a call that fails on one host fails on all, before anything is exchanged.
   if (exchange_ != nullptr) status = AgreeOnEnqueue(status, replica, mode);
   if (!status.ok()) return status;
@@ -425,7 +474,7 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
 
 Status CpuEngine::PrepareEnqueue(int32_t replica, EMBRT_Mode mode,
                                  const sdk::FeatureInputView* inputs, size_t num_inputs,
-                                 int64_t* step_out) {
+                                 bool in_place, int64_t* step_out) {
   Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   if (mode != EMBRT_MODE_TRAINING && mode != EMBRT_MODE_INFERENCE) {
@@ -450,7 +499,7 @@ Status CpuEngine::PrepareEnqueue(int32_t replica, EMBRT_Mode mode,
   }
   *step_out = step;
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-  return CopyInputs(replica, inputs, num_inputs, &buffer);
+  return CopyInputs(replica, inputs, num_inputs, in_place, &buffer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -793,7 +842,7 @@ bool CpuEngine::RunsInline(const Task& task) const {
     }
   } else {
     for (const FeatureBatch& batch : replicas_[task.replica].buffers[task.step % 2].features) {
-      ids += batch.rows.size();
+      ids += batch.num_ids;
     }
   }
   return ids <= kMaxInlineIds;
@@ -866,15 +915,14 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) 
       if (!batch.unit_gains) {
         const bool sequence = feature.max_sequence_length > 0;
         ComputeGains(sequence ? EMBRT_COMBINER_SUM : table.combiner, batch.splits.data(),
-                     sequence || batch.weights.empty() ? nullptr : batch.weights.data(), b0, b1,
-                     batch.gains.data());
+                     sequence ? nullptr : batch.weight_data, b0, b1, batch.gains.data());
       }
       if (feature.max_sequence_length > 0) {
         LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
-                       batch.rows.data(), b0, b1, out, table.QuantizationOrNull(),
+                       batch.row_data, b0, b1, out, table.QuantizationOrNull(),
                        batch.positions.empty() ? nullptr : batch.positions.data());
       } else {
-        LookupBags(parameters, feature.dim, batch.splits.data(), batch.rows.data(),
+        LookupBags(parameters, feature.dim, batch.splits.data(), batch.row_data,
                    batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), batch.unit_gains);
       }
     }

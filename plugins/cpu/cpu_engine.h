@@ -61,6 +61,13 @@ class CpuEngine : public sdk::Engine {
 
   sdk::Status Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
                       size_t num_inputs) override;
+  // With EMBRT_INPUT_LIFETIME_STEP, an INFERENCE step on one host reads the host's ids and
+  // weights in place (after checking them) instead of copying them: its lookup ends before
+  // RecvActivations returns. A TRAINING step still copies them, since its update runs after
+  // SendGradients has returned.
+  sdk::Status EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
+                                  const sdk::FeatureInputView* inputs, size_t num_inputs,
+                                  int32_t input_lifetime) override;
   sdk::Status RecvActivations(int32_t replica, float* const* activations,
                               const size_t* activation_sizes, size_t num_activations) override;
   sdk::Status SendGradients(int32_t replica, const float* const* gradients,
@@ -105,11 +112,16 @@ class CpuEngine : public sdk::Engine {
     int64_t input_rows;
     size_t activation_floats;  // input_rows * max(1, L) * dim
   };
-  // One feature's copied batch for one replica and step.
+  // One feature's batch for one replica and step.
   struct FeatureBatch {
+    // What the lookup reads: rows.data() and weights.data(), or the host's ids and weights read
+    // in place (INFERENCE with input_lifetime STEP on one host, where local row == id).
+    const int64_t* row_data = nullptr;
+    const float* weight_data = nullptr;  // null: every weight is 1
+    size_t num_ids = 0;
     std::vector<int32_t> splits;   // input_rows + 1
-    std::vector<int64_t> rows;     // local row per id
-    std::vector<float> weights;    // per id; empty means every weight is 1
+    std::vector<int64_t> rows;     // local row per id (copied; empty when read in place)
+    std::vector<float> weights;    // per id (copied); empty means every weight is 1
     std::vector<int32_t> positions;  // sequence position per id (ABI 1.1); empty: the k-th id
                                      // of a row is at position k
     std::vector<float> gains;      // per id, written by the lookup; empty when unit_gains
@@ -145,7 +157,7 @@ class CpuEngine : public sdk::Engine {
                                          std::unique_ptr<Transport>* transport);
   // Validation and copy of an Enqueue, changing no state but the replica's unused buffer.
   sdk::Status PrepareEnqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
-                             size_t num_inputs, int64_t* step);
+                             size_t num_inputs, bool in_place, int64_t* step);
   // Validation of a SendGradients; also copies the gradients into the replica's unsent step
   // buffer (checked for NaN/Inf in the same pass), which nothing reads until the call succeeds.
   sdk::Status CheckGradients(int32_t replica, const float* const* gradients,
@@ -174,8 +186,10 @@ class CpuEngine : public sdk::Engine {
   sdk::Status Broken(const sdk::Status& status);
 
   sdk::Status CheckReplica(int32_t replica) const;
+  // Checks the inputs and copies them into `buffer`; `in_place`: the ids and weights are only
+  // checked, and the batch points at them.
   sdk::Status CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs, size_t num_inputs,
-                         StepBuffer* buffer);
+                         bool in_place, StepBuffer* buffer);
   static sdk::Status CheckPositions(const std::string& where, const sdk::FeatureInputView& in,
                                     const int32_t* splits, int64_t rows,
                                     int32_t max_sequence_length);

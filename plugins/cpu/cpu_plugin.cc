@@ -28,6 +28,7 @@ struct CpuPlugin {
         sdk::Int64Attribute("multi_host", EMBRT_CPU_MULTI_HOST),
         sdk::Int64Attribute("quantization", 1),
         sdk::Int64Attribute("pipelining", 1),  // exactly one step stale (cpu_engine.h)
+        sdk::Int64Attribute("input_lifetime", 1),  // INFERENCE ids read in place (cpu_engine.h)
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;

@@ -55,14 +55,18 @@ namespace {
 // cache; the prefetches overlap those misses).
 constexpr int32_t kPrefetchDistance = 16;
 
+// The distance of the dim-specialized kernels.
+constexpr int PrefetchDistance(int dim) { return dim > 0 ? kPrefetchDistance : 0; }
+
 // 16 floats, one AVX-512 register (two AVX2 or four SSE registers in the other clones). GCC's
 // vector arithmetic is element-wise IEEE arithmetic, so it rounds exactly like the scalar code.
 typedef float Floats16 __attribute__((vector_size(64)));
 
 // LookupBags for dim = kDim (a multiple of 16) without quantization: each bag's sum lives in
-// kDim / 16 vector registers and is stored once. kUnitGains: every gain is 1, and 1 * x == x
-// bit for bit, so the multiply is skipped without changing a result.
-template <int kDim, bool kUnitGains>
+// kDim / 16 vector registers and is stored once, straight into `out` (no zeroed stack copy).
+// kUnitGains: every gain is 1, and 1 * x == x bit for bit, so the multiply is skipped without
+// changing a result. kDistance: how many ids ahead rows are prefetched.
+template <int kDim, bool kUnitGains, int kDistance>
 __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
                                                            const int32_t* splits,
                                                            const int64_t* rows, const float* gains,
@@ -71,26 +75,32 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
   constexpr int kVectors = kDim / 16;
   const int32_t first_id = splits[bag_begin];
   const int32_t end_id = splits[bag_end];
-  for (int32_t k = first_id; k < end_id && k < first_id + kPrefetchDistance; ++k) {
+  for (int32_t k = first_id; k < end_id && k < first_id + kDistance; ++k) {
     PrefetchRow(table + rows[k] * kDim, kDim);
   }
+  // Row k times its gain, after asking for the row kDistance ids ahead.
+  auto load = [&](int32_t k, int v) {
+    Floats16 x;
+    std::memcpy(&x, table + rows[k] * kDim + 16 * v, sizeof(x));  // an unaligned vector load
+    if (!kUnitGains) x = gains[k] * x;
+    return x;
+  };
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     const int32_t begin = splits[b];
     const int32_t end = splits[b + 1];
-    Floats16 sum[kVectors] = {};
-    for (int32_t k = begin; k < end; ++k) {
-      if (k + kPrefetchDistance < end_id) {
-        PrefetchRow(table + rows[k + kPrefetchDistance] * kDim, kDim);
-      }
-      const float* row = table + rows[k] * kDim;
-      for (int v = 0; v < kVectors; ++v) {
-        Floats16 x;
-        std::memcpy(&x, row + 16 * v, sizeof(x));  // an unaligned vector load
-        if (!kUnitGains) x = gains[k] * x;
-        sum[v] = k == begin ? x : sum[v] + x;
-      }
+    float* activation = out + b * kDim;
+    if (begin == end) {
+      std::memset(activation, 0, sizeof(float) * kDim);
+      continue;
     }
-    std::memcpy(out + b * kDim, sum, sizeof(sum));
+    if (begin + kDistance < end_id) PrefetchRow(table + rows[begin + kDistance] * kDim, kDim);
+    Floats16 sum[kVectors];
+    for (int v = 0; v < kVectors; ++v) sum[v] = load(begin, v);
+    for (int32_t k = begin + 1; k < end; ++k) {
+      if (k + kDistance < end_id) PrefetchRow(table + rows[k + kDistance] * kDim, kDim);
+      for (int v = 0; v < kVectors; ++v) sum[v] = sum[v] + load(k, v);
+    }
+    for (int v = 0; v < kVectors; ++v) std::memcpy(activation + 16 * v, &sum[v], sizeof(sum[v]));
   }
 }
 
@@ -99,7 +109,8 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
   EMBRT_CPU_MULTIVERSION void LookupBags##dim##_##unit(                                   \
       const float* table, const int32_t* splits, const int64_t* rows, const float* gains, \
       int64_t bag_begin, int64_t bag_end, float* out) {                                   \
-    LookupBagsFixed<dim, unit>(table, splits, rows, gains, bag_begin, bag_end, out);      \
+    LookupBagsFixed<dim, unit, PrefetchDistance(dim)>(table, splits, rows, gains,         \
+                                                      bag_begin, bag_end, out);           \
   }
 EMBRT_CPU_LOOKUP_FIXED(16, false)
 EMBRT_CPU_LOOKUP_FIXED(16, true)

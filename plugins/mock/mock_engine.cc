@@ -256,6 +256,15 @@ sdk::Status MockEngine::CheckReplica(int32_t replica) const {
 
 // ----- Enqueue -------------------------------------------------------------------------------
 
+sdk::Status MockEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
+                                            const sdk::FeatureInputView* inputs,
+                                            size_t num_inputs, int32_t input_lifetime) {
+  enqueue_lifetime_ = input_lifetime;
+  const sdk::Status status = Enqueue(replica, mode, inputs, num_inputs);
+  enqueue_lifetime_ = EMBRT_INPUT_LIFETIME_CALL;
+  return status;
+}
+
 sdk::Status MockEngine::Enqueue(int32_t replica, EMBRT_Mode mode,
                                 const sdk::FeatureInputView* inputs, size_t num_inputs) {
   return Traced(
@@ -264,6 +273,7 @@ sdk::Status MockEngine::Enqueue(int32_t replica, EMBRT_Mode mode,
         std::ostringstream out;
         out << "Enqueue replica=" << replica << " mode=" << ModeName(mode)
             << " features=" << num_inputs;
+        if (enqueue_lifetime_ == EMBRT_INPUT_LIFETIME_STEP) out << " input_lifetime=STEP";
         if (!valid) return out.str();
         out << " ids=[";
         for (size_t f = 0; f < num_inputs; ++f) {

@@ -37,6 +37,10 @@ class MockEngine : public sdk::Engine {
 
   sdk::Status Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
                       size_t num_inputs) override;
+  // Always copies; traces " input_lifetime=STEP" when the host passed STEP (ABI 1.1).
+  sdk::Status EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
+                                  const sdk::FeatureInputView* inputs, size_t num_inputs,
+                                  int32_t input_lifetime) override;
   sdk::Status RecvActivations(int32_t replica, float* const* activations,
                               const size_t* activation_sizes, size_t num_activations) override;
   sdk::Status SendGradients(int32_t replica, const float* const* gradients,
@@ -56,6 +60,7 @@ class MockEngine : public sdk::Engine {
   sdk::Status AllGather(const void* local, size_t size, void* gathered) override;
 
  private:
+  int32_t enqueue_lifetime_ = EMBRT_INPUT_LIFETIME_CALL;  // of the Enqueue being traced
   enum class Phase { kIdle, kEnqueued, kReceived };
 
   struct ReplicaState {

@@ -393,6 +393,42 @@ TEST_F(EmbeddingTest, WeightsAndDenseInputsReachThePluginAsCsr) {
             "weights=[null,[0.5,1,2,3,4,5],null] -> OK");
 }
 
+// Ragged and dense ids reach the plugin without a copy, borrowed for the Enqueue call only
+// (input_lifetime CALL, not traced); with EmbeddingOptions::inputs_outlive_step the core
+// passes EMBRT_INPUT_LIFETIME_STEP, and so it does when every feature was converted into the
+// core's own buffers (sparse inputs), which stay unchanged until the replica's next Enqueue.
+TEST_F(EmbeddingTest, InputLifetimeFollowsWhoOwnsTheArrays) {
+  EmbeddingOptions options;
+  options.inputs_outlive_step = true;
+  std::unique_ptr<Embedding> promised = CreateAndBuild(std::move(options));
+  ASSERT_NE(promised, nullptr);
+  const std::vector<FeatureInput> inputs = CanonicalInputs();
+  ASSERT_TRUE(promised->Enqueue(inputs, {}, /*training=*/false).ok());
+  ASSERT_TRUE(promised->Dequeue().ok());
+  std::string expected = CanonicalEnqueueLine("INFERENCE");
+  expected.insert(expected.find(" ids="), " input_lifetime=STEP");
+  EXPECT_EQ(Trace()[3], expected);
+  promised.reset();
+
+  std::remove(trace_path_.c_str());
+  std::unique_ptr<Embedding> embedding = CreateAndBuild();
+  ASSERT_NE(embedding, nullptr);
+  const std::vector<int64_t> favorited_indices = {0, 0, 0, 1, 1, 0, 2, 0, 3, 0, 3, 1};
+  const std::vector<int64_t> friends_indices = {0, 0, 1, 0, 1, 1, 1, 2,
+                                                2, 0, 3, 0, 3, 1, 3, 2};
+  const std::vector<FeatureInput> sparse = {
+      inputs[0], FeatureInput::Sparse(favorited_indices, kFavoritedIds, {4, 2}),
+      FeatureInput::Sparse(friends_indices, kFriendsIds, {4, 3})};
+  ASSERT_TRUE(embedding->Enqueue(sparse, {}, /*training=*/false).ok());
+  ASSERT_TRUE(embedding->Dequeue().ok());
+  ASSERT_TRUE(embedding->Enqueue(inputs, {}, /*training=*/false).ok());
+  ASSERT_TRUE(embedding->Dequeue().ok());
+  const std::vector<std::string> trace = Trace();
+  ASSERT_EQ(trace.size(), 7u);
+  EXPECT_EQ(trace[3], expected);
+  EXPECT_EQ(trace[5], CanonicalEnqueueLine("INFERENCE"));
+}
+
 TEST_F(EmbeddingTest, SequenceFeatureIsTruncatedAndPadded) {
   config_.mutable_features(2)->set_max_sequence_length(2);
   std::unique_ptr<Embedding> embedding = CreateAndBuild();

@@ -61,15 +61,15 @@ const std::vector<int64_t> kWatchedValues = {0, 0, 1, 0, 1, 1};
 TEST_F(InputConversionTest, DenseRankOneIsOneIdPerRow) {
   std::vector<int64_t> ids = {0, 0, 1, 0};
   ASSERT_TRUE(Convert(FeatureInput::Dense(ids)).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(0, 0, 1, 0));
+  EXPECT_THAT(csr_.id_view, ElementsAre(0, 0, 1, 0));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 2, 3, 4));
-  EXPECT_THAT(csr_.weights, IsEmpty());
+  EXPECT_THAT(csr_.weight_view, IsEmpty());
 }
 
 TEST_F(InputConversionTest, DenseLastDimensionOneIsReduced) {
   std::vector<int64_t> ids = {7, 6, 5, 4};
   ASSERT_TRUE(Convert(FeatureInput::Dense(ids, {4, 1})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(7, 6, 5, 4));
+  EXPECT_THAT(csr_.id_view, ElementsAre(7, 6, 5, 4));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 2, 3, 4));
 }
 
@@ -77,7 +77,7 @@ TEST_F(InputConversionTest, DenseHighRankFlattensLeadingDimensions) {
   layout_.output_shape = {2, 2};
   std::vector<int64_t> ids = {1, 2, 3, 4};
   ASSERT_TRUE(Convert(FeatureInput::Dense(ids, {2, 2, 1})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(csr_.id_view, ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 2, 3, 4));
 }
 
@@ -108,9 +108,9 @@ TEST_F(InputConversionTest, WeightsOnDenseInputAreRejected) {
 
 TEST_F(InputConversionTest, SparseBagsAreTheLastAxis) {
   ASSERT_TRUE(Convert(FeatureInput::Sparse(kWatchedIndices, kWatchedValues, {4, 2})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(0, 0, 1, 0, 1, 1));
+  EXPECT_THAT(csr_.id_view, ElementsAre(0, 0, 1, 0, 1, 1));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 3, 5, 6));
-  EXPECT_THAT(csr_.weights, IsEmpty());
+  EXPECT_THAT(csr_.weight_view, IsEmpty());
 }
 
 TEST_F(InputConversionTest, SparseEmptyRowsInsideAndAtTheEnd) {
@@ -118,7 +118,7 @@ TEST_F(InputConversionTest, SparseEmptyRowsInsideAndAtTheEnd) {
   std::vector<int64_t> indices = {1, 0, 1, 1, 2, 1};
   std::vector<int64_t> values = {5, 6, 7};
   ASSERT_TRUE(Convert(FeatureInput::Sparse(indices, values, {4, 3})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(5, 6, 7));
+  EXPECT_THAT(csr_.id_view, ElementsAre(5, 6, 7));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 0, 2, 3, 3));
 }
 
@@ -127,7 +127,7 @@ TEST_F(InputConversionTest, SparseWeightsFollowTheIds) {
   ASSERT_TRUE(Convert(FeatureInput::Sparse(kWatchedIndices, kWatchedValues, {4, 2}),
                       FeatureWeights::Sparse(weights))
                   .ok());
-  EXPECT_THAT(csr_.weights, ElementsAre(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f));
+  EXPECT_THAT(csr_.weight_view, ElementsAre(0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f));
 }
 
 TEST_F(InputConversionTest, SparseHigherRankIsFlattenedToRows) {
@@ -136,7 +136,7 @@ TEST_F(InputConversionTest, SparseHigherRankIsFlattenedToRows) {
   std::vector<int64_t> indices = {0, 0, 0, 0, 0, 2, 0, 1, 1, 1, 1, 0};
   std::vector<int64_t> values = {1, 2, 3, 4};
   ASSERT_TRUE(Convert(FeatureInput::Sparse(indices, values, {2, 2, 3})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(csr_.id_view, ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 2, 3, 3, 4));
 }
 
@@ -188,16 +188,16 @@ TEST_F(InputConversionTest, RaggedRowsAreBags) {
   std::vector<float> weights = {1, 2, 3, 4, 5, 6, 7, 8};
   ASSERT_TRUE(
       Convert(FeatureInput::Ragged(splits, values), FeatureWeights::Ragged(weights)).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(3, 0, 1, 2, 3, 0, 1, 2));
+  EXPECT_THAT(csr_.id_view, ElementsAre(3, 0, 1, 2, 3, 0, 1, 2));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 4, 5, 8));
-  EXPECT_THAT(csr_.weights, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8));
+  EXPECT_THAT(csr_.weight_view, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8));
 }
 
 TEST_F(InputConversionTest, RaggedEmptyRows) {
   std::vector<int64_t> splits = {0, 0, 2, 2, 2};
   std::vector<int64_t> values = {4, 5};
   ASSERT_TRUE(Convert(FeatureInput::Ragged(splits, values)).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(4, 5));
+  EXPECT_THAT(csr_.id_view, ElementsAre(4, 5));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 0, 2, 2, 2));
 }
 
@@ -278,7 +278,7 @@ TEST_F(InputConversionTest, RaggedSequenceTruncatesAndPads) {
   std::vector<int64_t> splits = {0, 1, 4, 5, 8};
   std::vector<int64_t> values = {3, 0, 1, 2, 3, 0, 1, 2};
   ASSERT_TRUE(Convert(FeatureInput::Ragged(splits, values)).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(3, 0, 1, 3, 0, 1));
+  EXPECT_THAT(csr_.id_view, ElementsAre(3, 0, 1, 3, 0, 1));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 3, 4, 6));
 }
 
@@ -289,7 +289,7 @@ TEST_F(InputConversionTest, SparseSequenceTakesPositionsFromTheIndex) {
   std::vector<int64_t> indices = {0, 0, 0, 1, 0, 2, 2, 0, 3, 0, 3, 1};
   std::vector<int64_t> values = {1, 2, 3, 4, 5, 6};
   ASSERT_TRUE(Convert(FeatureInput::Sparse(indices, values, {4, 3})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(1, 2, 4, 5, 6));
+  EXPECT_THAT(csr_.id_view, ElementsAre(1, 2, 4, 5, 6));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 2, 2, 3, 5));
 }
 
@@ -299,7 +299,7 @@ TEST_F(InputConversionTest, DroppedSequenceIdsAreNotLookedUp) {
   std::vector<int64_t> splits = {0, 2, 2, 2, 2};
   std::vector<int64_t> values = {1, 99};
   ASSERT_TRUE(Convert(FeatureInput::Ragged(splits, values)).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(1));
+  EXPECT_THAT(csr_.id_view, ElementsAre(1));
 }
 
 TEST_F(InputConversionTest, SequenceHolesBecomePositions) {
@@ -309,7 +309,7 @@ TEST_F(InputConversionTest, SequenceHolesBecomePositions) {
   std::vector<int64_t> indices = {0, 0, 0, 2, 2, 1, 2, 3};
   std::vector<int64_t> values = {1, 2, 3, 4};
   ASSERT_TRUE(Convert(FeatureInput::Sparse(indices, values, {4, 4})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(1, 2, 3));
+  EXPECT_THAT(csr_.id_view, ElementsAre(1, 2, 3));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 2, 2, 3, 3));
   EXPECT_THAT(csr_.positions, ElementsAre(0, 2, 1));
   // Without holes no positions are passed (the k-th id of a row is at position k).
@@ -343,11 +343,61 @@ TEST_F(InputConversionTest, SteadyStateReusesTheBuffers) {
   std::vector<int64_t> fewer_indices = {0, 0, 3, 1};
   std::vector<int64_t> fewer_values = {7, 6};
   ASSERT_TRUE(Convert(FeatureInput::Sparse(fewer_indices, fewer_values, {4, 2})).ok());
-  EXPECT_THAT(csr_.ids, ElementsAre(7, 6));
+  EXPECT_THAT(csr_.id_view, ElementsAre(7, 6));
   EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 1, 1, 2));
   ASSERT_TRUE(Convert(FeatureInput::Sparse(kWatchedIndices, kWatchedValues, {4, 2})).ok());
   EXPECT_EQ(csr_.ids.data(), ids);
   EXPECT_EQ(csr_.row_splits.data(), splits);
+}
+
+// Dense ids and ragged ids that need no truncation already have the ABI's form: the plugin is
+// pointed at the caller's arrays instead of a copy (issue 13: no second copy of the ids).
+TEST_F(InputConversionTest, DenseAndRaggedIdsAreNotCopied) {
+  std::vector<int64_t> dense = {7, 6, 5, 4};
+  ASSERT_TRUE(Convert(FeatureInput::Dense(dense)).ok());
+  EXPECT_EQ(csr_.id_view.data(), dense.data());
+  EXPECT_TRUE(csr_.borrowed);
+  EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 2, 3, 4));
+
+  std::vector<int64_t> splits = {0, 1, 4, 5, 8};
+  std::vector<int64_t> values = {3, 0, 1, 2, 3, 0, 1, 2};
+  std::vector<float> weights = {1, 2, 3, 4, 5, 6, 7, 8};
+  ASSERT_TRUE(
+      Convert(FeatureInput::Ragged(splits, values), FeatureWeights::Ragged(weights)).ok());
+  EXPECT_EQ(csr_.id_view.data(), values.data());
+  EXPECT_EQ(csr_.id_view.size(), values.size());
+  EXPECT_EQ(csr_.weight_view.data(), weights.data());
+  EXPECT_TRUE(csr_.borrowed);
+  EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 4, 5, 8));
+
+  // A sparse input is rewritten into the owned vectors.
+  ASSERT_TRUE(Convert(FeatureInput::Sparse(kWatchedIndices, kWatchedValues, {4, 2})).ok());
+  EXPECT_FALSE(csr_.borrowed);
+  EXPECT_EQ(csr_.id_view.data(), csr_.ids.data());
+  EXPECT_THAT(csr_.id_view, ElementsAre(0, 0, 1, 0, 1, 1));
+  EXPECT_THAT(csr_.weight_view, IsEmpty());
+}
+
+// A truncated sequence row needs a rewritten copy, so nothing is borrowed then.
+TEST_F(InputConversionTest, TruncatedRaggedSequenceIsCopied) {
+  MakeSequence(2);
+  std::vector<int64_t> splits = {0, 1, 4, 5, 8};
+  std::vector<int64_t> values = {3, 0, 1, 2, 3, 0, 1, 2};
+  ASSERT_TRUE(Convert(FeatureInput::Ragged(splits, values)).ok());
+  EXPECT_FALSE(csr_.borrowed);
+  EXPECT_EQ(csr_.id_view.data(), csr_.ids.data());
+  EXPECT_THAT(csr_.id_view, ElementsAre(3, 0, 1, 3, 0, 1));
+}
+
+// The one-pass check still names the first bad id of a ragged input, after good ones.
+TEST_F(InputConversionTest, RaggedBadIdIsNamedAfterTheFastCheck) {
+  std::vector<int64_t> splits = {0, 2, 3, 5, 6};
+  std::vector<int64_t> values = {1, 2, 3, 4, 8, 9};
+  const absl::Status status = Convert(FeatureInput::Ragged(splits, values));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("feature 'watched'"), HasSubstr("table 'video'"),
+                    HasSubstr("id 8 at row 2, position 1 is out of range")));
 }
 
 // Issue 8 B: a rank-3 dense_shape whose product wraps ((2^62 + 1) * 4 == 4 in 64 bits) used to
@@ -403,7 +453,7 @@ TEST_F(InputConversionTest, NonFiniteWeightsAreRejected) {
   const std::vector<float> signed_weights = {-2.5f, 0.0f, -0.0f, 3.0f};
   ASSERT_TRUE(
       Convert(FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(signed_weights)).ok());
-  EXPECT_THAT(csr_.weights, ElementsAre(-2.5f, 0.0f, -0.0f, 3.0f));
+  EXPECT_THAT(csr_.weight_view, ElementsAre(-2.5f, 0.0f, -0.0f, 3.0f));
 }
 
 }  // namespace

@@ -319,6 +319,7 @@ TEST(CpuPluginTest, AttributesDescribeTheBackend) {
   EXPECT_EQ(values["optimizers"], "sgd,adagrad,adagrad_momentum,adam,ftrl");
   EXPECT_EQ(values["combiners"], "sum,mean,sqrtn");
   EXPECT_EQ(values["multi_host"], "1");  // over Open MPI (tests/multihost)
+  EXPECT_EQ(values["input_lifetime"], "1");  // INFERENCE ids read in place under STEP
 }
 
 }  // namespace

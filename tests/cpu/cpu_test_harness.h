@@ -98,6 +98,8 @@ class CpuEngine {
 
   Result Enqueue(int32_t replica, const std::vector<Input>& inputs,
                  EMBRT_Mode mode = EMBRT_MODE_TRAINING);
+  // Enqueue's input_lifetime from now on (EMBRT_INPUT_LIFETIME_CALL at first).
+  void set_input_lifetime(int32_t lifetime) { engine_->set_input_lifetime(lifetime); }
   Result Recv(int32_t replica, std::vector<std::vector<float>>* activations);
   Result RecvRaw(int32_t replica, const std::vector<float*>& buffers,
                  const std::vector<size_t>& sizes);

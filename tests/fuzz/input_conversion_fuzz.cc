@@ -64,10 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(csr.row_splits[r + 1] - csr.row_splits[r] <= feature.max_sequence_length);
     }
   }
-  FUZZ_CHECK(static_cast<size_t>(csr.row_splits.back()) == csr.ids.size());
-  FUZZ_CHECK(csr.ids.size() <= values.size());
-  for (int64_t id : csr.ids) FUZZ_CHECK(id >= 0 && id < table.vocabulary_size);
-  FUZZ_CHECK(csr.weights.empty() || csr.weights.size() == csr.ids.size());
-  for (float w : csr.weights) FUZZ_CHECK(std::isfinite(w));
+  FUZZ_CHECK(static_cast<size_t>(csr.row_splits.back()) == csr.id_view.size());
+  FUZZ_CHECK(csr.id_view.size() <= values.size());
+  for (int64_t id : csr.id_view) FUZZ_CHECK(id >= 0 && id < table.vocabulary_size);
+  FUZZ_CHECK(csr.weight_view.empty() || csr.weight_view.size() == csr.id_view.size());
+  for (float w : csr.weight_view) FUZZ_CHECK(std::isfinite(w));
   return 0;
 }

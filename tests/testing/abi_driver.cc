@@ -257,6 +257,7 @@ CallResult Engine::EnqueueRaw(int32_t replica, EMBRT_Mode mode,
   args.mode = mode;
   args.inputs = pointers.data();
   args.num_inputs = pointers.size();
+  args.input_lifetime = input_lifetime_;
   return plugin_.Consume(plugin_.api()->Engine_Enqueue(&args));
 }
 

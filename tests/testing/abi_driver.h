@@ -150,6 +150,8 @@ class Engine {
   }
   CallResult EnqueueRaw(int32_t replica, EMBRT_Mode mode,
                         const std::vector<EMBRT_FeatureInput>& inputs);
+  // Enqueue's input_lifetime from now on (ABI 1.1; EMBRT_INPUT_LIFETIME_CALL at first).
+  void set_input_lifetime(int32_t lifetime) { input_lifetime_ = lifetime; }
   CallResult RecvInto(int32_t replica, const std::vector<float*>& buffers,
                       const std::vector<size_t>& sizes);
   // An empty gradient is passed as NULL (zero gradient); empty learning_rates as NULL.
@@ -171,6 +173,7 @@ class Engine {
 
   const Plugin& plugin_;
   EMBRT_Engine* engine_ = nullptr;
+  int32_t input_lifetime_ = EMBRT_INPUT_LIFETIME_CALL;
 };
 
 }  // namespace abi_driver

@@ -64,6 +64,18 @@ struct EmbeddingOptions {
   std::function<void(absl::string_view)> warning_sink;
   // Rows per chunk when loading or retrieving tables; 0 chooses chunks of about 16 MiB.
   int64_t chunk_rows = 0;
+  // Enqueue borrows the caller's arrays (ids, row splits, weights) for the call only, and the
+  // backend copies what it keeps. Set this to promise instead that they stay valid and
+  // unchanged until the replica's step is complete: until its Dequeue (or DequeueInto) returns
+  // for an inference step, until its ApplyGradients returns for a training step, or until a
+  // failed Enqueue returns. A backend that can (attribute input_lifetime = 1; the cpu backend
+  // for inference steps) then reads them in place instead of copying them. Results are the
+  // same either way; breaking the promise gives wrong activations or worse.
+  //
+  //   EmbeddingOptions options;
+  //   options.inputs_outlive_step = true;
+  //   ... Enqueue(features, {}, /*training=*/false); DequeueInto(outputs);  // then reuse ids
+  bool inputs_outlive_step = false;
 };
 
 // The plugin a backend name resolved to, and what it says about itself.

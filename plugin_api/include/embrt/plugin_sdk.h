@@ -302,6 +302,16 @@ class Engine {
   virtual ~Engine() = default;
   virtual Status Enqueue(int32_t replica, EMBRT_Mode mode, const FeatureInputView* inputs,
                          size_t num_inputs) = 0;
+  // ABI 1.1: Enqueue with the host's `input_lifetime` (EMBRT_INPUT_LIFETIME_CALL or _STEP,
+  // plugin_api.h), which Engine_Enqueue passes here. An engine that reads inputs in place under
+  // STEP overrides this (and advertises the attribute input_lifetime = 1); the default ignores
+  // the lifetime and calls Enqueue, which copies what it keeps.
+  virtual Status EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
+                                     const FeatureInputView* inputs, size_t num_inputs,
+                                     int32_t input_lifetime) {
+    (void)input_lifetime;
+    return Enqueue(replica, mode, inputs, num_inputs);
+  }
   virtual Status RecvActivations(int32_t replica, float* const* activations,
                                  const size_t* activation_sizes, size_t num_activations) = 0;
   virtual Status SendGradients(int32_t replica, const float* const* gradients,
@@ -451,7 +461,8 @@ struct Functions {
         views[i] = FeatureInputView{in.ids,     in.num_ids,  in.row_splits,  in.num_row_splits,
                                     in.weights, in.positions, in.num_positions};
       }
-      return EngineOf(a.engine)->Enqueue(a.replica, a.mode, views.data(), views.size());
+      return EngineOf(a.engine)->EnqueueWithLifetime(a.replica, a.mode, views.data(),
+                                                     views.size(), a.input_lifetime);
     });
   }
   static EMBRT_Error* Recv(EMBRT_Engine_RecvActivations_Args* args) {
