@@ -114,12 +114,28 @@ void RowGrouping::Finish() {
 }
 
 void OwnedRows::Clear() {
-  keys_.clear();
-  refs_.clear();
+  pairs_.Clear();
   contributions_.clear();
 }
 
-void OwnedRows::Finish(int64_t table_rows) {
+void RowRefs::Sort(size_t count, int64_t table_rows) {
+  count_ = count;
+  const size_t n = count;
+  // A few pairs (a tiny step): a stable insertion sort beats clearing the digit counts.
+  constexpr size_t kInsertionSortMax = 32;
+  if (n <= kInsertionSortMax) {
+    for (size_t i = 1; i < n; ++i) {
+      const uint32_t key = keys_[i], ref = refs_[i];
+      size_t j = i;
+      for (; j > 0 && keys_[j - 1] > key; --j) {
+        keys_[j] = keys_[j - 1];
+        refs_[j] = refs_[j - 1];
+      }
+      keys_[j] = key;
+      refs_[j] = ref;
+    }
+    return;
+  }
   // As few passes as digits of at most 12 bits allow, the bits spread evenly over them (23-bit
   // rows: two 12-bit passes, not 11 + 11 + 1).
   constexpr int kMaxDigitBits = 12;
@@ -128,25 +144,19 @@ void OwnedRows::Finish(int64_t table_rows) {
   const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits;
   const int digit_bits = (bits + passes - 1) / passes;
   const uint32_t digit_mask = (1u << digit_bits) - 1;
-  const size_t n = keys_.size();
-  spare_keys_.resize(n);
-  spare_refs_.resize(n);
-  counts_.resize(size_t{1} << digit_bits);
-  // A few contributions (a tiny step): a stable insertion sort beats clearing the digit counts.
-  constexpr size_t kInsertionSortMax = 32;
-  for (size_t i = 1; i < n && n <= kInsertionSortMax; ++i) {
-    const uint32_t key = keys_[i], ref = refs_[i];
-    size_t j = i;
-    for (; j > 0 && keys_[j - 1] > key; --j) {
-      keys_[j] = keys_[j - 1];
-      refs_[j] = refs_[j - 1];
-    }
-    keys_[j] = key;
-    refs_[j] = ref;
+  if (spare_keys_.size() < keys_.size()) {
+    spare_keys_.resize(keys_.size());
+    spare_refs_.resize(keys_.size());
   }
-  for (int shift = 0; shift < bits && n > kInsertionSortMax; shift += digit_bits) {
+  counts_.resize(size_t{1} << digit_bits);
+  for (int shift = 0; shift < bits; shift += digit_bits) {
     std::fill(counts_.begin(), counts_.end(), 0u);
-    for (uint32_t key : keys_) ++counts_[(key >> shift) & digit_mask];
+    const uint32_t* keys = keys_.data();
+    const uint32_t* refs = refs_.data();
+    uint32_t* out_keys = spare_keys_.data();
+    uint32_t* out_refs = spare_refs_.data();
+    uint32_t* counts = counts_.data();
+    for (size_t i = 0; i < n; ++i) ++counts[(keys[i] >> shift) & digit_mask];
     uint32_t total = 0;
     for (uint32_t& c : counts_) {
       const uint32_t here = c;
@@ -154,22 +164,29 @@ void OwnedRows::Finish(int64_t table_rows) {
       total += here;
     }
     for (size_t i = 0; i < n; ++i) {  // stable: equal digits keep their order
-      const uint32_t at = counts_[(keys_[i] >> shift) & digit_mask]++;
-      spare_keys_[at] = keys_[i];
-      spare_refs_[at] = refs_[i];
+      const uint32_t at = counts[(keys[i] >> shift) & digit_mask]++;
+      out_keys[at] = keys[i];
+      out_refs[at] = refs[i];
     }
     keys_.swap(spare_keys_);
     refs_.swap(spare_refs_);
   }
+}
+
+void OwnedRows::Finish(int64_t table_rows) {
+  const size_t n = pairs_.size();
+  pairs_.Sort(n, table_rows);
+  const uint32_t* keys = pairs_.keys();
+  const uint32_t* refs = pairs_.refs();
   sorted_.resize(n);
   rows_.clear();
   offsets_.clear();
   for (size_t i = 0; i < n; ++i) {
-    if (i == 0 || keys_[i] != keys_[i - 1]) {
-      rows_.push_back(keys_[i]);
+    if (i == 0 || keys[i] != keys[i - 1]) {
+      rows_.push_back(keys[i]);
       offsets_.push_back(static_cast<uint32_t>(i));
     }
-    sorted_[i] = contributions_[refs_[i]];
+    sorted_[i] = contributions_[refs[i]];
   }
   offsets_.push_back(static_cast<uint32_t>(n));
 }
