@@ -21,16 +21,29 @@ constexpr size_t kGradientPrefetchPairs = 8;
 
 typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
 
-// Adagrad without clipping or decay on one row whose step gradient is g: AdagradRow's
-// operations (optimizers.cc), element by element, a = a + g * g; w = w - lr * g / sqrt(a).
+// Adagrad without clipping or decay on one row whose step gradient is g (kDim / 16 vectors):
+// AdagradRow's operations (optimizers.cc), element by element,
+// a = a + g * g; w = w - lr * g / sqrt(a). On local copies, so that every loop vectorizes.
 template <int kDim>
-__attribute__((always_inline)) inline void AdagradFixed(float lr, const float* __restrict g,
-                                                        float* __restrict w,
-                                                        float* __restrict a) {
-  for (int d = 0; d < kDim; ++d) {
-    a[d] = a[d] + g[d] * g[d];
-    w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
+__attribute__((always_inline)) inline void AdagradFixed(float lr, const Floats16* g, float* w_row,
+                                                        float* a_row) {
+  constexpr int kVectors = kDim / 16;
+  Floats16 a[kVectors], w[kVectors];
+  std::memcpy(a, a_row, sizeof(a));
+  std::memcpy(w, w_row, sizeof(w));
+  alignas(64) float root[kDim];
+  for (int v = 0; v < kVectors; ++v) {
+    a[v] = a[v] + g[v] * g[v];
+    std::memcpy(root + 16 * v, &a[v], sizeof(Floats16));
   }
+  for (int d = 0; d < kDim; ++d) root[d] = std::sqrt(root[d]);
+  for (int v = 0; v < kVectors; ++v) {
+    Floats16 r;
+    std::memcpy(&r, root + 16 * v, sizeof(r));
+    w[v] = w[v] - lr * g[v] / r;
+  }
+  std::memcpy(a_row, a, sizeof(a));
+  std::memcpy(w_row, w, sizeof(w));
 }
 
 // ApplySortedRefUpdates (accumulating) for dim kDim, a multiple of 16: the row's sum stays in
@@ -91,15 +104,13 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint32_t* ro
       }
       ++i;
     } while (i < n && rows[i] == row);
-    alignas(64) float g[kDim];
-    for (int v = 0; v < kVectors; ++v) {
-      step[v] = step[v] + part[v];
-      std::memcpy(g + 16 * v, &step[v], sizeof(Floats16));
-    }
+    for (int v = 0; v < kVectors; ++v) step[v] = step[v] + part[v];
     const size_t at = static_cast<size_t>(row) * kDim;
     if (kAdagrad) {
-      AdagradFixed<kDim>(update.lr, g, slot0 + at, slot1 + at);
+      AdagradFixed<kDim>(update.lr, step, slot0 + at, slot1 + at);
     } else {
+      alignas(64) float g[kDim];
+      std::memcpy(g, step, sizeof(g));
       float* slots[3] = {slot0 + at, slot1 == nullptr ? nullptr : slot1 + at,
                          slot2 == nullptr ? nullptr : slot2 + at};
       ApplyRowUpdate(update, kDim, g, slots);
