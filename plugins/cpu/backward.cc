@@ -125,14 +125,10 @@ void RowRefs::Sort(size_t count, int64_t table_rows) {
   constexpr size_t kInsertionSortMax = 32;
   if (n <= kInsertionSortMax) {
     for (size_t i = 1; i < n; ++i) {
-      const uint32_t key = keys_[i], ref = refs_[i];
+      const uint64_t pair = pairs_[i];
       size_t j = i;
-      for (; j > 0 && keys_[j - 1] > key; --j) {
-        keys_[j] = keys_[j - 1];
-        refs_[j] = refs_[j - 1];
-      }
-      keys_[j] = key;
-      refs_[j] = ref;
+      for (; j > 0 && Row(pairs_[j - 1]) > Row(pair); --j) pairs_[j] = pairs_[j - 1];
+      pairs_[j] = pair;
     }
     return;
   }
@@ -144,49 +140,49 @@ void RowRefs::Sort(size_t count, int64_t table_rows) {
   const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits;
   const int digit_bits = (bits + passes - 1) / passes;
   const uint32_t digit_mask = (1u << digit_bits) - 1;
-  if (spare_keys_.size() < keys_.size()) {
-    spare_keys_.resize(keys_.size());
-    spare_refs_.resize(keys_.size());
+  const size_t buckets = size_t{1} << digit_bits;
+  if (spare_.size() < pairs_.size()) spare_.resize(pairs_.size());
+  // Every pass's digit counts in one read of the pairs.
+  counts_.assign(buckets * passes, 0u);
+  uint32_t* counts = counts_.data();
+  const uint64_t* in = pairs_.data();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t row = Row(in[i]);
+    for (int p = 0; p < passes; ++p) ++counts[p * buckets + ((row >> (p * digit_bits)) & digit_mask)];
   }
-  counts_.resize(size_t{1} << digit_bits);
-  for (int shift = 0; shift < bits; shift += digit_bits) {
-    std::fill(counts_.begin(), counts_.end(), 0u);
-    const uint32_t* keys = keys_.data();
-    const uint32_t* refs = refs_.data();
-    uint32_t* out_keys = spare_keys_.data();
-    uint32_t* out_refs = spare_refs_.data();
-    uint32_t* counts = counts_.data();
-    for (size_t i = 0; i < n; ++i) ++counts[(keys[i] >> shift) & digit_mask];
+  for (int p = 0; p < passes; ++p) {
+    uint32_t* c = counts + p * buckets;
     uint32_t total = 0;
-    for (uint32_t& c : counts_) {
-      const uint32_t here = c;
-      c = total;
+    for (size_t d = 0; d < buckets; ++d) {
+      const uint32_t here = c[d];
+      c[d] = total;
       total += here;
     }
+    const int shift = 32 + p * digit_bits;
+    const uint64_t* from = pairs_.data();
+    uint64_t* to = spare_.data();
     for (size_t i = 0; i < n; ++i) {  // stable: equal digits keep their order
-      const uint32_t at = counts[(keys[i] >> shift) & digit_mask]++;
-      out_keys[at] = keys[i];
-      out_refs[at] = refs[i];
+      const uint64_t pair = from[i];
+      to[c[(pair >> shift) & digit_mask]++] = pair;
     }
-    keys_.swap(spare_keys_);
-    refs_.swap(spare_refs_);
+    pairs_.swap(spare_);
   }
 }
 
 void OwnedRows::Finish(int64_t table_rows) {
   const size_t n = pairs_.size();
   pairs_.Sort(n, table_rows);
-  const uint32_t* keys = pairs_.keys();
-  const uint32_t* refs = pairs_.refs();
+  const uint64_t* pairs = pairs_.pairs();
   sorted_.resize(n);
   rows_.clear();
   offsets_.clear();
   for (size_t i = 0; i < n; ++i) {
-    if (i == 0 || keys[i] != keys[i - 1]) {
-      rows_.push_back(keys[i]);
+    const uint32_t row = RowRefs::Row(pairs[i]);
+    if (i == 0 || row != RowRefs::Row(pairs[i - 1])) {
+      rows_.push_back(row);
       offsets_.push_back(static_cast<uint32_t>(i));
     }
-    sorted_[i] = contributions_[refs[i]];
+    sorted_[i] = contributions_[RowRefs::Ref(pairs[i])];
   }
   offsets_.push_back(static_cast<uint32_t>(n));
 }

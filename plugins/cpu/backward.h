@@ -89,36 +89,34 @@ inline int64_t GradientSlot(int64_t b, int32_t k, int32_t begin, const int32_t* 
   return b * max_sequence_length + position;
 }
 
-// (row, ref) pairs of 32-bit rows, sorted by row with a stable LSD radix sort: pairs of one row
-// keep the order they were written in. Work is O(pairs), never O(table rows); buffers are kept
-// and reused across steps. Write pairs with Append, or through keys()/refs() after Reserve.
+// (row, ref) pairs of 32-bit rows and refs, packed in one 64-bit word (row in the high half),
+// sorted by row with a stable LSD radix sort: pairs of one row keep the order they were
+// written in. Work is O(pairs), never O(table rows); buffers are kept and reused across steps.
+// Write pairs with Append, or through pairs() after Reserve.
 class RowRefs {
  public:
+  static uint64_t Pack(uint32_t row, uint32_t ref) { return uint64_t{row} << 32 | ref; }
+  static uint32_t Row(uint64_t pair) { return static_cast<uint32_t>(pair >> 32); }
+  static uint32_t Ref(uint64_t pair) { return static_cast<uint32_t>(pair); }
+
   void Clear() { count_ = 0; }
   // Room for `n` pairs in all; keeps the pairs written so far.
   void Reserve(size_t n) {
-    if (keys_.size() < n) {
-      keys_.resize(n);
-      refs_.resize(n);
-    }
+    if (pairs_.size() < n) pairs_.resize(n);
   }
   void Append(uint32_t row, uint32_t ref) {
-    if (count_ == keys_.size()) Reserve(std::max<size_t>(64, 2 * count_));
-    keys_[count_] = row;
-    refs_[count_] = ref;
-    ++count_;
+    if (count_ == pairs_.size()) Reserve(std::max<size_t>(64, 2 * count_));
+    pairs_[count_++] = Pack(row, ref);
   }
-  uint32_t* keys() { return keys_.data(); }
-  uint32_t* refs() { return refs_.data(); }
-  const uint32_t* keys() const { return keys_.data(); }
-  const uint32_t* refs() const { return refs_.data(); }
+  uint64_t* pairs() { return pairs_.data(); }
+  const uint64_t* pairs() const { return pairs_.data(); }
   size_t size() const { return count_; }
-  // Takes the first `count` pairs (written through keys()/refs(); at most what was reserved)
-  // and sorts them by row. `table_rows`: every row is below it, and it is at most 2^32.
+  // Takes the first `count` pairs (written through pairs(); at most what was reserved) and
+  // sorts them by row. `table_rows`: every row is below it, and it is at most 2^32.
   void Sort(size_t count, int64_t table_rows);
 
  private:
-  std::vector<uint32_t> keys_, refs_, spare_keys_, spare_refs_;
+  std::vector<uint64_t> pairs_, spare_;
   std::vector<uint32_t> counts_;
   size_t count_ = 0;
 };

@@ -986,27 +986,23 @@ void CpuEngine::UpdateOwnedRows(Table& table, int64_t step, int owner, int owner
     // Unit gains: 8-byte (row, ref) pairs, the gradient found from the ref.
     RowRefs& pairs = row_refs_[worker];
     pairs.Reserve(static_cast<size_t>(plan.ids));
-    uint32_t* keys = pairs.keys();
-    uint32_t* refs = pairs.refs();
+    uint64_t* out = pairs.pairs();
     size_t count = 0;
     if (owners == 1) {
       ForEachGradientRef(table, step, plan.slot_bits, [&](int64_t row, uint32_t ref) {
-        keys[count] = static_cast<uint32_t>(row);
-        refs[count] = ref;
-        ++count;
+        out[count++] = RowRefs::Pack(static_cast<uint32_t>(row), ref);
       });
     } else {
       ForEachGradientRef(table, step, plan.slot_bits, [&](int64_t row, uint32_t ref) {
         const uint32_t row32 = static_cast<uint32_t>(row);
-        keys[count] = row32;
-        refs[count] = ref;
+        out[count] = RowRefs::Pack(row32, ref);
         count += split.OwnerOf(row32) == owner;
       });
     }
     pairs.Sort(count, table.storage->rows());
     const GradientRefs gradients{plan.bases.data(), plan.group_replica.data(), plan.slot_bits,
                                  num_replicas_ == 1};
-    ApplySortedRefUpdates(pairs.keys(), pairs.refs(), count, gradients, update, accumulate,
+    ApplySortedRefUpdates(pairs.pairs(), count, gradients, update, accumulate,
                           table.storage.get(), scratch);
     return;
   }

@@ -49,8 +49,7 @@ __attribute__((always_inline)) inline void AdagradFixed(float lr, const Floats16
 // ApplySortedRefUpdates (accumulating) for dim kDim, a multiple of 16: the row's sum stays in
 // registers; kAdagrad updates the row right here, else ApplyRowUpdate does.
 template <int kDim, bool kAdagrad>
-__attribute__((always_inline)) inline void SortedRefRunsFixed(const uint32_t* rows,
-                                                              const uint32_t* refs, size_t n,
+__attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pairs, size_t n,
                                                               const GradientRefs& gr,
                                                               const PreparedUpdate& update,
                                                               TableShard* storage) {
@@ -73,21 +72,21 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint32_t* ro
     const float* base = gr.bases[ref >> bits];
     return base == nullptr ? nullptr : base + static_cast<size_t>(ref & mask) * kDim;
   };
-  for (size_t i = 0; i < n && i < kSlotPrefetchPairs; ++i) prefetch_slots(rows[i]);
+  for (size_t i = 0; i < n && i < kSlotPrefetchPairs; ++i) prefetch_slots(RowRefs::Row(pairs[i]));
   for (size_t i = 0; i < n;) {
-    const uint32_t row = rows[i];
+    const uint32_t row = RowRefs::Row(pairs[i]);
     Floats16 step[kVectors] = {};
     Floats16 part[kVectors] = {};
-    int32_t replica = gr.one_replica ? 0 : gr.group_replica[refs[i] >> bits];
+    int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
     do {
-      if (i + kSlotPrefetchPairs < n) prefetch_slots(rows[i + kSlotPrefetchPairs]);
+      if (i + kSlotPrefetchPairs < n) prefetch_slots(RowRefs::Row(pairs[i + kSlotPrefetchPairs]));
       if (i + kGradientPrefetchPairs < n) {
-        const float* ahead = gradient(refs[i + kGradientPrefetchPairs]);
+        const float* ahead = gradient(RowRefs::Ref(pairs[i + kGradientPrefetchPairs]));
         if (ahead != nullptr) {
           for (int l = 0; l < kDim; l += 16) __builtin_prefetch(ahead + l);
         }
       }
-      const uint32_t ref = refs[i];
+      const uint32_t ref = RowRefs::Ref(pairs[i]);
       if (!gr.one_replica && gr.group_replica[ref >> bits] != replica) {
         for (int v = 0; v < kVectors; ++v) {
           step[v] = step[v] + part[v];
@@ -103,7 +102,7 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint32_t* ro
         }
       }
       ++i;
-    } while (i < n && rows[i] == row);
+    } while (i < n && RowRefs::Row(pairs[i]) == row);
     for (int v = 0; v < kVectors; ++v) step[v] = step[v] + part[v];
     const size_t at = static_cast<size_t>(row) * kDim;
     if (kAdagrad) {
@@ -120,12 +119,12 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint32_t* ro
 
 #define EMBRT_CPU_SORTED_REF_RUNS(dim)                                                        \
   EMBRT_CPU_MULTIVERSION void SortedRefRuns##dim(                                             \
-      const uint32_t* rows, const uint32_t* refs, size_t n, const GradientRefs& gr,           \
+      const uint64_t* pairs, size_t n, const GradientRefs& gr,                                 \
       const PreparedUpdate& update, TableShard* storage, bool adagrad) {                      \
     if (adagrad) {                                                                            \
-      SortedRefRunsFixed<dim, true>(rows, refs, n, gr, update, storage);                      \
+      SortedRefRunsFixed<dim, true>(pairs, n, gr, update, storage);                      \
     } else {                                                                                  \
-      SortedRefRunsFixed<dim, false>(rows, refs, n, gr, update, storage);                     \
+      SortedRefRunsFixed<dim, false>(pairs, n, gr, update, storage);                     \
     }                                                                                         \
   }
 EMBRT_CPU_SORTED_REF_RUNS(16)
@@ -135,7 +134,7 @@ EMBRT_CPU_SORTED_REF_RUNS(128)
 #undef EMBRT_CPU_SORTED_REF_RUNS
 
 // Any dim, and the per-contribution (non-accumulating) update: the generic loops.
-void SortedRefRunsGeneric(const uint32_t* rows, const uint32_t* refs, size_t n,
+void SortedRefRunsGeneric(const uint64_t* pairs, size_t n,
                           const GradientRefs& gr, const PreparedUpdate& update, bool accumulate,
                           TableShard* storage, float* scratch) {
   const int32_t dim = storage->dim();
@@ -151,14 +150,14 @@ void SortedRefRunsGeneric(const uint32_t* rows, const uint32_t* refs, size_t n,
   for (size_t i = 0; i < n;) {
     if (i + kSlotPrefetchPairs < n) {
       for (int s = 0; s < num_slots; ++s) {
-        PrefetchRow(storage->row(s, rows[i + kSlotPrefetchPairs]), dim);
+        PrefetchRow(storage->row(s, RowRefs::Row(pairs[i + kSlotPrefetchPairs])), dim);
       }
     }
-    const uint32_t row = rows[i];
+    const uint32_t row = RowRefs::Row(pairs[i]);
     float* slots[3];
     for (int s = 0; s < num_slots; ++s) slots[s] = storage->row(s, row);
     if (!accumulate) {  // one update per contribution: g = 1 * gradient, or zeros
-      const float* x = gradient(refs[i]);
+      const float* x = gradient(RowRefs::Ref(pairs[i]));
       if (x == nullptr) {
         std::memset(g, 0, sizeof(float) * dim);
       } else {
@@ -170,9 +169,9 @@ void SortedRefRunsGeneric(const uint32_t* rows, const uint32_t* refs, size_t n,
     }
     std::memset(g, 0, sizeof(float) * dim);
     std::memset(part, 0, sizeof(float) * dim);
-    int32_t replica = gr.one_replica ? 0 : gr.group_replica[refs[i] >> bits];
+    int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
     do {
-      const uint32_t ref = refs[i];
+      const uint32_t ref = RowRefs::Ref(pairs[i]);
       const int32_t r = gr.one_replica ? 0 : gr.group_replica[ref >> bits];
       if (r != replica) {
         for (int32_t d = 0; d < dim; ++d) g[d] = g[d] + part[d];
@@ -183,7 +182,7 @@ void SortedRefRunsGeneric(const uint32_t* rows, const uint32_t* refs, size_t n,
         for (int32_t d = 0; d < dim; ++d) part[d] = part[d] + x[d];
       }
       ++i;
-    } while (i < n && rows[i] == row);
+    } while (i < n && RowRefs::Row(pairs[i]) == row);
     for (int32_t d = 0; d < dim; ++d) g[d] = g[d] + part[d];
     ApplyRowUpdate(update, dim, g, slots);
   }
@@ -191,7 +190,7 @@ void SortedRefRunsGeneric(const uint32_t* rows, const uint32_t* refs, size_t n,
 
 }  // namespace
 
-void ApplySortedRefUpdates(const uint32_t* rows, const uint32_t* refs, size_t count,
+void ApplySortedRefUpdates(const uint64_t* pairs, size_t count,
                            const GradientRefs& gradients, const PreparedUpdate& update,
                            bool accumulate, TableShard* storage, float* scratch) {
   const OptimizerSettings& s = *update.settings;
@@ -200,18 +199,18 @@ void ApplySortedRefUpdates(const uint32_t* rows, const uint32_t* refs, size_t co
   if (accumulate) {
     switch (storage->dim()) {
       case 16:
-        return SortedRefRuns16(rows, refs, count, gradients, update, storage, adagrad);
+        return SortedRefRuns16(pairs, count, gradients, update, storage, adagrad);
       case 32:
-        return SortedRefRuns32(rows, refs, count, gradients, update, storage, adagrad);
+        return SortedRefRuns32(pairs, count, gradients, update, storage, adagrad);
       case 64:
-        return SortedRefRuns64(rows, refs, count, gradients, update, storage, adagrad);
+        return SortedRefRuns64(pairs, count, gradients, update, storage, adagrad);
       case 128:
-        return SortedRefRuns128(rows, refs, count, gradients, update, storage, adagrad);
+        return SortedRefRuns128(pairs, count, gradients, update, storage, adagrad);
       default:
         break;
     }
   }
-  SortedRefRunsGeneric(rows, refs, count, gradients, update, accumulate, storage, scratch);
+  SortedRefRunsGeneric(pairs, count, gradients, update, accumulate, storage, scratch);
 }
 
 void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,

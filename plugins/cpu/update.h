@@ -51,12 +51,12 @@ struct GradientRefs {
 };
 
 // The same update as ApplyOwnedUpdates for one worker's contributions with unit gains, given as
-// (row, ref) pairs sorted by row (RowRefs::Sort: each row's refs in canonical order). The sum
+// packed (row, ref) pairs sorted by row (RowRefs::Sort: each row's refs in canonical order). The sum
 // of a row is SumRowGradient's with gain 1 (1 * g == g, so the multiply is left out); for dims
 // 16, 32, 64 and 128 it is summed in registers and, for Adagrad without clipping or decay, the
 // row is updated in the same pass (the same operations as ApplyRowUpdate). `scratch` holds at
 // least 2 * dim floats.
-void ApplySortedRefUpdates(const uint32_t* rows, const uint32_t* refs, size_t count,
+void ApplySortedRefUpdates(const uint64_t* pairs, size_t count,
                            const GradientRefs& gradients, const PreparedUpdate& update,
                            bool accumulate, TableShard* storage, float* scratch);
 
