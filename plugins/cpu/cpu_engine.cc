@@ -907,13 +907,22 @@ void CpuEngine::PlanGradientRefs(Table& table, int64_t step) {
   plan.use_refs = true;
   int64_t max_slots = 1;
   plan.bases.clear();
+  plan.gains.clear();
   plan.group_replica.clear();
   for (int32_t replica = 0; replica < num_replicas_; ++replica) {
     const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
     for (int32_t f : table.features) {
       const FeatureBatch& batch = buffer.features[f];
-      plan.ids += static_cast<int64_t>(batch.rows.size());
-      plan.use_refs &= batch.unit_gains;
+      const int64_t ids = static_cast<int64_t>(batch.rows.size());
+      plan.ids += ids;
+      // A gain per id: the ref's slot (the bag) must also name the id, so one id per bag.
+      if (!batch.unit_gains) {
+        bool one_per_bag = features_[f].max_sequence_length == 0 &&
+                           ids == features_[f].input_rows;
+        for (int64_t b = 0; b < ids && one_per_bag; ++b) one_per_bag = batch.splits[b] == b;
+        plan.use_refs &= one_per_bag;
+      }
+      plan.gains.push_back(batch.unit_gains ? nullptr : batch.gains.data());
       plan.bases.push_back(batch.has_gradients ? batch.gradients.data() : nullptr);
       plan.group_replica.push_back(replica);
       max_slots = std::max<int64_t>(
@@ -983,7 +992,7 @@ void CpuEngine::UpdateOwnedRows(Table& table, int64_t step, int owner, int owner
   float* scratch = worker_scratch_[worker].data();
   const Table::TouchedPlan& plan = table.touched;
   if (plan.use_refs) {
-    // Unit gains: 8-byte (row, ref) pairs, the gradient found from the ref.
+    // 8-byte (row, ref) pairs; the gradient and gain are found from the ref.
     RowRefs& pairs = row_refs_[worker];
     pairs.Reserve(static_cast<size_t>(plan.ids));
     uint64_t* out = pairs.pairs();
@@ -1000,8 +1009,8 @@ void CpuEngine::UpdateOwnedRows(Table& table, int64_t step, int owner, int owner
       });
     }
     pairs.Sort(count, table.storage->rows());
-    const GradientRefs gradients{plan.bases.data(), plan.group_replica.data(), plan.slot_bits,
-                                 num_replicas_ == 1};
+    const GradientRefs gradients{plan.bases.data(), plan.gains.data(), plan.group_replica.data(),
+                                 plan.slot_bits, num_replicas_ == 1};
     ApplySortedRefUpdates(pairs.pairs(), count, gradients, update, accumulate,
                           table.storage.get(), scratch);
     return;

@@ -99,6 +99,7 @@ class CpuEngine : public sdk::Engine {
       bool use_refs = false;  // GradientRefs below are valid
       int slot_bits = 0;
       std::vector<const float*> bases;    // per group
+      std::vector<const float*> gains;    // per group
       std::vector<int32_t> group_replica;  // per group
     } touched;
 
@@ -221,8 +222,8 @@ class CpuEngine : public sdk::Engine {
   // The step's update of the tables that UpdateTouchedRows updates, all in one ParallelFor over
   // (table, owner) items, balanced by ids, so that many small tables use every worker.
   void UpdateTouchedTables(int64_t step, const std::vector<PreparedUpdate>& updates);
-  // Per table, before the ParallelFor: whether its contributions fit GradientRefs (one per
-  // (replica, feature), unit gains, refs of 32 bits), and if so, fills its TouchedPlan.
+  // Per table, before the ParallelFor: whether its contributions fit GradientRefs (refs of 32
+  // bits; every gain 1, or one id per bag), and if so, fills its TouchedPlan.
   void PlanGradientRefs(Table& table, int64_t step);
   // One (table, owner) item of UpdateTouchedTables on worker `worker`: the owner's rows.
   void UpdateOwnedRows(Table& table, int64_t step, int owner, int owners,
@@ -252,7 +253,7 @@ class CpuEngine : public sdk::Engine {
       }
     }
   }
-  // The same contributions when every gain is 1, as GradientRefs see them: calls
+  // The same contributions as GradientRefs see them (PlanGradientRefs): calls
   // fn(local row, ref) in canonical order, ref = group << slot_bits | GradientSlot, where group
   // = replica * table.features.size() + the feature's index in table.features.
   template <typename Fn>

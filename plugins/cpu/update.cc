@@ -95,10 +95,19 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pa
         replica = gr.group_replica[ref >> bits];
       }
       if (const float* g = gradient(ref)) {
-        for (int v = 0; v < kVectors; ++v) {
-          Floats16 x;
-          std::memcpy(&x, g + 16 * v, sizeof(x));
-          part[v] = part[v] + x;
+        if (const float* gains = gr.gains[ref >> bits]) {
+          const float gain = gains[ref & mask];
+          for (int v = 0; v < kVectors; ++v) {
+            Floats16 x;
+            std::memcpy(&x, g + 16 * v, sizeof(x));
+            part[v] = part[v] + gain * x;
+          }
+        } else {
+          for (int v = 0; v < kVectors; ++v) {
+            Floats16 x;
+            std::memcpy(&x, g + 16 * v, sizeof(x));
+            part[v] = part[v] + x;
+          }
         }
       }
       ++i;
@@ -147,6 +156,10 @@ void SortedRefRunsGeneric(const uint64_t* pairs, size_t n,
     const float* base = gr.bases[ref >> bits];
     return base == nullptr ? nullptr : base + static_cast<size_t>(ref & mask) * dim;
   };
+  auto gain = [&](uint32_t ref) {
+    const float* gains = gr.gains[ref >> bits];
+    return gains == nullptr ? 1.0f : gains[ref & mask];
+  };
   for (size_t i = 0; i < n;) {
     if (i + kSlotPrefetchPairs < n) {
       for (int s = 0; s < num_slots; ++s) {
@@ -156,12 +169,14 @@ void SortedRefRunsGeneric(const uint64_t* pairs, size_t n,
     const uint32_t row = RowRefs::Row(pairs[i]);
     float* slots[3];
     for (int s = 0; s < num_slots; ++s) slots[s] = storage->row(s, row);
-    if (!accumulate) {  // one update per contribution: g = 1 * gradient, or zeros
-      const float* x = gradient(RowRefs::Ref(pairs[i]));
+    if (!accumulate) {  // one update per contribution: g = gain * gradient, or zeros
+      const uint32_t ref = RowRefs::Ref(pairs[i]);
+      const float* x = gradient(ref);
       if (x == nullptr) {
         std::memset(g, 0, sizeof(float) * dim);
       } else {
-        for (int32_t d = 0; d < dim; ++d) g[d] = 1.0f * x[d];
+        const float c = gain(ref);
+        for (int32_t d = 0; d < dim; ++d) g[d] = c * x[d];
       }
       ApplyRowUpdate(update, dim, g, slots);
       ++i;
@@ -179,7 +194,8 @@ void SortedRefRunsGeneric(const uint64_t* pairs, size_t n,
         replica = r;
       }
       if (const float* x = gradient(ref)) {
-        for (int32_t d = 0; d < dim; ++d) part[d] = part[d] + x[d];
+        const float c = gain(ref);
+        for (int32_t d = 0; d < dim; ++d) part[d] = part[d] + c * x[d];
       }
       ++i;
     } while (i < n && RowRefs::Row(pairs[i]) == row);

@@ -2,10 +2,11 @@
 //
 // The update kernels (plugins/cpu/update.h) and the pair sort under them (RowRefs, backward.h):
 //   - RowRefs::Sort is a stable sort by row (against std::stable_sort), buffers reused;
-//   - ApplySortedRefUpdates (unit gains, gradients found from refs, sums in registers, fused
+//   - ApplySortedRefUpdates (gradients and gains found from refs, sums in registers, fused
 //     Adagrad) leaves every slot with the same bits as the Contribution path (OwnedRows +
 //     ApplyOwnedUpdates), for every optimizer, dims with and without a specialization,
-//     accumulation on and off, one and two replicas, and zero (null) gradients.
+//     accumulation on and off, one and two replicas, unit and other gains, and zero (null)
+//     gradients.
 
 #include <algorithm>
 #include <cmath>
@@ -78,11 +79,13 @@ std::vector<OptimizerSettings> Variants() {
   return out;
 }
 
-// A step of `count` unit-gain contributions over `groups` (replica, feature) groups of `slots`
-// gradient rows each; group g is replica g / groups_per_replica.
+// A step of contributions over (replica, feature) groups of `slots` gradient rows each; group g
+// is replica g / groups_per_replica.
 struct RefStep {
   std::vector<std::vector<float>> gradients;  // per group; empty = null (zero gradient)
+  std::vector<std::vector<float>> gains;      // per group, per slot; empty = every gain 1
   std::vector<const float*> bases;
+  std::vector<const float*> gain_bases;
   std::vector<int32_t> group_replica;
   std::vector<std::pair<uint32_t, uint32_t>> contributions;  // (row, ref) in canonical order
   int slot_bits = 0;
@@ -100,11 +103,17 @@ RefStep MakeStep(std::mt19937& random, int64_t table_rows, int32_t dim, int repl
       gradient.resize(static_cast<size_t>(slots) * dim);
       for (float& x : gradient) x = value(random);
     }
+    std::vector<float> gains;
+    if (random() % 2 == 0) {
+      for (int slot = 0; slot < slots; ++slot) gains.push_back(2.0f * value(random));
+    }
     step.gradients.push_back(std::move(gradient));
+    step.gains.push_back(std::move(gains));
     step.group_replica.push_back(g / groups_per_replica);
   }
-  for (const std::vector<float>& g : step.gradients) {
-    step.bases.push_back(g.empty() ? nullptr : g.data());
+  for (size_t g = 0; g < step.gradients.size(); ++g) {
+    step.bases.push_back(step.gradients[g].empty() ? nullptr : step.gradients[g].data());
+    step.gain_bases.push_back(step.gains[g].empty() ? nullptr : step.gains[g].data());
   }
   // Canonical order: refs ascend (group-major, then slot); rows repeat.
   for (int g = 0; g < replicas * groups_per_replica; ++g) {
@@ -156,15 +165,16 @@ TEST(CpuUpdateKernelsTest, SortedRefUpdatesMatchTheContributionPathBitForBit) {
             const float* g = step.bases[group] == nullptr
                                  ? nullptr
                                  : step.bases[group] + static_cast<size_t>(slot) * dim;
-            owned.Add(row, g, 1.0f, step.group_replica[group]);
+            const float gain = step.gains[group].empty() ? 1.0f : step.gains[group][slot];
+            owned.Add(row, g, gain, step.group_replica[group]);
             pairs.Append(row, ref);
           }
           owned.Finish(table_rows);
           std::vector<float> scratch(2 * dim);
           ApplyOwnedUpdates(owned, update, accumulate, &expected, scratch.data());
           pairs.Sort(pairs.size(), table_rows);
-          const GradientRefs refs{step.bases.data(), step.group_replica.data(), step.slot_bits,
-                                  replicas == 1};
+          const GradientRefs refs{step.bases.data(), step.gain_bases.data(),
+                                  step.group_replica.data(), step.slot_bits, replicas == 1};
           ApplySortedRefUpdates(pairs.pairs(), pairs.size(), refs, update, accumulate, &actual,
                                 scratch.data());
           for (int s = 0; s < num_slots; ++s) {
