@@ -3,9 +3,10 @@
 // The training step's update in the cpu backend, through the public API (embrt::Embedding ->
 // C ABI -> cpu backend), on two shapes (issues 12 and 13):
 //
-//   BM_DlrmStep/T      26 tables of 100,000 rows x dim 16 (DLRM's sparse side, as in
-//                      examples/python/dlrm.py), batch 4096, one id per feature, Adagrad
-//   BM_DlrmLookup/T    the same steps enqueued for inference (lookup only)
+//   BM_DlrmStep/T/M    26 tables of 100,000 rows x dim 16 (DLRM's sparse side, as in
+//                      examples/python/dlrm.py), batch 4096, one id per feature, Adagrad;
+//                      M = 0: sum combiner (dlrm.py), 1: mean (TF's default, `embrt train`)
+//   BM_DlrmLookup/T/M  the same steps enqueued for inference (lookup only)
 //   BM_WideStep/D/B/T  one table of 2^22 rows x dim D, 16,384 bags of B uniform ids, Adagrad
 //   BM_WideLookup/D/B/T
 //
@@ -41,6 +42,7 @@ struct Shape {
   int dim;
   int batch;
   int bag;
+  bool mean = false;
 };
 
 double ProcessCpuSeconds() {
@@ -56,7 +58,7 @@ embrt::EmbeddingConfig MakeConfig(const Shape& shape, int threads) {
     table->set_name("table" + std::to_string(t));
     table->set_vocabulary_size(shape.rows);
     table->set_dim(shape.dim);
-    table->set_combiner(embrt::SUM);
+    table->set_combiner(shape.mean ? embrt::MEAN : embrt::SUM);
     table->mutable_initializer()->mutable_constant()->set_value(0.01f);
     embrt::FeatureConfig* feature = config.add_features();
     feature->set_name("feature" + std::to_string(t));
@@ -128,16 +130,23 @@ void RunSteps(benchmark::State& state, const Shape& shape, int threads, bool tra
       benchmark::Counter::kIsRate);
 }
 
-const Shape kDlrm = {26, 100000, 16, 4096, 1};
-
+Shape Dlrm(const benchmark::State& state) {
+  return Shape{26, 100000, 16, 4096, 1, state.range(1) != 0};
+}
 void BM_DlrmStep(benchmark::State& state) {
-  RunSteps(state, kDlrm, static_cast<int>(state.range(0)), /*training=*/true);
+  RunSteps(state, Dlrm(state), static_cast<int>(state.range(0)), /*training=*/true);
 }
 void BM_DlrmLookup(benchmark::State& state) {
-  RunSteps(state, kDlrm, static_cast<int>(state.range(0)), /*training=*/false);
+  RunSteps(state, Dlrm(state), static_cast<int>(state.range(0)), /*training=*/false);
 }
-BENCHMARK(BM_DlrmStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_DlrmLookup)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DlrmStep)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_DlrmLookup)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 Shape Wide(const benchmark::State& state) {
   return Shape{1, int64_t{1} << 22, static_cast<int>(state.range(0)), 16384,

@@ -253,6 +253,18 @@ void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, i
   for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
 }
 
+EMBRT_CPU_MULTIVERSION
+bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, in + i, sizeof(bits));
+    out[i] = in[i];
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
                     float* step) {
   switch (dim) {

@@ -163,6 +163,10 @@ struct RowOwners {
   uint64_t scale;
 };
 
+// Copies n floats from `in` to `out` (not overlapping) and returns whether every one is finite,
+// in one vectorized pass (an IEEE exponent of all ones is Inf or NaN).
+bool CopyFinite(const float* in, float* out, size_t n);
+
 // Sums one row's contributions (see the file comment). `part` is dim floats of scratch. Dims
 // 16, 32, 64 and 128 run a specialization that keeps both sums in registers; the others run
 // SumRowGradientGeneric. Both do the same operations in the same order.

@@ -636,13 +636,7 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
     const size_t n = features_[f].activation_floats;
     std::vector<float>& copy = buffer.features[f].gradients;
     copy.resize(n);
-    float* out = copy.data();
-    bool finite = true;
-    for (size_t i = 0; i < n; ++i) {
-      out[i] = g[i];
-      finite &= std::isfinite(g[i]);
-    }
-    if (finite || allow_nonfinite_gradients_) continue;
+    if (CopyFinite(g, copy.data(), n) || allow_nonfinite_gradients_) continue;
     size_t i = 0;
     while (std::isfinite(g[i])) ++i;
     const Feature& feature = features_[f];
