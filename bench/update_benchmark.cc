@@ -7,7 +7,8 @@
 //                      examples/python/dlrm.py), batch 4096, one id per feature, Adagrad;
 //                      M = 0: sum combiner (dlrm.py), 1: mean (TF's default, `embrt train`)
 //   BM_DlrmLookup/T/M  the same steps enqueued for inference (lookup only)
-//   BM_WideStep/D/B/T  one table of 2^22 rows x dim D, 16,384 bags of B uniform ids, Adagrad
+//   BM_WideStep/D/B/T  one table of 2^22 rows x dim D (16, 64, 128), 16,384 bags of B (1, 20)
+//                      uniform ids, Adagrad
 //   BM_WideLookup/D/B/T
 //
 // T is the backend option `threads`. A step is Enqueue -> DequeueInto -> ApplyGradients ->
@@ -139,10 +140,7 @@ void BM_DlrmStep(benchmark::State& state) {
 void BM_DlrmLookup(benchmark::State& state) {
   RunSteps(state, Dlrm(state), static_cast<int>(state.range(0)), /*training=*/false);
 }
-BENCHMARK(BM_DlrmStep)
-    ->ArgsProduct({{1, 2}, {0, 1}})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_DlrmStep)->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DlrmLookup)
     ->ArgsProduct({{1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
@@ -159,11 +157,11 @@ void BM_WideLookup(benchmark::State& state) {
   RunSteps(state, Wide(state), static_cast<int>(state.range(2)), /*training=*/false);
 }
 BENCHMARK(BM_WideStep)
-    ->ArgsProduct({{16, 64}, {1, 20}, {1, 2}})
+    ->ArgsProduct({{16, 64, 128}, {1, 20}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_WideLookup)
-    ->ArgsProduct({{16, 64}, {1, 20}, {1, 2}})
+    ->ArgsProduct({{16, 64, 128}, {1, 20}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -148,7 +148,8 @@ void RowRefs::Sort(size_t count, int64_t table_rows) {
   const uint64_t* in = pairs_.data();
   for (size_t i = 0; i < n; ++i) {
     const uint32_t row = Row(in[i]);
-    for (int p = 0; p < passes; ++p) ++counts[p * buckets + ((row >> (p * digit_bits)) & digit_mask)];
+    for (int p = 0; p < passes; ++p)
+      ++counts[p * buckets + ((row >> (p * digit_bits)) & digit_mask)];
   }
   for (int p = 0; p < passes; ++p) {
     uint32_t* c = counts + p * buckets;

@@ -15,9 +15,17 @@ namespace {
 constexpr int64_t kMinRowsPerChunk = 64;
 // Slot rows are requested this many rows ahead of their update.
 constexpr int64_t kPrefetchDistance = 8;
-// The sorted-ref update asks for slot rows and gradient rows this many pairs ahead.
-constexpr size_t kSlotPrefetchPairs = 16;
-constexpr size_t kGradientPrefetchPairs = 8;
+// The sorted-ref update asks for slot rows and gradient rows this many pairs ahead: a fixed
+// number of cache lines in flight, so fewer rows ahead for wider rows.
+constexpr size_t kSlotPrefetchPairs = 16;  // the generic loop
+template <int kDim>
+constexpr size_t SlotPrefetchPairs() {
+  return kDim >= 128 ? 4 : 512 / kDim;
+}
+template <int kDim>
+constexpr size_t GradientPrefetchPairs() {
+  return SlotPrefetchPairs<kDim>() / 2;
+}
 
 typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
 
@@ -72,16 +80,18 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pa
     const float* base = gr.bases[ref >> bits];
     return base == nullptr ? nullptr : base + static_cast<size_t>(ref & mask) * kDim;
   };
-  for (size_t i = 0; i < n && i < kSlotPrefetchPairs; ++i) prefetch_slots(RowRefs::Row(pairs[i]));
+  for (size_t i = 0; i < n && i < SlotPrefetchPairs<kDim>(); ++i)
+    prefetch_slots(RowRefs::Row(pairs[i]));
   for (size_t i = 0; i < n;) {
     const uint32_t row = RowRefs::Row(pairs[i]);
     Floats16 step[kVectors] = {};
     Floats16 part[kVectors] = {};
     int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
     do {
-      if (i + kSlotPrefetchPairs < n) prefetch_slots(RowRefs::Row(pairs[i + kSlotPrefetchPairs]));
-      if (i + kGradientPrefetchPairs < n) {
-        const float* ahead = gradient(RowRefs::Ref(pairs[i + kGradientPrefetchPairs]));
+      if (i + SlotPrefetchPairs<kDim>() < n)
+        prefetch_slots(RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>()]));
+      if (i + GradientPrefetchPairs<kDim>() < n) {
+        const float* ahead = gradient(RowRefs::Ref(pairs[i + GradientPrefetchPairs<kDim>()]));
         if (ahead != nullptr) {
           for (int l = 0; l < kDim; l += 16) __builtin_prefetch(ahead + l);
         }
@@ -126,15 +136,15 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pa
   }
 }
 
-#define EMBRT_CPU_SORTED_REF_RUNS(dim)                                                        \
-  EMBRT_CPU_MULTIVERSION void SortedRefRuns##dim(                                             \
-      const uint64_t* pairs, size_t n, const GradientRefs& gr,                                 \
-      const PreparedUpdate& update, TableShard* storage, bool adagrad) {                      \
-    if (adagrad) {                                                                            \
-      SortedRefRunsFixed<dim, true>(pairs, n, gr, update, storage);                      \
-    } else {                                                                                  \
-      SortedRefRunsFixed<dim, false>(pairs, n, gr, update, storage);                     \
-    }                                                                                         \
+#define EMBRT_CPU_SORTED_REF_RUNS(dim)                                                       \
+  EMBRT_CPU_MULTIVERSION void SortedRefRuns##dim(                                            \
+      const uint64_t* pairs, size_t n, const GradientRefs& gr, const PreparedUpdate& update, \
+      TableShard* storage, bool adagrad) {                                                   \
+    if (adagrad) {                                                                           \
+      SortedRefRunsFixed<dim, true>(pairs, n, gr, update, storage);                          \
+    } else {                                                                                 \
+      SortedRefRunsFixed<dim, false>(pairs, n, gr, update, storage);                         \
+    }                                                                                        \
   }
 EMBRT_CPU_SORTED_REF_RUNS(16)
 EMBRT_CPU_SORTED_REF_RUNS(32)
@@ -143,9 +153,9 @@ EMBRT_CPU_SORTED_REF_RUNS(128)
 #undef EMBRT_CPU_SORTED_REF_RUNS
 
 // Any dim, and the per-contribution (non-accumulating) update: the generic loops.
-void SortedRefRunsGeneric(const uint64_t* pairs, size_t n,
-                          const GradientRefs& gr, const PreparedUpdate& update, bool accumulate,
-                          TableShard* storage, float* scratch) {
+void SortedRefRunsGeneric(const uint64_t* pairs, size_t n, const GradientRefs& gr,
+                          const PreparedUpdate& update, bool accumulate, TableShard* storage,
+                          float* scratch) {
   const int32_t dim = storage->dim();
   const int num_slots = storage->num_slots();
   const int bits = gr.slot_bits;
@@ -206,9 +216,9 @@ void SortedRefRunsGeneric(const uint64_t* pairs, size_t n,
 
 }  // namespace
 
-void ApplySortedRefUpdates(const uint64_t* pairs, size_t count,
-                           const GradientRefs& gradients, const PreparedUpdate& update,
-                           bool accumulate, TableShard* storage, float* scratch) {
+void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRefs& gradients,
+                           const PreparedUpdate& update, bool accumulate, TableShard* storage,
+                           float* scratch) {
   const OptimizerSettings& s = *update.settings;
   const bool adagrad = s.kind == EMBRT_OPTIMIZER_ADAGRAD && !update.clip_gradients &&
                        update.decay == 0.0f && !update.clip_weights;

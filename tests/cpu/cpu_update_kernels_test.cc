@@ -35,8 +35,8 @@ TEST(CpuUpdateKernelsTest, RowRefsSortIsAStableSortByRow) {
       refs.Clear();
       for (size_t i = 0; i < count; ++i) {
         // Few distinct rows, so that many pairs share one and stability matters.
-        const uint32_t row = static_cast<uint32_t>(
-            (random() % 50) * static_cast<uint64_t>(table_rows - 1) / 49);
+        const uint32_t row =
+            static_cast<uint32_t>((random() % 50) * static_cast<uint64_t>(table_rows - 1) / 49);
         const uint32_t ref = static_cast<uint32_t>(random());
         refs.Append(row, ref);
         expected.emplace_back(row, ref);
@@ -131,8 +131,7 @@ void FillSlots(std::mt19937& random, const OptimizerSettings& s, TableShard* sha
   std::uniform_real_distribution<float> value(-1.0f, 1.0f), positive(0.01f, 2.0f);
   const size_t n = static_cast<size_t>(shard->rows()) * shard->dim();
   for (int slot = 0; slot < shard->num_slots(); ++slot) {
-    const bool must_be_positive =
-        slot == 1 || (slot == 2 && s.kind == EMBRT_OPTIMIZER_ADAM);
+    const bool must_be_positive = slot == 1 || (slot == 2 && s.kind == EMBRT_OPTIMIZER_ADAM);
     for (size_t i = 0; i < n; ++i) {
       shard->slot(slot)[i] = must_be_positive ? positive(random) : value(random);
     }
@@ -181,8 +180,8 @@ TEST(CpuUpdateKernelsTest, SortedRefUpdatesMatchTheContributionPathBitForBit) {
             EXPECT_EQ(std::memcmp(actual.slot(s), expected.slot(s),
                                   sizeof(float) * table_rows * static_cast<size_t>(dim)),
                       0)
-                << "optimizer " << settings.kind << ", dim " << dim << ", accumulate "
-                << accumulate << ", replicas " << replicas << ", slot " << s;
+                << "optimizer " << settings.kind << ", dim " << dim << ", accumulate " << accumulate
+                << ", replicas " << replicas << ", slot " << s;
           }
           ++cases;
         }
