@@ -266,7 +266,7 @@ class CpuEngine : public sdk::Engine {
         const FeatureBatch& batch = buffer.features[f];
         const uint32_t high = group++ << slot_bits;
         const int32_t* splits = batch.splits.data();
-        const int64_t* rows = batch.rows.data();
+        const auto* rows = batch.rows.data();  // whatever width FeatureBatch keeps rows in
         if (feature.max_sequence_length == 0) {
           for (int64_t b = 0; b < feature.input_rows; ++b) {
             const uint32_t ref = high | static_cast<uint32_t>(b);
