@@ -152,10 +152,21 @@ EMBRT_CPU_SORTED_REF_RUNS(64)
 EMBRT_CPU_SORTED_REF_RUNS(128)
 #undef EMBRT_CPU_SORTED_REF_RUNS
 
-// Any dim, and the per-contribution (non-accumulating) update: the generic loops.
+// AdagradFixed for any dim: AdagradRow's operations (optimizers.cc).
+inline void AdagradAnyDim(int32_t dim, float lr, const float* __restrict g, float* __restrict w,
+                          float* __restrict a) {
+  for (int32_t d = 0; d < dim; ++d) {
+    a[d] = a[d] + g[d] * g[d];
+    w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
+  }
+}
+
+// Any dim, and the per-contribution (non-accumulating) update: the generic loops. `adagrad`:
+// as in SortedRefRunsFixed.
+EMBRT_CPU_MULTIVERSION
 void SortedRefRunsGeneric(const uint64_t* pairs, size_t n, const GradientRefs& gr,
-                          const PreparedUpdate& update, bool accumulate, TableShard* storage,
-                          float* scratch) {
+                          const PreparedUpdate& update, bool accumulate, bool adagrad,
+                          TableShard* storage, float* scratch) {
   const int32_t dim = storage->dim();
   const int num_slots = storage->num_slots();
   const int bits = gr.slot_bits;
@@ -210,7 +221,11 @@ void SortedRefRunsGeneric(const uint64_t* pairs, size_t n, const GradientRefs& g
       ++i;
     } while (i < n && RowRefs::Row(pairs[i]) == row);
     for (int32_t d = 0; d < dim; ++d) g[d] = g[d] + part[d];
-    ApplyRowUpdate(update, dim, g, slots);
+    if (adagrad) {
+      AdagradAnyDim(dim, update.lr, g, slots[0], slots[1]);
+    } else {
+      ApplyRowUpdate(update, dim, g, slots);
+    }
   }
 }
 
@@ -236,7 +251,7 @@ void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRe
         break;
     }
   }
-  SortedRefRunsGeneric(pairs, count, gradients, update, accumulate, storage, scratch);
+  SortedRefRunsGeneric(pairs, count, gradients, update, accumulate, adagrad, storage, scratch);
 }
 
 void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,
