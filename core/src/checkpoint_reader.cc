@@ -54,8 +54,12 @@ absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string&
 }
 
 // XXH3-64 of a mapped file, read straight from the map (no copy into a buffer).
-uint64_t ChecksumOfMap(const internal::MappedFile& map) {
-  return XXH3_64bits(map.data(), map.size());
+absl::StatusOr<uint64_t> ChecksumOfMap(const internal::MappedFile& map) {
+  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
+  if (state == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
+  XXH3_64bits_reset(state.get());
+  internal::HashUncachedBytes(state.get(), map.data(), map.size());
+  return XXH3_64bits_digest(state.get());
 }
 
 }  // namespace
@@ -243,9 +247,12 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
             internal::MappedFile map,
             internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()), display,
                                       /*populate=*/options.verify_checksums));
-        if (options.verify_checksums && ChecksumOfMap(map) != entry.xxh3_64()) {
-          return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                  " is corrupt (XXH3-64 checksum mismatch)"));
+        if (options.verify_checksums) {
+          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum, ChecksumOfMap(map));
+          if (checksum != entry.xxh3_64()) {
+            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
+                                                    " is corrupt (XXH3-64 checksum mismatch)"));
+          }
         }
         Impl::File& file = slot.files.emplace_back();
         file.relative_path = entry.path();
@@ -355,9 +362,10 @@ Embedding::RowFiller CheckpointReader::MakeRowFiller(const ResolvedConfig& confi
 // Loads an engine from a checkpoint whose slots are single contiguous files, onto one host,
 // without copying the data into a buffer first: each file is memory-mapped and
 // Embedding::LoadTablesFrom hands the backend pointers into the map, a chunk of a few hundred
-// KiB at a time. With `verify`, each chunk is hashed just before the backend copies it (so the
-// copy reads it from the L2 cache), and a file whose checksum does not match fails the chunk
-// that holds its last row, before LoadTablesFrom returns. VerifyAll hashes every file through
+// KiB at a time. With `verify`, each chunk is hashed right after the backend copied it (at the
+// next call, reading it from the L2 cache), except a file's last chunk, hashed before it is
+// handed out: a file whose checksum does not match fails that call, before LoadTablesFrom
+// returns. VerifyAll hashes every file through
 // the same maps first, for a restore that must not load anything unverified.
 //
 // A file is mapped only after its size, checked on the descriptor it is mapped from, equals the
@@ -398,11 +406,7 @@ class CheckpointReader::StreamingLoader {
         const std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash(XXH3_createState());
         if (hash == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
         XXH3_64bits_reset(hash.get());
-        for (size_t done = 0; done < map->size();) {
-          const size_t piece = std::min(kVerifyPieceBytes, map->size() - done);
-          XXH3_64bits_update(hash.get(), map->data() + done, piece);
-          done += piece;
-        }
+        internal::HashUncachedBytes(hash.get(), map->data(), map->size());
         EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(hash.get()), file));
       }
     }
@@ -434,12 +438,22 @@ class CheckpointReader::StreamingLoader {
       }
       const float* rows = reinterpret_cast<const float*>(map->data()) + begin * t.dim;
       const size_t floats = static_cast<size_t>(count) * t.dim;
-      if (verify_) XXH3_64bits_update(stream.hash.get(), rows, floats * sizeof(float));
       slots[s] = absl::MakeConstSpan(rows, floats);
       stream.next_row += count;
-      if (verify_ && stream.next_row == t.vocabulary_size) {
-        EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(stream.hash.get()), file));
-        stream.hash.reset();
+      if (verify_) {
+        // The piece handed out last time was copied by the backend since: hashing it now reads
+        // it from the cache. The last piece of a file is hashed before it is handed out, so a
+        // file that does not match its checksum fails this call and its load.
+        HashPending(stream);
+        stream.pending = reinterpret_cast<const unsigned char*>(rows);
+        stream.pending_bytes = floats * sizeof(float);
+        if (stream.next_row == t.vocabulary_size) {
+          // Not copied yet, so not in the cache.
+          internal::HashUncachedBytes(stream.hash.get(), stream.pending, stream.pending_bytes);
+          stream.pending_bytes = 0;
+          EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(stream.hash.get()), file));
+          stream.hash.reset();
+        }
       }
     }
     return absl::OkStatus();
@@ -460,13 +474,13 @@ class CheckpointReader::StreamingLoader {
   }
 
  private:
-  // Hashing pieces of the verify pass (any size gives the same hash; this one suits the cache).
-  static constexpr size_t kVerifyPieceBytes = size_t{1} << 20;
-
   struct Stream {
     internal::MappedFile map;  // kept until the loader ends: the backend copies from it
     bool mapped = false;
     std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash;
+    // With verify: the piece handed out last and not hashed yet.
+    const unsigned char* pending = nullptr;
+    size_t pending_bytes = 0;
     int64_t next_row = 0;
   };
 
@@ -484,6 +498,13 @@ class CheckpointReader::StreamingLoader {
       stream.mapped = true;
     }
     return &stream.map;
+  }
+
+  static void HashPending(Stream& stream) {
+    if (stream.pending_bytes > 0) {
+      XXH3_64bits_update(stream.hash.get(), stream.pending, stream.pending_bytes);
+    }
+    stream.pending_bytes = 0;
   }
 
   absl::Status CheckDigest(uint64_t digest, const Impl::File& file) const {

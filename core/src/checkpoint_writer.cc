@@ -37,8 +37,13 @@ namespace {
 using internal::ErrnoStatus;
 using internal::UniqueFd;
 
-// Bytes written and then hashed at a time (stays in the L2 cache between the two).
-constexpr size_t kWritePieceBytes = size_t{256} << 10;
+// Files are written in pieces of at most this size that never cross a multiple of it in the
+// file, each hashed right after its write (it is still in the cache). Where the file system
+// keeps large folios in the page cache (ext4 from Linux 6.16), an aligned 2 MiB write fills one
+// 2 MiB folio, and a restore maps it with one page-table entry instead of 512 (populating and
+// unmapping a 1 GiB map then take about 2 ms instead of about 40, and reading it misses the
+// TLB far less).
+constexpr size_t kWritePieceBytes = size_t{2} << 20;
 
 struct Xxh3StateDeleter {
   void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
@@ -191,11 +196,14 @@ absl::Status WriteShardFiles(const std::string& dir, const ResolvedConfig& confi
       const size_t bytes = floats * sizeof(float);
       const int64_t offset = local_row_begin * files.dim * int64_t{4};
       const bool hash_now = file.in_order && local_row_begin == file.next_row;
-      // Written and hashed in pieces, each hashed right after the write has pulled it into
-      // the cache: every byte leaves memory once.
+      // Written and hashed in aligned pieces (kWritePieceBytes), each hashed right after the
+      // write has pulled it into the cache: every byte leaves memory once.
       const char* data = reinterpret_cast<const char*>(slots[s].data());
       for (size_t done = 0; done < bytes;) {
-        const size_t piece = std::min(kWritePieceBytes, bytes - done);
+        const size_t to_boundary =
+            kWritePieceBytes - static_cast<size_t>(offset + static_cast<int64_t>(done)) %
+                                   kWritePieceBytes;
+        const size_t piece = std::min(to_boundary, bytes - done);
         EMBRT_RETURN_IF_ERROR(internal::PwriteAll(file.fd.get(), data + done, piece,
                                                   offset + static_cast<int64_t>(done),
                                                   file.path));

@@ -277,6 +277,33 @@ TEST_F(MultiPieceRestoreTest, CorruptMiddlePieceIntoAFreshEngineChangesNothingVi
   EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*untouched)));
 }
 
+// Into a fresh engine each piece but a file's last is hashed after the backend copied it (from
+// the cache), the last one before it is handed out: a corrupt first or last piece fails the
+// restore just the same, and the engine shows nothing of the files it loaded.
+TEST_F(MultiPieceRestoreTest, CorruptFirstOrLastPieceIntoAFreshEngineChangesNothingVisible) {
+  const size_t size = ReadFile(file_).size();
+  for (size_t offset : {size_t{10}, size - 10}) {
+    SCOPED_TRACE(offset);
+    const std::string intact = ReadFile(file_);
+    FlipByteAt(offset);
+    std::unique_ptr<Embedding> fresh = CreateBuilt(MultiPieceConfigText());
+    ASSERT_NE(fresh, nullptr);
+    EXPECT_THAT(RestoreCheckpoint(*fresh, root_.path()),
+                StatusIs(absl::StatusCode::kDataLoss, "big/accumulators.f32 is corrupt"));
+    EXPECT_FALSE(fresh->tables_initialized());
+    EXPECT_EQ(fresh->step(), 0);
+    std::unique_ptr<Embedding> untouched = CreateBuilt(MultiPieceConfigText());
+    ASSERT_NE(untouched, nullptr);
+    EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*untouched)));
+    WriteFile(file_, intact);
+  }
+  // Put back intact, the same files restore.
+  std::unique_ptr<Embedding> fresh = CreateBuilt(MultiPieceConfigText());
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_TRUE(RestoreCheckpoint(*fresh, root_.path()).ok());
+  EXPECT_TRUE(SameBits(Retrieve(*fresh), Retrieve(*source_)));
+}
+
 // Into a trained engine every mapped file is verified before any piece is loaded.
 TEST_F(MultiPieceRestoreTest, CorruptMiddlePieceIntoATrainedEngineChangesNothing) {
   FlipByteAt(Embedding::kSourceChunkBytes + 1000);
