@@ -114,12 +114,24 @@ void RowGrouping::Finish() {
 }
 
 void OwnedRows::Clear() {
-  keys_.clear();
-  refs_.clear();
+  pairs_.Clear();
   contributions_.clear();
 }
 
-void OwnedRows::Finish(int64_t table_rows) {
+void RowRefs::Sort(size_t count, int64_t table_rows) {
+  count_ = count;
+  const size_t n = count;
+  // A few pairs (a tiny step): a stable insertion sort beats clearing the digit counts.
+  constexpr size_t kInsertionSortMax = 32;
+  if (n <= kInsertionSortMax) {
+    for (size_t i = 1; i < n; ++i) {
+      const uint64_t pair = pairs_[i];
+      size_t j = i;
+      for (; j > 0 && Row(pairs_[j - 1]) > Row(pair); --j) pairs_[j] = pairs_[j - 1];
+      pairs_[j] = pair;
+    }
+    return;
+  }
   // As few passes as digits of at most 12 bits allow, the bits spread evenly over them (23-bit
   // rows: two 12-bit passes, not 11 + 11 + 1).
   constexpr int kMaxDigitBits = 12;
@@ -128,48 +140,50 @@ void OwnedRows::Finish(int64_t table_rows) {
   const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits;
   const int digit_bits = (bits + passes - 1) / passes;
   const uint32_t digit_mask = (1u << digit_bits) - 1;
-  const size_t n = keys_.size();
-  spare_keys_.resize(n);
-  spare_refs_.resize(n);
-  counts_.resize(size_t{1} << digit_bits);
-  // A few contributions (a tiny step): a stable insertion sort beats clearing the digit counts.
-  constexpr size_t kInsertionSortMax = 32;
-  for (size_t i = 1; i < n && n <= kInsertionSortMax; ++i) {
-    const uint32_t key = keys_[i], ref = refs_[i];
-    size_t j = i;
-    for (; j > 0 && keys_[j - 1] > key; --j) {
-      keys_[j] = keys_[j - 1];
-      refs_[j] = refs_[j - 1];
-    }
-    keys_[j] = key;
-    refs_[j] = ref;
+  const size_t buckets = size_t{1} << digit_bits;
+  if (spare_.size() < pairs_.size()) spare_.resize(pairs_.size());
+  // Every pass's digit counts in one read of the pairs.
+  counts_.assign(buckets * passes, 0u);
+  uint32_t* counts = counts_.data();
+  const uint64_t* in = pairs_.data();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t row = Row(in[i]);
+    for (int p = 0; p < passes; ++p)
+      ++counts[p * buckets + ((row >> (p * digit_bits)) & digit_mask)];
   }
-  for (int shift = 0; shift < bits && n > kInsertionSortMax; shift += digit_bits) {
-    std::fill(counts_.begin(), counts_.end(), 0u);
-    for (uint32_t key : keys_) ++counts_[(key >> shift) & digit_mask];
+  for (int p = 0; p < passes; ++p) {
+    uint32_t* c = counts + p * buckets;
     uint32_t total = 0;
-    for (uint32_t& c : counts_) {
-      const uint32_t here = c;
-      c = total;
+    for (size_t d = 0; d < buckets; ++d) {
+      const uint32_t here = c[d];
+      c[d] = total;
       total += here;
     }
+    const int shift = 32 + p * digit_bits;
+    const uint64_t* from = pairs_.data();
+    uint64_t* to = spare_.data();
     for (size_t i = 0; i < n; ++i) {  // stable: equal digits keep their order
-      const uint32_t at = counts_[(keys_[i] >> shift) & digit_mask]++;
-      spare_keys_[at] = keys_[i];
-      spare_refs_[at] = refs_[i];
+      const uint64_t pair = from[i];
+      to[c[(pair >> shift) & digit_mask]++] = pair;
     }
-    keys_.swap(spare_keys_);
-    refs_.swap(spare_refs_);
+    pairs_.swap(spare_);
   }
+}
+
+void OwnedRows::Finish(int64_t table_rows) {
+  const size_t n = pairs_.size();
+  pairs_.Sort(n, table_rows);
+  const uint64_t* pairs = pairs_.pairs();
   sorted_.resize(n);
   rows_.clear();
   offsets_.clear();
   for (size_t i = 0; i < n; ++i) {
-    if (i == 0 || keys_[i] != keys_[i - 1]) {
-      rows_.push_back(keys_[i]);
+    const uint32_t row = RowRefs::Row(pairs[i]);
+    if (i == 0 || row != RowRefs::Row(pairs[i - 1])) {
+      rows_.push_back(row);
       offsets_.push_back(static_cast<uint32_t>(i));
     }
-    sorted_[i] = contributions_[refs_[i]];
+    sorted_[i] = contributions_[RowRefs::Ref(pairs[i])];
   }
   offsets_.push_back(static_cast<uint32_t>(n));
 }
@@ -238,6 +252,18 @@ void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, i
     if (c->gradient != nullptr) AddScaledRow(dim, c->gain, c->gradient, part);
   }
   for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
+}
+
+EMBRT_CPU_MULTIVERSION
+bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, in + i, sizeof(bits));
+    out[i] = in[i];
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
 }
 
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,

@@ -26,6 +26,7 @@
 #ifndef EMBRT_PLUGINS_CPU_BACKWARD_H_
 #define EMBRT_PLUGINS_CPU_BACKWARD_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -77,17 +78,58 @@ class RowGrouping {
   std::vector<int64_t> offsets_;
 };
 
+// The activation (and gradient) row of the id at index k of bag b, whose bag starts at index
+// `begin`: b for a bag; for a sequence feature (max_sequence_length L > 0), b * L + its position
+// (positions[k], or k - begin when there are no positions). One formula for the update and the
+// multi-host exchange.
+inline int64_t GradientSlot(int64_t b, int32_t k, int32_t begin, const int32_t* positions,
+                            int32_t max_sequence_length) {
+  if (max_sequence_length == 0) return b;
+  const int64_t position = positions != nullptr ? positions[k] : k - begin;
+  return b * max_sequence_length + position;
+}
+
+// (row, ref) pairs of 32-bit rows and refs, packed in one 64-bit word (row in the high half),
+// sorted by row with a stable LSD radix sort: pairs of one row keep the order they were
+// written in. Work is O(pairs), never O(table rows); buffers are kept and reused across steps.
+// Write pairs with Append, or through pairs() after Reserve.
+class RowRefs {
+ public:
+  static uint64_t Pack(uint32_t row, uint32_t ref) { return uint64_t{row} << 32 | ref; }
+  static uint32_t Row(uint64_t pair) { return static_cast<uint32_t>(pair >> 32); }
+  static uint32_t Ref(uint64_t pair) { return static_cast<uint32_t>(pair); }
+
+  void Clear() { count_ = 0; }
+  // Room for `n` pairs in all; keeps the pairs written so far.
+  void Reserve(size_t n) {
+    if (pairs_.size() < n) pairs_.resize(n);
+  }
+  void Append(uint32_t row, uint32_t ref) {
+    if (count_ == pairs_.size()) Reserve(std::max<size_t>(64, 2 * count_));
+    pairs_[count_++] = Pack(row, ref);
+  }
+  uint64_t* pairs() { return pairs_.data(); }
+  const uint64_t* pairs() const { return pairs_.data(); }
+  size_t size() const { return count_; }
+  // Takes the first `count` pairs (written through pairs(); at most what was reserved) and
+  // sorts them by row. `table_rows`: every row is below it, and it is at most 2^32.
+  void Sort(size_t count, int64_t table_rows);
+
+ private:
+  std::vector<uint64_t> pairs_, spare_;
+  std::vector<uint32_t> counts_;
+  size_t count_ = 0;
+};
+
 // The same grouping for the rows one worker owns, without a row map: Add collects (row,
-// contribution) pairs in canonical order, Finish sorts them by row with a stable LSD radix sort
-// (so each row keeps the canonical order) and lists the distinct rows in ascending order. Work is
-// O(contributions), never O(table rows); rows are 32-bit. Buffers are reused across steps.
+// contribution) pairs in canonical order, Finish sorts them by row (RowRefs, so each row keeps
+// the canonical order) and lists the distinct rows in ascending order. Rows are 32-bit.
 // Which worker owns a row (OwnerOf) changes only who computes it, never what is computed.
 class OwnedRows {
  public:
   void Clear();
   void Add(uint32_t row, const float* gradient, float gain, int32_t replica) {
-    keys_.push_back(row);
-    refs_.push_back(static_cast<uint32_t>(contributions_.size()));
+    pairs_.Append(row, static_cast<uint32_t>(contributions_.size()));
     contributions_.push_back(Contribution{gradient, gain, replica});
   }
   // `table_rows`: rows of the shard (every row added is below it, and it is at most 2^32).
@@ -99,8 +141,7 @@ class OwnedRows {
   const Contribution* end(int64_t i) const { return sorted_.data() + offsets_[i + 1]; }
 
  private:
-  std::vector<uint32_t> keys_, refs_, spare_keys_, spare_refs_;
-  std::vector<uint32_t> counts_;
+  RowRefs pairs_;
   std::vector<Contribution> contributions_;
   std::vector<Contribution> sorted_;
   std::vector<uint32_t> rows_;
@@ -121,6 +162,10 @@ struct RowOwners {
   int owners;
   uint64_t scale;
 };
+
+// Copies n floats from `in` to `out` (not overlapping) and returns whether every one is finite,
+// in one vectorized pass (an IEEE exponent of all ones is Inf or NaN).
+bool CopyFinite(const float* in, float* out, size_t n);
 
 // Sums one row's contributions (see the file comment). `part` is dim floats of scratch. Dims
 // 16, 32, 64 and 128 run a specialization that keeps both sums in registers; the others run

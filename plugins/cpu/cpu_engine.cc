@@ -211,6 +211,7 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads,
   }
   worker_scratch_.assign(pool_.size(), std::vector<float>(2 * static_cast<size_t>(max_dim_)));
   owned_rows_.resize(pool_.size());
+  row_refs_.resize(pool_.size());
   replicas_.resize(num_replicas_);
   for (Replica& replica : replicas_) {
     for (StepBuffer& buffer : replica.buffers) buffer.features.resize(features_.size());
@@ -685,13 +686,7 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
     const size_t n = features_[f].activation_floats;
     std::vector<float>& copy = buffer.features[f].gradients;
     copy.resize(n);
-    float* out = copy.data();
-    bool finite = true;
-    for (size_t i = 0; i < n; ++i) {
-      out[i] = g[i];
-      finite &= std::isfinite(g[i]);
-    }
-    if (finite || allow_nonfinite_gradients_) continue;
+    if (CopyFinite(g, copy.data(), n) || allow_nonfinite_gradients_) continue;
     size_t i = 0;
     while (std::isfinite(g[i])) ++i;
     const Feature& feature = features_[f];
@@ -931,15 +926,20 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) 
 
 void CpuEngine::RunUpdate(int64_t step) {
   const std::vector<float>& rates = replicas_[0].buffers[step % 2].learning_rates;
+  std::vector<PreparedUpdate> updates(tables_.size());
+  bool any_touched = false;
   for (Table& table : tables_) {
     const OptimizerSettings& settings = table.optimizer;
     const bool every_row = settings.kind == EMBRT_OPTIMIZER_ADAM && !settings.lazy_adam;
+    table.touched.ids = 0;
     if (table.features.empty() && !every_row) continue;
     const int32_t tag = settings.learning_rate_tag;
     const float lr = tag >= 0 ? rates[tag] : settings.learning_rate;
     const PreparedUpdate update = PrepareUpdate(settings, lr);
+    updates[&table - tables_.data()] = update;
     if (exchange_ == nullptr && !every_row && table.storage->rows() <= (int64_t{1} << 32)) {
-      UpdateTouchedRows(table, step, update);
+      PlanGradientRefs(table, step);  // updated below, with every other such table
+      any_touched = true;
       continue;
     }
     // Several hosts (the exchange groups what it received), every row (non-lazy Adam), or a
@@ -948,31 +948,131 @@ void CpuEngine::RunUpdate(int64_t step) {
     ApplyGroupedUpdates(pool_, table.grouping, update, settings.use_gradient_accumulation,
                         every_row, table.storage.get(), &worker_scratch_);
   }
+  if (any_touched) UpdateTouchedTables(step, updates);
 }
 
-void CpuEngine::UpdateTouchedRows(Table& table, int64_t step, const PreparedUpdate& update) {
-  // One pass per worker over the step's ids picks the rows it owns; small steps use one worker.
-  int64_t ids = 0;
+void CpuEngine::PlanGradientRefs(Table& table, int64_t step) {
+  Table::TouchedPlan& plan = table.touched;
+  plan.ids = 0;
+  plan.use_refs = true;
+  int64_t max_slots = 1;
+  plan.bases.clear();
+  plan.gains.clear();
+  plan.group_replica.clear();
   for (int32_t replica = 0; replica < num_replicas_; ++replica) {
-    for (int32_t f : table.features)
-      ids += replicas_[replica].buffers[step % 2].features[f].rows.size();
+    const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+    for (int32_t f : table.features) {
+      const FeatureBatch& batch = buffer.features[f];
+      const int64_t ids = static_cast<int64_t>(batch.rows.size());
+      plan.ids += ids;
+      // A gain per id: the ref's slot (the bag) must also name the id, so one id per bag.
+      if (!batch.unit_gains) {
+        bool one_per_bag = features_[f].max_sequence_length == 0 &&
+                           ids == features_[f].input_rows;
+        for (int64_t b = 0; b < ids && one_per_bag; ++b) one_per_bag = batch.splits[b] == b;
+        plan.use_refs &= one_per_bag;
+      }
+      plan.gains.push_back(batch.unit_gains ? nullptr : batch.gains.data());
+      plan.bases.push_back(batch.has_gradients ? batch.gradients.data() : nullptr);
+      plan.group_replica.push_back(replica);
+      max_slots = std::max<int64_t>(
+          max_slots, features_[f].input_rows * std::max(1, features_[f].max_sequence_length));
+    }
   }
-  const int owners = static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>(pool_.size(), ids / kMinIdsPerOwner)));
-  const RowOwners split(table.storage->rows(), owners);
-  pool_.ParallelFor(owners, 1, [&](int64_t begin, int64_t end, int worker) {
-    for (int64_t owner = begin; owner < end; ++owner) {
-      OwnedRows& owned = owned_rows_[worker];
-      owned.Clear();
-      ForEachContribution(table, step, [&](int64_t row, const float* g, float gain, int32_t r) {
-        const uint32_t row32 = static_cast<uint32_t>(row);
-        if (owners == 1 || split.OwnerOf(row32) == owner) owned.Add(row32, g, gain, r);
-      });
-      owned.Finish(table.storage->rows());
-      ApplyOwnedUpdates(owned, update, table.optimizer.use_gradient_accumulation,
-                        table.storage.get(), worker_scratch_[worker].data());
+  int slot_bits = 0;
+  while ((int64_t{1} << slot_bits) < max_slots) ++slot_bits;
+  int group_bits = 0;
+  while ((size_t{1} << group_bits) < plan.bases.size()) ++group_bits;
+  plan.slot_bits = slot_bits;
+  plan.use_refs &= slot_bits < 32 && slot_bits + group_bits <= 32;
+  plan.owners = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(pool_.size(), plan.ids / kMinIdsPerOwner)));
+}
+
+void CpuEngine::UpdateTouchedTables(int64_t step, const std::vector<PreparedUpdate>& updates) {
+  // Items (table, owner), in table order, each weighed by the ids it scans (every id of its
+  // table, when the table has several owners) plus those it sorts and sums (its share).
+  update_items_.clear();
+  std::vector<int64_t> weights;
+  int64_t total = 0, ids = 0;
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    const Table::TouchedPlan& plan = tables_[t].touched;
+    if (plan.ids == 0) continue;
+    ids += plan.ids;
+    for (int owner = 0; owner < plan.owners; ++owner) {
+      update_items_.push_back(UpdateItem{static_cast<int32_t>(t), owner});
+      const int64_t weight = (plan.owners > 1 ? plan.ids : 0) + 3 * plan.ids / plan.owners + 1;
+      weights.push_back(weight);
+      total += weight;
+    }
+  }
+  if (update_items_.empty()) return;
+  // Contiguous runs of items per worker, cut where the running weight crosses k * total /
+  // workers. Who runs an item never changes what it computes.
+  const int workers = static_cast<int>(std::max<int64_t>(
+      1, std::min<int64_t>({pool_.size(), ids / kMinIdsPerOwner,
+                            static_cast<int64_t>(update_items_.size())})));
+  std::vector<size_t> first(workers + 1, update_items_.size());
+  first[0] = 0;
+  int64_t before = 0;
+  int next = 1;
+  for (size_t i = 0; i < update_items_.size(); ++i) {
+    // Item i goes to the worker its weight's midpoint falls in.
+    const int w = static_cast<int>((2 * before + weights[i]) * workers / (2 * total));
+    while (next <= w) first[next++] = i;
+    before += weights[i];
+  }
+  pool_.ParallelFor(workers, 1, [&](int64_t begin, int64_t end, int worker) {
+    for (int64_t w = begin; w < end; ++w) {
+      for (size_t i = first[w]; i < first[w + 1]; ++i) {
+        const UpdateItem& item = update_items_[i];
+        Table& table = tables_[item.table];
+        UpdateOwnedRows(table, step, item.owner, table.touched.owners, updates[item.table],
+                        worker);
+      }
     }
   });
+}
+
+void CpuEngine::UpdateOwnedRows(Table& table, int64_t step, int owner, int owners,
+                                const PreparedUpdate& update, int worker) {
+  // One pass over the step's ids picks the rows this owner updates.
+  const RowOwners split(table.storage->rows(), owners);
+  const bool accumulate = table.optimizer.use_gradient_accumulation;
+  float* scratch = worker_scratch_[worker].data();
+  const Table::TouchedPlan& plan = table.touched;
+  if (plan.use_refs) {
+    // 8-byte (row, ref) pairs; the gradient and gain are found from the ref.
+    RowRefs& pairs = row_refs_[worker];
+    pairs.Reserve(static_cast<size_t>(plan.ids));
+    uint64_t* out = pairs.pairs();
+    size_t count = 0;
+    if (owners == 1) {
+      ForEachGradientRef(table, step, plan.slot_bits, [&](int64_t row, uint32_t ref) {
+        out[count++] = RowRefs::Pack(static_cast<uint32_t>(row), ref);
+      });
+    } else {
+      ForEachGradientRef(table, step, plan.slot_bits, [&](int64_t row, uint32_t ref) {
+        const uint32_t row32 = static_cast<uint32_t>(row);
+        out[count] = RowRefs::Pack(row32, ref);
+        count += split.OwnerOf(row32) == owner;
+      });
+    }
+    pairs.Sort(count, table.storage->rows());
+    const GradientRefs gradients{plan.bases.data(), plan.gains.data(), plan.group_replica.data(),
+                                 plan.slot_bits, num_replicas_ == 1};
+    ApplySortedRefUpdates(pairs.pairs(), count, gradients, update, accumulate,
+                          table.storage.get(), scratch);
+    return;
+  }
+  OwnedRows& owned = owned_rows_[worker];
+  owned.Clear();
+  ForEachContribution(table, step, [&](int64_t row, const float* g, float gain, int32_t r) {
+    const uint32_t row32 = static_cast<uint32_t>(row);
+    if (owners == 1 || split.OwnerOf(row32) == owner) owned.Add(row32, g, gain, r);
+  });
+  owned.Finish(table.storage->rows());
+  ApplyOwnedUpdates(owned, update, accumulate, table.storage.get(), scratch);
 }
 
 void CpuEngine::GroupContributions(Table& table, int64_t step) {

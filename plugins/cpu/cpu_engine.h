@@ -49,6 +49,7 @@
 #include "tables.h"
 #include "thread_pool.h"
 #include "transport.h"
+#include "update.h"
 
 namespace embrt {
 namespace cpu {
@@ -98,6 +99,16 @@ class CpuEngine : public sdk::Engine {
     std::vector<int32_t> features;  // in feature order
     std::unique_ptr<TableShard> storage;
     RowGrouping grouping;  // reused across steps
+    // The step's update through UpdateTouchedTables (PlanGradientRefs); reused across steps.
+    struct TouchedPlan {
+      int64_t ids = 0;  // contributions, all replicas
+      int owners = 1;
+      bool use_refs = false;  // GradientRefs below are valid
+      int slot_bits = 0;
+      std::vector<const float*> bases;    // per group
+      std::vector<const float*> gains;    // per group
+      std::vector<int32_t> group_replica;  // per group
+    } touched;
 
     const Quantization* QuantizationOrNull() const {
       return quantization.has_value() ? &*quantization : nullptr;
@@ -222,8 +233,15 @@ class CpuEngine : public sdk::Engine {
   void RunUpdate(int64_t step);
   // Fills table.grouping with the step's contributions (RowGrouping::Finish done).
   void GroupContributions(Table& table, int64_t step);
-  // The update of the rows the step touched: each worker groups and updates the rows it owns.
-  void UpdateTouchedRows(Table& table, int64_t step, const PreparedUpdate& update);
+  // The step's update of the tables that UpdateTouchedRows updates, all in one ParallelFor over
+  // (table, owner) items, balanced by ids, so that many small tables use every worker.
+  void UpdateTouchedTables(int64_t step, const std::vector<PreparedUpdate>& updates);
+  // Per table, before the ParallelFor: whether its contributions fit GradientRefs (refs of 32
+  // bits; every gain 1, or one id per bag), and if so, fills its TouchedPlan.
+  void PlanGradientRefs(Table& table, int64_t step);
+  // One (table, owner) item of UpdateTouchedTables on worker `worker`: the owner's rows.
+  void UpdateOwnedRows(Table& table, int64_t step, int owner, int owners,
+                       const PreparedUpdate& update, int worker);
   // Calls fn(local row, gradient or null, gain, replica) for every contribution of `table` in
   // step `step`, in canonical order: replica, feature, bag, position.
   template <typename Fn>
@@ -234,18 +252,48 @@ class CpuEngine : public sdk::Engine {
         const Feature& feature = features_[f];
         const FeatureBatch& batch = buffer.features[f];
         const float* gradient = batch.has_gradients ? batch.gradients.data() : nullptr;
-        const int64_t positions = std::max(1, feature.max_sequence_length);
+        const int32_t* positions = batch.positions.empty() ? nullptr : batch.positions.data();
         for (int64_t b = 0; b < feature.input_rows; ++b) {
           const int32_t begin = batch.splits[b];
           for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
             const float* g = nullptr;
             if (gradient != nullptr) {
-              const int64_t position =
-                  batch.positions.empty() ? k - begin : batch.positions[k];  // ABI 1.1 holes
-              const int64_t at = feature.max_sequence_length > 0 ? b * positions + position : b;
-              g = gradient + at * table.dim;
+              g = gradient + GradientSlot(b, k, begin, positions, feature.max_sequence_length) *
+                                 table.dim;
             }
             fn(batch.rows[k], g, batch.unit_gains ? 1.0f : batch.gains[k], replica);
+          }
+        }
+      }
+    }
+  }
+  // The same contributions as GradientRefs see them (PlanGradientRefs): calls
+  // fn(local row, ref) in canonical order, ref = group << slot_bits | GradientSlot, where group
+  // = replica * table.features.size() + the feature's index in table.features.
+  template <typename Fn>
+  void ForEachGradientRef(const Table& table, int64_t step, int slot_bits, Fn fn) const {
+    uint32_t group = 0;
+    for (int32_t replica = 0; replica < num_replicas_; ++replica) {
+      const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+      for (int32_t f : table.features) {
+        const Feature& feature = features_[f];
+        const FeatureBatch& batch = buffer.features[f];
+        const uint32_t high = group++ << slot_bits;
+        const int32_t* splits = batch.splits.data();
+        const auto* rows = batch.rows.data();  // whatever width FeatureBatch keeps rows in
+        if (feature.max_sequence_length == 0) {
+          for (int64_t b = 0; b < feature.input_rows; ++b) {
+            const uint32_t ref = high | static_cast<uint32_t>(b);
+            for (int32_t k = splits[b]; k < splits[b + 1]; ++k) fn(rows[k], ref);
+          }
+          continue;
+        }
+        const int32_t* positions = batch.positions.empty() ? nullptr : batch.positions.data();
+        for (int64_t b = 0; b < feature.input_rows; ++b) {
+          const int32_t begin = splits[b];
+          for (int32_t k = begin; k < splits[b + 1]; ++k) {
+            fn(rows[k], high | static_cast<uint32_t>(GradientSlot(
+                                   b, k, begin, positions, feature.max_sequence_length)));
           }
         }
       }
@@ -267,6 +315,12 @@ class CpuEngine : public sdk::Engine {
   ThreadPool pool_;
   std::vector<std::vector<float>> worker_scratch_;  // per pool worker, 2 * max_dim_ floats
   std::vector<OwnedRows> owned_rows_;               // per pool worker, reused across steps
+  std::vector<RowRefs> row_refs_;                   // per pool worker, reused across steps
+  struct UpdateItem {
+    int32_t table;
+    int32_t owner;
+  };
+  std::vector<UpdateItem> update_items_;  // UpdateTouchedTables' items, reused across steps
 
   std::mutex mutex_;
   std::condition_variable changed_;  // any state below changed

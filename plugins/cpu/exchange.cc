@@ -224,15 +224,13 @@ Status Exchange::SendGradients(const std::vector<ReplicaSlices>& replicas) {
       occurrences_.clear();
       for (const FeatureSlice& s : replicas[r]) {
         if (s.table != static_cast<int32_t>(t)) continue;
-        const int64_t positions = std::max(1, s.max_sequence_length);
         for (int64_t b = 0; b < s.input_rows; ++b) {
           const int32_t begin = s.splits[b];
           for (int32_t k = begin; k < s.splits[b + 1]; ++k) {
             const float* g = nullptr;
             if (s.gradients != nullptr) {
-              const int64_t position = s.positions != nullptr ? s.positions[k] : k - begin;
-              const int64_t slot = s.max_sequence_length > 0 ? b * positions + position : b;
-              g = s.gradients + slot * dim;
+              g = s.gradients +
+                  GradientSlot(b, k, begin, s.positions, s.max_sequence_length) * dim;
             }
             occurrence_ids_.push_back(distinct_[t][s.ids[k]]);
             occurrences_.push_back(Contribution{g, s.gains[k], replica});

@@ -2,6 +2,7 @@
 
 #include "update.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "vector_ops.h"
@@ -14,8 +15,244 @@ namespace {
 constexpr int64_t kMinRowsPerChunk = 64;
 // Slot rows are requested this many rows ahead of their update.
 constexpr int64_t kPrefetchDistance = 8;
+// The sorted-ref update asks for slot rows and gradient rows this many pairs ahead: a fixed
+// number of cache lines in flight, so fewer rows ahead for wider rows.
+constexpr size_t kSlotPrefetchPairs = 16;  // the generic loop
+template <int kDim>
+constexpr size_t SlotPrefetchPairs() {
+  return kDim >= 128 ? 4 : 512 / kDim;
+}
+template <int kDim>
+constexpr size_t GradientPrefetchPairs() {
+  return SlotPrefetchPairs<kDim>() / 2;
+}
+
+typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
+
+// Adagrad without clipping or decay on one row whose step gradient is g (kDim / 16 vectors):
+// AdagradRow's operations (optimizers.cc), element by element,
+// a = a + g * g; w = w - lr * g / sqrt(a). On local copies, so that every loop vectorizes.
+template <int kDim>
+__attribute__((always_inline)) inline void AdagradFixed(float lr, const Floats16* g, float* w_row,
+                                                        float* a_row) {
+  constexpr int kVectors = kDim / 16;
+  Floats16 a[kVectors], w[kVectors];
+  std::memcpy(a, a_row, sizeof(a));
+  std::memcpy(w, w_row, sizeof(w));
+  alignas(64) float root[kDim];
+  for (int v = 0; v < kVectors; ++v) {
+    a[v] = a[v] + g[v] * g[v];
+    std::memcpy(root + 16 * v, &a[v], sizeof(Floats16));
+  }
+  for (int d = 0; d < kDim; ++d) root[d] = std::sqrt(root[d]);
+  for (int v = 0; v < kVectors; ++v) {
+    Floats16 r;
+    std::memcpy(&r, root + 16 * v, sizeof(r));
+    w[v] = w[v] - lr * g[v] / r;
+  }
+  std::memcpy(a_row, a, sizeof(a));
+  std::memcpy(w_row, w, sizeof(w));
+}
+
+// ApplySortedRefUpdates (accumulating) for dim kDim, a multiple of 16: the row's sum stays in
+// registers; kAdagrad updates the row right here, else ApplyRowUpdate does.
+template <int kDim, bool kAdagrad>
+__attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pairs, size_t n,
+                                                              const GradientRefs& gr,
+                                                              const PreparedUpdate& update,
+                                                              TableShard* storage) {
+  constexpr int kVectors = kDim / 16;
+  const int bits = gr.slot_bits;
+  const uint32_t mask = (1u << bits) - 1;
+  const int num_slots = storage->num_slots();
+  float* slot0 = storage->slot(0);
+  float* slot1 = num_slots > 1 ? storage->slot(1) : nullptr;
+  float* slot2 = num_slots > 2 ? storage->slot(2) : nullptr;
+  auto prefetch_slots = [&](uint32_t row) {
+    const size_t at = static_cast<size_t>(row) * kDim;
+    for (int l = 0; l < kDim; l += 16) {
+      __builtin_prefetch(slot0 + at + l, 1);
+      if (slot1 != nullptr) __builtin_prefetch(slot1 + at + l, 1);
+      if (slot2 != nullptr) __builtin_prefetch(slot2 + at + l, 1);
+    }
+  };
+  auto gradient = [&](uint32_t ref) -> const float* {
+    const float* base = gr.bases[ref >> bits];
+    return base == nullptr ? nullptr : base + static_cast<size_t>(ref & mask) * kDim;
+  };
+  for (size_t i = 0; i < n && i < SlotPrefetchPairs<kDim>(); ++i)
+    prefetch_slots(RowRefs::Row(pairs[i]));
+  for (size_t i = 0; i < n;) {
+    const uint32_t row = RowRefs::Row(pairs[i]);
+    Floats16 step[kVectors] = {};
+    Floats16 part[kVectors] = {};
+    int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
+    do {
+      if (i + SlotPrefetchPairs<kDim>() < n)
+        prefetch_slots(RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>()]));
+      if (i + GradientPrefetchPairs<kDim>() < n) {
+        const float* ahead = gradient(RowRefs::Ref(pairs[i + GradientPrefetchPairs<kDim>()]));
+        if (ahead != nullptr) {
+          for (int l = 0; l < kDim; l += 16) __builtin_prefetch(ahead + l);
+        }
+      }
+      const uint32_t ref = RowRefs::Ref(pairs[i]);
+      if (!gr.one_replica && gr.group_replica[ref >> bits] != replica) {
+        for (int v = 0; v < kVectors; ++v) {
+          step[v] = step[v] + part[v];
+          part[v] = Floats16{};
+        }
+        replica = gr.group_replica[ref >> bits];
+      }
+      if (const float* g = gradient(ref)) {
+        if (const float* gains = gr.gains[ref >> bits]) {
+          const float gain = gains[ref & mask];
+          for (int v = 0; v < kVectors; ++v) {
+            Floats16 x;
+            std::memcpy(&x, g + 16 * v, sizeof(x));
+            part[v] = part[v] + gain * x;
+          }
+        } else {
+          for (int v = 0; v < kVectors; ++v) {
+            Floats16 x;
+            std::memcpy(&x, g + 16 * v, sizeof(x));
+            part[v] = part[v] + x;
+          }
+        }
+      }
+      ++i;
+    } while (i < n && RowRefs::Row(pairs[i]) == row);
+    for (int v = 0; v < kVectors; ++v) step[v] = step[v] + part[v];
+    const size_t at = static_cast<size_t>(row) * kDim;
+    if (kAdagrad) {
+      AdagradFixed<kDim>(update.lr, step, slot0 + at, slot1 + at);
+    } else {
+      alignas(64) float g[kDim];
+      std::memcpy(g, step, sizeof(g));
+      float* slots[3] = {slot0 + at, slot1 == nullptr ? nullptr : slot1 + at,
+                         slot2 == nullptr ? nullptr : slot2 + at};
+      ApplyRowUpdate(update, kDim, g, slots);
+    }
+  }
+}
+
+#define EMBRT_CPU_SORTED_REF_RUNS(dim)                                                       \
+  EMBRT_CPU_MULTIVERSION void SortedRefRuns##dim(                                            \
+      const uint64_t* pairs, size_t n, const GradientRefs& gr, const PreparedUpdate& update, \
+      TableShard* storage, bool adagrad) {                                                   \
+    if (adagrad) {                                                                           \
+      SortedRefRunsFixed<dim, true>(pairs, n, gr, update, storage);                          \
+    } else {                                                                                 \
+      SortedRefRunsFixed<dim, false>(pairs, n, gr, update, storage);                         \
+    }                                                                                        \
+  }
+EMBRT_CPU_SORTED_REF_RUNS(16)
+EMBRT_CPU_SORTED_REF_RUNS(32)
+EMBRT_CPU_SORTED_REF_RUNS(64)
+EMBRT_CPU_SORTED_REF_RUNS(128)
+#undef EMBRT_CPU_SORTED_REF_RUNS
+
+// AdagradFixed for any dim: AdagradRow's operations (optimizers.cc).
+inline void AdagradAnyDim(int32_t dim, float lr, const float* __restrict g, float* __restrict w,
+                          float* __restrict a) {
+  for (int32_t d = 0; d < dim; ++d) {
+    a[d] = a[d] + g[d] * g[d];
+    w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
+  }
+}
+
+// Any dim, and the per-contribution (non-accumulating) update: the generic loops. `adagrad`:
+// as in SortedRefRunsFixed.
+EMBRT_CPU_MULTIVERSION
+void SortedRefRunsGeneric(const uint64_t* pairs, size_t n, const GradientRefs& gr,
+                          const PreparedUpdate& update, bool accumulate, bool adagrad,
+                          TableShard* storage, float* scratch) {
+  const int32_t dim = storage->dim();
+  const int num_slots = storage->num_slots();
+  const int bits = gr.slot_bits;
+  const uint32_t mask = (1u << bits) - 1;
+  float* part = scratch;
+  float* g = scratch + dim;
+  auto gradient = [&](uint32_t ref) -> const float* {
+    const float* base = gr.bases[ref >> bits];
+    return base == nullptr ? nullptr : base + static_cast<size_t>(ref & mask) * dim;
+  };
+  auto gain = [&](uint32_t ref) {
+    const float* gains = gr.gains[ref >> bits];
+    return gains == nullptr ? 1.0f : gains[ref & mask];
+  };
+  for (size_t i = 0; i < n;) {
+    if (i + kSlotPrefetchPairs < n) {
+      for (int s = 0; s < num_slots; ++s) {
+        PrefetchRow(storage->row(s, RowRefs::Row(pairs[i + kSlotPrefetchPairs])), dim);
+      }
+    }
+    const uint32_t row = RowRefs::Row(pairs[i]);
+    float* slots[3];
+    for (int s = 0; s < num_slots; ++s) slots[s] = storage->row(s, row);
+    if (!accumulate) {  // one update per contribution: g = gain * gradient, or zeros
+      const uint32_t ref = RowRefs::Ref(pairs[i]);
+      const float* x = gradient(ref);
+      if (x == nullptr) {
+        std::memset(g, 0, sizeof(float) * dim);
+      } else {
+        const float c = gain(ref);
+        for (int32_t d = 0; d < dim; ++d) g[d] = c * x[d];
+      }
+      ApplyRowUpdate(update, dim, g, slots);
+      ++i;
+      continue;
+    }
+    std::memset(g, 0, sizeof(float) * dim);
+    std::memset(part, 0, sizeof(float) * dim);
+    int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
+    do {
+      const uint32_t ref = RowRefs::Ref(pairs[i]);
+      const int32_t r = gr.one_replica ? 0 : gr.group_replica[ref >> bits];
+      if (r != replica) {
+        for (int32_t d = 0; d < dim; ++d) g[d] = g[d] + part[d];
+        std::memset(part, 0, sizeof(float) * dim);
+        replica = r;
+      }
+      if (const float* x = gradient(ref)) {
+        const float c = gain(ref);
+        for (int32_t d = 0; d < dim; ++d) part[d] = part[d] + c * x[d];
+      }
+      ++i;
+    } while (i < n && RowRefs::Row(pairs[i]) == row);
+    for (int32_t d = 0; d < dim; ++d) g[d] = g[d] + part[d];
+    if (adagrad) {
+      AdagradAnyDim(dim, update.lr, g, slots[0], slots[1]);
+    } else {
+      ApplyRowUpdate(update, dim, g, slots);
+    }
+  }
+}
 
 }  // namespace
+
+void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRefs& gradients,
+                           const PreparedUpdate& update, bool accumulate, TableShard* storage,
+                           float* scratch) {
+  const OptimizerSettings& s = *update.settings;
+  const bool adagrad = s.kind == EMBRT_OPTIMIZER_ADAGRAD && !update.clip_gradients &&
+                       update.decay == 0.0f && !update.clip_weights;
+  if (accumulate) {
+    switch (storage->dim()) {
+      case 16:
+        return SortedRefRuns16(pairs, count, gradients, update, storage, adagrad);
+      case 32:
+        return SortedRefRuns32(pairs, count, gradients, update, storage, adagrad);
+      case 64:
+        return SortedRefRuns64(pairs, count, gradients, update, storage, adagrad);
+      case 128:
+        return SortedRefRuns128(pairs, count, gradients, update, storage, adagrad);
+      default:
+        break;
+    }
+  }
+  SortedRefRunsGeneric(pairs, count, gradients, update, accumulate, adagrad, storage, scratch);
+}
 
 void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,
                          const PreparedUpdate& update, bool accumulate, bool every_row,

@@ -38,6 +38,30 @@ void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,
 void ApplyOwnedUpdates(const OwnedRows& owned, const PreparedUpdate& update, bool accumulate,
                        TableShard* storage, float* scratch);
 
+// Where the gradient and gain of a contribution are, from a 32-bit ref: ref = group <<
+// slot_bits | slot, where group numbers a (replica, feature) pair in canonical order
+// (replica-major) and slot is the activation row (GradientSlot). The contribution's gradient is
+// bases[group] + slot * dim (null base: a zero gradient), its gain gains[group][slot] (null:
+// every gain of the group is 1; a group with gains has one id per bag, so slot = id index), and
+// its replica group_replica[group]. Refs ascend in canonical order.
+struct GradientRefs {
+  const float* const* bases;
+  const float* const* gains;
+  const int32_t* group_replica;
+  int slot_bits;     // < 32
+  bool one_replica;  // every group is replica 0's
+};
+
+// The same update as ApplyOwnedUpdates for one worker's contributions, given as
+// packed (row, ref) pairs sorted by row (RowRefs::Sort: each row's refs in canonical order). The
+// sum of a row is SumRowGradient's (for a unit gain the multiply is left out: 1 * g == g); for dims
+// 16, 32, 64 and 128 it is summed in registers and, for Adagrad without clipping or decay, the
+// row is updated in the same pass (the same operations as ApplyRowUpdate). `scratch` holds at
+// least 2 * dim floats.
+void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRefs& gradients,
+                           const PreparedUpdate& update, bool accumulate, TableShard* storage,
+                           float* scratch);
+
 }  // namespace cpu
 }  // namespace embrt
 

@@ -1,7 +1,8 @@
 // Copyright embrt authors.
 //
 // The backward kernels (plugins/cpu/backward.h): the dim specializations of SumRowGradient
-// against a scalar twin of the formula, and OwnedRows (radix-sorted grouping per owner worker)
+// against a scalar twin of the formula, CopyFinite (the gradient copy and its Inf/NaN check),
+// and OwnedRows (radix-sorted grouping per owner worker)
 // against RowGrouping (row map): the same rows with the same contributions in the same order.
 
 #include <algorithm>
@@ -51,7 +52,8 @@ float AwkwardValue(std::mt19937& random) {
 }
 
 bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 TEST(CpuBackwardKernelsTest, SumRowGradientSpecializationsMatchTheScalarTwin) {
@@ -74,6 +76,32 @@ TEST(CpuBackwardKernelsTest, SumRowGradientSpecializationsMatchTheScalarTwin) {
       SumRowGradientGeneric(cs.data(), cs.data() + cs.size(), dim, part.data(), generic.data());
       EXPECT_TRUE(SameBits(got, expected)) << "dim " << dim << " trial " << trial;
       EXPECT_TRUE(SameBits(generic, expected)) << "generic, dim " << dim << " trial " << trial;
+    }
+  }
+}
+
+TEST(CpuBackwardKernelsTest, CopyFiniteCopiesEveryBitAndFindsAnyInfOrNaN) {
+  std::mt19937 random(29);
+  const float specials[] = {std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            -std::numeric_limits<float>::quiet_NaN()};
+  for (size_t n : {0, 1, 15, 16, 17, 100, 1000}) {
+    std::vector<float> in(n);
+    for (float& x : in) x = AwkwardValue(random);  // -0, denormals, +-3e38: all finite
+    if (n > 0) in[0] = std::numeric_limits<float>::max();
+    std::vector<float> out(n, 7.0f);
+    EXPECT_TRUE(CopyFinite(in.data(), out.data(), n)) << n;
+    EXPECT_TRUE(SameBits(in, out)) << n;
+    for (size_t at : {size_t{0}, n / 2, n - 1}) {
+      if (n == 0) break;
+      for (float special : specials) {
+        std::vector<float> bad = in;
+        bad[at] = special;
+        std::vector<float> copy(n, 7.0f);
+        EXPECT_FALSE(CopyFinite(bad.data(), copy.data(), n)) << n << " at " << at;
+        EXPECT_TRUE(SameBits(bad, copy)) << n << " at " << at;  // copied all the same
+      }
     }
   }
 }

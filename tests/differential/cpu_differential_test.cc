@@ -287,6 +287,45 @@ TEST_F(CpuDifferentialTest, BatchesSplitAmongWorkersMatchTheReference) {
   }
 }
 
+// Many tables in one step: the update runs every table's (table, owner) items in one ParallelFor,
+// split among workers by ids, so one worker updates several tables and a table's rows may be
+// split too. Sequence positions (ABI 1.1) included. Still the reference's bits for 2, 3 and 8
+// workers, with one and two replicas.
+TEST_F(CpuDifferentialTest, ManyTablesSharingTheWorkersMatchTheReference) {
+  reference::RandomSource random(9001);
+  for (int i = 0; i < 4; ++i) {
+    reference::RandomModelLimits limits;
+    limits.max_tables = 12;
+    limits.max_batch = 1500;
+    limits.max_bag = 5;
+    limits.num_replicas = 1 + i % 2;
+    Case c;
+    c.model = reference::RandomModel(random, limits);
+    c.initial = std::make_unique<ScalarReference>(c.model);
+    reference::RandomizeState(random, *c.initial);
+    for (int s = 0; s < 2; ++s) {
+      Step step;
+      for (int r = 0; r < limits.num_replicas; ++r) {
+        step.batches.push_back(
+            reference::RandomBatch(random, c.model, /*sequence_positions=*/i >= 2));
+        step.gradients.push_back(reference::RandomGradients(random, c.model));
+      }
+      step.learning_rates = reference::RandomLearningRates(random, c.model);
+      c.steps.push_back(std::move(step));
+    }
+    const Outcome expected = RunReference(c);
+    for (int threads : {2, 3, 8}) {
+      Outcome actual;
+      std::string error;
+      ASSERT_TRUE(RunPlugin(*plugin_, c, threads, &actual, &error)) << error;
+      std::string report;
+      EXPECT_EQ(Compare(actual, expected, c, &report), 0)
+          << "case " << i << ", threads " << threads << "\n"
+          << report << reference::Describe(c.model);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace conformance
 }  // namespace embrt
