@@ -33,6 +33,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "all_finite.h"
 #include "checked_math.h"
 #include "device_description.h"
 #include "embrt/sharding.h"
@@ -798,12 +799,8 @@ absl::Status Embedding::Impl::PrepareGradients(
           "the gradient of ", Label(f), " has shape ", ShapeText(gradient.shape), " but holds ",
           gradient.values.size(), " values instead of ", output_sizes_[f]));
     }
-    // A branch-free pass (it vectorizes); the position is searched for only on failure.
-    bool finite = true;
-    if (!allow_nonfinite) {
-      for (float x : gradient.values) finite &= std::isfinite(x);
-    }
-    if (!finite) {
+    // A branch-free pass at memory speed; the position is searched for only on failure.
+    if (!allow_nonfinite && !internal::AllFinite(gradient.values)) {
       for (size_t i = 0; i < gradient.values.size(); ++i) {
         if (!std::isfinite(gradient.values[i])) {
           return absl::InvalidArgumentError(absl::StrCat(
