@@ -141,16 +141,35 @@ absl::Status AllGatherFixed(const EMBRT_Api* api, EMBRT_Engine* engine, const vo
 
 absl::StatusOr<std::vector<std::string>> AllGatherBytes(const EMBRT_Api* api,
                                                        EMBRT_Engine* engine, int num_hosts,
-                                                       absl::string_view local) {
+                                                       absl::string_view local,
+                                                       uint64_t max_uneven_bytes) {
   const uint64_t size = local.size();
   std::vector<uint64_t> sizes(num_hosts);
   absl::Status status = AllGatherFixed(api, engine, &size, sizeof(size), sizes.data());
   if (!status.ok()) return status;
+  // Decided from the gathered sizes alone, so every host decides the same.
+  const uint64_t smallest = *std::min_element(sizes.begin(), sizes.end());
+  const uint64_t allowed = std::max(max_uneven_bytes, smallest);
   uint64_t largest = 0;
-  for (uint64_t s : sizes) largest = std::max(largest, s);
+  for (int h = 0; h < num_hosts; ++h) {
+    if (sizes[h] > allowed) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Engine_AllGather: host ", h, " announces ", sizes[h], " bytes, but a host may send at "
+          "most ", allowed, " (sizes may differ between hosts only up to ", max_uneven_bytes,
+          " bytes; the smallest is ", smallest, ", this host ", size,
+          "): a broken or hostile peer; nothing was allocated for it"));
+    }
+    largest = std::max(largest, sizes[h]);
+  }
+  uint64_t total = 0;
+  if (__builtin_mul_overflow(largest, static_cast<uint64_t>(num_hosts), &total) ||
+      total > std::string().max_size()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Engine_AllGather: ", num_hosts, " hosts x ", largest, " bytes do not fit in memory"));
+  }
   std::string padded(local);
   padded.resize(largest);
-  std::string gathered(largest * num_hosts, '\0');
+  std::string gathered(total, '\0');
   if (largest > 0) {
     status = AllGatherFixed(api, engine, padded.data(), largest, gathered.data());
     if (!status.ok()) return status;

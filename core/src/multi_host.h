@@ -37,11 +37,19 @@ absl::Status CheckSameConfigOnEveryHost(const EMBRT_Api* api, EMBRT_Engine* engi
                                         const ResolvedConfig& config, int batch_size,
                                         absl::Span<const std::vector<int64_t>> output_shapes);
 
-// Collective: every host's `local` bytes in host order (sizes may differ): the sizes first,
-// then every host's bytes padded to the largest.
-absl::StatusOr<std::vector<std::string>> AllGatherBytes(const EMBRT_Api* api,
-                                                       EMBRT_Engine* engine, int num_hosts,
-                                                       absl::string_view local);
+// Uneven all-gathers (host names, pids, small metadata) stay below this per host; above it,
+// every host must send the same size (activations, checksums of the same files).
+inline constexpr uint64_t kMaxUnevenAllGatherBytes = uint64_t{64} << 20;
+
+// Collective: every host's `local` bytes in host order: the sizes first, then every host's
+// bytes padded to the largest. A size another host reports is untrusted: it must be at most
+// max(`max_uneven_bytes`, the smallest size any host reports), i.e. sizes may differ only
+// below `max_uneven_bytes`. Otherwise every host returns the same RESOURCE_EXHAUSTED naming
+// the host and the sizes, before anything is allocated for the bytes (so a broken or hostile
+// peer cannot make the others allocate without bound, and no host waits in a second gather).
+absl::StatusOr<std::vector<std::string>> AllGatherBytes(
+    const EMBRT_Api* api, EMBRT_Engine* engine, int num_hosts, absl::string_view local,
+    uint64_t max_uneven_bytes = kMaxUnevenAllGatherBytes);
 
 // Collective: returns once every host has finished its submitted work and called it.
 absl::Status HostBarrier(const EMBRT_Api* api, EMBRT_Engine* engine);

@@ -7,6 +7,7 @@
 
 #include "multi_host.h"
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +81,91 @@ TEST(AgreeOnStatusTest, ABadIdFailsWithTheHostNamed) {
   EXPECT_THAT(std::string(status.message()), StartsWith("host 1: "));
   const std::vector<int64_t> good = {4, 0};
   EXPECT_TRUE((*embedding)->Enqueue({FeatureInput::Dense(good)}).ok());
+}
+
+
+// A fake transport for AllGatherBytes: host 0 is this process, the other hosts' sizes and
+// bytes are made up. It counts the gathers, so a test sees whether the bytes were gathered.
+struct FakeHosts {
+  std::vector<uint64_t> sizes;  // what every host announces (entry 0 is overwritten: ours)
+  int gathers = 0;
+};
+FakeHosts* fake_hosts = nullptr;
+
+EMBRT_Error* FakeAllGather(EMBRT_Engine_AllGather_Args* args) {
+  FakeHosts& hosts = *fake_hosts;
+  ++hosts.gathers;
+  char* out = static_cast<char*>(args->gathered);
+  if (hosts.gathers == 1) {  // the sizes
+    hosts.sizes[0] = *static_cast<const uint64_t*>(args->local);
+    std::memcpy(out, hosts.sizes.data(), hosts.sizes.size() * sizeof(uint64_t));
+    return nullptr;
+  }
+  for (size_t h = 0; h < hosts.sizes.size(); ++h) {  // host h sends its size in 'a' + h
+    std::memset(out + h * args->size, 0, args->size);
+    if (h == 0) {
+      std::memcpy(out, args->local, args->size);
+    } else {
+      std::memset(out + h * args->size, 'a' + static_cast<int>(h), hosts.sizes[h]);
+    }
+  }
+  return nullptr;
+}
+
+class AllGatherBytesTest : public ::testing::Test {
+ protected:
+  AllGatherBytesTest() {
+    api_.struct_size = EMBRT_Api_STRUCT_SIZE;
+    api_.Engine_AllGather = &FakeAllGather;
+    fake_hosts = &hosts_;
+  }
+  ~AllGatherBytesTest() override { fake_hosts = nullptr; }
+
+  absl::StatusOr<std::vector<std::string>> Gather(std::vector<uint64_t> sizes,
+                                                  const std::string& local,
+                                                  uint64_t max_uneven_bytes) {
+    hosts_.sizes = std::move(sizes);
+    hosts_.gathers = 0;
+    return AllGatherBytes(&api_, nullptr, static_cast<int>(hosts_.sizes.size()), local,
+                          max_uneven_bytes);
+  }
+
+  EMBRT_Api api_{};
+  FakeHosts hosts_;
+};
+
+TEST_F(AllGatherBytesTest, UnevenSmallSizesArrive) {
+  absl::StatusOr<std::vector<std::string>> all = Gather({0, 3, 0, 16}, "pid12", 16);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, (std::vector<std::string>{"pid12", "bbb", "", std::string(16, 'd')}));
+  EXPECT_EQ(hosts_.gathers, 2);
+}
+
+TEST_F(AllGatherBytesTest, EvenSizesAboveTheUnevenLimitArrive) {
+  absl::StatusOr<std::vector<std::string>> all = Gather({0, 40}, std::string(40, 'x'), 16);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ((*all)[1], std::string(40, 'b'));
+}
+
+TEST_F(AllGatherBytesTest, AHugeAnnouncedSizeIsAnErrorBeforeAnyAllocation) {
+  // Host 2 claims an exabyte: refused from the sizes alone, and the bytes are never gathered
+  // (the other hosts decide the same from the same sizes, so none waits in a second gather).
+  absl::StatusOr<std::vector<std::string>> all =
+      Gather({0, 8, uint64_t{1} << 60}, std::string(8, 'x'), kMaxUnevenAllGatherBytes);
+  ASSERT_EQ(all.status().code(), absl::StatusCode::kResourceExhausted) << all.status();
+  EXPECT_THAT(std::string(all.status().message()),
+              HasSubstr("host 2 announces 1152921504606846976 bytes, but a host may send at "
+                        "most 67108864"));
+  EXPECT_THAT(std::string(all.status().message()), HasSubstr("this host 8"));
+  EXPECT_EQ(hosts_.gathers, 1);
+  // Above the uneven limit, one host sending more than the smallest is refused too.
+  all = Gather({0, 41}, std::string(40, 'x'), 16);
+  ASSERT_EQ(all.status().code(), absl::StatusCode::kResourceExhausted) << all.status();
+  EXPECT_THAT(std::string(all.status().message()), HasSubstr("host 1 announces 41 bytes"));
+  // A size that would overflow the receive buffer's size.
+  all = Gather({0, ~uint64_t{0}, ~uint64_t{0}}, "", ~uint64_t{0});
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kResourceExhausted) << all.status();
+  EXPECT_EQ(hosts_.gathers, 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // behind), checkpoints with resume, eval and inspect, determinism run to run (cpu and mock),
 // and the plugins and conformance subcommands.
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -207,6 +208,8 @@ TEST(EmbrtCommandTest, BadEvalFileFailsBeforeTrainingAndLeavesNoCheckpoint) {
   std::string garbage;
   for (int i = 0; i < 150; ++i) garbage += "not a rating line\n";
   const std::string wrong = testing_tools::WriteFile(dir, "u.wrong", garbage);
+  const std::string fifo = dir + "/u.fifo";  // would block a reader that waited for a writer
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
   struct Case {
     std::string eval;
     std::string message;
@@ -216,6 +219,8 @@ TEST(EmbrtCommandTest, BadEvalFileFailsBeforeTrainingAndLeavesNoCheckpoint) {
              "eval data file '" + binary + "' is binary, not text (a NUL byte at offset 4)"},
         Case{empty, "--eval_data '" + empty + "' holds no example"},
         Case{dir + "/missing", "cannot open MovieLens data file '" + dir + "/missing'"},
+        Case{fifo, "eval data file: " + fifo + " is a FIFO, not a regular file"},
+        Case{dir, "eval data file: " + dir + " is a directory, not a regular file"},
         Case{wrong,
              "'" + wrong +
                  "' does not look like MovieLens data: the first 100 lines are all malformed"}}) {
@@ -305,6 +310,12 @@ TEST(EmbrtCommandTest, EarlyStoppingKeepsTheBestAndReportsIt) {
                        "/eval.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(Member(ReadAll(dir + "/eval.json"), "eval"), Member(json, "eval"));
+  // The kept parameters were also written when found, under best/ (beyond the retention).
+  EXPECT_EQ(ReadAll(dir + "/ckpt/best/latest"), "ckpt-" + best_step + "\n");
+  run = Embrt(dir, "eval " + dir + "/ckpt/best --eval_data=" + test + " --output_json=" + dir +
+                       "/best.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Member(ReadAll(dir + "/best.json"), "eval"), Member(json, "eval"));
   // The split is the training file's, seeded: a second run is identical.
   run = Embrt(dir, base + "2 --output_json=" + dir + "/b.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -375,10 +386,13 @@ TEST(EmbrtCommandTest, CheckpointResumeEvalAndInspect) {
   const std::string resumed = ReadAll(dir + "/resumed.json");
   EXPECT_THAT(resumed, HasSubstr("\"first_step\": 40,"));
   EXPECT_THAT(resumed, HasSubstr("\"steps\": 60,"));
-  // Stopping and resuming changes nothing: same tables, bias, data position.
+  // Stopping and resuming changes nothing: same tables, bias, data position, and the curve
+  // of the whole run (saved beside each checkpoint).
   const std::string straight = ReadAll(dir + "/straight.json");
   EXPECT_EQ(Member(resumed, "eval"), Member(straight, "eval"));
   EXPECT_EQ(Member(resumed, "bias"), Member(straight, "bias"));
+  EXPECT_EQ(Member(resumed, "curve"), Member(straight, "curve"));
+  EXPECT_EQ(Member(resumed, "train_loss"), Member(straight, "train_loss"));
   EXPECT_TRUE(std::filesystem::exists(ckpt + "/ckpt-60"));
 }
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -122,6 +123,132 @@ TEST(HostStateTest, FieldsAreBoundedEvenWithARecomputedChecksum) {
     EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << c.body;
     EXPECT_THAT(Message(loaded), HasSubstr(c.message)) << c.body;
   }
+}
+
+TEST(HostStateTest, EarlyStoppingStateRoundTripsExactly) {
+  const std::string dir = testing_tools::MakeTempDir();
+  HostState state = Sample();
+  state.interval_loss = 12.375;
+  state.interval_examples = 77;
+  state.last_train_loss = 0.1 / 3;
+  EarlyStoppingState& es = state.early_stopping.emplace();
+  es.metric = "log_loss";
+  es.validation_fraction = 0.05f;  // as the float flag gives it
+  es.evaluations = 6;
+  es.without_improvement = 2;
+  es.last_evaluation_step = 38;
+  es.best_value = 0.1 / 7;
+  es.best_step = 30;
+  es.best_epoch = 3;
+  es.best_examples = 30 * 256;
+  es.best_bias = -0.3f;
+  es.best_bias_accumulator = 1.5f;
+  es.best_validation = {500, 0.25, 0.75, 0.2 / 3, std::nan(""), std::nan("")};
+  es.best_test = {900, 0.5, 0.625, 0.125, std::nan(""), std::nan("")};
+  ASSERT_TRUE(SaveHostState(state, HostStatePath(dir, 40)).ok());
+  absl::StatusOr<HostState> loaded = LoadHostState(HostStatePath(dir, 40), Limits());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->interval_loss, 12.375);
+  EXPECT_EQ(loaded->interval_examples, 77);
+  EXPECT_EQ(loaded->last_train_loss, 0.1 / 3);
+  ASSERT_TRUE(loaded->early_stopping.has_value());
+  const EarlyStoppingState& back = *loaded->early_stopping;
+  EXPECT_EQ(back.metric, "log_loss");
+  EXPECT_EQ(back.validation_fraction, static_cast<double>(0.05f));
+  EXPECT_EQ(back.evaluations, 6);
+  EXPECT_EQ(back.without_improvement, 2);
+  EXPECT_EQ(back.last_evaluation_step, 38);
+  EXPECT_EQ(back.best_value, 0.1 / 7);
+  EXPECT_EQ(back.best_step, 30);
+  EXPECT_EQ(back.best_epoch, 3);
+  EXPECT_EQ(back.best_examples, 30 * 256);
+  EXPECT_EQ(back.best_bias, -0.3f);
+  EXPECT_EQ(back.best_bias_accumulator, 1.5f);
+  EXPECT_EQ(back.best_validation.log_loss, 0.2 / 3);
+  EXPECT_TRUE(std::isnan(back.best_validation.rmse));
+  EXPECT_EQ(back.best_test.examples, 900);
+  EXPECT_EQ(back.finished_at_step, 0);
+}
+
+TEST(HostStateTest, OlderHostStatesWithoutEarlyStoppingStillLoad) {
+  const std::string dir = testing_tools::MakeTempDir();
+  testing_tools::WriteFile(dir, "host-40.txt",
+                           Checksummed("step 40\nbias 0x1p+0\nbias_accumulator 0x1p-1\n"
+                                       "examples_seen 100\nloss squared\nformat movielens\n"));
+  absl::StatusOr<HostState> loaded = LoadHostState(HostStatePath(dir, 40), Limits());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->early_stopping.has_value());
+  EXPECT_EQ(loaded->interval_examples, 0);
+  EXPECT_TRUE(std::isnan(loaded->last_train_loss));
+}
+
+TEST(HostStateTest, EarlyStoppingFieldsComeAllOrNoneAndAreBounded) {
+  const std::string dir = testing_tools::MakeTempDir();
+  HostState state = Sample();
+  EarlyStoppingState& es = state.early_stopping.emplace();
+  es.metric = "auc";
+  es.validation_fraction = 0.1;
+  es.evaluations = 3;
+  es.best_step = 20;
+  es.best_examples = 20 * 256;
+  es.last_evaluation_step = 40;
+  ASSERT_TRUE(SaveHostState(state, HostStatePath(dir, 40)).ok());
+  std::ifstream in(HostStatePath(dir, 40));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string body = text.substr(0, text.rfind("xxh3 "));
+  const auto with = [&](const std::string& key, const std::string& value) {
+    const size_t at = body.find("\n" + key + " ") + 1;
+    return body.substr(0, at) + key + " " + value + body.substr(body.find('\n', at));
+  };
+  const auto without = [&](const std::string& key) {
+    const size_t at = body.find("\n" + key + " ") + 1;
+    return body.substr(0, at) + body.substr(body.find('\n', at) + 1);
+  };
+  const struct {
+    std::string body;
+    std::string message;
+  } cases[] = {
+      {without("es_best_test"), "has early-stopping fields but no es_best_test"},
+      {with("es_best_step", "41"), "es_best_step 41 (out of bounds)"},
+      {with("es_evaluations", "42"), "es_evaluations 42 for step 40"},
+      {with("es_without_improvement", "4"), "es_without_improvement 4 of 3 evaluations"},
+      {with("es_best_examples", "99999999"), "es_best_examples 99999999"},
+      {with("es_metric", "accuracy"), "bad es_metric 'accuracy'"},
+      {with("es_validation_fraction", "1"), "bad es_validation_fraction"},
+      {with("es_best_value", "inf"), "bad es_best_value"},
+      {with("es_best_validation", "1 2 3"), "bad es_best_validation"},
+      {with("es_stopped_early", "2"), "bad es_stopped_early"},
+      {with("es_last_evaluation_step", "41"), "es_last_evaluation_step 41"},
+  };
+  for (const auto& c : cases) {
+    testing_tools::WriteFile(dir, "host-40.txt", Checksummed(c.body));
+    absl::StatusOr<HostState> loaded = LoadHostState(HostStatePath(dir, 40), Limits());
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << c.body;
+    EXPECT_THAT(Message(loaded), HasSubstr(c.message)) << c.body;
+  }
+}
+
+TEST(HostStateTest, CurveRoundTripsExactlyAndIsBounded) {
+  const std::string dir = testing_tools::MakeTempDir();
+  LearningCurve curve;
+  curve.train = {{160, 1.0 / 3}, {320, 0.25}};
+  curve.eval = {{320, 0.9}};
+  curve.validation = {{320, 0.1 / 7}};
+  ASSERT_TRUE(SaveCurve(curve, CurvePath(dir, 20)).ok());
+  absl::StatusOr<LearningCurve> loaded = LoadCurve(CurvePath(dir, 20), 320);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->train.size(), 2u);
+  EXPECT_EQ(loaded->train[0].loss, 1.0 / 3);
+  EXPECT_EQ(loaded->eval[0].examples, 320);
+  EXPECT_EQ(loaded->validation[0].loss, 0.1 / 7);
+  // A point beyond the examples the checkpoint has seen, or not finite: DATA_LOSS.
+  EXPECT_EQ(LoadCurve(CurvePath(dir, 20), 319).status().code(), absl::StatusCode::kDataLoss);
+  testing_tools::WriteFile(dir, "curve-20.txt", Checksummed("train 0x1p+4 inf\n"));
+  EXPECT_THAT(std::string(LoadCurve(CurvePath(dir, 20), 320).status().message()),
+              HasSubstr("line 1: not a point"));
+  testing_tools::WriteFile(dir, "curve-20.txt", "train 0x1p+4 0x1p-1\n");
+  EXPECT_EQ(LoadCurve(CurvePath(dir, 20), 320).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(LoadCurve(CurvePath(dir, 21), 320).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(HostStateTest, FifoIsRefusedAtOnce) {

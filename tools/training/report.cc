@@ -132,12 +132,14 @@ std::string FormatSummary(const TrainReport& report, const std::string& title) {
   const double busy = report.input_seconds + report.embedding_seconds + report.host_seconds;
   absl::StrAppendFormat(&out, "  speed        %.0f examples/s, %.1f s in all\n",
                         report.examples_per_second, report.seconds);
+  // The shares are of the steps' time (their sum), so that they add up to 100%; evaluation
+  // and checkpoints come on top.
   absl::StrAppendFormat(
       &out,
-      "  time         embedding %.2f s (%s), host model %.2f s (%s), input %.2f s (%s); "
-      "eval %.2f s, checkpoints %.2f s\n",
-      report.embedding_seconds, Percent(report.embedding_seconds, busy), report.host_seconds,
-      Percent(report.host_seconds, busy), report.input_seconds,
+      "  time         steps %.2f s: embedding %.2f s (%s), host model %.2f s (%s), waiting for "
+      "input %.2f s (%s); besides: eval %.2f s, checkpoints %.2f s\n",
+      busy, report.embedding_seconds, Percent(report.embedding_seconds, busy),
+      report.host_seconds, Percent(report.host_seconds, busy), report.input_seconds,
       Percent(report.input_seconds, busy), report.eval_seconds, report.checkpoint_seconds);
   if (title == "train" && !report.checkpoint.empty()) {
     absl::StrAppendFormat(&out, "  checkpoint   %s\n", report.checkpoint);

@@ -22,24 +22,6 @@ namespace embrt {
 namespace training {
 namespace {
 
-// Steps of the entries named ckpt-<step> under `root`, newest first.
-std::vector<int64_t> CheckpointSteps(const std::string& root) {
-  std::vector<int64_t> steps;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    // filename() returns a temporary path: keep the string alive while `name` views it.
-    const std::string file_name = entry.path().filename().native();
-    absl::string_view name = file_name;
-    int64_t step = 0;
-    if (absl::ConsumePrefix(&name, "ckpt-") && absl::SimpleAtoi(name, &step) && step >= 0 &&
-        absl::StrCat("ckpt-", step) == file_name) {
-      steps.push_back(step);
-    }
-  }
-  std::sort(steps.rbegin(), steps.rend());
-  return steps;
-}
-
 std::string Names(const std::vector<int64_t>& steps) {
   std::vector<std::string> names;
   for (size_t i = 0; i < steps.size() && i < 5; ++i) names.push_back(absl::StrCat("ckpt-", steps[i]));
@@ -61,7 +43,35 @@ absl::Status VerifyForResume(const std::string& root, int64_t step) {
   return LoadHostState(HostStatePath(root, step), limits).status();
 }
 
+// Whether the checkpoint is the final one of an early-stopped run (its kept best step, with
+// newer ones beside it): resuming it trains nothing, so the newer ones are never reached.
+bool IsFinalKeptCheckpoint(const std::string& root, const CheckpointReader& reader) {
+  HostStateLimits limits;
+  limits.step = reader.step();
+  limits.max_batch_size = reader.manifest().config().per_replica_batch_size();
+  absl::StatusOr<HostState> state = LoadHostState(HostStatePath(root, reader.step()), limits);
+  return state.ok() && state->early_stopping.has_value() &&
+         state->early_stopping->finished_at_step > 0;
+}
+
 }  // namespace
+
+std::vector<int64_t> CheckpointSteps(const std::string& root) {
+  std::vector<int64_t> steps;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+    // filename() returns a temporary path: keep the string alive while `name` views it.
+    const std::string file_name = entry.path().filename().native();
+    absl::string_view name = file_name;
+    int64_t step = 0;
+    if (absl::ConsumePrefix(&name, "ckpt-") && absl::SimpleAtoi(name, &step) && step >= 0 &&
+        absl::StrCat("ckpt-", step) == file_name) {
+      steps.push_back(step);
+    }
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  return steps;
+}
 
 absl::StatusOr<std::string> ChooseStartCheckpoint(const std::string& checkpoint_dir, bool resume) {
   if (checkpoint_dir.empty()) return std::string();
@@ -83,7 +93,8 @@ absl::StatusOr<std::string> ChooseStartCheckpoint(const std::string& checkpoint_
     EMBRT_ASSIGN_OR_RETURN(std::string latest, ResolveCheckpointPath(root));
     EMBRT_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
                            CheckpointReader::Open(latest, CheckpointReader::Options{false}));
-    if (!steps.empty() && steps.front() > reader->step()) {
+    if (!steps.empty() && steps.front() > reader->step() &&
+        !IsFinalKeptCheckpoint(root, *reader)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "--resume: ", latest_path, " names ", latest, " (step ", reader->step(), ") but ", root,
           " also holds the newer ckpt-", steps.front(),

@@ -18,6 +18,7 @@
 #include "embrt/embedding.h"
 #include "embrt/status_macros.h"
 #include "tools/training/batch_reader.h"
+#include "tools/training/best_checkpoints.h"
 #include "tools/training/checkpoint_config.h"
 #include "tools/training/default_config.h"
 #include "tools/training/host_state.h"
@@ -227,6 +228,21 @@ EvalResult TeacherResult(const SyntheticClicks& clicks, int64_t count) {
   return result;
 }
 
+StoredMetrics ToStored(const EvalResult& r) {
+  return StoredMetrics{r.examples, r.loss, r.auc, r.log_loss, r.rmse, r.mae};
+}
+
+EvalResult FromStored(const StoredMetrics& m) {
+  EvalResult r;
+  r.examples = m.examples;
+  r.loss = m.loss;
+  r.auc = m.auc;
+  r.log_loss = m.log_loss;
+  r.rmse = m.rmse;
+  r.mae = m.mae;
+  return r;
+}
+
 // Skips `count` training examples (resuming), cycling through the data like training does;
 // returns the passes completed on the way. Reads at most one pass plus `count` modulo the pass
 // length: whole passes are skipped by arithmetic (and a rewind each, which reads nothing but
@@ -289,18 +305,20 @@ absl::StatusOr<Metric> ParseMetric(const std::string& name, Loss loss) {
       " loss (", clicks ? "log_loss, auc" : "rmse, mae", " or loss)"));
 }
 
-// Host state files whose checkpoint was pruned (keep_last) go too.
+// Host state and curve files whose checkpoint was pruned (keep_last) go too.
 void RemoveOrphanHostStates(const std::string& root) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("host-", 0) != 0 || name.size() < 10 ||
-        name.compare(name.size() - 4, 4, ".txt") != 0) {
-      continue;
-    }
-    const std::string step = name.substr(5, name.size() - 9);
-    if (!std::filesystem::exists(std::filesystem::path(root) / ("ckpt-" + step), error)) {
-      std::filesystem::remove(entry.path(), error);
+    for (const std::string prefix : {"host-", "curve-"}) {
+      if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 5 ||
+          name.compare(name.size() - 4, 4, ".txt") != 0) {
+        continue;
+      }
+      const std::string step = name.substr(prefix.size(), name.size() - prefix.size() - 4);
+      if (!std::filesystem::exists(std::filesystem::path(root) / ("ckpt-" + step), error)) {
+        std::filesystem::remove(entry.path(), error);
+      }
     }
   }
 }
@@ -449,6 +467,25 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     }
   }
 
+  // Early stopping: the best validation value so far and the parameters that reached it
+  // (restored from the checkpoint's host state and root/best/ckpt-<best step> on --resume).
+  EarlyStoppingReport stopping;
+  stopping.metric = metric_name;
+  stopping.patience = options.patience;
+  stopping.min_delta = options.min_delta;
+  stopping.validation_fraction = data.validation_fraction;
+  double best_value = std::numeric_limits<double>::quiet_NaN();
+  int64_t evaluations_without_improvement = 0;
+  ParameterSnapshot best_parameters;
+  float best_bias = 0, best_accumulator = 0;
+  EvalResult best_test;
+  int64_t last_eval_step = -1;
+  // > 0: resumed from the final checkpoint of a run that kept its best; nothing to train.
+  int64_t finished_at_step = 0;
+  double interval_loss = 0;
+  int64_t interval_examples = 0;
+  double resumed_train_loss = std::numeric_limits<double>::quiet_NaN();
+
   // -- Resume. ----------------------------------------------------------------------------
   float bias = 0.0f;
   bool bias_initialized = false;
@@ -468,16 +505,77 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     stored.reset();
     EMBRT_ASSIGN_OR_RETURN(HostState state,
                            LoadHostState(HostStatePathForCheckpoint(start, limits.step), limits));
+    if (validate && state.early_stopping.has_value()) {
+      const EarlyStoppingState& es = *state.early_stopping;
+      if (es.metric != metric_name || es.validation_fraction != data.validation_fraction) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--resume: ", start, " was trained with --validation_metric=", es.metric,
+            " --validation_fraction=", es.validation_fraction, "; resume with the same (this "
+            "run: ", metric_name, ", ", data.validation_fraction, ")"));
+      }
+      stopping.evaluations = es.evaluations;
+      stopping.stopped_early = es.stopped_early;
+      evaluations_without_improvement = es.without_improvement;
+      last_eval_step = es.last_evaluation_step;
+      finished_at_step = es.finished_at_step;
+      if (finished_at_step > 0) epochs = es.finished_epochs;
+      if (es.evaluations > 0) {
+        best_value = es.best_value;
+        stopping.best_step = es.best_step;
+        stopping.best_epoch = es.best_epoch;
+        stopping.best_examples = es.best_examples;
+        stopping.best_validation = FromStored(es.best_validation);
+        best_test = FromStored(es.best_test);
+        best_bias = es.best_bias;
+        best_accumulator = es.best_bias_accumulator;
+        // The kept parameters: through the engine into the snapshot, before the start's.
+        const std::string best_path = BestCheckpointPath(options.checkpoint_dir, es.best_step);
+        absl::Status restored = RestoreCheckpoint(*model.embedding, best_path);
+        if (restored.ok() && model.embedding->step() != es.best_step) {
+          restored = absl::DataLossError(
+              absl::StrCat("it holds step ", model.embedding->step()));
+        }
+        if (!restored.ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "--resume: the early-stopping state of ", start, " keeps its best parameters (step ",
+              es.best_step, ") in ", best_path, ", which cannot be restored: ",
+              restored.message()));
+        }
+        EMBRT_RETURN_IF_ERROR(best_parameters.Capture(*model.embedding));
+      }
+    }
     EMBRT_RETURN_IF_ERROR(RestoreCheckpoint(*model.embedding, start));
     const int64_t step = model.embedding->step();
+    // Best checkpoints after the start belong to the interrupted run's future.
+    if (model.host_id == 0) RemoveBestCheckpointsAfter(options.checkpoint_dir, step);
     bias = state.bias;
     bias_initialized = true;
     bias_optimizer.set_accumulator(state.bias_accumulator);
     examples_seen = state.examples_seen;
-    if (total_steps == 0 || step < total_steps) {
+    interval_loss = state.interval_loss;
+    interval_examples = state.interval_examples;
+    resumed_train_loss = state.last_train_loss;
+    if (finished_at_step == 0 && (total_steps == 0 || step < total_steps)) {
       EMBRT_ASSIGN_OR_RETURN(epochs, SkipExamples(*sources.train, examples_seen));
     }
     report.first_step = step;
+    if (finished_at_step > 0) report.eval = best_test;
+    // The curve so far (none from an older embrt: the plot starts here).
+    // (A final checkpoint's curve goes on to the end of training, past its kept step.)
+    int64_t curve_examples = examples_seen;
+    if (finished_at_step > 0 &&
+        __builtin_mul_overflow(finished_at_step, int64_t{batch_size}, &curve_examples)) {
+      curve_examples = std::numeric_limits<int64_t>::max();
+    }
+    absl::StatusOr<LearningCurve> curve =
+        LoadCurve(CurvePath(options.checkpoint_dir, step), curve_examples);
+    if (curve.ok()) {
+      report.curve.train = std::move(curve->train);
+      report.curve.eval = std::move(curve->eval);
+      report.curve.validation = std::move(curve->validation);
+    } else if (!absl::IsNotFound(curve.status())) {
+      return curve.status();
+    }
   }
 
   report.format = DataFormatName(format);
@@ -515,25 +613,89 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   report.num_hosts = model.num_hosts;
   report.host_id = model.host_id;
   int64_t step = model.embedding->step();
-  double interval_loss = 0;
-  int64_t interval_examples = 0;
-  double last_train_loss = std::numeric_limits<double>::quiet_NaN();
-  int64_t last_eval_step = -1;
+  double last_train_loss = resumed_train_loss;
   const auto rewind_at_end = [target_epochs](int64_t done) {
     return target_epochs == 0 || done < target_epochs;
   };
 
-  // Early stopping: the best validation value so far and the parameters that reached it.
-  EarlyStoppingReport stopping;
-  stopping.metric = metric_name;
-  stopping.patience = options.patience;
-  stopping.min_delta = options.min_delta;
-  stopping.validation_fraction = data.validation_fraction;
-  double best_value = std::numeric_limits<double>::quiet_NaN();
-  int evaluations_without_improvement = 0;
-  ParameterSnapshot best_parameters;
-  float best_bias = 0, best_accumulator = 0;
-  EvalResult best_test;
+  // The host state of a checkpoint at the current step, early stopping's included.
+  auto current_host_state = [&](int64_t finished_at) {
+    HostState state;
+    state.step = step;
+    state.bias = bias;
+    state.bias_accumulator = bias_optimizer.accumulator();
+    state.examples_seen = examples_seen;
+    state.loss = LossName(loss);
+    state.format = DataFormatName(format);
+    state.tsv_columns = data.tsv_columns;
+    state.seed = options.seed;
+    if (clicks != nullptr) {
+      state.seed = clicks->options().seed;
+      state.synthetic_fields = clicks->options().num_fields;
+      state.synthetic_cardinality = clicks->options().max_cardinality;
+    }
+    state.interval_loss = interval_loss;
+    state.interval_examples = interval_examples;
+    state.last_train_loss = last_train_loss;
+    if (validate) {
+      EarlyStoppingState& es = state.early_stopping.emplace();
+      es.metric = metric_name;
+      es.validation_fraction = data.validation_fraction;
+      es.evaluations = stopping.evaluations;
+      es.without_improvement = evaluations_without_improvement;
+      es.last_evaluation_step = std::max<int64_t>(last_eval_step, 0);
+      es.finished_at_step = finished_at;
+      if (finished_at > 0) es.finished_epochs = epochs;
+      es.stopped_early = stopping.stopped_early;
+      if (stopping.evaluations > 0) {
+        es.best_value = best_value;
+        es.best_step = stopping.best_step;
+        es.best_epoch = stopping.best_epoch;
+        es.best_examples = stopping.best_examples;
+        es.best_bias = best_bias;
+        es.best_bias_accumulator = best_accumulator;
+        es.best_validation = ToStored(stopping.best_validation);
+        es.best_test = ToStored(best_test);
+      }
+    }
+    return state;
+  };
+
+  // A checkpoint of the engine as it is, with its host state, under `root` (the run's
+  // --checkpoint_dir, or its best/ for early stopping's kept parameters).
+  auto save_checkpoint_to = [&](const std::string& root, int keep_last,
+                                int64_t finished_at) -> absl::StatusOr<std::string> {
+    const Clock::time_point start = Clock::now();
+    std::error_code error;
+    std::filesystem::create_directories(root, error);
+    if (error) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot create --checkpoint_dir '", root, "': ", error.message()));
+    }
+    if (model.host_id == 0) {  // the host state is the same on every host
+      if (root == options.checkpoint_dir) {  // the run's curve, for a --resume
+        EMBRT_RETURN_IF_ERROR(SaveCurve(report.curve, CurvePath(root, step)));
+      }
+      EMBRT_RETURN_IF_ERROR(
+          SaveHostState(current_host_state(finished_at), HostStatePath(root, step)));
+    }
+    CheckpointOptions checkpoint_options;
+    checkpoint_options.keep_last = keep_last;
+    checkpoint_options.created_by = "embrt train";
+    EMBRT_ASSIGN_OR_RETURN(std::string path,
+                           SaveCheckpoint(*model.embedding, root, checkpoint_options));
+    if (model.host_id == 0) RemoveOrphanHostStates(root);
+    report.checkpoint_seconds += SecondsSince(start);
+    return path;
+  };
+  auto save_checkpoint = [&](int64_t finished_at = 0) -> absl::Status {
+    EMBRT_ASSIGN_OR_RETURN(report.checkpoint,
+                           save_checkpoint_to(options.checkpoint_dir, options.keep_checkpoints,
+                                              finished_at));
+    // Best checkpoints that no retained checkpoint refers to any more.
+    if (validate && model.host_id == 0) PruneBestCheckpoints(options.checkpoint_dir);
+    return absl::OkStatus();
+  };
 
   auto run_evaluation = [&](ExampleSource& source) -> absl::StatusOr<EvalResult> {
     const double embedding_before = model.embedding_seconds, host_before = model.host_seconds;
@@ -550,6 +712,7 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     report.curve.eval.push_back(
         {static_cast<double>(examples_seen), eval_curve_value(report.eval)});
     last_eval_step = step;
+    bool improved = false;
     if (validate) {
       EMBRT_ASSIGN_OR_RETURN(EvalResult validation, run_evaluation(*sources.validation));
       report.curve.validation.push_back(
@@ -567,47 +730,17 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
         stopping.best_epoch = epochs;
         stopping.best_examples = examples_seen;
         stopping.best_validation = validation;
+        improved = true;
       } else {
         ++evaluations_without_improvement;
       }
     }
     report.eval_seconds += SecondsSince(start);
-    return absl::OkStatus();
-  };
-
-  auto save_checkpoint = [&]() -> absl::Status {
-    const Clock::time_point start = Clock::now();
-    std::error_code error;
-    std::filesystem::create_directories(options.checkpoint_dir, error);
-    if (error) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "cannot create --checkpoint_dir '", options.checkpoint_dir, "': ", error.message()));
+    // Kept on disk too, so that they survive checkpoint retention and a --resume.
+    if (improved && !options.checkpoint_dir.empty()) {
+      EMBRT_RETURN_IF_ERROR(
+          save_checkpoint_to(BestCheckpointRoot(options.checkpoint_dir), 0, 0).status());
     }
-    HostState state;
-    state.step = step;
-    state.bias = bias;
-    state.bias_accumulator = bias_optimizer.accumulator();
-    state.examples_seen = examples_seen;
-    state.loss = LossName(loss);
-    state.format = DataFormatName(format);
-    state.tsv_columns = data.tsv_columns;
-    state.seed = options.seed;
-    if (clicks != nullptr) {
-      state.seed = clicks->options().seed;
-      state.synthetic_fields = clicks->options().num_fields;
-      state.synthetic_cardinality = clicks->options().max_cardinality;
-    }
-    if (model.host_id == 0) {  // the host state is the same on every host
-      EMBRT_RETURN_IF_ERROR(SaveHostState(state, HostStatePath(options.checkpoint_dir, step)));
-    }
-    CheckpointOptions checkpoint_options;
-    checkpoint_options.keep_last = options.keep_checkpoints;
-    checkpoint_options.created_by = "embrt train";
-    EMBRT_ASSIGN_OR_RETURN(report.checkpoint,
-                           SaveCheckpoint(*model.embedding, options.checkpoint_dir,
-                                          checkpoint_options));
-    if (model.host_id == 0) RemoveOrphanHostStates(options.checkpoint_dir);
-    report.checkpoint_seconds += SecondsSince(start);
     return absl::OkStatus();
   };
 
@@ -631,7 +764,10 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
   BatchPrefetcher prefetcher(*sources.train, sources.feature_fields, rewind_at_end, batch_size,
                              epochs);
   bool finished = false;
-  while (total_steps == 0 || step < total_steps) {
+  // A resumed run whose checkpoint was the end (patience ran out, or the final one) trains
+  // nothing more.
+  while (finished_at_step == 0 && !stopping.stopped_early &&
+         (total_steps == 0 || step < total_steps)) {
     Clock::time_point start = Clock::now();
     absl::StatusOr<const Batch*> next = prefetcher.Next();
     report.input_seconds += SecondsSince(start);  // waiting for input only
@@ -712,18 +848,21 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     if ((eval_every > 0 && step % eval_every == 0) || epoch_evaluation) {
       EMBRT_RETURN_IF_ERROR(evaluate());
     }
+    // Decided before the checkpoint, which records it for a --resume.
+    stopping.stopped_early = !finished && validate && options.patience > 0 &&
+                             evaluations_without_improvement >= options.patience;
     if (options.checkpoint_every > 0 && step % options.checkpoint_every == 0) {
       EMBRT_RETURN_IF_ERROR(save_checkpoint());
+      if (options.interrupt_after_checkpoint && options.interrupt_after_checkpoint(step)) {
+        return absl::AbortedError(
+            absl::StrCat("interrupted after the checkpoint of step ", step));
+      }
     }
-    if (finished) break;
-    if (validate && options.patience > 0 && evaluations_without_improvement >= options.patience) {
-      stopping.stopped_early = true;
-      break;
-    }
+    if (finished || stopping.stopped_early) break;
   }
   prefetcher.Stop();
   const double train_seconds = SecondsSince(train_start);
-  if (step == report.first_step && (total_steps == 0 || total_steps > report.first_step)) {
+  if (step == 0 && report.first_step == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "no training example in '", data.data, "'"));
   }
@@ -732,9 +871,11 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
     last_train_loss = interval_loss / interval_examples;
     report.curve.train.push_back(
         {static_cast<double>(examples_seen), curve_value(last_train_loss)});
+    interval_loss = 0;
+    interval_examples = 0;
   }
-  if (last_eval_step != step) EMBRT_RETURN_IF_ERROR(evaluate());
-  report.trained_steps = step;
+  if (last_eval_step != step && finished_at_step == 0) EMBRT_RETURN_IF_ERROR(evaluate());
+  report.trained_steps = finished_at_step > 0 ? finished_at_step : step;
   if (validate) {
     // Keep the best: tables, slots and the host's state as they were after best_step.
     if (stopping.best_step != step) {
@@ -755,22 +896,24 @@ absl::StatusOr<TrainReport> Train(const TrainOptions& options) {
                                   : absl::StrCat("best: step ", stopping.best_step);
     report.early_stopping = stopping;
   }
-  // A resumed run that trained no step has nothing new to save (and its step's checkpoint
-  // exists already).
+  // The final checkpoint. With early stopping it is the kept (best) step: if that step was
+  // checkpointed on the way (checkpoints are never overwritten), `latest` points at it;
+  // otherwise it is written now, its host state marked as the end of the run (a --resume of
+  // it trains nothing). Without, a resumed run that trained no step has nothing new to save.
   const bool trained = step > report.first_step || report.first_step == 0;
   const std::string kept_path = absl::StrCat(options.checkpoint_dir, "/ckpt-", step);
-  if (!options.checkpoint_dir.empty() && trained && validate &&
-      std::filesystem::exists(kept_path)) {
-    // The best step was checkpointed on the way (checkpoints are never overwritten): point
-    // `latest` at it.
+  if (options.checkpoint_dir.empty() || finished_at_step > 0) {
+    // nothing to write
+  } else if (validate && std::filesystem::exists(kept_path)) {
     if (model.host_id == 0) {
       EMBRT_RETURN_IF_ERROR(WriteTextFile(options.checkpoint_dir + "/latest",
                                           absl::StrCat("ckpt-", step, "\n")));
     }
     report.checkpoint = kept_path;
-  } else if (!options.checkpoint_dir.empty() && trained &&
-             (report.checkpoint.empty() || validate ||
-              step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
+  } else if (validate) {
+    EMBRT_RETURN_IF_ERROR(save_checkpoint(/*finished_at=*/report.trained_steps));
+  } else if (trained && (report.checkpoint.empty() ||
+                         step % std::max<int64_t>(options.checkpoint_every, 1) != 0)) {
     EMBRT_RETURN_IF_ERROR(save_checkpoint());
   }
   if (format == DataFormat::kSynthetic) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +71,9 @@ struct TrainOptions {
   int keep_checkpoints = 3;
   bool resume = false;          // continue from checkpoint_dir's latest checkpoint if any
   std::string plot_path;        // empty: checkpoint_dir/learning_curve.svg when checkpointing
+  // Called after each periodic checkpoint (--checkpoint_every) is written; returning true ends
+  // the run right there with ABORTED, as a killed process would (tests of --resume).
+  std::function<bool(int64_t step)> interrupt_after_checkpoint;
 
   // Synthetic data (the default run); a smaller variant for tests.
   SyntheticClicksOptions synthetic;

@@ -174,7 +174,9 @@ class Embedding {
   absl::Status AgreeOnStatus(const absl::Status& local);
   // Returns once every host has called it and finished the work it submitted.
   absl::Status HostBarrier();
-  // Every host's `local` bytes, in host order (sizes may differ between hosts).
+  // Every host's `local` bytes, in host order. Sizes may differ between hosts by at most
+  // 64 MiB over the smallest; a larger difference is RESOURCE_EXHAUSTED on every host, before
+  // anything is allocated (a size another host announces is not trusted).
   absl::StatusOr<std::vector<std::string>> AllGatherFromHosts(absl::string_view local);
 
   // -- Introspection -----------------------------------------------------------------------
