@@ -98,8 +98,11 @@ class Embedding(_embrt.Embedding):
 
     def dequeue(self, replica=0, out=None):
         """Waits for ``replica``'s lookup; returns one float32 array per feature (config order),
-        shaped ``output_shape + [dim]``. The arrays own the buffers the engine wrote into (no
-        copy). ``out``: arrays to write into instead (C-contiguous float32 of the right size).
+        shaped ``output_shape + [dim]``. The arrays view the buffer the engine wrote into (no
+        copy). That buffer is reused by a later dequeue only once no array viewing it is alive
+        (nor anything made from one, such as ``torch.from_numpy`` tensors and their views), so
+        arrays you keep are never overwritten; dropping them lets the next step reuse the
+        memory. ``out``: arrays to write into instead (C-contiguous float32 of the right size).
         """
         return super().dequeue(replica, out)
 

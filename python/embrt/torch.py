@@ -12,7 +12,8 @@
         optimizer.step()    # the dense part
 
 ``forward`` enqueues the ids and dequeues one float32 tensor per feature (no copy: the tensors
-share the buffers embrt wrote into). ``backward`` hands the gradients to
+share the buffer embrt wrote into; embrt writes a later step into that buffer only once no
+tensor or array views it any more, so a tensor you keep is never overwritten). ``backward`` hands the gradients to
 ``Embedding.apply_gradients``; the optimizer of the config runs inside embrt, so the module has
 no torch parameters and the dense optimizer never sees the tables.
 
@@ -44,7 +45,7 @@ from collections.abc import Mapping
 
 import torch
 
-from . import _embedding
+from . import _embedding, _embrt
 
 __all__ = ["EmbeddingCollection"]
 
@@ -67,6 +68,36 @@ def _convert(value, name, what):
     return _to_numpy(value, name, what)
 
 
+def _convert_all(values, names, what):
+    """One input per feature -> numpy arrays (no copies), as _convert does per feature.
+
+    Plain CPU tensors take one ``Tensor.numpy()`` call each. That call refuses any other device
+    and tensors that require grad (TypeError, RuntimeError); then the checked pass converts
+    again, feature by feature, and raises the error that names the feature."""
+    try:
+        return [v.numpy() if type(v) is torch.Tensor else _convert(v, _name(names, i), what)
+                for i, v in enumerate(values)]
+    except (TypeError, RuntimeError):
+        return [_convert(v, _name(names, i), what) for i, v in enumerate(values)]
+
+
+def _name(names, i):
+    return names[i] if i < len(names) else i
+
+
+def _gradients_to_numpy(grads):
+    """Autograd's d loss / d activations -> numpy views (the binding converts a non-float32 or
+    strided gradient once)."""
+    try:
+        return [g.numpy() for g in grads]
+    except (TypeError, RuntimeError, AttributeError):
+        # bfloat16 and other dtypes numpy lacks, gradients that require grad (create_graph),
+        # None.
+        return [None if g is None else
+                (g if g.dtype == torch.float32 else g.float()).detach().contiguous().numpy()
+                for g in grads]
+
+
 class _Lookup(torch.autograd.Function):
     """Dequeue in forward; apply_gradients in backward. The anchor is an empty tensor that
     requires grad, so autograd calls backward even though embrt owns the tables."""
@@ -74,17 +105,15 @@ class _Lookup(torch.autograd.Function):
     @staticmethod
     def forward(ctx, anchor, collection):
         ctx.collection = collection
-        arrays = collection.embedding.dequeue(collection.replica)
-        return tuple(torch.from_numpy(a) for a in arrays)
+        # Views of one buffer that embrt reuses only once nothing views it (no copy).
+        arrays = _embrt.Embedding.dequeue(collection.embedding, collection.replica, None)
+        return tuple(map(torch.from_numpy, arrays))
 
     @staticmethod
     def backward(ctx, *grads):
-        gradients = []
-        for g in grads:
-            if g.dtype != torch.float32:
-                g = g.float()
-            gradients.append(g.contiguous().numpy())
-        ctx.collection.embedding.apply_gradients(gradients, ctx.collection.replica)
+        collection = ctx.collection
+        _embrt.Embedding.apply_gradients(collection.embedding, _gradients_to_numpy(grads),
+                                         collection.replica)
         return None, None
 
 
@@ -116,6 +145,9 @@ class EmbeddingCollection(torch.nn.Module):
         self.replica = replica
         self.checkpoint_dir = checkpoint_dir
         self.keep_last = keep_last
+        self._names = list(self.embedding.feature_names)
+        # Makes autograd call _Lookup.backward; it never gets a gradient, so one serves all steps.
+        self._anchor = torch.empty(0, requires_grad=True)
 
     @property
     def feature_names(self):
@@ -133,25 +165,23 @@ class EmbeddingCollection(torch.nn.Module):
         shape), ``(indices, values, dense_shape)`` or ``(row_splits, values)``, as tensors or
         arrays; ``weights`` likewise (None: all 1). Each output is float32, shaped
         ``output_shape + [dim]``."""
-        names = self.embedding.feature_names
+        embedding, names = self.embedding, self._names
         as_dict = isinstance(features, Mapping)
         if as_dict:
-            features = self.embedding._in_order(features, "features")
+            features = embedding._in_order(features, "features")
         if isinstance(weights, Mapping):
-            weights = self.embedding._in_order(weights, "weights", missing=None)
-        inputs = [_convert(v, names[i] if i < len(names) else i, "ids")
-                  for i, v in enumerate(features)]
+            weights = embedding._in_order(weights, "weights", missing=None)
+        inputs = _convert_all(features, names, "ids")
         if weights is not None:
-            weights = [_convert(v, names[i] if i < len(names) else i, "weights")
-                       for i, v in enumerate(weights)]
+            weights = _convert_all(weights, names, "weights")
         training = self.training and torch.is_grad_enabled()
-        self.embedding.enqueue(inputs, weights, training, self.replica)
+        # The C++ methods directly: the inputs are in config order already.
+        _embrt.Embedding.enqueue(embedding, inputs, weights, training, self.replica)
         if training:
-            anchor = torch.empty(0, requires_grad=True)
-            outputs = _Lookup.apply(anchor, self)
+            outputs = _Lookup.apply(self._anchor, self)
         else:
-            outputs = tuple(torch.from_numpy(a)
-                            for a in self.embedding.dequeue(self.replica))
+            outputs = tuple(map(torch.from_numpy,
+                                _embrt.Embedding.dequeue(embedding, self.replica, None)))
         return dict(zip(names, outputs)) if as_dict else list(outputs)
 
     # -- checkpoints -------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 // embrt._embrt.Embedding: embrt::Embedding one to one. Every call that can block or run long
 // (Create, Build, Enqueue, Dequeue, ApplyGradients, Synchronize, table retrieval) releases the
 // GIL, so replicas can be driven from Python threads. Inputs are converted while the GIL is held
-// (numpy_inputs.h) and borrowed by the C++ call; Dequeue writes into numpy arrays it allocates
-// (or the caller's `out`), so activations are never copied.
+// (numpy_inputs.h) and borrowed by the C++ call; Dequeue writes into a numpy buffer it reuses
+// while no earlier result views it (output_buffers.h), or into the caller's `out`, so
+// activations are never copied.
 
 #include <cstdint>
 #include <memory>
@@ -52,31 +53,31 @@ py::list Dequeue(PyEmbedding& self, int replica, const py::object& out) {
   CheckBuilt(engine, "dequeue");
   const ResolvedConfig& config = engine.config();
   const size_t count = config.features.size();
-  py::list arrays;
-  std::vector<absl::Span<float>> spans;
+  std::vector<absl::Span<float>> spans;  // per call: replicas may dequeue from several threads
   spans.reserve(count);
   if (out.is_none()) {
-    for (size_t f = 0; f < count; ++f) {
-      std::vector<ssize_t> shape(engine.output_shape(static_cast<int>(f)).begin(),
-                                 engine.output_shape(static_cast<int>(f)).end());
-      shape.push_back(config.tables[config.features[f].table_index].dim);
-      py::array_t<float> array(shape);
-      spans.emplace_back(array.mutable_data(), static_cast<size_t>(array.size()));
-      arrays.append(std::move(array));
+    // Views of one reused buffer, never one that a live array still views (output_buffers.h).
+    py::array_t<float> buffer = self.output_buffers().Acquire(engine, replica, &spans);
+    absl::Status status;
+    {
+      py::gil_scoped_release release;
+      status = engine.DequeueInto(spans, replica);
     }
-  } else {
-    py::sequence given = py::reinterpret_borrow<py::sequence>(out);
-    if (given.size() != count) {
-      throw py::value_error(absl::StrCat("out must hold one array per feature: got ",
-                                         given.size(), " for ", count, " features"));
-    }
-    for (size_t f = 0; f < count; ++f) {
-      const int64_t size = engine.output_size(static_cast<int>(f));
-      float* data = CheckOutputBuffer(given[f], size,
-                                      absl::StrCat("feature '", config.features[f].name, "'"));
-      spans.emplace_back(data, static_cast<size_t>(size));
-      arrays.append(given[f]);
-    }
+    ThrowIfError(status);
+    return self.output_buffers().Views(replica, buffer);
+  }
+  py::sequence given = py::reinterpret_borrow<py::sequence>(out);
+  if (given.size() != count) {
+    throw py::value_error(absl::StrCat("out must hold one array per feature: got ",
+                                       given.size(), " for ", count, " features"));
+  }
+  py::list arrays;
+  for (size_t f = 0; f < count; ++f) {
+    const int64_t size = engine.output_size(static_cast<int>(f));
+    float* data = CheckOutputBuffer(given[f], size,
+                                    absl::StrCat("feature '", config.features[f].name, "'"));
+    spans.emplace_back(data, static_cast<size_t>(size));
+    arrays.append(given[f]);
   }
   absl::Status status;
   {

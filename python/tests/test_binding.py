@@ -59,9 +59,48 @@ def test_dequeue_gives_the_lookups_for_every_input_kind(small_config):
     np.testing.assert_array_equal(watched, np.full((2, 4), 0.5))
     np.testing.assert_array_equal(favorited, [[1.5] * 4, [1.5] * 4])  # sum of weighted 0.5s
     np.testing.assert_array_equal(friends, np.ones((2, 2)))            # mean of 1.0s
-    # The arrays own the buffers the engine wrote into: nothing was copied into them.
-    assert all(a.flags.owndata and a.flags.c_contiguous for a in (watched, favorited, friends))
+    # The arrays view the one buffer the engine wrote into: nothing was copied into them.
+    base = watched.base
+    assert base is not None and favorited.base is base and friends.base is base
+    assert all(a.flags.c_contiguous and a.flags.writeable
+               for a in (watched, favorited, friends))
     assert emb.output_shapes() == {"watched": (2, 4), "favorited": (2, 4), "friends": (2, 2)}
+
+
+def _address(array):
+    return array.__array_interface__["data"][0]
+
+
+def test_dequeue_never_overwrites_arrays_still_held(small_config):
+    emb = built(small_config)
+    held = []
+    for step in range(4):  # every step's arrays stay alive
+        emb.enqueue(inputs(), training=True)
+        acts = emb.dequeue()
+        held.append((acts, [a.copy() for a in acts]))
+        emb.apply_gradients([np.ones_like(a) for a in acts])
+    for acts, values in held:
+        for a, v in zip(acts, values):
+            np.testing.assert_array_equal(a, v)
+    # The tables moved at every step, so equal arrays would mean a shared, overwritten buffer.
+    assert not np.array_equal(held[0][1][0], held[-1][1][0])
+    assert len({_address(acts[0]) for acts, _ in held}) == 4
+
+
+def test_dequeue_reuses_a_buffer_once_nothing_views_it(small_config):
+    emb = built(small_config)
+    emb.enqueue(inputs(), training=False)
+    first = _address(emb.dequeue()[0])  # dropped at once
+    emb.enqueue(inputs(), training=False)
+    kept = emb.dequeue()  # reuses the dropped buffer
+    assert _address(kept[0]) == first
+    emb.enqueue(inputs(), training=False)
+    view_of_a_view = emb.dequeue()[1][:, 1:]  # a view keeps its buffer alive too
+    emb.enqueue(inputs(), training=False)
+    again = emb.dequeue()
+    assert again[0].base is not kept[0].base and again[0].base is not view_of_a_view.base
+    np.testing.assert_array_equal(kept[0], np.full((2, 4), 0.5))
+    np.testing.assert_array_equal(view_of_a_view, [[1.0] * 3, [0.5] * 3])  # 2 ids, 1 id
 
 
 def test_dequeue_into_caller_arrays(small_config):

@@ -117,3 +117,21 @@ def test_dtype_and_structure_errors_name_the_feature(small_config):
     with pytest.raises(TypeError, match="'watched' gradient must be floating point"):
         emb.apply_gradients([np.array(["x"]), acts[1], acts[2]])
     emb.apply_gradients(acts)  # still pending: the failed calls changed nothing
+
+
+def test_nan_gradient_names_feature_table_and_position_and_changes_nothing(small_config):
+    emb = embrt.Embedding(small_config)  # the cpu backend
+    emb.build()
+    before = emb.tables()["user"]["parameters"].copy()
+    emb.enqueue(INPUTS)
+    acts = emb.dequeue()
+    gradients = [np.ones_like(a) for a in acts]
+    gradients[2][1, 1] = np.inf
+    with pytest.raises(embrt.InvalidArgumentError,
+                       match=r"feature 'friends'.*table 'user'.*inf at flat position 3"):
+        emb.apply_gradients(gradients)
+    assert emb.step == 0
+    np.testing.assert_array_equal(emb.tables()["user"]["parameters"], before)
+    gradients[2][1, 1] = 1.0
+    emb.apply_gradients(gradients)  # the step can be sent again
+    assert emb.step == 1

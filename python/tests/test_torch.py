@@ -107,6 +107,29 @@ def test_int32_ids_and_float64_weights(small_config):
     torch.testing.assert_close(out["favorited"], torch.tensor([[1.5] * 4, [1.5] * 4]))
 
 
+def test_weights_that_require_grad_are_used_detached(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    weights = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = tables(features(), weights={"favorited": weights})
+    torch.testing.assert_close(out["favorited"].detach(), torch.tensor([[1.5] * 4, [1.5] * 4]))
+    out["favorited"].sum().backward()
+    assert weights.grad is None and tables.embedding.step == 1
+
+
+def test_tensors_kept_across_steps_are_never_overwritten(small_config):
+    tables = embrt.torch.EmbeddingCollection(small_config)
+    kept = []
+    for _ in range(3):
+        out = tables(features())
+        (out["watched"] ** 2).sum().backward()
+        view = out["watched"].detach()[1:]  # a torch view of the tensor keeps it alive
+        kept.append((view, view.clone()))
+        del out
+    for view, values in kept:
+        torch.testing.assert_close(view, values, rtol=0, atol=0)
+    assert not torch.equal(kept[0][1], kept[-1][1])  # the tables moved between the steps
+
+
 def test_state_dict_round_trip_through_embrt_checkpoints(small_config, tmp_path):
     model = torch.nn.Module()
     model.tables = embrt.torch.EmbeddingCollection(small_config,

@@ -771,8 +771,15 @@ TEST_F(EmbeddingTest, NonFiniteGradientsAreRejectedUnlessAllowed) {
     } else {
       EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
       EXPECT_THAT(status.message(), AllOf(HasSubstr("feature 'favorited'"),
+                                          HasSubstr("table 'video'"),
                                           HasSubstr("nan at flat position 5")));
+      // The plugin rejected the call and applied nothing: the step can be sent again.
+      (*activations)[1].values[5] = 0.0f;
+      gradients.clear();
+      for (const Tensor& a : *activations) gradients.push_back(TensorView::Of(a));
+      EXPECT_TRUE(embedding->ApplyGradients(gradients).ok());
     }
+    EXPECT_EQ(embedding->step(), 1);
   }
 }
 
