@@ -62,6 +62,18 @@ constexpr int PrefetchDistance(int dim) { return dim > 0 ? kPrefetchDistance : 0
 // vector arithmetic is element-wise IEEE arithmetic, so it rounds exactly like the scalar code.
 typedef float Floats16 __attribute__((vector_size(64)));
 
+// Vector v of row rows[k] times its gain (an unaligned load). A function rather than a lambda:
+// UBSan's checks on a lambda's closure misfire once the always_inline body lands in a
+// target_clones clone (a false "member access within null pointer" in the ASan build).
+template <int kDim, bool kUnitGains>
+__attribute__((always_inline)) inline Floats16 LoadScaled(const float* table, const int64_t* rows,
+                                                          const float* gains, int32_t k, int v) {
+  Floats16 x;
+  std::memcpy(&x, table + rows[k] * kDim + 16 * v, sizeof(x));
+  if (!kUnitGains) x = gains[k] * x;
+  return x;
+}
+
 // LookupBags for dim = kDim (a multiple of 16) without quantization: each bag's sum lives in
 // kDim / 16 vector registers and is stored once, straight into `out` (no zeroed stack copy).
 // kUnitGains: every gain is 1, and 1 * x == x bit for bit, so the multiply is skipped without
@@ -78,13 +90,6 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
   for (int32_t k = first_id; k < end_id && k < first_id + kDistance; ++k) {
     PrefetchRow(table + rows[k] * kDim, kDim);
   }
-  // Row k times its gain, after asking for the row kDistance ids ahead.
-  auto load = [&](int32_t k, int v) {
-    Floats16 x;
-    std::memcpy(&x, table + rows[k] * kDim + 16 * v, sizeof(x));  // an unaligned vector load
-    if (!kUnitGains) x = gains[k] * x;
-    return x;
-  };
   for (int64_t b = bag_begin; b < bag_end; ++b) {
     const int32_t begin = splits[b];
     const int32_t end = splits[b + 1];
@@ -95,10 +100,14 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
     }
     if (begin + kDistance < end_id) PrefetchRow(table + rows[begin + kDistance] * kDim, kDim);
     Floats16 sum[kVectors];
-    for (int v = 0; v < kVectors; ++v) sum[v] = load(begin, v);
+    for (int v = 0; v < kVectors; ++v) {
+      sum[v] = LoadScaled<kDim, kUnitGains>(table, rows, gains, begin, v);
+    }
     for (int32_t k = begin + 1; k < end; ++k) {
       if (k + kDistance < end_id) PrefetchRow(table + rows[k + kDistance] * kDim, kDim);
-      for (int v = 0; v < kVectors; ++v) sum[v] = sum[v] + load(k, v);
+      for (int v = 0; v < kVectors; ++v) {
+        sum[v] = sum[v] + LoadScaled<kDim, kUnitGains>(table, rows, gains, k, v);
+      }
     }
     for (int v = 0; v < kVectors; ++v) std::memcpy(activation + 16 * v, &sum[v], sizeof(sum[v]));
   }
