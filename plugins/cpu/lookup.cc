@@ -65,13 +65,14 @@ typedef float Floats16 __attribute__((vector_size(64)));
 // Vector v of row rows[k] times its gain (an unaligned load). A function rather than a lambda:
 // UBSan's checks on a lambda's closure misfire once the always_inline body lands in a
 // target_clones clone (a false "member access within null pointer" in the ASan build).
+// (`x` is an out-parameter: a 64-byte vector returned by value changes the psABI between the
+// clones, which GCC warns about.)
 template <int kDim, bool kUnitGains>
-__attribute__((always_inline)) inline Floats16 LoadScaled(const float* table, const int64_t* rows,
-                                                          const float* gains, int32_t k, int v) {
-  Floats16 x;
-  std::memcpy(&x, table + rows[k] * kDim + 16 * v, sizeof(x));
-  if (!kUnitGains) x = gains[k] * x;
-  return x;
+__attribute__((always_inline)) inline void LoadScaled(const float* table, const int64_t* rows,
+                                                      const float* gains, int32_t k, int v,
+                                                      Floats16* x) {
+  std::memcpy(x, table + rows[k] * kDim + 16 * v, sizeof(*x));
+  if (!kUnitGains) *x = gains[k] * *x;
 }
 
 // LookupBags for dim = kDim (a multiple of 16) without quantization: each bag's sum lives in
@@ -100,13 +101,14 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
     }
     if (begin + kDistance < end_id) PrefetchRow(table + rows[begin + kDistance] * kDim, kDim);
     Floats16 sum[kVectors];
-    for (int v = 0; v < kVectors; ++v) {
-      sum[v] = LoadScaled<kDim, kUnitGains>(table, rows, gains, begin, v);
-    }
+    for (int v = 0; v < kVectors; ++v)
+      LoadScaled<kDim, kUnitGains>(table, rows, gains, begin, v, &sum[v]);
     for (int32_t k = begin + 1; k < end; ++k) {
       if (k + kDistance < end_id) PrefetchRow(table + rows[k + kDistance] * kDim, kDim);
       for (int v = 0; v < kVectors; ++v) {
-        sum[v] = sum[v] + LoadScaled<kDim, kUnitGains>(table, rows, gains, k, v);
+        Floats16 x;
+        LoadScaled<kDim, kUnitGains>(table, rows, gains, k, v, &x);
+        sum[v] = sum[v] + x;
       }
     }
     for (int v = 0; v < kVectors; ++v) std::memcpy(activation + 16 * v, &sum[v], sizeof(sum[v]));
@@ -114,12 +116,12 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
 }
 
 // One multiversioned entry per specialization (the template body is inlined into each clone).
-#define EMBRT_CPU_LOOKUP_FIXED(dim, unit)                                                 \
-  EMBRT_CPU_MULTIVERSION void LookupBags##dim##_##unit(                                   \
-      const float* table, const int32_t* splits, const int64_t* rows, const float* gains, \
-      int64_t bag_begin, int64_t bag_end, float* out) {                                   \
-    LookupBagsFixed<dim, unit, PrefetchDistance(dim)>(table, splits, rows, gains,         \
-                                                      bag_begin, bag_end, out);           \
+#define EMBRT_CPU_LOOKUP_FIXED(dim, unit)                                                    \
+  EMBRT_CPU_MULTIVERSION void LookupBags##dim##_##unit(                                      \
+      const float* table, const int32_t* splits, const int64_t* rows, const float* gains,    \
+      int64_t bag_begin, int64_t bag_end, float* out) {                                      \
+    LookupBagsFixed<dim, unit, PrefetchDistance(dim)>(table, splits, rows, gains, bag_begin, \
+                                                      bag_end, out);                         \
   }
 EMBRT_CPU_LOOKUP_FIXED(16, false)
 EMBRT_CPU_LOOKUP_FIXED(16, true)
