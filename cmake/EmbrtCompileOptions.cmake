@@ -10,6 +10,13 @@ if(EMBRT_SANITIZE)
   # Applied globally so that dlopen'd plugins and test helpers share one runtime.
   add_compile_options(-fsanitize=${_embrt_sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=${_embrt_sanitizers})
+  # No target_clones under TSan: an ifunc resolver runs during relocation, before the TSan
+  # runtime exists, and its instrumented code crashes the process at load. Said here rather
+  # than through __SANITIZE_THREAD__, which TSan builds undefine for protobuf's headers
+  # (proto/CMakeLists.txt) in every target that uses them, libembrt included.
+  if("thread" IN_LIST EMBRT_SANITIZE)
+    add_compile_definitions(EMBRT_NO_MULTIVERSION=1)
+  endif()
 endif()
 
 # libFuzzer targets (tests/fuzz): clang only. Everything is built with coverage

@@ -64,9 +64,9 @@ inline absl::Status CheckId(const FeatureLayout& layout, int64_t id, int64_t row
 
 // Compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (as the cpu backend's
 // kernels, plugins/cpu/vector_ops.h; not under TSan, whose runtime is not up when the ifunc
-// resolvers run).
+// resolvers run: CMake defines EMBRT_NO_MULTIVERSION there, cmake/EmbrtCompileOptions.cmake).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_THREAD__)
+    !defined(EMBRT_NO_MULTIVERSION) && !defined(__SANITIZE_THREAD__)
 #define EMBRT_CORE_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define EMBRT_CORE_MULTIVERSION

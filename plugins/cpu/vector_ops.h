@@ -19,7 +19,8 @@
 // Not under TSan: the instrumented ifunc resolver of an executable that links the kernels (the
 // kernel tests) runs during relocation, before the TSan runtime exists, and crashes.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(EMBRT_CPU_NO_MULTIVERSION) && !defined(__SANITIZE_THREAD__)
+    !defined(EMBRT_CPU_NO_MULTIVERSION) && !defined(EMBRT_NO_MULTIVERSION) && \
+    !defined(__SANITIZE_THREAD__)
 #define EMBRT_CPU_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define EMBRT_CPU_MULTIVERSION
