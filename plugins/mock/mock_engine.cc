@@ -259,21 +259,14 @@ sdk::Status MockEngine::CheckReplica(int32_t replica) const {
 sdk::Status MockEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
                                             const sdk::FeatureInputView* inputs,
                                             size_t num_inputs, int32_t input_lifetime) {
-  enqueue_lifetime_ = input_lifetime;
-  const sdk::Status status = Enqueue(replica, mode, inputs, num_inputs);
-  enqueue_lifetime_ = EMBRT_INPUT_LIFETIME_CALL;
-  return status;
-}
-
-sdk::Status MockEngine::Enqueue(int32_t replica, EMBRT_Mode mode,
-                                const sdk::FeatureInputView* inputs, size_t num_inputs) {
+  // The lifetime travels as an argument: Enqueue calls for different replicas may run at once.
   return Traced(
       Call::kEnqueue, [&] { return DoEnqueue(replica, mode, inputs, num_inputs); },
       [&](bool valid) {
         std::ostringstream out;
         out << "Enqueue replica=" << replica << " mode=" << ModeName(mode)
             << " features=" << num_inputs;
-        if (enqueue_lifetime_ == EMBRT_INPUT_LIFETIME_STEP) out << " input_lifetime=STEP";
+        if (input_lifetime == EMBRT_INPUT_LIFETIME_STEP) out << " input_lifetime=STEP";
         if (!valid) return out.str();
         out << " ids=[";
         for (size_t f = 0; f < num_inputs; ++f) {
@@ -293,6 +286,11 @@ sdk::Status MockEngine::Enqueue(int32_t replica, EMBRT_Mode mode,
         out << "]";
         return out.str();
       });
+}
+
+sdk::Status MockEngine::Enqueue(int32_t replica, EMBRT_Mode mode,
+                                const sdk::FeatureInputView* inputs, size_t num_inputs) {
+  return EnqueueWithLifetime(replica, mode, inputs, num_inputs, EMBRT_INPUT_LIFETIME_CALL);
 }
 
 sdk::Status MockEngine::CopyFeature(size_t f, const sdk::FeatureInputView& in,

@@ -60,7 +60,6 @@ class MockEngine : public sdk::Engine {
   sdk::Status AllGather(const void* local, size_t size, void* gathered) override;
 
  private:
-  int32_t enqueue_lifetime_ = EMBRT_INPUT_LIFETIME_CALL;  // of the Enqueue being traced
   enum class Phase { kIdle, kEnqueued, kReceived };
 
   struct ReplicaState {
