@@ -186,9 +186,10 @@ class Embedding {
   absl::Status AgreeOnStatus(const absl::Status& local);
   // Returns once every host has called it and finished the work it submitted.
   absl::Status HostBarrier();
-  // Every host's `local` bytes, in host order. Sizes may differ between hosts by at most
-  // 64 MiB over the smallest; a larger difference is RESOURCE_EXHAUSTED on every host, before
-  // anything is allocated (a size another host announces is not trusted).
+  // Every host's `local` bytes, in host order. Sizes may differ between hosts up to 64 MiB;
+  // above that every host must send at least as much as the largest (a size over both 64 MiB
+  // and the smallest host's size is RESOURCE_EXHAUSTED on every host, before anything is
+  // allocated: a size another host announces is not trusted).
   absl::StatusOr<std::vector<std::string>> AllGatherFromHosts(absl::string_view local);
 
   // -- Introspection -----------------------------------------------------------------------
