@@ -2,8 +2,9 @@
 //
 // Whole training steps of a multi-host cpu engine, timed on every host of an mpirun job:
 //
-//   EMBRT_CPU_LOG_EXCHANGE=1 mpirun -np N build/release/bench/multihost_step_bench \
+//   EMBRT_CPU_LOG_EXCHANGE=1 mpirun -np N build/release/bench/multihost_step_bench
 //       [steps=40] [batch_per_host=1024] [features=26] [dim=64] [rows=20000] [threads=1]
+//   (one command line)
 //
 // 26 one-hot features, each on its own SGD table of `rows` rows (DIV), Zipf(1.05) ids, batch
 // `batch_per_host` per host (one replica per host, so the global batch grows with N). Host 0
