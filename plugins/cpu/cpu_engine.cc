@@ -359,23 +359,14 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     // place) every id; the per-bag loop below only runs to find and name a bad id, or to map
     // ids of a shard.
     if (num_hosts_ == 1 && in_place) {
-      if (IdsInRange(in.ids, in.num_ids, table.vocabulary_size)) {
-        batch.rows.clear();
-        batch.row_data = in.ids;
-        rows_done = true;
-      }
+      rows_done = IdsInRange(in.ids, in.num_ids, table.vocabulary_size);
     } else if (num_hosts_ == 1) {
       batch.rows.resize(in.num_ids);
-      if (CopyIdsInRange(in.ids, in.num_ids, table.vocabulary_size, batch.rows.data())) {
-        rows_done = true;
-      }
+      rows_done = CopyIdsInRange(in.ids, in.num_ids, table.vocabulary_size, batch.rows.data());
     }
-    if (!rows_done) {
-      batch.rows.resize(in.num_ids);
-      batch.row_data = batch.rows.data();
-    } else if (!in_place) {
-      batch.row_data = batch.rows.data();
-    }
+    const bool borrowed = rows_done && in_place;  // the lookup reads the host's ids
+    batch.rows.resize(borrowed ? 0 : in.num_ids);
+    batch.row_data = borrowed ? in.ids : batch.rows.data();
     for (int64_t b = 0; b < rows && !rows_done; ++b) {
       for (int32_t k = batch.splits[b]; k < batch.splits[b + 1]; ++k) {
         const int64_t id = in.ids[k];
@@ -545,14 +536,7 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
     while (!r.lookup_done && deferred_error_.ok()) {
       if (!device_busy_ && !queue_.empty() && !queue_.front().is_update &&
           queue_.front().replica == replica) {
-        const Task task = queue_.front();
-        queue_.pop_front();
-        device_busy_ = true;
-        lock.unlock();
-        const Status error = Execute(task, activations);
-        lock.lock();
-        Finish(task, error);
-        written = error.ok();
+        written = RunTaskHere(PopTask(), lock, activations).ok();
       } else if (!RunNextTaskHere(lock)) {
         changed_.wait(lock);
       }
@@ -804,26 +788,30 @@ void CpuEngine::DeviceLoop() {
     // A task run inline by a caller (Submit) keeps device_busy_ set: wait for it.
     changed_.wait(lock, [&] { return !device_busy_ && (stop_ || !queue_.empty()); });
     if (queue_.empty()) return;  // stop_ and nothing left
-    const Task task = queue_.front();
-    queue_.pop_front();
-    device_busy_ = true;
-    lock.unlock();
-    const Status error = Execute(task);
-    lock.lock();
-    Finish(task, error);
+    RunTaskHere(PopTask(), lock);
   }
 }
 
 bool CpuEngine::RunNextTaskHere(std::unique_lock<std::mutex>& lock) {
   if (device_busy_ || queue_.empty()) return false;
+  RunTaskHere(PopTask(), lock);
+  return true;
+}
+
+CpuEngine::Task CpuEngine::PopTask() {
   const Task task = queue_.front();
   queue_.pop_front();
+  return task;
+}
+
+Status CpuEngine::RunTaskHere(const Task& task, std::unique_lock<std::mutex>& lock,
+                              float* const* outputs) {
   device_busy_ = true;
   lock.unlock();
-  const Status error = Execute(task);
+  const Status error = Execute(task, outputs);
   lock.lock();
   Finish(task, error);
-  return true;
+  return error;
 }
 
 bool CpuEngine::RunsInline(const Task& task) const {
@@ -847,11 +835,7 @@ void CpuEngine::Submit(const Task& task, std::unique_lock<std::mutex>& lock) {
   if (queue_.empty() && !device_busy_ && RunsInline(task)) {
     // Nothing is queued or running, so running it here keeps the order, and a small step does
     // not pay for waking the device thread and then being woken by it.
-    device_busy_ = true;
-    lock.unlock();
-    const Status error = Execute(task);
-    lock.lock();
-    Finish(task, error);
+    RunTaskHere(task, lock);
     return;
   }
   queue_.push_back(task);

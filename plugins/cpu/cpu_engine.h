@@ -214,6 +214,13 @@ class CpuEngine : public sdk::Engine {
   bool RunsInline(const Task& task) const;
   // Runs the next queued task on this thread if the device thread is idle; false if none ran.
   bool RunNextTaskHere(std::unique_lock<std::mutex>& lock);
+  // Takes the front of queue_ (mutex_ held, queue_ not empty).
+  Task PopTask();
+  // Runs `task` on this thread with mutex_ released (held through `lock` before and after, and
+  // no task running): marks the device busy, executes, then does Finish's bookkeeping. Returns
+  // the task's error. A lookup writes into `outputs` when given (see Execute).
+  sdk::Status RunTaskHere(const Task& task, std::unique_lock<std::mutex>& lock,
+                          float* const* outputs = nullptr);
   // Waits until `done()`, running queued tasks here meanwhile rather than sleeping while the
   // device thread is still waking up (same order: tasks are taken from the front).
   template <typename Done>

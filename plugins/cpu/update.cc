@@ -29,6 +29,17 @@ constexpr size_t GradientPrefetchPairs() {
 
 typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
 
+// One contribution's step gradient for the per-contribution (non-accumulating) update:
+// g = gain * gradient, or zeros for a null (zero) gradient. Inlined into each kernel clone.
+__attribute__((always_inline)) inline void ScaledGradient(const float* gradient, float gain,
+                                                          int32_t dim, float* g) {
+  if (gradient == nullptr) {
+    std::memset(g, 0, sizeof(float) * dim);
+    return;
+  }
+  for (int32_t d = 0; d < dim; ++d) g[d] = gain * gradient[d];
+}
+
 // Adagrad without clipping or decay on one row whose step gradient is g (kDim / 16 vectors):
 // AdagradRow's operations (optimizers.cc), element by element,
 // a = a + g * g; w = w - lr * g / sqrt(a). On local copies, so that every loop vectorizes.
@@ -193,12 +204,7 @@ void SortedRefRunsGeneric(const uint64_t* pairs, size_t n, const GradientRefs& g
     if (!accumulate) {  // one update per contribution: g = gain * gradient, or zeros
       const uint32_t ref = RowRefs::Ref(pairs[i]);
       const float* x = gradient(ref);
-      if (x == nullptr) {
-        std::memset(g, 0, sizeof(float) * dim);
-      } else {
-        const float c = gain(ref);
-        for (int32_t d = 0; d < dim; ++d) g[d] = c * x[d];
-      }
+      ScaledGradient(x, x == nullptr ? 0.0f : gain(ref), dim, g);
       ApplyRowUpdate(update, dim, g, slots);
       ++i;
       continue;
@@ -295,11 +301,7 @@ void ApplyGroupedUpdates(ThreadPool& pool, const RowGrouping& grouping,
         continue;
       }
       for (const Contribution* c = grouping.begin(u); c != grouping.end(u); ++c) {
-        if (c->gradient == nullptr) {
-          std::memset(g, 0, sizeof(float) * dim);
-        } else {
-          for (int32_t d = 0; d < dim; ++d) g[d] = c->gain * c->gradient[d];
-        }
+        ScaledGradient(c->gradient, c->gain, dim, g);
         apply(row, g);
       }
     }
@@ -330,11 +332,7 @@ void ApplyOwnedUpdates(const OwnedRows& owned, const PreparedUpdate& update, boo
       continue;
     }
     for (const Contribution* c = owned.begin(i); c != owned.end(i); ++c) {
-      if (c->gradient == nullptr) {
-        std::memset(g, 0, sizeof(float) * dim);
-      } else {
-        for (int32_t d = 0; d < dim; ++d) g[d] = c->gain * c->gradient[d];
-      }
+      ScaledGradient(c->gradient, c->gain, dim, g);
       ApplyRowUpdate(update, dim, g, slots);
     }
   }
