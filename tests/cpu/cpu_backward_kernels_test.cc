@@ -15,6 +15,7 @@
 
 #include "backward.h"
 #include "gtest/gtest.h"
+#include "kernel_test_values.h"
 
 namespace embrt {
 namespace cpu {
@@ -36,24 +37,6 @@ std::vector<float> ScalarTwin(const std::vector<Contribution>& cs, int32_t dim) 
   }
   for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
   return step;
-}
-
-float AwkwardValue(std::mt19937& random) {
-  switch (random() % 8) {
-    case 0:
-      return -0.0f;
-    case 1:
-      return std::numeric_limits<float>::denorm_min() * static_cast<float>(random() % 100);
-    case 2:
-      return 3.0e38f * ((random() % 2) ? 1.0f : -1.0f);
-    default:
-      return std::uniform_real_distribution<float>(-2.0f, 2.0f)(random);
-  }
-}
-
-bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() &&
-         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 TEST(CpuBackwardKernelsTest, SumRowGradientSpecializationsMatchTheScalarTwin) {
