@@ -10,7 +10,6 @@
 #include <new>
 
 #include "lookup.h"
-#include "row_copy.h"
 #include "update.h"
 #include "vector_ops.h"
 
@@ -757,14 +756,7 @@ Status CpuEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row_begin
   Status status = CheckRows(table, shard, row_begin, row_count,
                             reinterpret_cast<const void* const*>(slots), num_slots);
   if (!status.ok()) return status;
-  // A restore or initialization writes the whole table: streaming stores where it cannot stay
-  // in the cache anyway (row_copy.h).
-  TableShard& storage = *tables_[table].storage;
-  const size_t bytes = static_cast<size_t>(row_count) * storage.dim() * sizeof(float);
-  const size_t slot_bytes = static_cast<size_t>(storage.rows()) * storage.dim() * sizeof(float);
-  for (int s = 0; s < storage.num_slots(); ++s) {
-    CopyIntoLargeRegion(storage.row(s, row_begin), slots[s], bytes, slot_bytes);
-  }
+  tables_[table].storage->Load(row_begin, row_count, slots);
   return Status();
 }
 

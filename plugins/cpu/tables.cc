@@ -13,6 +13,8 @@
 #include <cstring>
 #include <new>
 
+#include "row_copy.h"
+
 namespace embrt {
 namespace cpu {
 
@@ -94,9 +96,12 @@ TableShard::TableShard(int64_t rows, int32_t dim, int num_slots) : rows_(rows), 
 }
 
 void TableShard::Load(int64_t row_begin, int64_t row_count, const float* const* slots) {
-  const size_t count = static_cast<size_t>(row_count) * dim_;
+  // A restore or initialization writes the whole table: streaming stores where it cannot stay
+  // in the cache anyway (row_copy.h).
+  const size_t bytes = static_cast<size_t>(row_count) * dim_ * sizeof(float);
+  const size_t slot_bytes = static_cast<size_t>(rows_) * dim_ * sizeof(float);
   for (int s = 0; s < num_slots(); ++s) {
-    if (count > 0) std::memcpy(row(s, row_begin), slots[s], count * sizeof(float));
+    CopyIntoLargeRegion(row(s, row_begin), slots[s], bytes, slot_bytes);
   }
 }
 
