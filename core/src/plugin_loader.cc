@@ -92,14 +92,19 @@ absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
   }
   std::vector<std::pair<std::string, std::string>> read;
   for (size_t i = 0; i < args.num_attributes; ++i) {
-    // Read only the fields inside the plugin's struct_size; the rest keep their zero defaults.
-    EMBRT_NamedValue value{};
-    const size_t size = args.attributes[i].struct_size < sizeof(value)
-                            ? args.attributes[i].struct_size
-                            : sizeof(value);
-    std::memcpy(static_cast<void*>(&value), &args.attributes[i], size);
-    if (!EMBRT_HAS_FIELD(EMBRT_NamedValue, size, name_size)) continue;
     const std::string where = absl::StrCat("plugin '", path, "': attribute ", i);
+    // Every 1.0 field is required: a struct_size that ends inside a field would leave part of a
+    // pointer or size from the plugin and the rest zero, a size the plugin never meant.
+    const size_t struct_size = args.attributes[i].struct_size;
+    if (struct_size < EMBRT_NamedValue_STRUCT_SIZE) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, " has struct_size ", struct_size, ", smaller than the ",
+                       EMBRT_NamedValue_STRUCT_SIZE, " bytes of an ABI 1.0 EMBRT_NamedValue"));
+    }
+    // Fields added after 1.0 (none yet) would keep their zero defaults.
+    EMBRT_NamedValue value{};
+    std::memcpy(static_cast<void*>(&value), &args.attributes[i],
+                struct_size < sizeof(value) ? struct_size : sizeof(value));
     absl::StatusOr<std::string> name =
         PluginText(value.name, value.name_size, absl::StrCat(where, "'s name"));
     if (!name.ok()) return name.status();

@@ -55,7 +55,8 @@ absl::Status ConsumeError(const EMBRT_Api* api, EMBRT_Error* error, absl::string
 
 // Calls `api`'s Plugin_Attributes and appends each attribute as (name, value printed as text)
 // to `attributes`. FAILED_PRECONDITION naming `path` when the answer is malformed (a NULL array
-// or NULL text with a non-zero size, too many attributes, a text over kMaxPluginTextBytes);
+// or NULL text with a non-zero size, too many attributes, a text over kMaxPluginTextBytes, an
+// entry whose struct_size is smaller than ABI 1.0's EMBRT_NamedValue);
 // then `attributes` is unchanged.
 absl::Status ReadAttributes(const std::string& path, const EMBRT_Api* api,
                             std::vector<std::pair<std::string, std::string>>* attributes);

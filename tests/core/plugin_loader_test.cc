@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/status/status.h"
@@ -131,6 +133,43 @@ TEST(PluginLoaderTest, InvalidAttributesBlameThePlugin) {
   EXPECT_THAT(Message(plugin.status()),
               AllOf(HasSubstr("embrt_test_invalid_attributes"),
                     HasSubstr("attribute 0's name is NULL with size 4")));
+}
+
+// A Plugin_Attributes that answers with the one attribute in g_short_attribute.
+EMBRT_NamedValue g_short_attribute;
+EMBRT_Error* AnswerShortAttribute(EMBRT_Plugin_Attributes_Args* args) {
+  args->attributes = &g_short_attribute;
+  args->num_attributes = 1;
+  return nullptr;
+}
+
+TEST(PluginLoaderTest, AttributeWhoseStructSizeEndsInsideAFieldIsRefused) {
+  // struct_size 41 covers one byte of string_value_size: read as a whole field it is 300000, over
+  // the host's limit; its low byte alone (224) would make the host read 224 bytes of a 5-byte text.
+  static const char kName[] = "name";
+  static const char kText[] = "short";
+  g_short_attribute = EMBRT_NamedValue{};
+  g_short_attribute.struct_size = 41;
+  g_short_attribute.name = kName;
+  g_short_attribute.name_size = 4;
+  g_short_attribute.type = EMBRT_VALUE_STRING;
+  g_short_attribute.string_value = kText;
+  g_short_attribute.string_value_size = 300000;
+  EMBRT_Api api{};
+  api.struct_size = EMBRT_Api_STRUCT_SIZE;
+  api.abi_major = EMBRT_ABI_MAJOR;
+  api.Plugin_Attributes = AnswerShortAttribute;
+  std::vector<std::pair<std::string, std::string>> attributes = {{"kept", "as it was"}};
+  const absl::Status status = ReadAttributes("short.so", &api, &attributes);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Message(status), HasSubstr("plugin 'short.so': attribute 0 has struct_size 41, "
+                                         "smaller than the 60 bytes of an ABI 1.0"));
+  EXPECT_THAT(attributes, ::testing::ElementsAre(Pair("kept", "as it was")));
+
+  g_short_attribute.struct_size = EMBRT_NamedValue_STRUCT_SIZE;
+  g_short_attribute.string_value_size = 5;
+  ASSERT_TRUE(ReadAttributes("short.so", &api, &attributes).ok());
+  EXPECT_THAT(attributes, Contains(Pair("name", "short")));
 }
 
 TEST(PluginLoaderTest, ConsumeErrorOfNullIsOk) {
