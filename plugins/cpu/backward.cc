@@ -266,6 +266,17 @@ bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
   return bad == 0;
 }
 
+EMBRT_CPU_MULTIVERSION
+bool AllFinite(const float* in, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, in + i, sizeof(bits));
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
                     float* step) {
   switch (dim) {

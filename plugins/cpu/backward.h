@@ -166,6 +166,9 @@ struct RowOwners {
 // Copies n floats from `in` to `out` (not overlapping) and returns whether every one is finite,
 // in one vectorized pass (an IEEE exponent of all ones is Inf or NaN).
 bool CopyFinite(const float* in, float* out, size_t n);
+// Whether every one of n floats is finite: CopyFinite's check without the copy, for gradients
+// the update reads in place.
+bool AllFinite(const float* in, size_t n);
 
 // Sums one row's contributions (see the file comment). `part` is dim floats of scratch. Dims
 // 16, 32, 64 and 128 run a specialization that keeps both sums in registers; the others run

@@ -166,6 +166,8 @@ CpuEngine::CpuEngine(const sdk::EngineConfig& config, int threads,
       pipeline_execution_(config.pipeline_execution),
       num_learning_rate_tags_(config.num_learning_rate_tags),
       allow_nonfinite_gradients_(config.allow_nonfinite_gradients),
+      synchronous_update_(config.num_replicas == 1 && config.num_hosts == 1 &&
+                          !config.pipeline_execution),
       pool_(threads) {
   tables_.resize(config.tables.size());
   for (size_t t = 0; t < config.tables.size(); ++t) {
@@ -424,10 +426,12 @@ Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureIn
 Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
                                       const sdk::FeatureInputView* inputs, size_t num_inputs,
                                       int32_t input_lifetime) {
-  // In place only where the lookup is all that reads the inputs: INFERENCE (no update later),
-  // one host (the exchange rewrites the ids).
+  // In place only where nothing reads the inputs after the step is complete: INFERENCE (no
+  // update later) or TRAINING with the update inside SendGradients; one host (the exchange
+  // rewrites the ids).
   const bool in_place = input_lifetime == EMBRT_INPUT_LIFETIME_STEP &&
-                        mode == EMBRT_MODE_INFERENCE && exchange_ == nullptr && num_hosts_ == 1;
+                        (mode == EMBRT_MODE_INFERENCE || synchronous_update_) &&
+                        exchange_ == nullptr && num_hosts_ == 1;
   int64_t step = 0;
   Status status = PrepareEnqueue(replica, mode, inputs, num_inputs, in_place, &step);
   // Several hosts: a call that fails on one host fails on all, before anything is exchanged.
@@ -563,13 +567,19 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
                                 const size_t* gradient_sizes, size_t num_gradients,
                                 const float* learning_rates, size_t num_learning_rates) {
   int64_t step = 0;
+  // The update runs before this call returns (synchronous_update_): read the gradients in place.
+  const bool in_place = synchronous_update_;
   Status status = CheckGradients(replica, gradients, gradient_sizes, num_gradients, learning_rates,
-                                 num_learning_rates, &step);
+                                 num_learning_rates, in_place, &step);
   if (exchange_ != nullptr) status = exchange_->transport().AgreeStatus(status);
   if (!status.ok()) return status;
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-  for (size_t f = 0; f < features_.size(); ++f) {  // copied by CheckGradients
-    buffer.features[f].has_gradients = gradients[f] != nullptr;
+  for (size_t f = 0; f < features_.size(); ++f) {  // checked (and copied) by CheckGradients
+    FeatureBatch& batch = buffer.features[f];
+    batch.has_gradients = gradients[f] != nullptr;
+    batch.gradient_data = !batch.has_gradients ? nullptr
+                          : in_place           ? gradients[f]
+                                               : batch.gradients.data();
   }
   if (replica == 0) {
     buffer.learning_rates.assign(learning_rates, learning_rates + num_learning_rates);
@@ -606,7 +616,14 @@ void CpuEngine::QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock) {
     if (exchange_ == nullptr) ReleaseDeferredUpdate(lock, /*flush=*/false);
     return;
   }
-  Submit(Task{true, -1, step}, lock);
+  if (synchronous_update_) {
+    // It reads the caller's gradients (and maybe ids) in place: run it here, before
+    // SendGradients returns, behind whatever is still queued (nothing, with one replica).
+    WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
+    RunTaskHere(Task{true, -1, step}, lock);
+  } else {
+    Submit(Task{true, -1, step}, lock);
+  }
   std::vector<Task> held;
   held.swap(held_lookups_);
   for (const Task& task : held) Submit(task, lock);
@@ -615,7 +632,7 @@ void CpuEngine::QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock) {
 Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
                                  const size_t* gradient_sizes, size_t num_gradients,
                                  const float* learning_rates, size_t num_learning_rates,
-                                 int64_t* step_out) {
+                                 bool in_place, int64_t* step_out) {
   Status status = CheckReplica(replica);
   if (!status.ok()) return status;
   int64_t step;
@@ -660,16 +677,21 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
     }
   }
   // Copy the gradients (the update may run after this call returns) and check them in the same
-  // pass. This writes only this replica's unsent step buffer, which nothing reads until
+  // pass, or in place only check them, in a pass that writes nothing, before the update reads
+  // them. This writes only this replica's unsent step buffer, which nothing reads until
   // SendGradients succeeds, so a rejected call still changes nothing.
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
   for (size_t f = 0; f < features_.size(); ++f) {
     const float* g = gradients[f];
     if (g == nullptr) continue;
     const size_t n = features_[f].activation_floats;
-    std::vector<float>& copy = buffer.features[f].gradients;
-    copy.resize(n);
-    if (CopyFinite(g, copy.data(), n) || allow_nonfinite_gradients_) continue;
+    if (in_place) {
+      if (allow_nonfinite_gradients_ || AllFinite(g, n)) continue;
+    } else {
+      std::vector<float>& copy = buffer.features[f].gradients;
+      copy.resize(n);
+      if (CopyFinite(g, copy.data(), n) || allow_nonfinite_gradients_) continue;
+    }
     size_t i = 0;
     while (std::isfinite(g[i])) ++i;
     const Feature& feature = features_[f];
@@ -813,7 +835,7 @@ bool CpuEngine::RunsInline(const Task& task) const {
       if (table.optimizer.kind == EMBRT_OPTIMIZER_ADAM && !table.optimizer.lazy_adam) return false;
     }
     for (const Replica& r : replicas_) {
-      for (const FeatureBatch& batch : r.buffers[task.step % 2].features) ids += batch.rows.size();
+      for (const FeatureBatch& batch : r.buffers[task.step % 2].features) ids += batch.num_ids;
     }
   } else {
     for (const FeatureBatch& batch : replicas_[task.replica].buffers[task.step % 2].features) {
@@ -939,7 +961,7 @@ void CpuEngine::PlanGradientRefs(Table& table, int64_t step) {
     const StepBuffer& buffer = replicas_[replica].buffers[step % 2];
     for (int32_t f : table.features) {
       const FeatureBatch& batch = buffer.features[f];
-      const int64_t ids = static_cast<int64_t>(batch.rows.size());
+      const int64_t ids = static_cast<int64_t>(batch.num_ids);
       plan.ids += ids;
       // A gain per id: the ref's slot (the bag) must also name the id, so one id per bag.
       if (!batch.unit_gains) {
@@ -949,7 +971,7 @@ void CpuEngine::PlanGradientRefs(Table& table, int64_t step) {
         plan.use_refs &= one_per_bag;
       }
       plan.gains.push_back(batch.unit_gains ? nullptr : batch.gains.data());
-      plan.bases.push_back(batch.has_gradients ? batch.gradients.data() : nullptr);
+      plan.bases.push_back(batch.has_gradients ? batch.gradient_data : nullptr);
       plan.group_replica.push_back(replica);
       max_slots = std::max<int64_t>(
           max_slots, features_[f].input_rows * std::max(1, features_[f].max_sequence_length));
@@ -1060,7 +1082,7 @@ void CpuEngine::GroupContributions(Table& table, int64_t step) {
   // Every contribution, in canonical order: replica, feature, bag, position.
   size_t expected = 0;
   for (int32_t f : table.features) {
-    expected += replicas_[0].buffers[step % 2].features[f].rows.size();
+    expected += replicas_[0].buffers[step % 2].features[f].num_ids;
   }
   RowGrouping& grouping = table.grouping;
   grouping.Begin(table.storage->rows(), expected * num_replicas_);

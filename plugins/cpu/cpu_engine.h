@@ -20,6 +20,10 @@
 //     or destruction, which apply it first.
 // Small tasks run on the calling thread when the device thread is idle (same order, no thread
 // switch); everything else runs on the device thread.
+// One replica on one host without pipelining (synchronous_update_): nothing can run between a
+// SendGradients and its update, so the update runs inside SendGradients, on the calling thread,
+// reading the caller's gradients in place (checked for NaN/Inf in a read-only pass first, so a
+// rejected call still changes nothing) and, with input_lifetime STEP, the Enqueue's ids too.
 // A replica may run one step ahead: its SendGradients for step k+1 waits until every replica
 // has sent step k.
 //
@@ -64,8 +68,9 @@ class CpuEngine : public sdk::Engine {
                       size_t num_inputs) override;
   // With EMBRT_INPUT_LIFETIME_STEP, an INFERENCE step on one host reads the host's ids and
   // weights in place (after checking them) instead of copying them: its lookup ends before
-  // RecvActivations returns. A TRAINING step still copies them, since its update runs after
-  // SendGradients has returned.
+  // RecvActivations returns. So does a TRAINING step when the update runs inside SendGradients
+  // (synchronous_update_); otherwise it copies them, since its update runs after SendGradients
+  // has returned.
   sdk::Status EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
                                   const sdk::FeatureInputView* inputs, size_t num_inputs,
                                   int32_t input_lifetime) override;
@@ -125,8 +130,9 @@ class CpuEngine : public sdk::Engine {
   };
   // One feature's batch for one replica and step.
   struct FeatureBatch {
-    // What the lookup reads: rows.data() and weights.data(), or the host's ids and weights read
-    // in place (INFERENCE with input_lifetime STEP on one host, where local row == id).
+    // What the lookup and the update read: rows.data() and weights.data(), or the host's ids
+    // and weights read in place (input_lifetime STEP on one host, where local row == id:
+    // INFERENCE, or TRAINING with synchronous_update_).
     const int64_t* row_data = nullptr;
     const float* weight_data = nullptr;  // null: every weight is 1
     size_t num_ids = 0;
@@ -137,7 +143,10 @@ class CpuEngine : public sdk::Engine {
                                      // of a row is at position k
     std::vector<float> gains;      // per id, written by the lookup; empty when unit_gains
     bool unit_gains = false;       // every gain is 1 (sequence, or sum without weights)
-    std::vector<float> gradients;  // activation-shaped, valid when has_gradients
+    std::vector<float> gradients;  // activation-shaped copy (unless read in place)
+    // What the update reads when has_gradients: gradients.data(), or with synchronous_update_
+    // the caller's buffer, valid until its SendGradients returns.
+    const float* gradient_data = nullptr;
     bool has_gradients = false;
   };
   struct StepBuffer {
@@ -171,10 +180,11 @@ class CpuEngine : public sdk::Engine {
                              size_t num_inputs, bool in_place, int64_t* step);
   // Validation of a SendGradients; also copies the gradients into the replica's unsent step
   // buffer (checked for NaN/Inf in the same pass), which nothing reads until the call succeeds.
+  // `in_place`: only checks them (the update reads them before the call returns).
   sdk::Status CheckGradients(int32_t replica, const float* const* gradients,
                              const size_t* gradient_sizes, size_t num_gradients,
                              const float* learning_rates, size_t num_learning_rates,
-                             int64_t* step);
+                             bool in_place, int64_t* step);
   // Submits update `step` and the lookups held behind it, or, pipelining on, holds the update
   // back (ReleaseDeferredUpdate; several hosts: StartLookupRound). mutex_ held through `lock`.
   void QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock);
@@ -258,7 +268,7 @@ class CpuEngine : public sdk::Engine {
       for (int32_t f : table.features) {
         const Feature& feature = features_[f];
         const FeatureBatch& batch = buffer.features[f];
-        const float* gradient = batch.has_gradients ? batch.gradients.data() : nullptr;
+        const float* gradient = batch.has_gradients ? batch.gradient_data : nullptr;
         const int32_t* positions = batch.positions.empty() ? nullptr : batch.positions.data();
         for (int64_t b = 0; b < feature.input_rows; ++b) {
           const int32_t begin = batch.splits[b];
@@ -268,7 +278,7 @@ class CpuEngine : public sdk::Engine {
               g = gradient + GradientSlot(b, k, begin, positions, feature.max_sequence_length) *
                                  table.dim;
             }
-            fn(batch.rows[k], g, batch.unit_gains ? 1.0f : batch.gains[k], replica);
+            fn(batch.row_data[k], g, batch.unit_gains ? 1.0f : batch.gains[k], replica);
           }
         }
       }
@@ -287,7 +297,7 @@ class CpuEngine : public sdk::Engine {
         const FeatureBatch& batch = buffer.features[f];
         const uint32_t high = group++ << slot_bits;
         const int32_t* splits = batch.splits.data();
-        const auto* rows = batch.rows.data();  // whatever width FeatureBatch keeps rows in
+        const auto* rows = batch.row_data;  // whatever width FeatureBatch keeps rows in
         if (feature.max_sequence_length == 0) {
           for (int64_t b = 0; b < feature.input_rows; ++b) {
             const uint32_t ref = high | static_cast<uint32_t>(b);
@@ -317,6 +327,8 @@ class CpuEngine : public sdk::Engine {
   bool pipeline_execution_;
   int32_t num_learning_rate_tags_;
   bool allow_nonfinite_gradients_;
+  // One replica, one host, no pipelining: the update runs inside SendGradients (file comment).
+  bool synchronous_update_;
   int32_t max_dim_ = 0;
 
   ThreadPool pool_;
