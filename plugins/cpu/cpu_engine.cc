@@ -616,14 +616,9 @@ void CpuEngine::QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock) {
     if (exchange_ == nullptr) ReleaseDeferredUpdate(lock, /*flush=*/false);
     return;
   }
-  if (synchronous_update_) {
-    // It reads the caller's gradients (and maybe ids) in place: run it here, before
-    // SendGradients returns, behind whatever is still queued (nothing, with one replica).
-    WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
-    RunTaskHere(Task{true, -1, step}, lock);
-  } else {
-    Submit(Task{true, -1, step}, lock);
-  }
+  Submit(Task{true, -1, step}, lock);
+  // It reads the caller's gradients (and maybe ids) in place: done before SendGradients returns.
+  if (synchronous_update_) WaitHelping(lock, [&] { return completed_updates_ > step; });
   std::vector<Task> held;
   held.swap(held_lookups_);
   for (const Task& task : held) Submit(task, lock);

@@ -21,9 +21,10 @@
 // Small tasks run on the calling thread when the device thread is idle (same order, no thread
 // switch); everything else runs on the device thread.
 // One replica on one host without pipelining (synchronous_update_): nothing can run between a
-// SendGradients and its update, so the update runs inside SendGradients, on the calling thread,
-// reading the caller's gradients in place (checked for NaN/Inf in a read-only pass first, so a
-// rejected call still changes nothing) and, with input_lifetime STEP, the Enqueue's ids too.
+// SendGradients and its update, so SendGradients waits for the update (queued as usual, and
+// mostly run by the waiting caller itself), which reads the caller's gradients in place
+// (checked for NaN/Inf in a read-only pass first, so a rejected call still changes nothing)
+// and, with input_lifetime STEP, the Enqueue's ids too.
 // A replica may run one step ahead: its SendGradients for step k+1 waits until every replica
 // has sent step k.
 //
