@@ -2,8 +2,9 @@
 //
 // Enqueue's input_lifetime (ABI 1.1) on the cpu backend: under EMBRT_INPUT_LIFETIME_STEP an
 // INFERENCE step reads the host's ids and weights in place, which must give the same
-// activations and the same errors as a copy; a TRAINING step still copies what its update
-// reads after SendGradients has returned.
+// activations and the same errors as a copy; a TRAINING step with pipelining still copies what
+// its update reads after SendGradients has returned (without pipelining, one replica: the
+// update runs before SendGradients returns, cpu_synchronous_update_test.cc).
 
 #include <cmath>
 #include <vector>

@@ -69,8 +69,9 @@ struct EmbeddingOptions {
   // unchanged until the replica's step is complete: until its Dequeue (or DequeueInto) returns
   // for an inference step, until its ApplyGradients returns for a training step, or until a
   // failed Enqueue returns. A backend that can (attribute input_lifetime = 1; the cpu backend
-  // for inference steps) then reads them in place instead of copying them. Results are the
-  // same either way; breaking the promise gives wrong activations or worse.
+  // for inference steps, and for training steps with one replica and no pipelining) then reads
+  // them in place instead of copying them. Results are the same either way; breaking the
+  // promise gives wrong activations or worse.
   //
   //   EmbeddingOptions options;
   //   options.inputs_outlive_step = true;
