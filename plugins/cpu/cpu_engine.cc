@@ -28,6 +28,8 @@ constexpr int64_t kMinBagsPerChunk = 256;
 constexpr int64_t kMaxInlineIds = 1024;
 // The update splits a table's rows among workers from this many ids per worker on.
 constexpr int64_t kMinIdsPerOwner = 4096;
+// The NaN/Inf check of gradients read in place gives each worker at least this many floats.
+constexpr int64_t kMinFloatsPerCheck = 1 << 16;
 
 Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
   *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -676,12 +678,14 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
   // them. This writes only this replica's unsent step buffer, which nothing reads until
   // SendGradients succeeds, so a rejected call still changes nothing.
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
+  const bool all_finite =
+      in_place && !allow_nonfinite_gradients_ && GradientsFinite(gradients);
   for (size_t f = 0; f < features_.size(); ++f) {
     const float* g = gradients[f];
     if (g == nullptr) continue;
     const size_t n = features_[f].activation_floats;
     if (in_place) {
-      if (allow_nonfinite_gradients_ || AllFinite(g, n)) continue;
+      if (allow_nonfinite_gradients_ || all_finite || AllFinite(g, n)) continue;
     } else {
       std::vector<float>& copy = buffer.features[f].gradients;
       copy.resize(n);
@@ -706,6 +710,42 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
   }
   *step_out = step;
   return Status();
+}
+
+bool CpuEngine::GradientsFinite(const float* const* gradients) {
+  // Every feature's gradient floats numbered one after another, split among the workers.
+  int64_t total = 0;
+  for (size_t f = 0; f < features_.size(); ++f) {
+    if (gradients[f] != nullptr) total += static_cast<int64_t>(features_[f].activation_floats);
+  }
+  std::vector<uint8_t> finite(pool_.size(), 1);  // per worker
+  auto check = [&](int64_t begin, int64_t end, int worker) {
+    int64_t first = 0;
+    for (size_t f = 0; f < features_.size() && first < end; ++f) {
+      if (gradients[f] == nullptr) continue;
+      const int64_t last = first + static_cast<int64_t>(features_[f].activation_floats);
+      const int64_t b = std::max(begin, first), e = std::min(end, last);
+      if (b < e && !AllFinite(gradients[f] + (b - first), static_cast<size_t>(e - b))) {
+        finite[worker] = 0;
+      }
+      first = last;
+    }
+  };
+  if (pool_.size() == 1 || total < kMinFloatsPerCheck) {
+    check(0, total, 0);
+    return finite[0] != 0;
+  }
+  // The pool is the device's: hold the device as a task does (it is idle here: one replica,
+  // whose lookup and previous update are done).
+  std::unique_lock<std::mutex> lock(mutex_);
+  WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
+  device_busy_ = true;
+  lock.unlock();
+  pool_.ParallelFor(total, kMinFloatsPerCheck, check);
+  lock.lock();
+  device_busy_ = false;
+  changed_.notify_all();
+  return std::all_of(finite.begin(), finite.end(), [](uint8_t ok) { return ok != 0; });
 }
 
 // ---------------------------------------------------------------------------------------------

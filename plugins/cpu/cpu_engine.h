@@ -186,6 +186,10 @@ class CpuEngine : public sdk::Engine {
                              const size_t* gradient_sizes, size_t num_gradients,
                              const float* learning_rates, size_t num_learning_rates,
                              bool in_place, int64_t* step);
+  // Whether every gradient float is finite (NULL gradients have none), checked in one parallel
+  // read-only pass on the pool: for gradients read in place (synchronous_update_). Without
+  // mutex_.
+  bool GradientsFinite(const float* const* gradients);
   // Submits update `step` and the lookups held behind it, or, pipelining on, holds the update
   // back (ReleaseDeferredUpdate; several hosts: StartLookupRound). mutex_ held through `lock`.
   void QueueUpdate(int64_t step, std::unique_lock<std::mutex>& lock);

@@ -24,7 +24,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr int64_t kClickBags = 5000;  // > 4096 ids: two owners with threads=2
+// > 4096 ids: two owners with threads=2; > 2 * 65,536 gradient floats: the NaN/Inf check of
+// gradients read in place runs on two workers with threads=2.
+constexpr int64_t kClickBags = 9000;
 constexpr int64_t kWeightedBags = 40;
 constexpr int64_t kHistoryRows = 30;
 constexpr int32_t kHistoryLength = 4;
@@ -255,6 +257,13 @@ TEST(CpuSynchronousUpdateTest, NonFiniteGradientInPlaceChangesNothingAndNamesWhe
       EXPECT_THAT(sent.message, HasSubstr("feature 'history'"));
       EXPECT_THAT(sent.message, HasSubstr("row 2, position 3"));
       EXPECT_THAT(sent.message, HasSubstr("column 4"));
+      EXPECT_TRUE(SameBits(engine.RetrieveAll(), before));
+      gradients = Gradients(engine, 0);
+      gradients[0][3] = std::numeric_limits<float>::infinity();  // the first worker's share
+      sent = engine.Send(0, gradients);
+      EXPECT_EQ(sent.code, EMBRT_CODE_INVALID_ARGUMENT);
+      EXPECT_THAT(sent.message, HasSubstr("feature 'clicks'"));
+      EXPECT_THAT(sent.message, HasSubstr("row 0, column 3"));
       EXPECT_TRUE(SameBits(engine.RetrieveAll(), before));
       // The step is still open: a good SendGradients applies exactly that step.
       ASSERT_TRUE(engine.Send(0, Gradients(engine, 0)).ok());
