@@ -574,7 +574,10 @@ Status CpuEngine::SendGradients(int32_t replica, const float* const* gradients,
   Status status = CheckGradients(replica, gradients, gradient_sizes, num_gradients, learning_rates,
                                  num_learning_rates, in_place, &step);
   if (exchange_ != nullptr) status = exchange_->transport().AgreeStatus(status);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    if (in_place) KeepIdsForRetry(replica);
+    return status;
+  }
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
   for (size_t f = 0; f < features_.size(); ++f) {  // checked (and copied) by CheckGradients
     FeatureBatch& batch = buffer.features[f];
@@ -710,6 +713,18 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
   }
   *step_out = step;
   return Status();
+}
+
+void CpuEngine::KeepIdsForRetry(int32_t replica) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const Replica& r = replicas_[replica];
+  if (r.phase != Phase::kReceived) return;  // no training step waits for its gradients
+  for (FeatureBatch& batch : replicas_[replica].buffers[r.step % 2].features) {
+    if (batch.num_ids > 0 && batch.rows.empty()) {  // read in place
+      batch.rows.assign(batch.row_data, batch.row_data + batch.num_ids);
+      batch.row_data = batch.rows.data();
+    }
+  }
 }
 
 bool CpuEngine::GradientsFinite(const float* const* gradients) {

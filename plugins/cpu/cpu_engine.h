@@ -186,6 +186,10 @@ class CpuEngine : public sdk::Engine {
                              const size_t* gradient_sizes, size_t num_gradients,
                              const float* learning_rates, size_t num_learning_rates,
                              bool in_place, int64_t* step);
+  // After a rejected SendGradients of a step whose ids are read in place: copies them, since the
+  // host may reuse its arrays once that call has returned, and the update runs only with a
+  // later, successful SendGradients. (The lookup has run; it alone reads the weights.)
+  void KeepIdsForRetry(int32_t replica);
   // Whether every gradient float is finite (NULL gradients have none), checked in one parallel
   // read-only pass on the pool: for gradients read in place (synchronous_update_). Without
   // mutex_.
