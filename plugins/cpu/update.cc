@@ -99,8 +99,12 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pa
     Floats16 part[kVectors] = {};
     int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
     do {
-      if (i + SlotPrefetchPairs<kDim>() < n)
-        prefetch_slots(RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>()]));
+      // Once per distinct row: with skewed ids most pairs repeat the row before them, and
+      // prefetching it again only fills the load queue.
+      if (i + SlotPrefetchPairs<kDim>() < n) {
+        const uint32_t ahead = RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>()]);
+        if (ahead != RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>() - 1])) prefetch_slots(ahead);
+      }
       if (i + GradientPrefetchPairs<kDim>() < n) {
         const float* ahead = gradient(RowRefs::Ref(pairs[i + GradientPrefetchPairs<kDim>()]));
         if (ahead != nullptr) {
