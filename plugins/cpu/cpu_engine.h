@@ -19,7 +19,9 @@
 //     until their rows were fetched, cpu_engine_hosts.cc), or until Synchronize, Load, Retrieve
 //     or destruction, which apply it first.
 // Small tasks run on the calling thread when the device thread is idle (same order, no thread
-// switch); everything else runs on the device thread.
+// switch); everything else runs on the device thread, except that a lookup with nothing queued
+// behind it is left a short grace to its RecvActivations, which then runs it on the caller's
+// thread, writing straight into the caller's buffers (DeviceLoop).
 // A replica may run one step ahead: its SendGradients for step k+1 waits until every replica
 // has sent step k.
 //
@@ -341,6 +343,7 @@ class CpuEngine : public sdk::Engine {
   int64_t deferred_update_ = -1;  // pipelining: a collected step whose update is held back
   bool device_busy_ = false;
   bool stop_ = false;
+  uint64_t submitted_ = 0;  // tasks Submit has queued so far (DeviceLoop's lone-lookup grace)
   sdk::Status deferred_error_;
   std::thread device_thread_;
 
