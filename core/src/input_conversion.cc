@@ -80,6 +80,21 @@ bool IdsInRange(const int64_t* ids, size_t count, uint64_t vocabulary) {
   return bad == 0;
 }
 
+// Narrows `count` >= 1 row splits to `out` (as int32, wrapping: only kept when they turn out
+// ascending from 0 to an id count that fits); true when they never descend. Raw pointers and no
+// branch, so that it vectorizes (a Span's operator[] checks bounds in hardened builds).
+EMBRT_CORE_MULTIVERSION
+bool NarrowAscending(const int64_t* __restrict__ splits, int64_t count,
+                     int32_t* __restrict__ out) {
+  uint32_t descending = 0;
+  out[0] = static_cast<int32_t>(splits[0]);
+  for (int64_t i = 1; i < count; ++i) {
+    descending |= splits[i] < splits[i - 1] ? 1u : 0u;
+    out[i] = static_cast<int32_t>(splits[i]);
+  }
+  return descending == 0;
+}
+
 bool AllIdsInRange(const FeatureLayout& layout, absl::Span<const int64_t> ids) {
   return IdsInRange(ids.data(), ids.size(),
                     static_cast<uint64_t>(layout.table->vocabulary_size));
@@ -325,14 +340,8 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   // again only to name the first descending pair. The narrowed values are only kept once the
   // splits turn out ascending from 0 to count, which fits int32 (CheckIdCount).
   out->row_splits.resize(rows + 1);
-  out->row_splits[0] = 0;
-  int32_t* narrow = out->row_splits.data();
-  bool descending = false;
-  for (int64_t r = 0; r < rows; ++r) {
-    descending |= splits[r + 1] < splits[r];
-    narrow[r + 1] = static_cast<int32_t>(splits[r + 1]);
-  }
-  for (int64_t r = 0; r < rows && descending; ++r) {
+  const bool ascending = NarrowAscending(splits.data(), rows + 1, out->row_splits.data());
+  for (int64_t r = 0; r < rows && !ascending; ++r) {
     if (splits[r + 1] < splits[r]) {
       return absl::InvalidArgumentError(absl::StrCat(
           Describe(layout), ": ragged row_splits must be ascending, but row_splits[", r + 1,

@@ -64,14 +64,14 @@ bool IdsInRange(const int64_t* ids, size_t count, int64_t vocabulary) {
 
 // Copies `count` >= 1 splits to `out`; true when they never descend.
 EMBRT_CPU_MULTIVERSION
-bool CopyAscending(const int32_t* splits, int64_t count, int32_t* out) {
-  bool descending = false;
+bool CopyAscending(const int32_t* __restrict__ splits, int64_t count, int32_t* __restrict__ out) {
+  uint32_t descending = 0;
   out[0] = splits[0];
   for (int64_t i = 1; i < count; ++i) {
-    descending |= splits[i] < splits[i - 1];
+    descending |= splits[i] < splits[i - 1] ? 1u : 0u;
     out[i] = splits[i];
   }
-  return !descending;
+  return descending == 0;
 }
 
 // As IdsInRange, also copying the ids to `rows` in the same pass.
