@@ -686,8 +686,7 @@ absl::Status Embedding::Impl::PrepareEnqueue(
   bool borrowed = false;  // some feature's ids or weights are the caller's arrays
   for (int f = 0; f < count; ++f) {
     EMBRT_RETURN_IF_ERROR(internal::ConvertFeatureInput(
-        layouts_[f], features[f], WeightsOf(weights, f), &replica.csr[f],
-        id_check));
+        layouts_[f], features[f], WeightsOf(weights, f), &replica.csr[f], id_check));
     const internal::CsrFeature& csr = replica.csr[f];
     EMBRT_FeatureInput& input = replica.inputs[f];
     input.struct_size = EMBRT_FeatureInput_STRUCT_SIZE;
@@ -723,8 +722,7 @@ absl::Status Embedding::Impl::CheckIdRanges(
   internal::CsrFeature scratch;  // only on a failed Enqueue: allocating is fine
   for (int f = 0; f < static_cast<int>(features.size()); ++f) {
     EMBRT_RETURN_IF_ERROR(internal::ConvertFeatureInput(
-        layouts_[f], features[f], WeightsOf(weights, f), &scratch,
-        internal::IdCheck::kAll));
+        layouts_[f], features[f], WeightsOf(weights, f), &scratch, internal::IdCheck::kAll));
   }
   return absl::OkStatus();
 }

@@ -82,10 +82,9 @@ bool IdsInRange(const int64_t* ids, size_t count, uint64_t vocabulary) {
 
 // Narrows `count` >= 1 row splits to `out` (as int32, wrapping: only kept when they turn out
 // ascending from 0 to an id count that fits); true when they never descend. Raw pointers and no
-// branch, so that it vectorizes (a Span's operator[] checks bounds in hardened builds).
+// branch, so that it vectorizes (GCC 12 kept the same loop over an absl::Span scalar).
 EMBRT_CORE_MULTIVERSION
-bool NarrowAscending(const int64_t* __restrict__ splits, int64_t count,
-                     int32_t* __restrict__ out) {
+bool NarrowAscending(const int64_t* __restrict__ splits, int64_t count, int32_t* __restrict__ out) {
   uint32_t descending = 0;
   out[0] = static_cast<int32_t>(splits[0]);
   for (int64_t i = 1; i < count; ++i) {

@@ -601,9 +601,8 @@ TEST_P(AbiConformanceTest, EnqueueRejectsBadIdsShapesAndReplicas) {
         c.spoil_args(raw);
         const CallResult result = plugin().Consume(api()->Engine_Enqueue(&raw.args));
         EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT)
-            << c.what << " (replica " << replica << ", mode " << variant.mode
-            << ", input_lifetime " << variant.input_lifetime << "): Enqueue returned "
-            << ToString(result);
+            << c.what << " (replica " << replica << ", mode " << variant.mode << ", input_lifetime "
+            << variant.input_lifetime << "): Enqueue returned " << ToString(result);
       }
     }
     // Nothing was half-enqueued: a good step goes through.

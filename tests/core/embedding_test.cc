@@ -795,8 +795,8 @@ TEST_F(EmbeddingTest, OneHostWordsThePluginsRejectionOfAnIdOutOfRange) {
             const std::vector<std::string> trace = Trace();
             if (c.reaches_plugin) {
               ASSERT_EQ(trace.size(), lines + 1);
-              EXPECT_THAT(trace.back(), AllOf(StartsWith("Enqueue"),
-                                              HasSubstr("-> INVALID_ARGUMENT")));
+              EXPECT_THAT(trace.back(),
+                          AllOf(StartsWith("Enqueue"), HasSubstr("-> INVALID_ARGUMENT")));
             } else {
               EXPECT_EQ(trace.size(), lines);
             }
