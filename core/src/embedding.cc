@@ -143,6 +143,13 @@ std::string ChunkCallText(absl::string_view call, const std::string& table, int6
   return absl::StrCat(call, " (table '", table, "', rows ", begin, "..", begin + count, ")");
 }
 
+// Feature f's weights in an Enqueue's `weights`, which is empty when the caller gave none.
+const std::optional<FeatureWeights>& WeightsOf(
+    absl::Span<const std::optional<FeatureWeights>> weights, int f) {
+  static const std::optional<FeatureWeights> kNoWeights;
+  return weights.empty() ? kNoWeights : weights[f];
+}
+
 }  // namespace
 
 class Embedding::Impl {
@@ -191,6 +198,10 @@ class Embedding::Impl {
                               int replica);
   absl::Status PrepareGradients(absl::Span<const std::optional<TensorView>> gradients,
                                 int replica, int64_t* step);
+  // INVALID_ARGUMENT naming the first id out of range in `features` (everything else already
+  // checked by PrepareEnqueue), in ConvertFeatureInput's words; OK when every id is in range.
+  absl::Status CheckIdRanges(absl::Span<const FeatureInput> features,
+                             absl::Span<const std::optional<FeatureWeights>> weights) const;
   // INVALID_ARGUMENT naming the first NaN or Inf of `gradients` (shapes already checked).
   absl::Status CheckFiniteGradients(absl::Span<const std::optional<TensorView>> gradients,
                                     int replica) const;
@@ -622,9 +633,17 @@ absl::Status Embedding::Impl::Enqueue(absl::Span<const FeatureInput> features,
   args.inputs = replica.input_pointers.data();
   args.num_inputs = replica.input_pointers.size();
   args.input_lifetime = replica.input_lifetime;
-  EMBRT_RETURN_IF_ERROR(Consume(api()->Engine_Enqueue(&args), [&] {
+  absl::Status enqueued = Consume(api()->Engine_Enqueue(&args), [&] {
     return absl::StrCat("Engine_Enqueue (replica ", replica_index, ")");
-  }));
+  });
+  if (!enqueued.ok()) {
+    // One host leaves the range of the ids the plugin reads in place to the plugin (see
+    // PrepareEnqueue): its rejection in the core's words (feature, table, row, position, id).
+    if (enqueued.code() == absl::StatusCode::kInvalidArgument && !multi_host()) {
+      EMBRT_RETURN_IF_ERROR(CheckIdRanges(features, weights));
+    }
+    return enqueued;
+  }
   replica.phase = Phase::kEnqueued;
   replica.last_training = training;
   return absl::OkStatus();
@@ -658,11 +677,16 @@ absl::Status Embedding::Impl::PrepareEnqueue(
         ")"));
   }
   // Convert every feature before anything reaches the plugin: a bad one enqueues nothing.
-  static const std::optional<FeatureWeights> kNoWeights;
+  // Ids the plugin reads in place are range-checked by the plugin on one host, which rejects
+  // them changing nothing (plugin rule 13, tested by the conformance suite): a pass here would
+  // read every id once more per step. Enqueue words that error (CheckIdRanges). Several hosts
+  // check every id here, before they agree on the status.
+  const internal::IdCheck id_check =
+      multi_host() ? internal::IdCheck::kAll : internal::IdCheck::kLeaveToPlugin;
   bool borrowed = false;  // some feature's ids or weights are the caller's arrays
   for (int f = 0; f < count; ++f) {
     EMBRT_RETURN_IF_ERROR(internal::ConvertFeatureInput(
-        layouts_[f], features[f], weights.empty() ? kNoWeights : weights[f], &replica.csr[f]));
+        layouts_[f], features[f], WeightsOf(weights, f), &replica.csr[f], id_check));
     const internal::CsrFeature& csr = replica.csr[f];
     EMBRT_FeatureInput& input = replica.inputs[f];
     input.struct_size = EMBRT_FeatureInput_STRUCT_SIZE;
@@ -690,6 +714,17 @@ absl::Status Embedding::Impl::PrepareEnqueue(
                                ? EMBRT_INPUT_LIFETIME_CALL
                                : EMBRT_INPUT_LIFETIME_STEP;
   return EnsureTablesInitialized();
+}
+
+absl::Status Embedding::Impl::CheckIdRanges(
+    absl::Span<const FeatureInput> features,
+    absl::Span<const std::optional<FeatureWeights>> weights) const {
+  internal::CsrFeature scratch;  // only on a failed Enqueue: allocating is fine
+  for (int f = 0; f < static_cast<int>(features.size()); ++f) {
+    EMBRT_RETURN_IF_ERROR(internal::ConvertFeatureInput(
+        layouts_[f], features[f], WeightsOf(weights, f), &scratch, internal::IdCheck::kAll));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Embedding::Impl::Receive(int replica_index) {

@@ -80,6 +80,20 @@ bool IdsInRange(const int64_t* ids, size_t count, uint64_t vocabulary) {
   return bad == 0;
 }
 
+// Narrows `count` >= 1 row splits to `out` (as int32, wrapping: only kept when they turn out
+// ascending from 0 to an id count that fits); true when they never descend. Raw pointers and no
+// branch, so that it vectorizes (GCC 12 kept the same loop over an absl::Span scalar).
+EMBRT_CORE_MULTIVERSION
+bool NarrowAscending(const int64_t* __restrict__ splits, int64_t count, int32_t* __restrict__ out) {
+  uint32_t descending = 0;
+  out[0] = static_cast<int32_t>(splits[0]);
+  for (int64_t i = 1; i < count; ++i) {
+    descending |= splits[i] < splits[i - 1] ? 1u : 0u;
+    out[i] = static_cast<int32_t>(splits[i]);
+  }
+  return descending == 0;
+}
+
 bool AllIdsInRange(const FeatureLayout& layout, absl::Span<const int64_t> ids) {
   return IdsInRange(ids.data(), ids.size(),
                     static_cast<uint64_t>(layout.table->vocabulary_size));
@@ -139,7 +153,7 @@ absl::Status CheckIdCount(const FeatureLayout& layout, size_t count) {
 }
 
 // Dense: every id is its own bag. Rank >= 2 needs a last dim of 1, which is reduced.
-absl::Status ConvertDense(const FeatureLayout& layout, const FeatureInput& input,
+absl::Status ConvertDense(const FeatureLayout& layout, const FeatureInput& input, IdCheck ids,
                           CsrFeature* out) {
   if (layout.feature->max_sequence_length > 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -176,7 +190,7 @@ absl::Status ConvertDense(const FeatureLayout& layout, const FeatureInput& input
   }
   if (rows != layout.input_rows) return RowCountMismatch(layout, rows);
   EMBRT_RETURN_IF_ERROR(CheckIdCount(layout, input.values.size()));
-  if (!AllIdsInRange(layout, input.values)) {
+  if (ids == IdCheck::kAll && !AllIdsInRange(layout, input.values)) {
     for (int64_t i = 0; i < count; ++i) {
       EMBRT_RETURN_IF_ERROR(CheckId(layout, input.values[i], i, 0));
     }
@@ -305,7 +319,8 @@ absl::Status ConvertSparse(const FeatureLayout& layout, const FeatureInput& inpu
 
 // Ragged: rank 2, rows + 1 ascending splits starting at 0 and ending at the id count.
 absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& input,
-                           const std::optional<FeatureWeights>& weights, CsrFeature* out) {
+                           const std::optional<FeatureWeights>& weights, IdCheck ids,
+                           CsrFeature* out) {
   if (!input.shape.empty() && input.shape.size() != 2) {
     return absl::InvalidArgumentError(absl::StrCat(
         Describe(layout), ": a ragged input must have rank 2, got shape ",
@@ -320,7 +335,12 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   }
   const int64_t rows = static_cast<int64_t>(splits.size()) - 1;
   if (rows != layout.input_rows) return RowCountMismatch(layout, rows);
-  for (int64_t r = 0; r < rows; ++r) {
+  // One pass checks the order and narrows the splits for the ABI: a branch-free loop, walked
+  // again only to name the first descending pair. The narrowed values are only kept once the
+  // splits turn out ascending from 0 to count, which fits int32 (CheckIdCount).
+  out->row_splits.resize(rows + 1);
+  const bool ascending = NarrowAscending(splits.data(), rows + 1, out->row_splits.data());
+  for (int64_t r = 0; r < rows && !ascending; ++r) {
     if (splits[r + 1] < splits[r]) {
       return absl::InvalidArgumentError(absl::StrCat(
           Describe(layout), ": ragged row_splits must be ascending, but row_splits[", r + 1,
@@ -335,20 +355,15 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
   EMBRT_RETURN_IF_ERROR(CheckIdCount(layout, count));
   const int64_t max_length = layout.feature->max_sequence_length;
   const bool weighted = weights.has_value();
-  out->row_splits.resize(rows + 1);
-  out->row_splits[0] = 0;
   out->positions.clear();  // a ragged row has no holes
-  // No row to truncate and every id in range: already the ABI's form but for the splits' width,
-  // so the plugin reads the caller's ids and weights. The per-id loop below runs only to
-  // truncate sequence rows or to name a bad id.
+  // No row to truncate and every id in range (or left to the plugin): already the ABI's form
+  // but for the splits' width, so the plugin reads the caller's ids and weights. The per-id
+  // loop below runs only to truncate sequence rows or to name a bad id.
   bool truncates = false;
   for (int64_t r = 0; r < rows && max_length > 0; ++r) {
     truncates |= splits[r + 1] - splits[r] > max_length;
   }
-  if (!truncates && AllIdsInRange(layout, input.values)) {
-    for (int64_t r = 0; r < rows; ++r) {
-      out->row_splits[r + 1] = static_cast<int32_t>(splits[r + 1]);
-    }
+  if (!truncates && (ids == IdCheck::kLeaveToPlugin || AllIdsInRange(layout, input.values))) {
     out->id_view = input.values;
     out->weight_view = weighted ? weights->values : absl::Span<const float>();
     out->borrowed = true;
@@ -380,15 +395,16 @@ absl::Status ConvertRagged(const FeatureLayout& layout, const FeatureInput& inpu
 }  // namespace
 
 absl::Status ConvertFeatureInput(const FeatureLayout& layout, const FeatureInput& input,
-                                 const std::optional<FeatureWeights>& weights, CsrFeature* out) {
+                                 const std::optional<FeatureWeights>& weights, CsrFeature* out,
+                                 IdCheck ids) {
   EMBRT_RETURN_IF_ERROR(CheckWeights(layout, input, weights));
   switch (input.kind) {
     case InputKind::kDense:
-      return ConvertDense(layout, input, out);
+      return ConvertDense(layout, input, ids, out);
     case InputKind::kSparse:
       return ConvertSparse(layout, input, weights, out);
     case InputKind::kRagged:
-      return ConvertRagged(layout, input, weights, out);
+      return ConvertRagged(layout, input, weights, ids, out);
   }
   return absl::InvalidArgumentError(
       absl::StrCat(Describe(layout), ": unknown input kind ", static_cast<int>(input.kind)));

@@ -48,6 +48,18 @@ struct FeatureLayout {
   int64_t input_rows = 0;             // bags per replica (sequence: batch rows)
 };
 
+// Whether ConvertFeatureInput checks ids that it does not copy (dense inputs, and ragged ones
+// that no sequence row truncates, which the plugin reads in place).
+enum class IdCheck {
+  kAll,  // every id is checked here
+  // The plugin checks those: plugin rule 13 makes every plugin reject an id out of range,
+  // changing nothing, and the conformance suite tests it. A second pass here would read every
+  // id once more per step. After such a rejection, converting again with kAll words the error.
+  // Ids that are copied anyway (sparse inputs, truncated sequence rows) are still checked in
+  // that copy.
+  kLeaveToPlugin,
+};
+
 // Checks `input` and `weights` against `layout` and writes the CSR form into `out`.
 // TF's rules: dense rank >= 2 needs last dim 1 and takes no weights; sparse rank >= 2, indices
 // in row-major order and inside dense_shape; ragged rank 2 with ascending splits; weights of
@@ -60,8 +72,10 @@ struct FeatureLayout {
 // table, row, position and value; on error `out` is unspecified but nothing else is touched.
 // `out`'s vectors only grow, so a steady state allocates nothing. The ids are checked in one
 // branch-free pass; only a failing input is walked again to name the bad id.
+// `ids`: see IdCheck.
 absl::Status ConvertFeatureInput(const FeatureLayout& layout, const FeatureInput& input,
-                                 const std::optional<FeatureWeights>& weights, CsrFeature* out);
+                                 const std::optional<FeatureWeights>& weights, CsrFeature* out,
+                                 IdCheck ids = IdCheck::kAll);
 
 }  // namespace internal
 }  // namespace embrt

@@ -3,6 +3,7 @@
 #include "cpu_engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -26,6 +27,8 @@ constexpr int64_t kMinBagsPerChunk = 256;
 // Steps with at most this many ids (all features) run on the calling thread when the device
 // thread is idle: for them a thread switch costs more than the work.
 constexpr int64_t kMaxInlineIds = 1024;
+// How long the device thread leaves a lone lookup to its RecvActivations (DeviceLoop).
+constexpr std::chrono::microseconds kLoneLookupGrace(50);
 // The update splits a table's rows among workers from this many ids per worker on.
 constexpr int64_t kMinIdsPerOwner = 4096;
 // The NaN/Inf check of gradients read in place gives each worker at least this many floats.
@@ -59,6 +62,18 @@ bool IdsInRange(const int64_t* ids, size_t count, int64_t vocabulary) {
     bad |= static_cast<uint64_t>(ids[k]) >= static_cast<uint64_t>(vocabulary);
   }
   return bad == 0;
+}
+
+// Copies `count` >= 1 splits to `out`; true when they never descend.
+EMBRT_CPU_MULTIVERSION
+bool CopyAscending(const int32_t* __restrict__ splits, int64_t count, int32_t* __restrict__ out) {
+  uint32_t descending = 0;
+  out[0] = splits[0];
+  for (int64_t i = 1; i < count; ++i) {
+    descending |= splits[i] < splits[i - 1] ? 1u : 0u;
+    out[i] = splits[i];
+  }
+  return descending == 0;
 }
 
 // As IdsInRange, also copying the ids to `rows` in the same pass.
@@ -314,12 +329,16 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
         return Status::InvalidArgument(where + ": row_splits[0] is " +
                                        std::to_string(in.row_splits[0]) + ", expected 0");
       }
-      for (int64_t b = 0; b < rows; ++b) {
-        if (in.row_splits[b + 1] < in.row_splits[b]) {
-          return Status::InvalidArgument(where + ": row_splits are not ascending at row " +
-                                         std::to_string(b) + " (" +
-                                         std::to_string(in.row_splits[b]) + " then " +
-                                         std::to_string(in.row_splits[b + 1]) + ")");
+      // Copied and checked in one branch-free pass (into this step's buffer, which nothing
+      // reads until the Enqueue succeeds); walked again only to name a descending pair.
+      if (!CopyAscending(in.row_splits, rows + 1, batch.splits.data())) {
+        for (int64_t b = 0; b < rows; ++b) {
+          if (in.row_splits[b + 1] < in.row_splits[b]) {
+            return Status::InvalidArgument(where + ": row_splits are not ascending at row " +
+                                           std::to_string(b) + " (" +
+                                           std::to_string(in.row_splits[b]) + " then " +
+                                           std::to_string(in.row_splits[b + 1]) + ")");
+          }
         }
       }
       if (static_cast<size_t>(in.row_splits[rows]) != in.num_ids) {
@@ -327,7 +346,6 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                        std::to_string(in.row_splits[rows]) + " but there are " +
                                        std::to_string(in.num_ids) + " ids");
       }
-      std::memcpy(batch.splits.data(), in.row_splits, sizeof(int32_t) * (rows + 1));
     }
     if (in.positions != nullptr && feature.max_sequence_length == 0) {
       return Status::InvalidArgument(where +
@@ -848,10 +866,24 @@ Status CpuEngine::RetrieveTableShard(int32_t table, int32_t shard, int64_t row_b
 
 void CpuEngine::DeviceLoop() {
   std::unique_lock<std::mutex> lock(mutex_);
+  uint64_t waited_for = 0;  // submitted_ when the last lone lookup's grace began (0: none)
   for (;;) {
     // A task run inline by a caller (Submit) keeps device_busy_ set: wait for it.
     changed_.wait(lock, [&] { return !device_busy_ && (stop_ || !queue_.empty()); });
     if (queue_.empty()) return;  // stop_ and nothing left
+    // A lookup with nothing queued behind it is most often dequeued right away: its
+    // RecvActivations then runs it on the caller's thread, straight into the caller's buffers,
+    // which saves a copy of every activation and a wake-up. Leave it a short grace (sleeping,
+    // so it costs no core) before taking it, which keeps it overlapping with whatever the
+    // caller does instead. Only the thread that runs it differs: the results are the same.
+    const bool lone_lookup = queue_.size() == 1 && !queue_.front().is_update && !stop_;
+    if (lone_lookup && waited_for != submitted_) {
+      waited_for = submitted_;
+      changed_.wait_for(lock, kLoneLookupGrace, [&] {
+        return stop_ || device_busy_ || queue_.size() != 1 || submitted_ != waited_for;
+      });
+      continue;  // decide again: taken by its caller, joined by other work, or still waiting
+    }
     RunTaskHere(PopTask(), lock);
   }
 }
@@ -903,6 +935,7 @@ void CpuEngine::Submit(const Task& task, std::unique_lock<std::mutex>& lock) {
     return;
   }
   queue_.push_back(task);
+  ++submitted_;
   changed_.notify_all();
 }
 

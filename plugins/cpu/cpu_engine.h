@@ -19,7 +19,9 @@
 //     until their rows were fetched, cpu_engine_hosts.cc), or until Synchronize, Load, Retrieve
 //     or destruction, which apply it first.
 // Small tasks run on the calling thread when the device thread is idle (same order, no thread
-// switch); everything else runs on the device thread.
+// switch); everything else runs on the device thread, except that a lookup with nothing queued
+// behind it is left a short grace to its RecvActivations, which then runs it on the caller's
+// thread, writing straight into the caller's buffers (DeviceLoop).
 // One replica on one host without pipelining (synchronous_update_): nothing can run between a
 // SendGradients and its update, so SendGradients waits for the update (queued as usual, and
 // mostly run by the waiting caller itself), which reads the caller's gradients in place
@@ -69,9 +71,9 @@ class CpuEngine : public sdk::Engine {
                       size_t num_inputs) override;
   // With EMBRT_INPUT_LIFETIME_STEP, an INFERENCE step on one host reads the host's ids and
   // weights in place (after checking them) instead of copying them: its lookup ends before
-  // RecvActivations returns. So does a TRAINING step when the update runs inside SendGradients
-  // (synchronous_update_); otherwise it copies them, since its update runs after SendGradients
-  // has returned.
+  // RecvActivations returns. So does a TRAINING step when its update runs before SendGradients
+  // returns (synchronous_update_); otherwise it copies them, since its update runs after
+  // SendGradients has returned.
   sdk::Status EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
                                   const sdk::FeatureInputView* inputs, size_t num_inputs,
                                   int32_t input_lifetime) override;
@@ -336,7 +338,7 @@ class CpuEngine : public sdk::Engine {
   bool pipeline_execution_;
   int32_t num_learning_rate_tags_;
   bool allow_nonfinite_gradients_;
-  // One replica, one host, no pipelining: the update runs inside SendGradients (file comment).
+  // One replica, one host, no pipelining: the update runs before SendGradients returns.
   bool synchronous_update_;
   int32_t max_dim_ = 0;
 
@@ -362,6 +364,7 @@ class CpuEngine : public sdk::Engine {
   int64_t deferred_update_ = -1;  // pipelining: a collected step whose update is held back
   bool device_busy_ = false;
   bool stop_ = false;
+  uint64_t submitted_ = 0;  // tasks Submit has queued so far (DeviceLoop's lone-lookup grace)
   sdk::Status deferred_error_;
   std::thread device_thread_;
 

@@ -578,16 +578,32 @@ TEST_P(AbiConformanceTest, EnqueueRejectsBadIdsShapesAndReplicas) {
       batch_case("infinite weight",
                  [](ReplicaBatch& b) { b[2].weights = {1.0f, 1.0f, -INFINITY, 1.0f}; }),
   };
+  // In both modes and with both input lifetimes (ABI 1.1; a 1.0 plugin does not read it): a
+  // one-host core leaves the range of the ids to the plugin (rule 13), so a plugin that reads
+  // inputs in place must check them there too.
+  struct Variant {
+    EMBRT_Mode mode;
+    int32_t input_lifetime;
+  };
+  const Variant variants[] = {{EMBRT_MODE_INFERENCE, EMBRT_INPUT_LIFETIME_CALL},
+                              {EMBRT_MODE_TRAINING, EMBRT_INPUT_LIFETIME_CALL},
+                              {EMBRT_MODE_INFERENCE, EMBRT_INPUT_LIFETIME_STEP},
+                              {EMBRT_MODE_TRAINING, EMBRT_INPUT_LIFETIME_STEP}};
   for (int replica : {0, 1}) {
-    for (const Case& c : cases) {
-      ReplicaBatch batch = good;
-      c.spoil_batch(batch);
-      RawEnqueue raw(engine->raw(), batch);
-      raw.args.replica = replica;
-      c.spoil_args(raw);
-      const CallResult result = plugin().Consume(api()->Engine_Enqueue(&raw.args));
-      EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT)
-          << c.what << " (replica " << replica << "): Enqueue returned " << ToString(result);
+    for (const Variant& variant : variants) {
+      for (const Case& c : cases) {
+        ReplicaBatch batch = good;
+        c.spoil_batch(batch);
+        RawEnqueue raw(engine->raw(), batch);
+        raw.args.replica = replica;
+        raw.args.mode = variant.mode;
+        raw.args.input_lifetime = variant.input_lifetime;
+        c.spoil_args(raw);
+        const CallResult result = plugin().Consume(api()->Engine_Enqueue(&raw.args));
+        EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT)
+            << c.what << " (replica " << replica << ", mode " << variant.mode << ", input_lifetime "
+            << variant.input_lifetime << "): Enqueue returned " << ToString(result);
+      }
     }
     // Nothing was half-enqueued: a good step goes through.
     ASSERT_OK(engine->Enqueue(replica, EMBRT_MODE_INFERENCE, good));

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -149,6 +150,21 @@ class EmbeddingTest : public ::testing::Test {
         });
     EXPECT_TRUE(status.ok()) << status;
     return tables;
+  }
+
+  // Every slot of every table, parameters first, as retrieved (compared as bits).
+  static std::vector<std::vector<uint32_t>> RetrieveAllSlots(Embedding& embedding) {
+    std::vector<std::vector<uint32_t>> slots;
+    absl::Status status = embedding.RetrieveTables(
+        [&](int, int64_t, int64_t, absl::Span<const absl::Span<const float>> chunk) {
+          for (absl::Span<const float> slot : chunk) {
+            std::vector<uint32_t>& bits = slots.emplace_back(slot.size());
+            std::memcpy(bits.data(), slot.data(), slot.size() * sizeof(float));
+          }
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(status.ok()) << status;
+    return slots;
   }
 
   // A full training step on replica `replica` with the canonical inputs and d loss/d a = a/2.
@@ -710,6 +726,104 @@ TEST_F(EmbeddingTest, BadFeatureEnqueuesNothing) {
   two.pop_back();
   status = embedding->Enqueue(two);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);  // state is checked first
+}
+
+// One host leaves the range check of the ids that the plugin reads in place (dense, ragged) to
+// the plugin (plugin rule 13), as it leaves NaN gradients to it: the plugin rejects the call,
+// changing nothing, and the core words the error exactly as its own check did. Sparse ids are
+// still checked in the core's copy and never reach the plugin. On the mock (which traces what
+// reached it) and the cpu backend (threads 2, Adagrad, so that slots could change), for
+// training and inference, with inputs copied and read in place.
+TEST_F(EmbeddingTest, OneHostWordsThePluginsRejectionOfAnIdOutOfRange) {
+  const std::vector<int64_t> bad_friends = {3, 0, 1, 2, 3, 0, 1, 16};
+  const std::vector<int64_t> negative_favorited = {0, 1, 1, 0, -3, 1};
+  const std::vector<int64_t> dense_favorited = {0, 1, 8, 0};
+  const std::vector<int64_t> bad_watched = {0, 0, 1, 0, 8, 1};  // index [2, 1]
+  struct Case {
+    const char* what;
+    int feature;
+    FeatureInput input;
+    bool reaches_plugin;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"ragged", 2, FeatureInput::Ragged(kFriendsSplits, bad_friends), true,
+       "feature 'friends' (#2, table 'user'): id 16 at row 3, position 2 is out of range "
+       "(vocabulary_size 16)"},
+      {"ragged, negative", 1, FeatureInput::Ragged(kFavoritedSplits, negative_favorited), true,
+       "feature 'favorited' (#1, table 'video'): id -3 at row 3, position 0 is negative "
+       "(vocabulary_size 8)"},
+      {"dense", 1, FeatureInput::Dense(dense_favorited, {4, 1}), true,
+       "feature 'favorited' (#1, table 'video'): id 8 at row 2, position 0 is out of range "
+       "(vocabulary_size 8)"},
+      {"sparse", 0, FeatureInput::Sparse(kWatchedIndices, bad_watched, {4, 2}), false,
+       "feature 'watched' (#0, table 'video'): id 8 at row 2, position 1 is out of range "
+       "(vocabulary_size 8)"},
+  };
+  const EmbeddingConfig mock_config = config_;
+  for (const std::string backend : {"mock", "cpu"}) {
+    config_ = mock_config;
+    if (backend == "cpu") {
+      config_.mutable_backend()->set_name("cpu");
+      config_.mutable_backend()->mutable_options()->clear();
+      (*config_.mutable_backend()->mutable_options())["threads"] = "2";
+      config_.mutable_optimizer()->mutable_adagrad()->set_initial_accumulator_value(0.1f);
+    }
+    for (bool training : {true, false}) {
+      for (bool in_place : {false, true}) {
+        for (const Case& c : cases) {
+          SCOPED_TRACE(absl::StrCat(backend, ", ", c.what, training ? ", training" : ", inference",
+                                    in_place ? ", inputs_outlive_step" : ""));
+          std::remove(trace_path_.c_str());
+          EmbeddingOptions options;
+          options.inputs_outlive_step = in_place;
+          std::unique_ptr<Embedding> embedding = CreateAndBuild(options);
+          std::unique_ptr<Embedding> untouched = CreateAndBuild(options);
+          ASSERT_NE(embedding, nullptr);
+          ASSERT_NE(untouched, nullptr);
+          for (Embedding* e : {embedding.get(), untouched.get()}) {
+            ASSERT_TRUE(LoadRowMajorCounting(*e).ok());
+            ASSERT_TRUE(TrainStep(*e).ok());
+          }
+          std::vector<FeatureInput> inputs = CanonicalInputs();
+          inputs[c.feature] = c.input;
+          const size_t lines = Trace().size();
+          absl::Status status = embedding->Enqueue(inputs, {}, training);
+          EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+          EXPECT_EQ(status.message(), c.message);
+          if (backend == "mock") {
+            const std::vector<std::string> trace = Trace();
+            if (c.reaches_plugin) {
+              ASSERT_EQ(trace.size(), lines + 1);
+              EXPECT_THAT(trace.back(),
+                          AllOf(StartsWith("Enqueue"), HasSubstr("-> INVALID_ARGUMENT")));
+            } else {
+              EXPECT_EQ(trace.size(), lines);
+            }
+          }
+          // Nothing changed: the next step, the tables and every slot are those of an
+          // embedding that never saw the bad call.
+          EXPECT_EQ(embedding->step(), 1);
+          ASSERT_TRUE(TrainStep(*embedding).ok());
+          ASSERT_TRUE(TrainStep(*untouched).ok());
+          for (Embedding* e : {embedding.get(), untouched.get()}) {
+            ASSERT_TRUE(e->Enqueue(CanonicalInputs(), {}, /*training=*/false).ok());
+          }
+          absl::StatusOr<std::vector<Tensor>> got = embedding->Dequeue();
+          absl::StatusOr<std::vector<Tensor>> want = untouched->Dequeue();
+          ASSERT_TRUE(got.ok() && want.ok());
+          for (size_t f = 0; f < got->size(); ++f) {
+            const std::vector<float>& a = (*got)[f].values;
+            const std::vector<float>& b = (*want)[f].values;
+            ASSERT_EQ(a.size(), b.size());
+            EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0)
+                << "activations of feature " << f << " differ";
+          }
+          EXPECT_EQ(RetrieveAllSlots(*embedding), RetrieveAllSlots(*untouched));
+        }
+      }
+    }
+  }
 }
 
 TEST_F(EmbeddingTest, FeatureAndWeightCountsAreChecked) {

@@ -400,6 +400,35 @@ TEST_F(InputConversionTest, RaggedBadIdIsNamedAfterTheFastCheck) {
                     HasSubstr("id 8 at row 2, position 1 is out of range")));
 }
 
+// IdCheck::kLeaveToPlugin (one host): ids the plugin reads in place pass unchecked, exactly as
+// given, for the plugin to reject; ids the conversion copies anyway are still checked there.
+TEST_F(InputConversionTest, LeaveToPluginSkipsOnlyTheIdsThePluginReadsInPlace) {
+  auto convert = [&](const FeatureInput& input) {
+    return ConvertFeatureInput(layout_, input, std::nullopt, &csr_, IdCheck::kLeaveToPlugin);
+  };
+  const std::vector<int64_t> dense = {0, 8, 1, -1};
+  ASSERT_TRUE(convert(FeatureInput::Dense(dense)).ok());
+  EXPECT_EQ(csr_.id_view.data(), dense.data());
+  EXPECT_THAT(csr_.row_splits, ElementsAre(0, 1, 2, 3, 4));
+  const std::vector<int64_t> splits = {0, 2, 3, 5, 6};
+  const std::vector<int64_t> ragged = {1, 2, 3, 4, 8, 9};
+  ASSERT_TRUE(convert(FeatureInput::Ragged(splits, ragged)).ok());
+  EXPECT_EQ(csr_.id_view.data(), ragged.data());
+  EXPECT_THAT(csr_.row_splits, ElementsAre(0, 2, 3, 5, 6));
+  // Copied: sparse ids, and a ragged sequence whose row is truncated.
+  const std::vector<int64_t> sparse = {0, 0, 1, 0, 8, 1};
+  EXPECT_THAT(convert(FeatureInput::Sparse(kWatchedIndices, sparse, {4, 2})).message(),
+              HasSubstr("id 8 at row 2, position 1 is out of range"));
+  MakeSequence(1);
+  EXPECT_THAT(convert(FeatureInput::Ragged(splits, ragged)).message(),  // 8 is dropped
+              HasSubstr("id 9 at row 3, position 0 is out of range"));
+  // Everything else is checked as with IdCheck::kAll.
+  MakeSequence(0);
+  const std::vector<int64_t> descending = {0, 2, 1, 5, 6};
+  EXPECT_THAT(convert(FeatureInput::Ragged(descending, ragged)).message(),
+              HasSubstr("row_splits[2] = 1 < row_splits[1] = 2"));
+}
+
 // Issue 8 B: a rank-3 dense_shape whose product wraps ((2^62 + 1) * 4 == 4 in 64 bits) used to
 // pass the row check, and the indices then wrote past the row splits (heap corruption with
 // [1, 0, 0], SIGSEGV with [2^40, 0, 0]). Both must be INVALID_ARGUMENT naming the values.

@@ -79,6 +79,9 @@ TEST(AgreeOnStatusTest, ABadIdFailsWithTheHostNamed) {
   absl::Status status = (*embedding)->Enqueue({FeatureInput::Dense(ids)});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(std::string(status.message()), StartsWith("host 1: "));
+  // The core's own check, before the hosts agree (one host leaves it to the plugin).
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("id 5 at row 1, position 0 is out of range"));
   const std::vector<int64_t> good = {4, 0};
   EXPECT_TRUE((*embedding)->Enqueue({FeatureInput::Dense(good)}).ok());
 }
