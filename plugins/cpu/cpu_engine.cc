@@ -447,8 +447,8 @@ Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
                                       const sdk::FeatureInputView* inputs, size_t num_inputs,
                                       int32_t input_lifetime) {
   // In place only where nothing reads the inputs after the step is complete: INFERENCE (no
-  // update later) or TRAINING with the update inside SendGradients; one host (the exchange
-  // rewrites the ids).
+  // update later) or TRAINING with the update done before SendGradients returns; one host
+  // (the exchange rewrites the ids).
   const bool in_place = input_lifetime == EMBRT_INPUT_LIFETIME_STEP &&
                         (mode == EMBRT_MODE_INFERENCE || synchronous_update_) &&
                         exchange_ == nullptr && num_hosts_ == 1;
