@@ -699,8 +699,7 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
   // them. This writes only this replica's unsent step buffer, which nothing reads until
   // SendGradients succeeds, so a rejected call still changes nothing.
   StepBuffer& buffer = replicas_[replica].buffers[step % 2];
-  const bool all_finite =
-      in_place && !allow_nonfinite_gradients_ && GradientsFinite(gradients);
+  const bool all_finite = in_place && !allow_nonfinite_gradients_ && GradientsFinite(gradients);
   for (size_t f = 0; f < features_.size(); ++f) {
     const float* g = gradients[f];
     if (g == nullptr) continue;

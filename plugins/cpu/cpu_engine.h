@@ -186,8 +186,8 @@ class CpuEngine : public sdk::Engine {
   // `in_place`: only checks them (the update reads them before the call returns).
   sdk::Status CheckGradients(int32_t replica, const float* const* gradients,
                              const size_t* gradient_sizes, size_t num_gradients,
-                             const float* learning_rates, size_t num_learning_rates,
-                             bool in_place, int64_t* step);
+                             const float* learning_rates, size_t num_learning_rates, bool in_place,
+                             int64_t* step);
   // After a rejected SendGradients of a step whose ids are read in place: copies them, since the
   // host may reuse its arrays once that call has returned, and the update runs only with a
   // later, successful SendGradients. (The lookup has run; it alone reads the weights.)

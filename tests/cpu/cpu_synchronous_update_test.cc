@@ -138,7 +138,7 @@ struct TrainingRun {
   std::vector<std::vector<std::vector<float>>> tables;
 };
 TrainingRun Train(const Variant& v, int32_t replicas, const char* threads, int32_t lifetime,
-          bool scribble) {
+                  bool scribble) {
   CpuEngine engine(Spec(v, replicas, threads));
   EXPECT_TRUE(engine.ok()) << engine.create_result().message;
   LoadStart(engine, v);
