@@ -158,6 +158,7 @@ class Embedding::Impl {
       : config_(std::move(config)), options_(std::move(options)), plugin_(std::move(plugin)) {
     backend_.path = plugin_.path;
     backend_.attributes = plugin_.attributes;
+    plugin_checks_inputs_ = Attribute(plugin_, "checks_ids_and_gradients", "0") == "1";
     if (!options_.warning_sink) options_.warning_sink = DefaultWarningSink;
     const int replicas = config_.config.num_replicas();
     replica_steps_.assign(replicas, 0);
@@ -206,6 +207,11 @@ class Embedding::Impl {
   absl::Status CheckFiniteGradients(absl::Span<const std::optional<TensorView>> gradients,
                                     int replica) const;
   bool multi_host() const { return config_.config.num_hosts() > 1; }
+  // Whether the core reads every id and gradient value itself before the plugin does. One host
+  // leaves that pass to a plugin that declares checks_ids_and_gradients = 1 (plugin rules 13
+  // and 26: it rejects them changing nothing), which saves a read of every id and gradient per
+  // step; any other plugin may rely on the core, and several hosts check before they agree.
+  bool core_checks_inputs() const { return multi_host() || !plugin_checks_inputs_; }
   absl::Status Synchronize();
   absl::Status AgreeOnStatus(const absl::Status& local);
   absl::Status HostBarrier();
@@ -307,6 +313,7 @@ class Embedding::Impl {
   ResolvedConfig config_;
   EmbeddingOptions options_;
   internal::LoadedPlugin plugin_;
+  bool plugin_checks_inputs_ = false;  // its attribute checks_ids_and_gradients is 1
   BackendInfo backend_;
 
   // Set by Build.
@@ -639,7 +646,7 @@ absl::Status Embedding::Impl::Enqueue(absl::Span<const FeatureInput> features,
   if (!enqueued.ok()) {
     // One host leaves the range of the ids the plugin reads in place to the plugin (see
     // PrepareEnqueue): its rejection in the core's words (feature, table, row, position, id).
-    if (enqueued.code() == absl::StatusCode::kInvalidArgument && !multi_host()) {
+    if (enqueued.code() == absl::StatusCode::kInvalidArgument && !core_checks_inputs()) {
       EMBRT_RETURN_IF_ERROR(CheckIdRanges(features, weights));
     }
     return enqueued;
@@ -677,12 +684,11 @@ absl::Status Embedding::Impl::PrepareEnqueue(
         ")"));
   }
   // Convert every feature before anything reaches the plugin: a bad one enqueues nothing.
-  // Ids the plugin reads in place are range-checked by the plugin on one host, which rejects
-  // them changing nothing (plugin rule 13, tested by the conformance suite): a pass here would
-  // read every id once more per step. Enqueue words that error (CheckIdRanges). Several hosts
-  // check every id here, before they agree on the status.
+  // Ids the plugin reads in place are range-checked only by a plugin that declares it checks
+  // them (core_checks_inputs): a pass here would read every id once more per step. Enqueue
+  // words that plugin's error (CheckIdRanges).
   const internal::IdCheck id_check =
-      multi_host() ? internal::IdCheck::kAll : internal::IdCheck::kLeaveToPlugin;
+      core_checks_inputs() ? internal::IdCheck::kAll : internal::IdCheck::kLeaveToPlugin;
   bool borrowed = false;  // some feature's ids or weights are the caller's arrays
   for (int f = 0; f < count; ++f) {
     EMBRT_RETURN_IF_ERROR(internal::ConvertFeatureInput(
@@ -849,12 +855,11 @@ absl::Status Embedding::Impl::PrepareGradients(
     }
     replica.gradient_pointers[f] = gradient.values.data();
   }
-  // NaN and Inf: every plugin rejects them itself, changing nothing (plugin rule 26, which the
-  // conformance suite tests), in the pass where it copies the gradients. A second pass here
-  // would read every gradient value once more per step (1.7M floats, ~5% of a DLRM step), so
-  // one host leaves the check to the plugin and words its error in ApplyGradients. Several
-  // hosts check here, before they agree on the status.
-  if (multi_host() && !allow_nonfinite) {
+  // NaN and Inf: a plugin that declares it checks them rejects them itself, changing nothing
+  // (plugin rule 26), in the pass where it reads the gradients. A second pass here would read
+  // every gradient value once more per step (1.7M floats, ~5% of a DLRM step), so then the core
+  // leaves it to the plugin and words its error in ApplyGradients (core_checks_inputs).
+  if (core_checks_inputs() && !allow_nonfinite) {
     EMBRT_RETURN_IF_ERROR(CheckFiniteGradients(gradients, replica_index));
   }
 

@@ -52,9 +52,9 @@ struct FeatureLayout {
 // that no sequence row truncates, which the plugin reads in place).
 enum class IdCheck {
   kAll,  // every id is checked here
-  // The plugin checks those: plugin rule 13 makes every plugin reject an id out of range,
-  // changing nothing, and the conformance suite tests it. A second pass here would read every
-  // id once more per step. After such a rejection, converting again with kAll words the error.
+  // The plugin checks those: it declares checks_ids_and_gradients = 1, so it rejects an id out
+  // of range changing nothing (plugin rules 11 and 13). A second pass here would read every id
+  // once more per step. After such a rejection, converting again with kAll words the error.
   // Ids that are copied anyway (sparse inputs, truncated sequence rows) are still checked in
   // that copy.
   kLeaveToPlugin,

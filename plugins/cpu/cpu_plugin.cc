@@ -29,6 +29,8 @@ struct CpuPlugin {
         sdk::Int64Attribute("quantization", 1),
         sdk::Int64Attribute("pipelining", 1),  // exactly one step stale (cpu_engine.h)
         sdk::Int64Attribute("input_lifetime", 1),  // INFERENCE ids read in place (cpu_engine.h)
+        // Its id and NaN/Inf checks are the only ones on one host (CopyInputs, CheckGradients).
+        sdk::Int64Attribute("checks_ids_and_gradients", 1),
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;

@@ -27,6 +27,7 @@ struct MockPlugin {
         sdk::Int64Attribute("multi_host", 1),  // simulated: see MockEngine
         sdk::Int64Attribute("quantization", 0),  // a quantized table is UNIMPLEMENTED
         sdk::Int64Attribute("pipelining", 0),    // pipeline_execution = 1 runs as 0
+        sdk::Int64Attribute("checks_ids_and_gradients", 1),  // rules 13 and 26, conformance-tested
     };
     *count = sizeof(kAttributes) / sizeof(kAttributes[0]);
     return kAttributes;

@@ -29,7 +29,8 @@ TEST(MockBackendTest, AttributesDescribeTheMock) {
   EXPECT_EQ(pairs, (std::vector<std::string>{"name=mock", "vendor=embrt", "plugin_version=0.1.0",
                                              "abi_version=1.1", "deterministic=1", "exact_math=0",
                                              "optimizers=sgd", "combiners=sum,mean,sqrtn",
-                                             "multi_host=1", "quantization=0", "pipelining=0"}));
+                                             "multi_host=1", "quantization=0", "pipelining=0",
+                                             "checks_ids_and_gradients=1"}));
 }
 
 TEST(MockBackendTest, UnwrittenRowsHaveTheDocumentedValues) {
