@@ -733,6 +733,7 @@ Status CpuEngine::CheckGradients(int32_t replica, const float* const* gradients,
 }
 
 void CpuEngine::KeepIdsForRetry(int32_t replica) {
+  if (!CheckReplica(replica).ok()) return;  // the call was rejected for its replica number
   std::lock_guard<std::mutex> lock(mutex_);
   const Replica& r = replicas_[replica];
   if (r.phase != Phase::kReceived) return;  // no training step waits for its gradients
