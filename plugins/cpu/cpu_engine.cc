@@ -772,11 +772,7 @@ bool CpuEngine::GradientsFinite(const float* const* gradients) {
   // whose lookup and previous update are done).
   std::unique_lock<std::mutex> lock(mutex_);
   WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
-  device_busy_ = true;
-  lock.unlock();
-  pool_.ParallelFor(total, kMinFloatsPerCheck, check);
-  lock.lock();
-  device_busy_ = false;
+  RunHoldingDevice(lock, [&] { pool_.ParallelFor(total, kMinFloatsPerCheck, check); });
   changed_.notify_all();
   return std::all_of(finite.begin(), finite.end(), [](uint8_t ok) { return ok != 0; });
 }
@@ -902,10 +898,8 @@ CpuEngine::Task CpuEngine::PopTask() {
 
 Status CpuEngine::RunTaskHere(const Task& task, std::unique_lock<std::mutex>& lock,
                               float* const* outputs) {
-  device_busy_ = true;
-  lock.unlock();
-  const Status error = Execute(task, outputs);
-  lock.lock();
+  Status error;
+  RunHoldingDevice(lock, [&] { error = Execute(task, outputs); });
   Finish(task, error);
   return error;
 }
@@ -961,7 +955,6 @@ void CpuEngine::Finish(const Task& task, const Status& error) {
   } else {
     replicas_[task.replica].lookup_done = true;
   }
-  device_busy_ = false;
   changed_.notify_all();
 }
 

@@ -242,6 +242,17 @@ class CpuEngine : public sdk::Engine {
   // the task's error. A lookup writes into `outputs` when given (see Execute).
   sdk::Status RunTaskHere(const Task& task, std::unique_lock<std::mutex>& lock,
                           float* const* outputs = nullptr);
+  // Runs `work` on this thread holding the device (its pool) with mutex_ released: marks the
+  // device busy, unlocks, runs, locks again and marks it idle (mutex_ held through `lock`
+  // before and after, no task running). RunTaskHere and GradientsFinite go through it.
+  template <typename Work>
+  void RunHoldingDevice(std::unique_lock<std::mutex>& lock, Work work) {
+    device_busy_ = true;
+    lock.unlock();
+    work();
+    lock.lock();
+    device_busy_ = false;
+  }
   // Waits until `done()`, running queued tasks here meanwhile rather than sleeping while the
   // device thread is still waking up (same order: tasks are taken from the front).
   template <typename Done>
