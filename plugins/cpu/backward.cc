@@ -254,14 +254,24 @@ void SumRowGradientGeneric(const Contribution* begin, const Contribution* end, i
   for (int32_t d = 0; d < dim; ++d) step[d] = step[d] + part[d];
 }
 
+namespace {
+
+// 1 when `*value` is NaN or Inf (every exponent bit set), else 0: a bit test without a branch,
+// so that the loops below vectorize.
+__attribute__((always_inline)) inline uint32_t NonFinite(const float* value) {
+  uint32_t bits;
+  std::memcpy(&bits, value, sizeof(bits));
+  return static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+}
+
+}  // namespace
+
 EMBRT_CPU_MULTIVERSION
 bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
   uint32_t bad = 0;
   for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, in + i, sizeof(bits));
     out[i] = in[i];
-    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    bad |= NonFinite(in + i);
   }
   return bad == 0;
 }
@@ -269,11 +279,7 @@ bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
 EMBRT_CPU_MULTIVERSION
 bool AllFinite(const float* in, size_t n) {
   uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, in + i, sizeof(bits));
-    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
+  for (size_t i = 0; i < n; ++i) bad |= NonFinite(in + i);
   return bad == 0;
 }
 
