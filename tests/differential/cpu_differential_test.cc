@@ -19,6 +19,7 @@
 // EMBRT_DIFFERENTIAL_SEEDS (compile definition) sets the number of random cases: small for the
 // default run, large for the `slow` sweep.
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,26 @@ Case MakeCase(uint64_t seed, int replicas) {
       if (step.training) step.gradients.push_back(reference::RandomGradients(random, c.model));
     }
     if (step.training) step.learning_rates = reference::RandomLearningRates(random, c.model);
+    c.steps.push_back(std::move(step));
+  }
+  return c;
+}
+
+// Two training steps of a random model within `limits` (one batch per replica each), drawn
+// from `random`; with sequence positions (ABI 1.1) when asked.
+Case MakeTrainingCase(reference::RandomSource& random, const reference::RandomModelLimits& limits,
+                      bool sequence_positions = false) {
+  Case c;
+  c.model = reference::RandomModel(random, limits);
+  c.initial = std::make_unique<ScalarReference>(c.model);
+  reference::RandomizeState(random, *c.initial);
+  for (int s = 0; s < 2; ++s) {
+    Step step;
+    for (int r = 0; r < limits.num_replicas; ++r) {
+      step.batches.push_back(reference::RandomBatch(random, c.model, sequence_positions));
+      step.gradients.push_back(reference::RandomGradients(random, c.model));
+    }
+    step.learning_rates = reference::RandomLearningRates(random, c.model);
     c.steps.push_back(std::move(step));
   }
   return c;
@@ -176,6 +197,20 @@ class CpuDifferentialTest : public ::testing::Test {
     ASSERT_NE(plugin_, nullptr) << *load_error_;
     ASSERT_TRUE(plugin_->exact_math()) << "the cpu backend must claim exact_math=1";
   }
+  // Runs case `i` on the plugin at each of `threads` and expects the reference's bits.
+  void ExpectTheReferenceAt(const Case& c, std::initializer_list<int> threads, int i) {
+    const Outcome expected = RunReference(c);
+    for (int t : threads) {
+      Outcome actual;
+      std::string error;
+      ASSERT_TRUE(RunPlugin(*plugin_, c, t, &actual, &error)) << error;
+      std::string report;
+      EXPECT_EQ(Compare(actual, expected, c, &report), 0)
+          << "case " << i << ", threads " << t << "\n"
+          << report << reference::Describe(c.model);
+    }
+  }
+
   static const Plugin* plugin_;
   static const std::string* load_error_;
 };
@@ -228,27 +263,7 @@ TEST_F(CpuDifferentialTest, WideBatchesOnEightThreadsMatchTheReference) {
   reference::RandomModelLimits limits;
   limits.max_batch = 64;
   limits.num_replicas = 2;
-  for (int i = 0; i < 3; ++i) {
-    Case c;
-    c.model = reference::RandomModel(random, limits);
-    c.initial = std::make_unique<ScalarReference>(c.model);
-    reference::RandomizeState(random, *c.initial);
-    for (int s = 0; s < 2; ++s) {
-      Step step;
-      for (int r = 0; r < 2; ++r) {
-        step.batches.push_back(reference::RandomBatch(random, c.model));
-        step.gradients.push_back(reference::RandomGradients(random, c.model));
-      }
-      step.learning_rates = reference::RandomLearningRates(random, c.model);
-      c.steps.push_back(std::move(step));
-    }
-    Outcome actual;
-    std::string error;
-    ASSERT_TRUE(RunPlugin(*plugin_, c, 8, &actual, &error)) << error;
-    std::string report;
-    EXPECT_EQ(Compare(actual, RunReference(c), c, &report), 0)
-        << "case " << i << "\n" << report << reference::Describe(c.model);
-  }
+  for (int i = 0; i < 3; ++i) ExpectTheReferenceAt(MakeTrainingCase(random, limits), {8}, i);
 }
 
 // Batches large enough that the update splits each table's rows among workers (the cpu
@@ -261,29 +276,7 @@ TEST_F(CpuDifferentialTest, BatchesSplitAmongWorkersMatchTheReference) {
   limits.max_bag = 12;
   limits.num_replicas = 2;
   for (int i = 0; i < 4; ++i) {
-    Case c;
-    c.model = reference::RandomModel(random, limits);
-    c.initial = std::make_unique<ScalarReference>(c.model);
-    reference::RandomizeState(random, *c.initial);
-    for (int s = 0; s < 2; ++s) {
-      Step step;
-      for (int r = 0; r < 2; ++r) {
-        step.batches.push_back(reference::RandomBatch(random, c.model));
-        step.gradients.push_back(reference::RandomGradients(random, c.model));
-      }
-      step.learning_rates = reference::RandomLearningRates(random, c.model);
-      c.steps.push_back(std::move(step));
-    }
-    const Outcome expected = RunReference(c);
-    for (int threads : {3, 8}) {
-      Outcome actual;
-      std::string error;
-      ASSERT_TRUE(RunPlugin(*plugin_, c, threads, &actual, &error)) << error;
-      std::string report;
-      EXPECT_EQ(Compare(actual, expected, c, &report), 0)
-          << "case " << i << ", threads " << threads << "\n"
-          << report << reference::Describe(c.model);
-    }
+    ExpectTheReferenceAt(MakeTrainingCase(random, limits), {3, 8}, i);
   }
 }
 
@@ -299,30 +292,8 @@ TEST_F(CpuDifferentialTest, ManyTablesSharingTheWorkersMatchTheReference) {
     limits.max_batch = 1500;
     limits.max_bag = 5;
     limits.num_replicas = 1 + i % 2;
-    Case c;
-    c.model = reference::RandomModel(random, limits);
-    c.initial = std::make_unique<ScalarReference>(c.model);
-    reference::RandomizeState(random, *c.initial);
-    for (int s = 0; s < 2; ++s) {
-      Step step;
-      for (int r = 0; r < limits.num_replicas; ++r) {
-        step.batches.push_back(
-            reference::RandomBatch(random, c.model, /*sequence_positions=*/i >= 2));
-        step.gradients.push_back(reference::RandomGradients(random, c.model));
-      }
-      step.learning_rates = reference::RandomLearningRates(random, c.model);
-      c.steps.push_back(std::move(step));
-    }
-    const Outcome expected = RunReference(c);
-    for (int threads : {2, 3, 8}) {
-      Outcome actual;
-      std::string error;
-      ASSERT_TRUE(RunPlugin(*plugin_, c, threads, &actual, &error)) << error;
-      std::string report;
-      EXPECT_EQ(Compare(actual, expected, c, &report), 0)
-          << "case " << i << ", threads " << threads << "\n"
-          << report << reference::Describe(c.model);
-    }
+    ExpectTheReferenceAt(MakeTrainingCase(random, limits, /*sequence_positions=*/i >= 2),
+                         {2, 3, 8}, i);
   }
 }
 
