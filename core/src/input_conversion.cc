@@ -83,13 +83,33 @@ bool IdsInRange(const int64_t* ids, size_t count, uint64_t vocabulary) {
 // Narrows `count` >= 1 row splits to `out` (as int32, wrapping: only kept when they turn out
 // ascending from 0 to an id count that fits); true when they never descend. Raw pointers and no
 // branch, so that it vectorizes (GCC 12 kept the same loop over an absl::Span scalar).
+// The caller's splits are mostly read from memory (a batch is used once), and the hardware
+// prefetcher stops at every 4 KiB page: the loop asks for the lines 2 KiB ahead itself, in
+// blocks of 8 lines (64 splits) that stay branch-free inside. That halved the pass over 128 KiB
+// of cold splits on the 2-core VM of issue 13 (bags of 1), which runs before every lookup.
 EMBRT_CORE_MULTIVERSION
 bool NarrowAscending(const int64_t* __restrict__ splits, int64_t count, int32_t* __restrict__ out) {
+  constexpr int64_t kBlock = 64;
+  constexpr int64_t kAhead = 256;
   uint32_t descending = 0;
   out[0] = static_cast<int32_t>(splits[0]);
-  for (int64_t i = 1; i < count; ++i) {
-    descending |= splits[i] < splits[i - 1] ? 1u : 0u;
-    out[i] = static_cast<int32_t>(splits[i]);
+  for (int64_t b = 1; b < count; b += kBlock) {
+    if (b + kAhead + kBlock <= count) {  // line by line: GCC can delete a loop of prefetches
+      const int64_t* p = splits + b + kAhead;
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + 8);
+      __builtin_prefetch(p + 16);
+      __builtin_prefetch(p + 24);
+      __builtin_prefetch(p + 32);
+      __builtin_prefetch(p + 40);
+      __builtin_prefetch(p + 48);
+      __builtin_prefetch(p + 56);
+    }
+    const int64_t end = std::min(count, b + kBlock);
+    for (int64_t i = b; i < end; ++i) {
+      descending |= splits[i] < splits[i - 1] ? 1u : 0u;
+      out[i] = static_cast<int32_t>(splits[i]);
+    }
   }
   return descending == 0;
 }

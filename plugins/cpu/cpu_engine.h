@@ -218,6 +218,9 @@ class CpuEngine : public sdk::Engine {
   sdk::Status Broken(const sdk::Status& status);
 
   sdk::Status CheckReplica(int32_t replica) const;
+  // One host: true when every id is in [0, vocabulary); copies them to `rows` unless null.
+  // Split among the pool's workers when the device is idle (without mutex_).
+  bool CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows);
   // Checks the inputs and copies them into `buffer`; `in_place`: the ids and weights are only
   // checked, and the batch points at them.
   sdk::Status CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs, size_t num_inputs,
@@ -252,6 +255,7 @@ class CpuEngine : public sdk::Engine {
     work();
     lock.lock();
     device_busy_ = false;
+    if (!queue_.empty()) device_wake_.notify_one();  // the device thread may wait for this
   }
   // Waits until `done()`, running queued tasks here meanwhile rather than sleeping while the
   // device thread is still waking up (same order: tasks are taken from the front).
@@ -365,6 +369,11 @@ class CpuEngine : public sdk::Engine {
 
   std::mutex mutex_;
   std::condition_variable changed_;  // any state below changed
+  // The device thread sleeps here, not on changed_: it is woken only when it has something to
+  // do (a task queued, the device freed with tasks queued, stop_), not by every step's
+  // bookkeeping (e.g. the Finish of a lookup its caller ran). On a 2-core machine each needless
+  // wake-up preempted a thread of the lookup or contended for mutex_ with it (issue 13).
+  std::condition_variable device_wake_;
   // Guarded by mutex_.
   std::vector<Replica> replicas_;
   std::deque<Task> queue_;

@@ -140,6 +140,7 @@ Status CpuEngine::StartLookupRound() {
     ReleaseDeferredUpdate(lock, /*flush=*/false);
   }
   changed_.notify_all();
+  device_wake_.notify_one();  // the fetched round's lookups are queued
   return Status();
 }
 

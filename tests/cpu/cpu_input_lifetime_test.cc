@@ -7,6 +7,8 @@
 // update runs before SendGradients returns, cpu_synchronous_update_test.cc).
 
 #include <cmath>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "cpu_test_harness.h"
@@ -89,6 +91,39 @@ TEST(CpuInputLifetimeTest, InPlaceStillChecksEveryIdAndChangesNothingOnError) {
   CpuEngine fresh(Spec());
   ASSERT_TRUE(fresh.Load(0, 0, {RowMajor(16, 2), Filled(16, 2, 0.1f)}).ok());
   EXPECT_EQ(Infer(engine, WeightedBags()), Infer(fresh, WeightedBags()));
+}
+
+// Batches of at least 16,384 ids are range-checked by both workers of a 2-thread engine
+// (CpuEngine::CheckIds), read in place or copied: a bad id in either half is still refused at
+// Enqueue by name, nothing changes, and good batches give the 1-thread engine's bits.
+TEST(CpuInputLifetimeTest, IdChecksSplitAmongWorkersStillNameTheBadIdAndChangeNothing) {
+  std::vector<std::vector<int64_t>> bags(4, std::vector<int64_t>(5000));
+  for (size_t b = 0; b < bags.size(); ++b) {
+    for (size_t k = 0; k < bags[b].size(); ++k) bags[b][k] = (b * 3 + k * 7) % 16;
+  }
+  CpuEngine one_thread(Spec(false, "1"));
+  ASSERT_TRUE(one_thread.ok());
+  ASSERT_TRUE(one_thread.Load(0, 0, {RowMajor(16, 2), Filled(16, 2, 0.1f)}).ok());
+  const std::vector<std::vector<float>> expected = Infer(one_thread, Bags(bags));
+  for (int32_t lifetime : {EMBRT_INPUT_LIFETIME_CALL, EMBRT_INPUT_LIFETIME_STEP}) {
+    CpuEngine engine(Spec(false, "2"));
+    ASSERT_TRUE(engine.ok());
+    ASSERT_TRUE(engine.Load(0, 0, {RowMajor(16, 2), Filled(16, 2, 0.1f)}).ok());
+    engine.set_input_lifetime(lifetime);
+    for (const auto& [row, position, id] :
+         {std::tuple<int, int, int64_t>{0, 12, 16}, {3, 4999, -1}, {2, 0, 1 << 20}}) {
+      std::vector<std::vector<int64_t>> bad = bags;
+      bad[row][position] = id;
+      const Result result = engine.Enqueue(0, {Bags(bad)}, EMBRT_MODE_INFERENCE);
+      EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT) << "lifetime " << lifetime;
+      EXPECT_THAT(result.message,
+                  HasSubstr("row " + std::to_string(row) + ", position " +
+                            std::to_string(position) + ": id " + std::to_string(id) +
+                            " is out of range"));
+      EXPECT_THAT(result.message, HasSubstr("table 'user'"));
+    }
+    EXPECT_EQ(Infer(engine, Bags(bags)), expected) << "lifetime " << lifetime;
+  }
 }
 
 // STEP ends when SendGradients returns, but with pipelining the update of a step runs later
