@@ -266,12 +266,20 @@ __attribute__((always_inline)) inline uint32_t NonFinite(const float* value) {
 
 }  // namespace
 
+// Both stream the host's gradients (8 MiB a step for 16,384 bags of dim 128) in blocks that
+// prefetch ahead (vector_ops.h); branch-free and vectorized inside a block.
+constexpr size_t kFloatsPerBlock = kStreamBlockBytes / sizeof(float);
+
 EMBRT_CPU_MULTIVERSION
 bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
   uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = in[i];
-    bad |= NonFinite(in + i);
+  for (size_t b = 0; b < n; b += kFloatsPerBlock) {
+    PrefetchStreamBlock(in + b, in + n);
+    const size_t end = std::min(n, b + kFloatsPerBlock);
+    for (size_t i = b; i < end; ++i) {
+      out[i] = in[i];
+      bad |= NonFinite(in + i);
+    }
   }
   return bad == 0;
 }
@@ -279,7 +287,11 @@ bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
 EMBRT_CPU_MULTIVERSION
 bool AllFinite(const float* in, size_t n) {
   uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) bad |= NonFinite(in + i);
+  for (size_t b = 0; b < n; b += kFloatsPerBlock) {
+    PrefetchStreamBlock(in + b, in + n);
+    const size_t end = std::min(n, b + kFloatsPerBlock);
+    for (size_t i = b; i < end; ++i) bad |= NonFinite(in + i);
+  }
   return bad == 0;
 }
 

@@ -11,6 +11,7 @@
 #ifndef EMBRT_PLUGINS_CPU_VECTOR_OPS_H_
 #define EMBRT_PLUGINS_CPU_VECTOR_OPS_H_
 
+#include <cstddef>
 #include <cstdint>
 
 // Compiles a kernel for AVX-512, AVX2 and baseline x86-64 and picks one at load time (GCC
@@ -36,6 +37,34 @@ inline void ScaleRow(int32_t dim, float gain, const float* __restrict row, float
 inline void AddScaledRow(int32_t dim, float gain, const float* __restrict row,
                          float* __restrict out) {
   for (int32_t d = 0; d < dim; ++d) out[d] = out[d] + gain * row[d];
+}
+
+// Passes that stream a host array once (Enqueue's id checks, the gradients' NaN/Inf check)
+// read it in blocks of 512 bytes and ask for the block kStreamAheadBytes ahead themselves: the
+// hardware prefetcher stops at every 4 KiB page, and on the 2-core VM of issue 13 a pass over
+// 128 KiB not in L2 took 23 us without and 11.5 us with. The empty asm keeps GCC 12 from
+// vectorizing the block loop around the prefetches, which deletes them.
+constexpr size_t kStreamBlockBytes = 512;
+constexpr size_t kStreamAheadBytes = 2048;
+
+// Prefetches the 8 lines of the block kStreamAheadBytes after `block` when `end` (one past
+// the array) leaves room for it (no prefetch of an address beyond the array).
+inline void PrefetchStreamBlock(const void* block, const void* end) {
+  const char* p = static_cast<const char*>(block);
+  if (static_cast<const char*>(end) - p < static_cast<ptrdiff_t>(kStreamAheadBytes +
+                                                                   kStreamBlockBytes)) {
+    return;
+  }
+  asm("");
+  p += kStreamAheadBytes;
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + 64);
+  __builtin_prefetch(p + 128);
+  __builtin_prefetch(p + 192);
+  __builtin_prefetch(p + 256);
+  __builtin_prefetch(p + 320);
+  __builtin_prefetch(p + 384);
+  __builtin_prefetch(p + 448);
 }
 
 // Asks for the cache lines of a row (`dim` floats) ahead of use; no effect on results.

@@ -63,18 +63,20 @@ TEST(CpuBackwardKernelsTest, SumRowGradientSpecializationsMatchTheScalarTwin) {
   }
 }
 
-TEST(CpuBackwardKernelsTest, CopyFiniteCopiesEveryBitAndFindsAnyInfOrNaN) {
+TEST(CpuBackwardKernelsTest, CopyFiniteCopiesEveryBitAndItAndAllFiniteFindAnyInfOrNaN) {
   std::mt19937 random(29);
   const float specials[] = {std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity(),
                             std::numeric_limits<float>::quiet_NaN(),
                             -std::numeric_limits<float>::quiet_NaN()};
-  for (size_t n : {0, 1, 15, 16, 17, 100, 1000}) {
+  // Sizes around the 128-float blocks of the prefetching loops and past their 2 KiB lookahead.
+  for (size_t n : {0, 1, 15, 16, 17, 100, 127, 128, 129, 639, 640, 641, 1000, 5003}) {
     std::vector<float> in(n);
     for (float& x : in) x = AwkwardValue(random);  // -0, denormals, +-3e38: all finite
     if (n > 0) in[0] = std::numeric_limits<float>::max();
     std::vector<float> out(n, 7.0f);
     EXPECT_TRUE(CopyFinite(in.data(), out.data(), n)) << n;
+    EXPECT_TRUE(AllFinite(in.data(), n)) << n;
     EXPECT_TRUE(SameBits(in, out)) << n;
     for (size_t at : {size_t{0}, n / 2, n - 1}) {
       if (n == 0) break;
@@ -82,6 +84,7 @@ TEST(CpuBackwardKernelsTest, CopyFiniteCopiesEveryBitAndFindsAnyInfOrNaN) {
         std::vector<float> bad = in;
         bad[at] = special;
         std::vector<float> copy(n, 7.0f);
+        EXPECT_FALSE(AllFinite(bad.data(), n)) << n << " at " << at;
         EXPECT_FALSE(CopyFinite(bad.data(), copy.data(), n)) << n << " at " << at;
         EXPECT_TRUE(SameBits(bad, copy)) << n << " at " << at;  // copied all the same
       }

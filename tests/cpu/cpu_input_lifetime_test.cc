@@ -9,6 +9,7 @@
 #include <cmath>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cpu_test_harness.h"
@@ -94,8 +95,9 @@ TEST(CpuInputLifetimeTest, InPlaceStillChecksEveryIdAndChangesNothingOnError) {
 }
 
 // Batches of at least 16,384 ids are range-checked by both workers of a 2-thread engine
-// (CpuEngine::CheckIds), read in place or copied: a bad id in either half is still refused at
-// Enqueue by name, nothing changes, and good batches give the 1-thread engine's bits.
+// (CpuEngine::CheckIds), read in place or copied: a bad id in either half (or the last id, past
+// the prefetching blocks) is still refused at Enqueue by name, nothing changes, and good
+// batches give the 1-thread engine's bits.
 TEST(CpuInputLifetimeTest, IdChecksSplitAmongWorkersStillNameTheBadIdAndChangeNothing) {
   std::vector<std::vector<int64_t>> bags(4, std::vector<int64_t>(5000));
   for (size_t b = 0; b < bags.size(); ++b) {
@@ -105,8 +107,12 @@ TEST(CpuInputLifetimeTest, IdChecksSplitAmongWorkersStillNameTheBadIdAndChangeNo
   ASSERT_TRUE(one_thread.ok());
   ASSERT_TRUE(one_thread.Load(0, 0, {RowMajor(16, 2), Filled(16, 2, 0.1f)}).ok());
   const std::vector<std::vector<float>> expected = Infer(one_thread, Bags(bags));
-  for (int32_t lifetime : {EMBRT_INPUT_LIFETIME_CALL, EMBRT_INPUT_LIFETIME_STEP}) {
-    CpuEngine engine(Spec(false, "2"));
+  for (const auto& [threads, lifetime] :
+       {std::pair<const char*, int32_t>{"2", EMBRT_INPUT_LIFETIME_CALL},
+        {"2", EMBRT_INPUT_LIFETIME_STEP},
+        {"1", EMBRT_INPUT_LIFETIME_CALL},  // the one-thread passes over the same blocks
+        {"1", EMBRT_INPUT_LIFETIME_STEP}}) {
+    CpuEngine engine(Spec(false, threads));
     ASSERT_TRUE(engine.ok());
     ASSERT_TRUE(engine.Load(0, 0, {RowMajor(16, 2), Filled(16, 2, 0.1f)}).ok());
     engine.set_input_lifetime(lifetime);
@@ -115,14 +121,14 @@ TEST(CpuInputLifetimeTest, IdChecksSplitAmongWorkersStillNameTheBadIdAndChangeNo
       std::vector<std::vector<int64_t>> bad = bags;
       bad[row][position] = id;
       const Result result = engine.Enqueue(0, {Bags(bad)}, EMBRT_MODE_INFERENCE);
-      EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT) << "lifetime " << lifetime;
+      EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT) << threads << " " << lifetime;
       EXPECT_THAT(result.message,
                   HasSubstr("row " + std::to_string(row) + ", position " +
                             std::to_string(position) + ": id " + std::to_string(id) +
                             " is out of range"));
       EXPECT_THAT(result.message, HasSubstr("table 'user'"));
     }
-    EXPECT_EQ(Infer(engine, Bags(bags)), expected) << "lifetime " << lifetime;
+    EXPECT_EQ(Infer(engine, Bags(bags)), expected) << threads << " " << lifetime;
   }
 }
 
