@@ -495,6 +495,7 @@ Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
                         (mode == EMBRT_MODE_INFERENCE || synchronous_update_) &&
                         exchange_ == nullptr && num_hosts_ == 1;
   int64_t step = 0;
+  bool wake_device = false;
   Status status = PrepareEnqueue(replica, mode, inputs, num_inputs, in_place, &step);
   // Several hosts: a call that fails on one host fails on all, before anything is exchanged.
   if (exchange_ != nullptr) status = AgreeOnEnqueue(status, replica, mode);
@@ -516,7 +517,7 @@ Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
       if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
         held_lookups_.push_back(task);
       } else {
-        Submit(task, lock);
+        wake_device = Submit(task, lock, /*wake_device=*/false);
       }
       if (mode == EMBRT_MODE_TRAINING) {
         r.enqueued_training_step = step;
@@ -525,6 +526,7 @@ Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
     }
   }
   changed_.notify_all();
+  if (wake_device) device_wake_.notify_one();
   if (round_complete) return StartLookupRound();
   return Status();
 }
@@ -965,17 +967,18 @@ bool CpuEngine::RunsInline(const Task& task) const {
   return ids <= kMaxInlineIds;
 }
 
-void CpuEngine::Submit(const Task& task, std::unique_lock<std::mutex>& lock) {
+bool CpuEngine::Submit(const Task& task, std::unique_lock<std::mutex>& lock, bool wake_device) {
   if (queue_.empty() && !device_busy_ && RunsInline(task)) {
     // Nothing is queued or running, so running it here keeps the order, and a small step does
     // not pay for waking the device thread and then being woken by it.
     RunTaskHere(task, lock);
-    return;
+    return false;
   }
   queue_.push_back(task);
   ++submitted_;
   changed_.notify_all();
-  device_wake_.notify_one();
+  if (wake_device) device_wake_.notify_one();
+  return true;
 }
 
 Status CpuEngine::Execute(const Task& task, float* const* outputs) {

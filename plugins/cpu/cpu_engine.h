@@ -234,7 +234,10 @@ class CpuEngine : public sdk::Engine {
   void DeviceLoop();
   // Runs `task` here when nothing is queued or running and the task is small, else queues it
   // for the device thread. mutex_ is held through `lock` (released while a task runs here).
-  void Submit(const Task& task, std::unique_lock<std::mutex>& lock);
+  // Returns true when it queued the task. `wake_device` false: the caller then notifies
+  // device_wake_ itself after unlocking mutex_ (a thread woken under the lock at once blocks on
+  // it, and has to be woken a second time).
+  bool Submit(const Task& task, std::unique_lock<std::mutex>& lock, bool wake_device = true);
   bool RunsInline(const Task& task) const;
   // Runs the next queued task on this thread if the device thread is idle; false if none ran.
   bool RunNextTaskHere(std::unique_lock<std::mutex>& lock);
