@@ -24,6 +24,7 @@ time is the steadier of the two.
 """
 
 import argparse
+import os
 import pathlib
 import statistics
 import sys
@@ -203,6 +204,9 @@ def main():
     print(f"DLRM step: batch {args.batch}, {args.features} tables x {args.vocab} rows x dim "
           f"{args.dim}, "
           f"{args.bag} id(s) per feature, Adagrad; median of {args.repeats} x {args.steps} steps")
+    native = embrt.torch._embrt_torch is not None and os.environ.get("EMBRT_TORCH_NATIVE") != "0"
+    print("embrt.torch's training step: " + ("C++ (embrt._embrt_torch)" if native else
+                                             "numpy (embrt._embrt_torch not built or turned off)"))
     print("| threads | clock | embedding part ms: pytorch / embrt.torch / binding / C++ API | "
           "pytorch / embrt | embrt / C++ | binding / C++ | whole step ms: pytorch / embrt | "
           "pytorch / embrt |")
