@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "activation_layout.h"
 #include "embrt/embedding.h"
 #include "embrt/inputs.h"
 #include "py_embedding.h"
@@ -37,8 +38,6 @@ namespace py = pybind11;
 namespace embrt::python {
 namespace {
 
-// Each feature's activations start on a 64-byte boundary (16 floats), as in output_buffers.cc.
-constexpr int64_t kAlignFloats = 16;
 // Buffers kept per module: the usual loop holds step n's activations while it runs step n + 1.
 constexpr size_t kKeptBuffers = 2;
 
@@ -72,7 +71,7 @@ class StepState {
   // A buffer no earlier activation tensor still references (else a new one), and one span per
   // feature into it. The engine must be built.
   at::Tensor Acquire(std::vector<absl::Span<float>>* spans) {
-    if (offsets_.empty()) Layout();
+    if (layout_.offsets.empty()) layout_ = ActivationLayout::Of(engine_->engine());
     at::Tensor buffer;
     for (const at::Tensor& candidate : kept_) {
       // Every activation tensor's deleter holds a reference to its buffer.
@@ -82,13 +81,13 @@ class StepState {
       }
     }
     if (!buffer.defined()) {
-      buffer = at::empty({std::max<int64_t>(total_floats_, 1)}, at::kFloat);
+      buffer = at::empty({std::max<int64_t>(layout_.total_floats, 1)}, at::kFloat);
       if (kept_.size() < kKeptBuffers) kept_.push_back(buffer);
     }
     float* data = buffer.data_ptr<float>();
     spans->clear();
-    for (size_t f = 0; f < offsets_.size(); ++f) {
-      spans->emplace_back(data + offsets_[f], static_cast<size_t>(sizes_[f]));
+    for (size_t f = 0; f < layout_.offsets.size(); ++f) {
+      spans->emplace_back(data + layout_.offsets[f], static_cast<size_t>(layout_.sizes[f]));
     }
     return buffer;
   }
@@ -96,36 +95,18 @@ class StepState {
   // Feature f's activations in `buffer`, as a tensor shaped output_shape + [dim] that keeps
   // `buffer` alive.
   at::Tensor Activation(const at::Tensor& buffer, size_t f) const {
-    float* data = buffer.data_ptr<float>() + offsets_[f];
+    float* data = buffer.data_ptr<float>() + layout_.offsets[f];
     return torch::from_blob(
-        data, shapes_[f], [buffer](void*) {}, at::TensorOptions().dtype(at::kFloat));
+        data, layout_.shapes[f], [buffer](void*) {}, at::TensorOptions().dtype(at::kFloat));
   }
 
-  size_t num_features() const { return offsets_.size(); }
+  size_t num_features() const { return layout_.offsets.size(); }
 
  private:
-  void Layout() {
-    const Embedding& engine = engine_->engine();
-    const ResolvedConfig& config = engine.config();
-    int64_t offset = 0;
-    for (size_t f = 0; f < config.features.size(); ++f) {
-      const int feature = static_cast<int>(f);
-      std::vector<int64_t> shape = engine.output_shape(feature);
-      shape.push_back(config.tables[config.features[f].table_index].dim);
-      offsets_.push_back(offset);
-      sizes_.push_back(engine.output_size(feature));
-      shapes_.push_back(std::move(shape));
-      offset += (sizes_.back() + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
-    }
-    total_floats_ = offset;
-  }
-
   py::object owner_;  // the embrt.Embedding: keeps engine_ alive
   PyEmbedding* engine_ = nullptr;
   int replica_;
-  std::vector<int64_t> offsets_, sizes_;
-  std::vector<std::vector<int64_t>> shapes_;
-  int64_t total_floats_ = 0;
+  ActivationLayout layout_;  // set at the first Acquire (the engine is built by then)
   std::vector<at::Tensor> kept_;
 };
 
