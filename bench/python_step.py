@@ -16,7 +16,9 @@ backend's `threads` option). Measured, in ms per step:
 
 Ratios: pytorch / embrt on the embedding part (target >= 5x), embrt / C++ API (the Python
 layer's cost; target <= 1.10). Each number is the median over --repeats runs of --steps steps,
-the variants interleaved (in an order that rotates) so machine load hits them alike. Both wall
+the variants interleaved (in an order that rotates) so machine load hits them alike, each run
+after an untimed pass of its own over the batches (so no run pays for the caches another
+variant emptied). Both wall
 time and process CPU time (all threads) are printed: on a machine shared with other jobs the CPU
 time is the steadier of the two.
 
@@ -24,6 +26,7 @@ time is the steadier of the two.
 """
 
 import argparse
+import os
 import pathlib
 import statistics
 import sys
@@ -140,16 +143,26 @@ def run(args, threads):
         wall, cpu = cxx_steps(args.steps)
         return (wall / args.steps, cpu / args.steps)
 
-    variants = [("pytorch", pytorch_step, measure_pytorch), ("embrt", embrt_step, measure_embrt),
-                ("binding", binding_step, measure_binding),
-                ("cxx", lambda s: _embrt._time_cxx_steps(binding, numpy_ids, grads_np, 1),
-                 measure_cxx)]
-    # Each timed run starts right after one untimed step of the same variant (so the caches hold
-    # that variant's rows, not the previous one's), and the order rotates from repeat to repeat.
-    for r in range(args.repeats):
-        for name, step, measure in variants[r % 4:] + variants[:r % 4]:
-            step(0)
+    def warm_pass(step):
+        def run():
+            for s in range(len(batches)):
+                step(s)
             binding.synchronize()
+        return run
+
+    variants = [("pytorch", warm_pass(pytorch_step), measure_pytorch),
+                ("embrt", warm_pass(embrt_step), measure_embrt),
+                ("binding", warm_pass(binding_step), measure_binding),
+                ("cxx", lambda: _embrt._time_cxx_steps(binding, numpy_ids, grads_np, len(batches)),
+                 measure_cxx)]
+    # Each timed run starts right after one untimed pass of the same variant over the batches,
+    # so the caches hold what that variant's own steady state holds: PyTorch's step evicts
+    # everything, and a run right after it would otherwise pay for refilling the caches (about
+    # 2 ms over its first 5 steps here, which one untimed step did not absorb). The order also
+    # rotates from repeat to repeat.
+    for r in range(args.repeats):
+        for name, warm, measure in variants[r % 4:] + variants[:r % 4]:
+            warm()
             results[name].append(measure())
     embedding_part = {k: median(v) for k, v in results.items()}
     del tables, binding, bags, bag_opt
@@ -173,11 +186,11 @@ def run(args, threads):
 
     whole_results = {"pytorch": [], "embrt": []}
     ours_step, theirs_step = whole(ours, ours_opts), whole(theirs, theirs_opts)
-    timed(ours_step, 2)
-    timed(theirs_step, 2)
-    for _ in range(args.repeats):
-        whole_results["pytorch"].append(timed(theirs_step, args.steps))
-        whole_results["embrt"].append(timed(ours_step, args.steps))
+    pairs = [("pytorch", theirs_step), ("embrt", ours_step)]
+    for r in range(args.repeats):  # a warm pass before each run, the order alternating
+        for name, step in pairs[r % 2:] + pairs[:r % 2]:
+            timed(step, len(batches))
+            whole_results[name].append(timed(step, args.steps))
     whole_step = {k: median(v) for k, v in whole_results.items()}
     return embedding_part, whole_step
 
@@ -203,6 +216,9 @@ def main():
     print(f"DLRM step: batch {args.batch}, {args.features} tables x {args.vocab} rows x dim "
           f"{args.dim}, "
           f"{args.bag} id(s) per feature, Adagrad; median of {args.repeats} x {args.steps} steps")
+    native = embrt.torch._embrt_torch is not None and os.environ.get("EMBRT_TORCH_NATIVE") != "0"
+    print("embrt.torch's training step: " + ("C++ (embrt._embrt_torch)" if native else
+                                             "numpy (embrt._embrt_torch not built or turned off)"))
     print("| threads | clock | embedding part ms: pytorch / embrt.torch / binding / C++ API | "
           "pytorch / embrt | embrt / C++ | binding / C++ | whole step ms: pytorch / embrt | "
           "pytorch / embrt |")

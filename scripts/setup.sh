@@ -10,6 +10,7 @@ EMBRT_PACKAGES=(cmake g++ ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   libopenmpi-dev openmpi-bin
   python3-dev python3-numpy python3-pytest python3-pybind11 pybind11-dev python3-torch
+  libtorch-dev  # torch's C++ headers: embrt.torch's training step in C++ (python/torch_src/)
   librsvg2-bin)  # rsvg-convert: the learning-curve test renders the SVG as a person sees it
 
 missing=()

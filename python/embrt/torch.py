@@ -39,13 +39,26 @@ has called backward, gradients summed in replica order, so results do not depend
 Only CPU tensors are accepted (another device raises ValueError naming the feature). Ids may
 be any integer dtype (int64 is used in place, others converted once), weights any float dtype
 (float32 used in place).
+
+Speed: where embrt was built with libtorch-dev, a training step whose inputs are all CPU int64
+tensors (weights None or float32) is one C++ call (embrt._embrt_torch): ids read in place,
+activations as tensors whose grad_fn is a C++ node calling apply_gradients, no numpy conversion
+per feature. Other inputs, or EMBRT_TORCH_NATIVE=0, take the numpy path: same results, bit for
+bit.
 """
 
+import os
 from collections.abc import Mapping
 
 import torch
 
 from . import _embedding, _embrt
+
+try:
+    # The training step in C++ (python/torch_src/): ids read in place, a C++ autograd node.
+    from . import _embrt_torch
+except ImportError:  # built without libtorch-dev: the same step through numpy
+    _embrt_torch = None
 
 __all__ = ["EmbeddingCollection"]
 
@@ -148,6 +161,10 @@ class EmbeddingCollection(torch.nn.Module):
         self._names = list(self.embedding.feature_names)
         # Makes autograd call _Lookup.backward; it never gets a gradient, so one serves all steps.
         self._anchor = torch.empty(0, requires_grad=True)
+        # The C++ training step, where built (EMBRT_TORCH_NATIVE=0 turns it off, e.g. to compare).
+        self._native = None
+        if _embrt_torch is not None and os.environ.get("EMBRT_TORCH_NATIVE", "1") != "0":
+            self._native = _embrt_torch.TrainingLookup(self.embedding, replica)
 
     @property
     def feature_names(self):
@@ -171,10 +188,15 @@ class EmbeddingCollection(torch.nn.Module):
             features = embedding._in_order(features, "features")
         if isinstance(weights, Mapping):
             weights = embedding._in_order(weights, "weights", missing=None)
+        training = self.training and torch.is_grad_enabled()
+        if training and self._native is not None:
+            # None: not every input is a plain CPU tensor; nothing was enqueued, so convert.
+            outputs = self._native(features, weights)
+            if outputs is not None:
+                return dict(zip(names, outputs)) if as_dict else list(outputs)
         inputs = _convert_all(features, names, "ids")
         if weights is not None:
             weights = _convert_all(weights, names, "weights")
-        training = self.training and torch.is_grad_enabled()
         # The C++ methods directly: the inputs are in config order already.
         _embrt.Embedding.enqueue(embedding, inputs, weights, training, self.replica)
         if training:

@@ -152,6 +152,10 @@ The C++ embrt::Embedding. Use embrt.Embedding, which accepts dicts and feature m
            py::arg("learning_rate_schedules") = py::dict(),
            py::arg("warning_sink") = py::none())
       .def(
+          "_native_handle",
+          [](PyEmbedding& self) { return py::capsule(&self, "embrt.python.PyEmbedding"); },
+          "A capsule with the C++ object, for embrt._embrt_torch (valid while this object is).")
+      .def(
           "build",
           [](PyEmbedding& self, int batch_size,
              std::optional<std::vector<std::vector<int64_t>>> shapes) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "activation_layout.h"
 #include "embrt/embedding.h"
 #include "pybind11/numpy.h"
 #include "pybind11/pybind11.h"
@@ -41,15 +42,11 @@ class OutputBuffers {
   pybind11::list Views(int replica, const pybind11::array_t<float>& buffer);
 
  private:
-  // Feature f's activations start at offsets_[f] floats into a buffer (64-byte aligned).
-  void Layout(const Embedding& engine);
   // Fills `spans` with each feature's part of `buffer`; returns `buffer`.
-  pybind11::array_t<float> Spans(const Embedding& engine, pybind11::array_t<float> buffer,
+  pybind11::array_t<float> Spans(pybind11::array_t<float> buffer,
                                  std::vector<absl::Span<float>>* spans) const;
 
-  std::vector<int64_t> offsets_;
-  std::vector<std::vector<ssize_t>> shapes_;
-  int64_t total_floats_ = 0;
+  ActivationLayout layout_;  // set at the first Acquire (the engine is built by then)
   std::map<int, std::vector<pybind11::array_t<float>>> kept_;  // by replica
 };
 

@@ -15,16 +15,34 @@ except ImportError as error:  # every test is skipped (still collected: pytest e
     MISSING = f"python3-torch is not installed ({error})"
 pytestmark = pytest.mark.skipif(torch is None, reason=MISSING if torch is None else "")
 
+# embrt.torch trains through embrt._embrt_torch (C++) where it was built, else through numpy;
+# every training test runs on both paths.
+NATIVE_BUILT = torch is not None and embrt.torch._embrt_torch is not None
+
+
+@pytest.fixture(params=["native", "numpy"])
+def step_path(request):
+    if request.param == "native" and not NATIVE_BUILT:
+        pytest.skip("embrt._embrt_torch was not built (no libtorch-dev): numpy path only")
+    return request.param
+
+
+def collection(step_path, config=None, **kwargs):
+    tables = embrt.torch.EmbeddingCollection(config, **kwargs)
+    if step_path == "numpy":
+        tables._native = None
+    return tables
+
 
 def features():
     return {"watched": torch.tensor([1, 2]),
             "favorited": (torch.tensor([[0, 0], [0, 1], [1, 0]]), torch.tensor([3, 4, 5]),
-                          [2, 3]),
+                          torch.tensor([2, 3])),
             "friends": (torch.tensor([0, 1, 3]), torch.tensor([1, 2, 3]))}
 
 
-def test_forward_returns_one_tensor_per_feature(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_forward_returns_one_tensor_per_feature(small_config, step_path):
+    tables = collection(step_path, small_config)
     out = tables(features())
     assert list(out) == ["watched", "favorited", "friends"]
     assert all(isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.requires_grad
@@ -36,8 +54,8 @@ def test_forward_returns_one_tensor_per_feature(small_config):
     assert isinstance(as_list, list) and len(as_list) == 3
 
 
-def test_backward_runs_embrts_optimizer(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_backward_runs_embrts_optimizer(small_config, step_path):
+    tables = collection(step_path, small_config)
     out = tables(features())
     # d loss / d watched = 2 * activation = 1.0, other features unused (zero gradients).
     (out["watched"] ** 2).sum().backward()
@@ -48,9 +66,9 @@ def test_backward_runs_embrts_optimizer(small_config):
     assert list(tables.parameters()) == []  # the dense optimizer never sees the tables
 
 
-def test_dense_part_uses_a_torch_optimizer(small_config):
+def test_dense_part_uses_a_torch_optimizer(small_config, step_path):
     torch.manual_seed(0)
-    tables = embrt.torch.EmbeddingCollection(small_config)
+    tables = collection(step_path, small_config)
     dense = torch.nn.Linear(4 + 4 + 2, 1)
     optimizer = torch.optim.SGD(dense.parameters(), lr=0.1)
     before = dense.weight.detach().clone()
@@ -62,8 +80,8 @@ def test_dense_part_uses_a_torch_optimizer(small_config):
     assert not torch.equal(before, dense.weight) and tables.embedding.step == 1
 
 
-def test_inference_modes_leave_the_tables_alone(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_inference_modes_leave_the_tables_alone(small_config, step_path):
+    tables = collection(step_path, small_config)
     before = tables.tables()["video"]["parameters"].copy()
     tables.eval()
     for _ in range(2):  # no backward needed between inference steps
@@ -78,15 +96,15 @@ def test_inference_modes_leave_the_tables_alone(small_config):
     np.testing.assert_array_equal(before, tables.tables()["video"]["parameters"])
 
 
-def test_training_forward_without_backward_is_reported(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_training_forward_without_backward_is_reported(small_config, step_path):
+    tables = collection(step_path, small_config)
     tables(features())
     with pytest.raises(embrt.FailedPreconditionError, match="ApplyGradients"):
         tables(features())
 
 
-def test_device_dtype_and_shape_errors_name_the_feature(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_device_dtype_and_shape_errors_name_the_feature(small_config, step_path):
+    tables = collection(step_path, small_config)
     bad_device = dict(features(), friends=(torch.tensor([0, 1, 3], device="meta"),
                                            torch.tensor([1, 2, 3])))
     with pytest.raises(ValueError, match="feature 'friends'.*CPU tensors only.*meta"):
@@ -98,8 +116,8 @@ def test_device_dtype_and_shape_errors_name_the_feature(small_config):
     tables(features())  # nothing was enqueued by the failed calls
 
 
-def test_int32_ids_and_float64_weights(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_int32_ids_and_float64_weights(small_config, step_path):
+    tables = collection(step_path, small_config)
     tables.eval()
     f = features()
     f["watched"] = f["watched"].to(torch.int32)
@@ -107,8 +125,8 @@ def test_int32_ids_and_float64_weights(small_config):
     torch.testing.assert_close(out["favorited"], torch.tensor([[1.5] * 4, [1.5] * 4]))
 
 
-def test_weights_that_require_grad_are_used_detached(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_weights_that_require_grad_are_used_detached(small_config, step_path):
+    tables = collection(step_path, small_config)
     weights = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     out = tables(features(), weights={"favorited": weights})
     torch.testing.assert_close(out["favorited"].detach(), torch.tensor([[1.5] * 4, [1.5] * 4]))
@@ -116,8 +134,8 @@ def test_weights_that_require_grad_are_used_detached(small_config):
     assert weights.grad is None and tables.embedding.step == 1
 
 
-def test_tensors_kept_across_steps_are_never_overwritten(small_config):
-    tables = embrt.torch.EmbeddingCollection(small_config)
+def test_tensors_kept_across_steps_are_never_overwritten(small_config, step_path):
+    tables = collection(step_path, small_config)
     kept = []
     for _ in range(3):
         out = tables(features())
@@ -130,10 +148,10 @@ def test_tensors_kept_across_steps_are_never_overwritten(small_config):
     assert not torch.equal(kept[0][1], kept[-1][1])  # the tables moved between the steps
 
 
-def test_state_dict_round_trip_through_embrt_checkpoints(small_config, tmp_path):
+def test_state_dict_round_trip_through_embrt_checkpoints(small_config, step_path, tmp_path):
     model = torch.nn.Module()
-    model.tables = embrt.torch.EmbeddingCollection(small_config,
-                                                   checkpoint_dir=str(tmp_path / "tables"))
+    model.tables = collection(step_path, small_config,
+                              checkpoint_dir=str(tmp_path / "tables"))
     model.dense = torch.nn.Linear(2, 1)
 
     def train_step():
@@ -149,16 +167,16 @@ def test_state_dict_round_trip_through_embrt_checkpoints(small_config, tmp_path)
     np.testing.assert_array_equal(saved_tables, model.tables.tables()["video"]["parameters"])
     assert model.tables.embedding.step == 1
 
-    without_dir = embrt.torch.EmbeddingCollection(small_config)
+    without_dir = collection(step_path, small_config)
     with pytest.raises(RuntimeError, match="checkpoint_dir"):
         without_dir.state_dict()
 
 
-def test_replicas_in_threads_equal_one_replica_with_the_whole_batch(small_config):
+def test_replicas_in_threads_equal_one_replica_with_the_whole_batch(small_config, step_path):
     # Two replicas of batch 2 (gradients summed) == one replica of batch 4 on the same ids.
     two = embrt.Embedding(small_config + "num_replicas: 2\n")
     two.build()
-    replicas = [embrt.torch.EmbeddingCollection(embedding=two, replica=r) for r in range(2)]
+    replicas = [collection(step_path, embedding=two, replica=r) for r in range(2)]
     ids = [torch.tensor([1, 2]), torch.tensor([2, 7])]
 
     def step(r):
@@ -174,8 +192,8 @@ def test_replicas_in_threads_equal_one_replica_with_the_whole_batch(small_config
         for t in threads:
             t.join(timeout=60)
 
-    one = embrt.torch.EmbeddingCollection(small_config.replace("per_replica_batch_size: 2",
-                                                               "per_replica_batch_size: 4"))
+    one = collection(step_path, small_config.replace("per_replica_batch_size: 2",
+                                                     "per_replica_batch_size: 4"))
     for _ in range(2):
         out = one({"watched": torch.cat(ids),
                    "favorited": (torch.tensor([[0, 0], [2, 0]]), torch.tensor([3, 3]), [4, 3]),
@@ -184,3 +202,80 @@ def test_replicas_in_threads_equal_one_replica_with_the_whole_batch(small_config
     assert two.step == one.embedding.step == 2
     np.testing.assert_allclose(two.tables()["video"]["parameters"],
                                one.tables()["video"]["parameters"], rtol=1e-6)
+
+
+def random_step_inputs(rng, vocabulary=10):
+    """Dense, sparse and ragged ids for SMALL_CONFIG's batch of 2, with random weights."""
+    ids = torch.from_numpy(rng.integers(0, vocabulary, size=2))
+    lengths = rng.integers(0, 3, size=2)
+    splits = torch.from_numpy(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+    ragged = torch.from_numpy(rng.integers(0, 20, size=int(lengths.sum())))
+    sparse_ids = torch.from_numpy(rng.integers(0, vocabulary, size=3))
+    indices = torch.tensor([[0, 0], [0, 2], [1, 1]])
+    inputs = {"watched": ids, "favorited": (indices, sparse_ids, torch.tensor([2, 3])),
+              "friends": (splits, ragged)}
+    weights = {"favorited": torch.from_numpy(rng.random(3).astype(np.float32)),
+               "friends": torch.from_numpy(rng.random(len(ragged)).astype(np.float32))}
+    return inputs, weights
+
+
+@pytest.mark.skipif(not NATIVE_BUILT, reason="embrt._embrt_torch was not built (no libtorch-dev)")
+def test_native_and_numpy_paths_train_the_same_bits(small_config):
+    adagrad = small_config.replace("optimizer { sgd {}",
+                                   "optimizer { adagrad { initial_accumulator_value: 0.1 }")
+    native, numpy_path = collection("native", adagrad), collection("numpy", adagrad)
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        inputs, weights = random_step_inputs(rng)
+        upstream = {name: torch.from_numpy(rng.normal(size=shape).astype(np.float32))
+                    for name, shape in (("watched", (2, 4)), ("favorited", (2, 4)),
+                                        ("friends", (2, 2)))}
+        for tables in (native, numpy_path):
+            out = tables(inputs, weights=weights)
+            torch.autograd.backward([out[n] for n in upstream], list(upstream.values()))
+        np.testing.assert_array_equal(native(inputs)["friends"].detach().numpy(),
+                                      numpy_path(inputs)["friends"].detach().numpy())
+        for tables in (native, numpy_path):  # the comparison step trains too: zero gradients
+            tables.embedding.apply_gradients([None, None, None])
+    for table, slots in native.tables().items():
+        for slot, values in slots.items():
+            np.testing.assert_array_equal(values, numpy_path.tables()[table][slot],
+                                          err_msg=f"{table}/{slot}")
+    assert native.embedding.step == numpy_path.embedding.step == 12
+
+
+@pytest.mark.skipif(not NATIVE_BUILT, reason="embrt._embrt_torch was not built (no libtorch-dev)")
+def test_native_step_takes_plain_cpu_tensors_and_leaves_the_rest_to_numpy(small_config):
+    tables = collection("native", small_config)
+    plain = list(features().values())
+    out = tables._native(plain)
+    assert isinstance(out, tuple) and len(out) == 3
+    assert all(t.grad_fn is not None and t.grad_fn is out[0].grad_fn for t in out)
+    sum(t.sum() for t in out).backward()
+    assert tables.embedding.step == 1
+    longer = torch.tensor([1, 9, 2, 9])
+    others = {
+        "numpy ids": [np.array([1, 2])] + plain[1:],
+        "int32 ids": [torch.tensor([1, 2], dtype=torch.int32)] + plain[1:],
+        "strided ids": [longer[::2]] + plain[1:],
+        "list dense_shape": [plain[0], plain[1][:2] + ([2, 3],), plain[2]],
+    }
+    for what, inputs in others.items():
+        assert tables._native(inputs) is None, what
+        out = tables(inputs)  # nothing was enqueued: the numpy path takes the step
+        sum(t.sum() for t in out).backward()
+    float64 = [None, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), None]
+    assert tables._native(plain, float64) is None
+    assert tables.embedding.step == 1 + len(others)
+
+
+def test_backward_errors_keep_embrts_exception_and_change_nothing(small_config, step_path):
+    tables = collection(step_path, small_config)
+    before = tables.tables()["video"]["parameters"].copy()
+    out = tables(features())
+    with pytest.raises(embrt.InvalidArgumentError, match="watched"):
+        (out["watched"] * float("nan")).sum().backward()
+    assert tables.embedding.step == 0
+    np.testing.assert_array_equal(before, tables.tables()["video"]["parameters"])
+    tables.embedding.apply_gradients([None, None, None])  # the step still awaits gradients
+    assert tables.embedding.step == 1
