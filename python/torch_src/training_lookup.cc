@@ -4,12 +4,12 @@
 //
 // The pure Python path (embrt/torch.py's _Lookup) pays, per feature and step, a Tensor.numpy()
 // for the ids, a torch.from_numpy for the activation, Python autograd bookkeeping and a numpy()
-// for the gradient: about 15 us a feature once the step's table work has pushed torch's code and
-// data out of the caches, which is 15-25% of a 26-table DLRM step. Here one call reads the id
-// tensors in place, enqueues, dequeues into a reused torch buffer and returns one tensor per
-// feature whose grad_fn is a C++ autograd node; that node hands the gradients to
-// ApplyGradients in place. The results are the same bits: the same C++ calls on the same
-// arrays.
+// for the gradient: 0.7-1 ms for the 26 features of bench/python_step.py's DLRM step (20-33% of
+// it) once the step's table work has pushed torch's code and data out of the caches (see
+// bench/README.md, "A training step from Python"). Here one call reads the id tensors in
+// place, enqueues, dequeues into a reused torch buffer and returns one tensor per feature whose
+// grad_fn is a C++ autograd node; that node hands the gradients to ApplyGradients in place. The
+// results are the same bits: the same C++ calls on the same arrays.
 //
 // Only the common case is taken here: every feature a CPU int64 C-contiguous tensor (dense ids)
 // or a tuple of them (ragged (row_splits, values), sparse (indices, values, dense_shape)), and
