@@ -13,9 +13,9 @@
 
 ``forward`` enqueues the ids and dequeues one float32 tensor per feature (no copy: the tensors
 share the buffer embrt wrote into; embrt writes a later step into that buffer only once no
-tensor or array views it any more, so a tensor you keep is never overwritten). ``backward`` hands the gradients to
-``Embedding.apply_gradients``; the optimizer of the config runs inside embrt, so the module has
-no torch parameters and the dense optimizer never sees the tables.
+tensor or array views it any more, so a tensor you keep is never overwritten). ``backward``
+hands the gradients to ``Embedding.apply_gradients``; the optimizer of the config runs inside
+embrt, so the module has no torch parameters and the dense optimizer never sees the tables.
 
 Modes:
   * training (``module.train()`` and grad enabled): every forward must be followed by one

@@ -66,7 +66,6 @@ class StepState {
 
   Embedding& engine() { return engine_->engine(); }
   int replica() const { return replica_; }
-  const std::vector<std::string>& feature_names() const { return engine_->feature_names(); }
 
   // A buffer no earlier activation tensor still references (else a new one), and one span per
   // feature into it. The engine must be built.
@@ -136,7 +135,9 @@ class ApplyGradientsNode : public torch::autograd::Node {
     if (!status.ok()) {
       py::gil_scoped_acquire gil;
       SetPythonError(status);
-      python_error error;  // (torch/csrc/Exceptions.h) carries the exception through the autograd engine
+      // torch/csrc/Exceptions.h: carries the exception through the autograd engine to the
+      // caller of backward().
+      python_error error;
       error.persist();
       throw error;
     }
