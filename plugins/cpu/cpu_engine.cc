@@ -453,31 +453,35 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
   return Status();
 }
 
-bool CpuEngine::CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows) {
-  auto check = [&](int64_t begin, int64_t end) {
-    const size_t n = static_cast<size_t>(end - begin);
-    return rows == nullptr ? IdsInRange(ids + begin, n, vocabulary)
-                           : CopyIdsInRange(ids + begin, n, vocabulary, rows + begin);
-  };
-  const int64_t total = static_cast<int64_t>(count);
-  if (pool_.size() == 1 || total < 2 * kMinIdsPerCheck) return check(0, total);
-  // The check runs on the caller before the lookup can start; with several workers it is
-  // split among them like the lookup, when the device (its pool) is idle, as GradientsFinite
-  // does. Busy (an update or another replica's lookup running): checked here, not waited for.
+template <typename Check>
+bool CpuEngine::CheckOnPool(int64_t total, int64_t min_per_part, Check check) {
+  if (pool_.size() == 1 || total < 2 * min_per_part) return check(0, total);
+  // The pool is the device's: hold the device as a task does. Busy (an update or another
+  // replica's lookup running): checked here rather than waited for.
   std::unique_lock<std::mutex> lock(mutex_);
   if (device_busy_ || !queue_.empty()) {
     lock.unlock();
     return check(0, total);
   }
-  std::vector<uint8_t> in_range(pool_.size(), 1);  // per worker
+  std::vector<uint8_t> passed(pool_.size(), 1);  // per worker
   RunHoldingDevice(lock, [&] {
-    pool_.ParallelFor(total, kMinIdsPerCheck, [&](int64_t begin, int64_t end, int worker) {
-      if (!check(begin, end)) in_range[worker] = 0;
+    pool_.ParallelFor(total, min_per_part, [&](int64_t begin, int64_t end, int worker) {
+      if (!check(begin, end)) passed[worker] = 0;
     });
   });
   lock.unlock();
   changed_.notify_all();
-  return std::all_of(in_range.begin(), in_range.end(), [](uint8_t ok) { return ok != 0; });
+  return std::all_of(passed.begin(), passed.end(), [](uint8_t ok) { return ok != 0; });
+}
+
+bool CpuEngine::CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows) {
+  // It runs on the caller before the lookup can start: split among the workers like the lookup.
+  auto check = [&](int64_t begin, int64_t end) {
+    const size_t n = static_cast<size_t>(end - begin);
+    return rows == nullptr ? IdsInRange(ids + begin, n, vocabulary)
+                           : CopyIdsInRange(ids + begin, n, vocabulary, rows + begin);
+  };
+  return CheckOnPool(static_cast<int64_t>(count), kMinIdsPerCheck, check);
 }
 
 Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
@@ -795,30 +799,19 @@ bool CpuEngine::GradientsFinite(const float* const* gradients) {
   for (size_t f = 0; f < features_.size(); ++f) {
     if (gradients[f] != nullptr) total += static_cast<int64_t>(features_[f].activation_floats);
   }
-  std::vector<uint8_t> finite(pool_.size(), 1);  // per worker
-  auto check = [&](int64_t begin, int64_t end, int worker) {
+  return CheckOnPool(total, kMinFloatsPerCheck, [&](int64_t begin, int64_t end) {
     int64_t first = 0;
     for (size_t f = 0; f < features_.size() && first < end; ++f) {
       if (gradients[f] == nullptr) continue;
       const int64_t last = first + static_cast<int64_t>(features_[f].activation_floats);
       const int64_t b = std::max(begin, first), e = std::min(end, last);
       if (b < e && !AllFinite(gradients[f] + (b - first), static_cast<size_t>(e - b))) {
-        finite[worker] = 0;
+        return false;
       }
       first = last;
     }
-  };
-  if (pool_.size() == 1 || total < kMinFloatsPerCheck) {
-    check(0, total, 0);
-    return finite[0] != 0;
-  }
-  // The pool is the device's: hold the device as a task does (it is idle here: one replica,
-  // whose lookup and previous update are done).
-  std::unique_lock<std::mutex> lock(mutex_);
-  WaitHelping(lock, [&] { return queue_.empty() && !device_busy_; });
-  RunHoldingDevice(lock, [&] { pool_.ParallelFor(total, kMinFloatsPerCheck, check); });
-  changed_.notify_all();
-  return std::all_of(finite.begin(), finite.end(), [](uint8_t ok) { return ok != 0; });
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -193,8 +193,8 @@ class CpuEngine : public sdk::Engine {
   // later, successful SendGradients. (The lookup has run; it alone reads the weights.)
   void KeepIdsForRetry(int32_t replica);
   // Whether every gradient float is finite (NULL gradients have none), checked in one parallel
-  // read-only pass on the pool: for gradients read in place (synchronous_update_). Without
-  // mutex_.
+  // read-only pass on the pool (CheckOnPool): for gradients read in place
+  // (synchronous_update_). Without mutex_.
   bool GradientsFinite(const float* const* gradients);
   // Submits update `step` and the lookups held behind it, or, pipelining on, holds the update
   // back (ReleaseDeferredUpdate; several hosts: StartLookupRound). mutex_ held through `lock`.
@@ -218,9 +218,15 @@ class CpuEngine : public sdk::Engine {
   sdk::Status Broken(const sdk::Status& status);
 
   sdk::Status CheckReplica(int32_t replica) const;
-  // One host: true when every id is in [0, vocabulary); copies them to `rows` unless null.
-  // Split among the pool's workers when the device is idle (without mutex_).
+  // One host: true when every id is in [0, vocabulary); copies them to `rows` unless null
+  // (CheckOnPool).
   bool CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows);
+  // Whether `check(begin, end)` holds for every part of [0, total): a read-only check run
+  // before a call changes anything (CheckIds, GradientsFinite). Split among the pool's workers,
+  // at least `min_per_part` items each, when the device is idle; else run on this thread.
+  // Without mutex_.
+  template <typename Check>
+  bool CheckOnPool(int64_t total, int64_t min_per_part, Check check);
   // Checks the inputs and copies them into `buffer`; `in_place`: the ids and weights are only
   // checked, and the batch points at them.
   sdk::Status CopyInputs(int32_t replica, const sdk::FeatureInputView* inputs, size_t num_inputs,
@@ -250,7 +256,7 @@ class CpuEngine : public sdk::Engine {
                           float* const* outputs = nullptr);
   // Runs `work` on this thread holding the device (its pool) with mutex_ released: marks the
   // device busy, unlocks, runs, locks again and marks it idle (mutex_ held through `lock`
-  // before and after, no task running). RunTaskHere and GradientsFinite go through it.
+  // before and after, no task running). RunTaskHere and CheckOnPool go through it.
   template <typename Work>
   void RunHoldingDevice(std::unique_lock<std::mutex>& lock, Work work) {
     device_busy_ = true;

@@ -13,16 +13,7 @@ void RegisterStatusErrors(py::module_& m) {
     try {
       if (pointer) std::rethrow_exception(pointer);
     } catch (const StatusError& error) {
-      const int code = static_cast<int>(error.status().code());
-      const std::string message(error.status().message());
-      try {
-        py::object cls = py::module_::import("embrt.errors").attr("error_class")(code);
-        py::object exception = cls(message, code);
-        PyErr_SetObject(cls.ptr(), exception.ptr());
-      } catch (py::error_already_set& import_failure) {
-        // embrt.errors itself failed (a broken install): report that instead of the status.
-        import_failure.restore();
-      }
+      SetPythonError(error.status());
     }
   });
   m.def(

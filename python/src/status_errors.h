@@ -40,6 +40,21 @@ T ValueOrThrow(absl::StatusOr<T> value) {
   return *std::move(value);
 }
 
+// Sets the pending Python exception for a failed `status`: the class embrt.errors picks for
+// its code, with its message and code (or, if embrt.errors cannot be imported, that failure).
+// The GIL must be held. Used by the translator and by embrt._embrt_torch's autograd node.
+inline void SetPythonError(const absl::Status& status) {
+  const int code = static_cast<int>(status.code());
+  const std::string message(status.message());
+  try {
+    pybind11::object cls = pybind11::module_::import("embrt.errors").attr("error_class")(code);
+    pybind11::object exception = cls(message, code);
+    PyErr_SetObject(cls.ptr(), exception.ptr());
+  } catch (pybind11::error_already_set& import_failure) {
+    import_failure.restore();  // a broken install: report that instead of the status
+  }
+}
+
 // Registers the translator (the classes live in embrt/errors.py, imported on first error).
 void RegisterStatusErrors(pybind11::module_& m);
 

@@ -32,6 +32,7 @@
 #include "embrt/embedding.h"
 #include "embrt/inputs.h"
 #include "py_embedding.h"
+#include "status_errors.h"
 
 namespace py = pybind11;
 
@@ -40,15 +41,6 @@ namespace {
 
 // Buffers kept per module: the usual loop holds step n's activations while it runs step n + 1.
 constexpr size_t kKeptBuffers = 2;
-
-// Sets the Python exception embrt.errors picks for `status` (the GIL must be held).
-void SetPythonError(const absl::Status& status) {
-  const int code = static_cast<int>(status.code());
-  const std::string message(status.message());
-  py::object cls = py::module_::import("embrt.errors").attr("error_class")(code);
-  py::object exception = cls(message, code);
-  PyErr_SetObject(cls.ptr(), exception.ptr());
-}
 
 // What one EmbeddingCollection's steps share: its engine and the activation buffers.
 class StepState {
