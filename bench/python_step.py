@@ -8,6 +8,8 @@ backend's `threads` option). Measured, in ms per step:
                    the tables' Adagrad update (TF-exact math on both sides):
                      pytorch   26 x torch.nn.EmbeddingBag(sparse=True) + torch.optim.Adagrad
                      embrt     embrt.torch.EmbeddingCollection (autograd -> apply_gradients)
+                     stacked   the same with forward(..., stacked=True): one tensor of all 26
+                               features and one gradient for it (what DLRM's interaction stacks)
                      binding   embrt.Embedding enqueue/dequeue/apply_gradients from Python
                      C++ API   the same Enqueue/DequeueInto/ApplyGradients loop in C++
                                (embrt._embrt._time_cxx_steps), same engine, ids and gradients
@@ -15,12 +17,13 @@ backend's `threads` option). Measured, in ms per step:
                    Adagrad on the tables, Adagrad on the dense part) of each model
 
 Ratios: pytorch / embrt on the embedding part (target >= 5x), embrt / C++ API (the Python
-layer's cost; target <= 1.10). Each number is the median over --repeats runs of --steps steps,
+layer's cost; target <= 1.10). Each time is the median over --repeats runs of --steps steps,
 the variants interleaved (in an order that rotates) so machine load hits them alike, each run
 after an untimed pass of its own over the batches (so no run pays for the caches another
-variant emptied). Both wall
-time and process CPU time (all threads) are printed: on a machine shared with other jobs the CPU
-time is the steadier of the two.
+variant emptied). Each ratio is the median over the repeats of the ratio of the two runs of the
+same repeat, which cancels the machine's slower drifts. Both wall time and process CPU time
+(all threads) are printed: on a machine shared with other jobs the CPU time is the steadier of
+the two.
 
     PYTHONPATH=build/release/python python3 bench/python_step.py [--threads 1 2] [--batch 4096]
 """
@@ -110,6 +113,11 @@ def run(args, threads):
     def embrt_step(s):
         torch.autograd.backward(tables(embrt_ids[s % 4]), grads)
 
+    stacked_grads = torch.stack(grads)
+
+    def stacked_step(s):
+        torch.autograd.backward(tables(embrt_ids[s % 4], stacked=True), stacked_grads)
+
     def binding_step(s):
         binding.enqueue(numpy_ids[s % 4])
         binding.dequeue()
@@ -121,8 +129,8 @@ def run(args, threads):
         wall, cpu = _embrt._time_cxx_steps(binding, numpy_ids, grads_np, steps)
         return wall * 1e3, cpu * 1e3
 
-    results = {k: [] for k in ("pytorch", "embrt", "binding", "cxx")}
-    for f in (pytorch_step, embrt_step, binding_step):  # warm up (first touches, allocations)
+    results = {k: [] for k in ("pytorch", "embrt", "stacked", "binding", "cxx")}
+    for f in (pytorch_step, embrt_step, stacked_step, binding_step):  # warm up (first touches, allocations)
         timed(f, 2)
     binding.synchronize()
     def measure_pytorch():
@@ -138,6 +146,9 @@ def run(args, threads):
 
     def measure_embrt():
         return timed(then_synchronize(embrt_step), args.steps)
+
+    def measure_stacked():
+        return timed(then_synchronize(stacked_step), args.steps)
 
     def measure_binding():
         return timed(then_synchronize(binding_step), args.steps)
@@ -155,6 +166,7 @@ def run(args, threads):
 
     variants = [("pytorch", warm_pass(pytorch_step), measure_pytorch),
                 ("embrt", warm_pass(embrt_step), measure_embrt),
+                ("stacked", warm_pass(stacked_step), measure_stacked),
                 ("binding", warm_pass(binding_step), measure_binding),
                 ("cxx", lambda: _embrt._time_cxx_steps(binding, numpy_ids, grads_np, len(batches)),
                  measure_cxx)]
@@ -164,13 +176,15 @@ def run(args, threads):
     # 2 ms over its first 5 steps here, which one untimed step did not absorb). The order also
     # rotates from repeat to repeat.
     for r in range(args.repeats):
-        for name, warm, measure in variants[r % 4:] + variants[:r % 4]:
+        for name, warm, measure in variants[r % 5:] + variants[:r % 5]:
             warm()
             results[name].append(measure())
     embedding_part = {k: median(v) for k, v in results.items()}
+    ratios = {pair: paired_ratio(results, *pair.split("/"))
+              for pair in ("pytorch/embrt", "embrt/cxx", "stacked/cxx", "binding/cxx")}
     del tables, binding, bags, bag_opt
     if args.features != dlrm.NUM_SPARSE or args.skip_whole_step:
-        return embedding_part, None
+        return embedding_part, ratios, None
 
     # -- the whole DLRM step ------------------------------------------------------------------
     (ours, ours_opts), (theirs, theirs_opts) = dlrm.make_models(
@@ -195,11 +209,20 @@ def run(args, threads):
             timed(step, len(batches))
             whole_results[name].append(timed(step, args.steps))
     whole_step = {k: median(v) for k, v in whole_results.items()}
-    return embedding_part, whole_step
+    return embedding_part, ratios, whole_step
 
 
 def median(pairs):
     return tuple(statistics.median(p[i] for p in pairs) for i in range(2))
+
+
+def paired_ratio(results, numerator, denominator):
+    """(wall, CPU) medians over the repeats of numerator / denominator from the same repeat.
+    The two runs of a repeat are at most a few hundred ms apart, so the ratio of each pair
+    cancels the machine's slower drifts (this VM's speed moves by 10-30% within minutes), which
+    a ratio of the two medians does not."""
+    pairs = list(zip(results[numerator], results[denominator]))
+    return tuple(statistics.median(a[i] / b[i] for a, b in pairs) for i in range(2))
 
 
 def main():
@@ -222,20 +245,21 @@ def main():
     native = embrt.torch._embrt_torch is not None and os.environ.get("EMBRT_TORCH_NATIVE") != "0"
     print("embrt.torch's training step: " + ("C++ (embrt._embrt_torch)" if native else
                                              "numpy (embrt._embrt_torch not built or turned off)"))
-    print("| threads | clock | embedding part ms: pytorch / embrt.torch / binding / C++ API | "
-          "pytorch / embrt | embrt / C++ | binding / C++ | whole step ms: pytorch / embrt | "
-          "pytorch / embrt |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| threads | clock | embedding part ms: pytorch / embrt.torch / stacked / binding / "
+          "C++ API | pytorch / embrt | embrt / C++ | stacked / C++ | binding / C++ | "
+          "whole step ms: pytorch / embrt | pytorch / embrt |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for threads in args.threads:
-        e, w = run(args, threads)
+        e, ratio, w = run(args, threads)
         for i, clock in enumerate(("wall", "CPU")):
             whole = "- | -" if w is None else (
                 f"{w['pytorch'][i]:.2f} / {w['embrt'][i]:.2f} | "
                 f"{w['pytorch'][i] / w['embrt'][i]:.2f}x")
             print(f"| {threads} | {clock} | {e['pytorch'][i]:.2f} / {e['embrt'][i]:.2f} / "
-                  f"{e['binding'][i]:.2f} / {e['cxx'][i]:.2f} | "
-                  f"{e['pytorch'][i] / e['embrt'][i]:.2f}x | {e['embrt'][i] / e['cxx'][i]:.3f} | "
-                  f"{e['binding'][i] / e['cxx'][i]:.3f} | {whole} |", flush=True)
+                  f"{e['stacked'][i]:.2f} / {e['binding'][i]:.2f} / {e['cxx'][i]:.2f} | "
+                  f"{ratio['pytorch/embrt'][i]:.2f}x | {ratio['embrt/cxx'][i]:.3f} | "
+                  f"{ratio['stacked/cxx'][i]:.3f} | {ratio['binding/cxx'][i]:.3f} | {whole} |",
+                  flush=True)
     return 0
 
 

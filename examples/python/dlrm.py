@@ -150,8 +150,9 @@ class DenseTowers(torch.nn.Module):
         self.top = mlp([dim + self.pairs.shape[1], hidden, 1], last_activation=False)
 
     def forward(self, dense, embeddings):
+        """`embeddings`: the 26 features' activations stacked, [26, B, dim]."""
         x = self.bottom(dense)
-        t = torch.stack([x] + list(embeddings), dim=1)  # [B, 27, dim]
+        t = torch.cat([x.unsqueeze(0), embeddings]).transpose(0, 1)  # [B, 27, dim]
         z = torch.bmm(t, t.transpose(1, 2))[:, self.pairs[0], self.pairs[1]]
         return self.top(torch.cat([x, z], dim=1)).squeeze(1)
 
@@ -180,7 +181,8 @@ class EmbrtDLRM(torch.nn.Module):
         self.towers = towers
 
     def forward(self, dense, ids):
-        return self.towers(dense, self.tables([row for row in ids]))
+        # One tensor of all 26 features (a view of embrt's buffer, one autograd edge).
+        return self.towers(dense, self.tables(list(ids), stacked=True))
 
 
 class TorchDLRM(torch.nn.Module):
@@ -193,7 +195,8 @@ class TorchDLRM(torch.nn.Module):
         self.towers = towers
 
     def forward(self, dense, ids):
-        return self.towers(dense, [bag(row.view(-1, 1)) for bag, row in zip(self.bags, ids)])
+        return self.towers(dense, torch.stack([bag(row.view(-1, 1))
+                                               for bag, row in zip(self.bags, ids)]))
 
 
 def torch_adagrad_like_tf(params, lr):

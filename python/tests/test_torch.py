@@ -279,3 +279,65 @@ def test_backward_errors_keep_embrts_exception_and_change_nothing(small_config, 
     np.testing.assert_array_equal(before, tables.tables()["video"]["parameters"])
     tables.embedding.apply_gradients([None, None, None])  # the step still awaits gradients
     assert tables.embedding.step == 1
+
+
+def stackable_config(small_config, dim):
+    """SMALL_CONFIG with both tables at `dim`: every feature's activations are [2, dim]. At dim
+    4 each feature's 8 floats start on a 64-byte boundary (a stride of 16 between features),
+    at dim 8 the features are adjacent."""
+    return small_config.replace("dim: 4", f"dim: {dim}").replace("dim: 2", f"dim: {dim}")
+
+
+@pytest.mark.parametrize("dim", [4, 8])
+def test_stacked_output_is_every_feature_in_config_order(small_config, step_path, dim):
+    one, other = (collection(step_path, stackable_config(small_config, dim)) for _ in range(2))
+    stacked = one(features(), stacked=True)
+    separate = other(features())
+    assert stacked.shape == (3, 2, dim) and stacked.requires_grad
+    torch.testing.assert_close(stacked.detach(), torch.stack(list(separate.values())).detach(),
+                               rtol=0, atol=0)
+    stacked.sum().backward()
+    assert one.embedding.step == 1
+
+
+@pytest.mark.parametrize("dim", [4, 8])
+def test_stacked_and_separate_outputs_train_the_same_bits(small_config, step_path, dim):
+    config = stackable_config(small_config, dim).replace(
+        "optimizer { sgd {}", "optimizer { adagrad { initial_accumulator_value: 0.1 }")
+    stacked, separate = collection(step_path, config), collection(step_path, config)
+    rng = np.random.default_rng(9)
+    for step in range(5):
+        inputs, weights = random_step_inputs(rng)
+        upstream = torch.from_numpy(rng.normal(size=(3, 2, dim)).astype(np.float32))
+        if step % 2:  # a strided gradient, as from a transpose in the model
+            upstream = upstream.transpose(1, 2).contiguous().transpose(1, 2)
+        torch.autograd.backward(stacked(inputs, weights=weights, stacked=True), upstream)
+        torch.autograd.backward(list(separate(inputs, weights=weights).values()),
+                                list(upstream.unbind(0)))
+    for table, slots in stacked.tables().items():
+        for slot, values in slots.items():
+            np.testing.assert_array_equal(values, separate.tables()[table][slot],
+                                          err_msg=f"{table}/{slot}")
+    assert stacked.embedding.step == separate.embedding.step == 5
+
+
+def test_stacked_needs_one_shape_and_changes_nothing_otherwise(small_config, step_path):
+    tables = collection(step_path, small_config)  # friends has dim 2, the others dim 4
+    with pytest.raises(ValueError, match="'friends' has \\[2, 2\\] and feature 'watched' has "
+                                         "\\[2, 4\\]"):
+        tables(features(), stacked=True)
+    if step_path == "native":  # the C++ step guards its view itself, before enqueueing
+        with pytest.raises(ValueError, match="one activation shape"):
+            tables._native(list(features().values()), None, True)
+    out = tables(features())  # nothing was enqueued: the next step runs as usual
+    sum(t.sum() for t in out.values()).backward()
+    assert tables.embedding.step == 1
+
+
+def test_stacked_inference(small_config, step_path):
+    tables = collection(step_path, stackable_config(small_config, 4))
+    with torch.no_grad():
+        stacked = tables(features(), stacked=True)
+        separate = tables(features())
+    assert not stacked.requires_grad and stacked.shape == (3, 2, 4)
+    torch.testing.assert_close(stacked, torch.stack(list(separate.values())), rtol=0, atol=0)

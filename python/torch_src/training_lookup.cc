@@ -22,6 +22,7 @@
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/extension.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,7 +63,7 @@ class StepState {
   // A buffer no earlier activation tensor still references (else a new one), and one span per
   // feature into it. The engine must be built.
   at::Tensor Acquire(std::vector<absl::Span<float>>* spans) {
-    if (layout_.offsets.empty()) layout_ = ActivationLayout::Of(engine_->engine());
+    Layout();
     at::Tensor buffer;
     for (const at::Tensor& candidate : kept_) {
       // Every activation tensor's deleter holds a reference to its buffer.
@@ -91,21 +92,69 @@ class StepState {
         data, layout_.shapes[f], [buffer](void*) {}, at::TensorOptions().dtype(at::kFloat));
   }
 
+  // Whether Stacked() can view every feature: at least one, all of one shape. The engine must
+  // be built.
+  bool Stackable() {
+    const std::vector<std::vector<int64_t>>& shapes = Layout().shapes;
+    return !shapes.empty() && std::all_of(shapes.begin(), shapes.end(), [&](const auto& shape) {
+      return shape == shapes[0];
+    });
+  }
+
+  // Every feature's activations in `buffer` as one tensor [features] + output_shape + [dim]
+  // (Stackable() must hold: all features share that shape). Features start on 64-byte
+  // boundaries, so the first dim's stride may exceed one feature's size.
+  at::Tensor Stacked(const at::Tensor& buffer) const {
+    const std::vector<int64_t>& shape = layout_.shapes[0];
+    std::vector<int64_t> sizes = {static_cast<int64_t>(num_features())};
+    sizes.insert(sizes.end(), shape.begin(), shape.end());
+    std::vector<int64_t> strides(sizes.size(), 1);
+    for (size_t d = sizes.size() - 1; d > 1; --d) strides[d - 1] = strides[d] * sizes[d];
+    strides[0] = num_features() > 1 ? layout_.offsets[1] : layout_.sizes[0];
+    return torch::from_blob(
+        buffer.data_ptr<float>(), sizes, strides, [buffer](void*) {},
+        at::TensorOptions().dtype(at::kFloat));
+  }
+
+  // Feature f's part of a gradient for Stacked(): a contiguous float32 tensor `stacked`.
+  TensorView StackedPart(const at::Tensor& stacked, size_t f) const {
+    const int64_t size = layout_.sizes[f];
+    TensorView view;
+    view.values = absl::Span<const float>(stacked.data_ptr<float>() + f * size,
+                                          static_cast<size_t>(size));
+    view.shape = layout_.shapes[f];
+    return view;
+  }
+
   size_t num_features() const { return layout_.offsets.size(); }
 
  private:
+  // Set on first use, once the engine is built (output shapes are fixed from Build on).
+  const ActivationLayout& Layout() {
+    if (layout_.offsets.empty()) layout_ = ActivationLayout::Of(engine_->engine());
+    return layout_;
+  }
+
   py::object owner_;  // the embrt.Embedding: keeps engine_ alive
   PyEmbedding* engine_ = nullptr;
   int replica_;
-  ActivationLayout layout_;  // set at the first Acquire (the engine is built by then)
+  ActivationLayout layout_;  // see Layout()
   std::vector<at::Tensor> kept_;
 };
 
+// A gradient as a contiguous float32 tensor (itself when it already is one).
+at::Tensor PlainFloat(const at::Tensor& gradient) {
+  if (gradient.scalar_type() == at::kFloat && gradient.is_contiguous()) return gradient;
+  return gradient.to(at::kFloat).contiguous();
+}
+
 // The grad_fn of one step's activations: sends d loss / d activations to ApplyGradients (the
-// tables' optimizer runs in embrt). It has no inputs: embrt owns the tables.
+// tables' optimizer runs in embrt). It has no inputs: embrt owns the tables. Its outputs are
+// one tensor per feature, or one tensor of all features (`stacked`).
 class ApplyGradientsNode : public torch::autograd::Node {
  public:
-  explicit ApplyGradientsNode(std::shared_ptr<StepState> state) : state_(std::move(state)) {}
+  ApplyGradientsNode(std::shared_ptr<StepState> state, bool stacked)
+      : state_(std::move(state)), stacked_(stacked) {}
 
   std::string name() const override { return "EmbrtApplyGradients"; }
 
@@ -113,15 +162,19 @@ class ApplyGradientsNode : public torch::autograd::Node {
     // Autograd has checked each gradient against its activation (shape, float32, CPU); a
     // gradient may still be strided (e.g. expanded from a sum) or missing (unused feature).
     std::vector<at::Tensor> held(gradients.size());
-    std::vector<std::optional<TensorView>> views(gradients.size());
-    for (size_t f = 0; f < gradients.size(); ++f) {
-      if (!gradients[f].defined()) continue;
-      held[f] = gradients[f].to(at::kFloat).contiguous();
+    std::vector<std::optional<TensorView>> views(state_->num_features());
+    for (size_t g = 0; g < gradients.size(); ++g) {
+      if (!gradients[g].defined()) continue;
+      held[g] = PlainFloat(gradients[g]);
+      if (stacked_) {
+        for (size_t f = 0; f < views.size(); ++f) views[f] = state_->StackedPart(held[g], f);
+        continue;
+      }
       TensorView view;
-      view.values = absl::Span<const float>(held[f].data_ptr<float>(),
-                                            static_cast<size_t>(held[f].numel()));
-      view.shape.assign(held[f].sizes().begin(), held[f].sizes().end());
-      views[f] = std::move(view);
+      view.values = absl::Span<const float>(held[g].data_ptr<float>(),
+                                            static_cast<size_t>(held[g].numel()));
+      view.shape.assign(held[g].sizes().begin(), held[g].sizes().end());
+      views[g] = std::move(view);
     }
     const absl::Status status = state_->engine().ApplyGradients(views, state_->replica());
     if (!status.ok()) {
@@ -138,6 +191,7 @@ class ApplyGradientsNode : public torch::autograd::Node {
 
  private:
   std::shared_ptr<StepState> state_;
+  bool stacked_;
 };
 
 // `value` as a CPU, C-contiguous tensor of `type` with at least `min_rank` dims, else nullptr.
@@ -206,10 +260,16 @@ bool WeightsInPlace(const py::handle& value, InputKind kind,
 }
 
 // One training step's lookup: enqueue (ids read in place) and dequeue, returning one tensor
-// per feature with ApplyGradientsNode as grad_fn; None when the inputs are not all plain CPU
+// per feature (or, `stacked`, one tensor of all features, whose shapes the caller checked are
+// the same) with ApplyGradientsNode as grad_fn; None when the inputs are not all plain CPU
 // tensors (nothing was enqueued then). Raises embrt's exception for a failed status.
 py::object TrainingLookup(const std::shared_ptr<StepState>& state, const py::sequence& features,
-                          const py::object& weights) {
+                          const py::object& weights, bool stacked) {
+  // embrt/torch.py words this for users (naming the features); this guards the view's bounds.
+  if (stacked && state->engine().built() && !state->Stackable()) {
+    throw py::value_error("stacked=True needs at least one feature and one activation shape "
+                          "for all of them");
+  }
   const size_t count = features.size();
   std::vector<FeatureInput> inputs;
   inputs.reserve(count);
@@ -247,8 +307,13 @@ py::object TrainingLookup(const std::shared_ptr<StepState>& state, const py::seq
     SetPythonError(status);
     throw py::error_already_set();
   }
-  auto node = std::shared_ptr<ApplyGradientsNode>(new ApplyGradientsNode(state),
+  auto node = std::shared_ptr<ApplyGradientsNode>(new ApplyGradientsNode(state, stacked),
                                                   torch::autograd::deleteNode);
+  if (stacked) {
+    at::Tensor activations = state->Stacked(buffer);
+    torch::autograd::set_history(activations, node);
+    return py::cast(std::move(activations));
+  }
   py::tuple outputs(state->num_features());
   for (size_t f = 0; f < state->num_features(); ++f) {
     at::Tensor activation = state->Activation(buffer, f);
@@ -269,8 +334,9 @@ The training lookup of one replica of an embrt.Embedding, with a C++ autograd no
 )doc")
       .def(py::init<py::object, int>(), py::arg("embedding"), py::arg("replica") = 0)
       .def("__call__", &embrt::python::TrainingLookup, py::arg("features"),
-           py::arg("weights") = py::none(),
+           py::arg("weights") = py::none(), py::arg("stacked") = false,
            "Enqueues a training step and dequeues it: one tensor per feature (grad_fn sends the "
-           "gradients to apply_gradients), or None when the inputs are not all plain CPU int64 "
-           "tensors (and float32 weights), before anything was enqueued.");
+           "gradients to apply_gradients), or with stacked=True one tensor [features, ...] of "
+           "all of them (the caller checks they share one shape); None when the inputs are not "
+           "all plain CPU int64 tensors (and float32 weights), before anything was enqueued.");
 }
