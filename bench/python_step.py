@@ -130,7 +130,8 @@ def run(args, threads):
         return wall * 1e3, cpu * 1e3
 
     results = {k: [] for k in ("pytorch", "embrt", "stacked", "binding", "cxx")}
-    for f in (pytorch_step, embrt_step, stacked_step, binding_step):  # warm up (first touches, allocations)
+    # Warm up: first touches, allocations.
+    for f in (pytorch_step, embrt_step, stacked_step, binding_step):
         timed(f, 2)
     binding.synchronize()
     def measure_pytorch():
@@ -176,7 +177,8 @@ def run(args, threads):
     # 2 ms over its first 5 steps here, which one untimed step did not absorb). The order also
     # rotates from repeat to repeat.
     for r in range(args.repeats):
-        for name, warm, measure in variants[r % 5:] + variants[:r % 5]:
+        turn = r % len(variants)
+        for name, warm, measure in variants[turn:] + variants[:turn]:
             warm()
             results[name].append(measure())
     embedding_part = {k: median(v) for k, v in results.items()}
@@ -218,9 +220,9 @@ def median(pairs):
 
 def paired_ratio(results, numerator, denominator):
     """(wall, CPU) medians over the repeats of numerator / denominator from the same repeat.
-    The two runs of a repeat are at most a few hundred ms apart, so the ratio of each pair
-    cancels the machine's slower drifts (this VM's speed moves by 10-30% within minutes), which
-    a ratio of the two medians does not."""
+    The two runs of a repeat are a few seconds apart at most, so the ratio of each pair cancels
+    the machine's slower drifts (this VM's speed moves by 10-30% within minutes), which a ratio
+    of the two medians does not."""
     pairs = list(zip(results[numerator], results[denominator]))
     return tuple(statistics.median(a[i] / b[i] for a, b in pairs) for i in range(2))
 
