@@ -1,5 +1,7 @@
-"""examples/python/dlrm.py on tiny data: embrt and pure PyTorch train the same model."""
+"""examples/python/dlrm.py on tiny data: embrt and pure PyTorch train the same model; the
+benchmark of its step (bench/python_step.py) runs."""
 
+import subprocess
 import sys
 
 import numpy as np
@@ -84,3 +86,20 @@ def test_main_on_the_criteo_sample(capsys):
     assert dlrm.main(["--data", "criteo", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert out.count("AUC") == 2 and "log loss" in out
+
+
+def test_python_step_benchmark_runs_on_tiny_data():
+    """bench/python_step.py end to end on a tiny shape (what it prints, not how fast)."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "python_step.py"), "--batch", "8", "--vocab",
+         "100", "--steps", "1", "--repeats", "2", "--threads", "1"],
+        capture_output=True, text=True, timeout=100, check=False)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.splitlines()
+            if line.startswith("| 1 |")]
+    assert [row[2].strip() for row in rows] == ["wall", "CPU"], result.stdout
+    for row in rows:
+        times = [float(t) for t in row[3].split("/")]  # pytorch, embrt, stacked, binding, C++
+        ratios = [float(r.strip().rstrip("x")) for r in row[4:8]]
+        whole = [float(t) for t in row[8].split("/")]
+        assert len(times) == 5 and all(t > 0 for t in times + ratios + whole), row
