@@ -17,8 +17,8 @@ tensor or array views it any more, so a tensor you keep is never overwritten), o
 ``stacked=True`` one tensor ``[num_features] + output_shape + [dim]`` of all of them (every
 feature must have the same shape), for models that combine the features anyway: on the C++ step
 below it is one view of that buffer with one autograd edge, which saves PyTorch's per-tensor
-bookkeeping (bench/python_step.py, 26 features: 1.00-1.02x the C++ API's step instead of
-1.02-1.20x). ``backward`` hands the gradients to ``Embedding.apply_gradients``; the optimizer
+bookkeeping (bench/python_step.py, 26 features: 0.98-1.06x the C++ API's step instead of
+1.02-1.25x). ``backward`` hands the gradients to ``Embedding.apply_gradients``; the optimizer
 of the config runs inside embrt, so the module has no torch parameters and the dense optimizer
 never sees the tables.
 
