@@ -70,8 +70,16 @@ class Embedding(_embrt.Embedding):
     def __init__(self, config, *, backend=None, learning_rate_schedules=None,
                  warning_sink=None):
         text, source = config_source(config)
-        super().__init__(text, source, backend or "", dict(learning_rate_schedules or {}),
-                         warning_sink)
+        try:
+            super().__init__(text, source, backend or "", dict(learning_rate_schedules or {}),
+                             warning_sink)
+        except BaseException:
+            # The C++ object was never built, and pybind11 runs a method of such an object on
+            # uninitialized memory. This frame's `self` would keep it reachable from the
+            # exception's traceback, where debuggers and test runners call repr() on every
+            # local: drop it, so the half-made object dies with the failed call.
+            del self
+            raise
         self._feature_index = {name: i for i, name in enumerate(self.feature_names)}
 
     def build(self, per_replica_batch_size=0, output_shapes=None):

@@ -2,6 +2,7 @@
 
 import pathlib
 import pickle
+import traceback
 
 import numpy as np
 import pytest
@@ -60,6 +61,19 @@ def test_bad_config_dict_is_invalid_argument():
 def test_invalid_config_names_the_table(small_config):
     with pytest.raises(embrt.InvalidArgumentError, match="video"):
         embrt.Embedding(small_config.replace("dim: 4", "dim: 0"))
+
+
+def test_a_rejected_config_leaves_nothing_half_made_in_the_traceback(small_config):
+    unused_table = small_config.replace('features { name: "friends" table: "user" }', "")
+    with pytest.raises(embrt.InvalidArgumentError, match="'user'.*not used") as info:
+        embrt.Embedding(unused_table)
+    # What test runners, debuggers and loggers do with a traceback: repr() every frame's locals.
+    # A never-built C++ object among them would run its methods on uninitialized memory.
+    frames = [frame for frame, _ in traceback.walk_tb(info.value.__traceback__)]
+    assert not any(isinstance(value, _embrt.Embedding)
+                   for frame in frames for value in frame.f_locals.values())
+    shown = traceback.TracebackException.from_exception(info.value, capture_locals=True)
+    assert "not used by any feature" in "".join(shown.format())
 
 
 def test_missing_files_are_not_found(small_config, tmp_path):

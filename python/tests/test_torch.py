@@ -341,3 +341,20 @@ def test_stacked_inference(small_config, step_path):
         separate = tables(features())
     assert not stacked.requires_grad and stacked.shape == (3, 2, 4)
     torch.testing.assert_close(stacked, torch.stack(list(separate.values())), rtol=0, atol=0)
+
+
+def test_stacked_single_feature(step_path):
+    config = """
+tables { name: "video" vocabulary_size: 10 dim: 4 combiner: SUM
+         initializer { constant { value: 0.5 } } }
+features { name: "watched" table: "video" }
+optimizer { sgd {} learning_rate { constant: 0.1 } }
+backend { name: "cpu" }
+per_replica_batch_size: 2
+"""
+    tables = collection(step_path, config)
+    stacked = tables({"watched": torch.tensor([1, 2])}, stacked=True)
+    assert stacked.shape == (1, 2, 4)
+    torch.testing.assert_close(stacked.detach(), torch.full((1, 2, 4), 0.5), rtol=0, atol=0)
+    (stacked ** 2).sum().backward()  # d loss / d activation = 1.0: rows 1 and 2 move by -0.1
+    np.testing.assert_allclose(tables.tables()["video"]["parameters"][1:3], 0.4, rtol=1e-6)
