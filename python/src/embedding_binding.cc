@@ -187,7 +187,11 @@ per-feature output shapes (without dim). A second build raises FailedPreconditio
           "Waits for all submitted work; raises a deferred backend error.")
       .def_property(
           "step", [](PyEmbedding& self) { return self.engine().step(); },
-          [](PyEmbedding& self, int64_t step) { self.engine().set_step(step); },
+          [](PyEmbedding& self, int64_t step) {
+            // A negative step would only fail later, at the next save_checkpoint.
+            if (step < 0) throw py::value_error(absl::StrCat("step must be >= 0, got ", step));
+            self.engine().set_step(step);
+          },
           "Completed training steps (every replica applied its gradients).")
       .def_property_readonly("feature_names", &PyEmbedding::feature_names,
                              "Feature names, in config order (the order of every list).")

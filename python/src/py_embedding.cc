@@ -38,6 +38,10 @@ PyEmbedding::PyEmbedding(const EmbeddingConfig& config, py::dict schedules,
     };
   }
   if (!warning_sink_.is_none()) {
+    if (!PyCallable_Check(warning_sink_.ptr())) {
+      throw py::type_error("warning_sink must be callable (or None), got " +
+                           std::string(py::str(py::type::of(warning_sink_))));
+    }
     PyObject* sink = warning_sink_.ptr();  // borrowed: warning_sink_ owns it
     options.warning_sink = [sink](absl::string_view message) {
       py::gil_scoped_acquire gil;

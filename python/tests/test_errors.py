@@ -76,6 +76,15 @@ def test_a_rejected_config_leaves_nothing_half_made_in_the_traceback(small_confi
     assert "not used by any feature" in "".join(shown.format())
 
 
+def test_a_negative_step_and_an_uncallable_warning_sink_are_refused_at_once(small_config):
+    emb = embrt.Embedding(small_config)
+    with pytest.raises(ValueError, match="step must be >= 0, got -5"):
+        emb.step = -5
+    assert emb.step == 0
+    with pytest.raises(TypeError, match="warning_sink must be callable"):
+        embrt.Embedding(small_config, warning_sink=5)
+
+
 def test_missing_files_are_not_found(small_config, tmp_path):
     with pytest.raises(embrt.NotFoundError, match="nope.textproto"):
         embrt.Embedding(pathlib.Path(tmp_path / "nope.textproto"))
