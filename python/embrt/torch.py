@@ -74,6 +74,10 @@ def _to_numpy(value, name, what):
         if value.device.type != "cpu":
             raise ValueError(f"feature '{name}': embrt.torch takes CPU tensors only, got {what} "
                              f"on {value.device}")
+        if value.layout != torch.strided:
+            raise TypeError(f"feature '{name}': embrt.torch takes dense (strided) tensors, got "
+                            f"{what} as a {value.layout} tensor; pass sparse ids as a tuple "
+                            "(indices [nnz, rank], values [nnz], dense_shape)")
         return value.detach().numpy()
     return value
 

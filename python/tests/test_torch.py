@@ -116,6 +116,15 @@ def test_device_dtype_and_shape_errors_name_the_feature(small_config, step_path)
     tables(features())  # nothing was enqueued by the failed calls
 
 
+def test_a_torch_sparse_tensor_is_refused_with_the_tuple_form_named(small_config, step_path):
+    tables = collection(step_path, small_config)
+    inputs = list(features().values())
+    with pytest.raises(TypeError, match="feature 'watched'.*torch.sparse_coo.*tuple"):
+        tables([inputs[0].to_sparse()] + inputs[1:])
+    out = tables(inputs)  # nothing was enqueued
+    sum(t.sum() for t in out).backward()
+
+
 def test_int32_ids_and_float64_weights(small_config, step_path):
     tables = collection(step_path, small_config)
     tables.eval()
