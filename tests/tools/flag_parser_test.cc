@@ -37,6 +37,16 @@ TEST(FlagParserTest, RangesNameTheFlagAndShowInTheUsage) {
               HasSubstr("--steps=-1: out of range [0, inf]"));
   EXPECT_THAT(flags.Parse({"--fraction", "0.95"}).message(),
               HasSubstr("--fraction=0.95: out of range [0, 0.9]"));
+  // Whole numbers too large for the flag's type are out of range, not "not an integer".
+  EXPECT_THAT(flags.Parse({"--steps=99999999999999999999"}).message(),
+              HasSubstr("--steps=99999999999999999999: out of range [0, inf]"));
+  int threads = 0;
+  flags.AddInt("threads", &threads, "threads");
+  EXPECT_THAT(flags.Parse({"--threads=-99999999999"}).message(),
+              HasSubstr("--threads=-99999999999: out of range for a 32-bit integer"));
+  EXPECT_THAT(flags.Parse({"--threads=1e3"}).message(),
+              HasSubstr("--threads=1e3: expected an integer"));
+  EXPECT_THAT(flags.Parse({"--threads=-"}).message(), HasSubstr("expected an integer"));
   EXPECT_TRUE(flags.Parse({"--steps=5", "--fraction=0.9"}).ok());
   EXPECT_EQ(steps, 5);
   EXPECT_FLOAT_EQ(fraction, 0.9f);

@@ -23,6 +23,13 @@ std::string Bound(double value) {
   return absl::StrCat(value);
 }
 
+// Whether `text` is written as a whole number (an optional sign and digits), whatever its size.
+bool WrittenAsInteger(const std::string& text) {
+  const size_t digits = text.find_first_not_of("+-") == 1 ? 1 : 0;
+  return text.size() > digits &&
+         text.find_first_not_of("0123456789", digits) == std::string::npos;
+}
+
 }  // namespace
 
 std::string FlagSet::RangeText(const Flag& flag) {
@@ -103,6 +110,13 @@ absl::Status FlagSet::Assign(Flag& flag, const std::string& text) {
   if (ok && flag.ranged && !(number >= flag.min && number <= flag.max)) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag.name, "=", text,
                                                    ": out of range ", RangeText(flag)));
+  }
+  const bool integer = flag.type == Type::kInt || flag.type == Type::kInt64;
+  if (!ok && integer && WrittenAsInteger(text)) {  // a whole number that does not fit the type
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag.name, "=", text, ": out of range ",
+        flag.ranged ? RangeText(flag)
+                    : (flag.type == Type::kInt ? "for a 32-bit integer" : "for a 64-bit integer")));
   }
   if (!ok) {
     static const char* kTypeNames[] = {"a string", "an integer", "an integer", "a number",
