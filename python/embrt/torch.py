@@ -15,12 +15,12 @@
 share the buffer embrt wrote into; embrt writes a later step into that buffer only once no
 tensor or array views it any more, so a tensor you keep is never overwritten), or with
 ``stacked=True`` one tensor ``[num_features] + output_shape + [dim]`` of all of them (every
-feature must have the same shape), for models that combine the features anyway: on the C++ step
-below it is one view of that buffer with one autograd edge, which saves PyTorch's per-tensor
-bookkeeping (bench/python_step.py, 26 features: 0.98-1.06x the C++ API's step instead of
-1.02-1.25x). ``backward`` hands the gradients to ``Embedding.apply_gradients``; the optimizer
-of the config runs inside embrt, so the module has no torch parameters and the dense optimizer
-never sees the tables.
+feature must have the same shape), for models that combine the features anyway: in inference
+and on the C++ step below it is one view of that buffer (there with one autograd edge), which
+saves PyTorch's per-tensor bookkeeping (bench/python_step.py, 26 features: 0.98-1.06x the C++
+API's step instead of 1.02-1.25x). ``backward`` hands the gradients to
+``Embedding.apply_gradients``; the optimizer of the config runs inside embrt, so the module has
+no torch parameters and the dense optimizer never sees the tables.
 
 Modes:
   * training (``module.train()`` and grad enabled): every forward must be followed by one
@@ -55,6 +55,7 @@ bit.
 import os
 from collections.abc import Mapping
 
+import numpy
 import torch
 
 from . import _embedding, _embrt
@@ -118,6 +119,21 @@ def _gradients_to_numpy(grads):
         return [None if g is None else
                 (g if g.dtype == torch.float32 else g.float()).detach().contiguous().numpy()
                 for g in grads]
+
+
+def _stacked_view(arrays):
+    """Arrays of one shape that view one buffer at even spacing (what dequeue returns: features
+    in order, each on a 64-byte boundary) as one array [len(arrays), ...] without a copy; a
+    copy (numpy.stack) if they are not evenly spaced. The view keeps the buffer alive, so embrt
+    does not reuse it while the result lives."""
+    first = arrays[0]
+    step = arrays[1].ctypes.data - first.ctypes.data if len(arrays) > 1 else first.nbytes
+    even = step >= first.nbytes and step % first.itemsize == 0 and all(
+        a.ctypes.data - first.ctypes.data == f * step for f, a in enumerate(arrays))
+    if not even or not first.flags.c_contiguous:
+        return numpy.stack(arrays)
+    return numpy.lib.stride_tricks.as_strided(first, shape=(len(arrays),) + first.shape,
+                                              strides=(step,) + first.strides)
 
 
 class _Lookup(torch.autograd.Function):
@@ -198,8 +214,9 @@ class EmbeddingCollection(torch.nn.Module):
         the features anyway (DLRM's interaction). Every feature must then have the same
         activation shape (else ValueError naming the first that differs, before anything is
         enqueued). On the C++ training step it is a view of embrt's buffer with one autograd
-        edge instead of one per feature, which saves PyTorch's per-tensor work; elsewhere it is
-        ``torch.stack`` of the per-feature tensors (one copy)."""
+        edge instead of one per feature, which saves PyTorch's per-tensor work; in inference
+        it is a view of that buffer too; on the numpy training path it is ``torch.stack`` of
+        the per-feature tensors (one copy)."""
         embedding, names = self.embedding, self._names
         if stacked:
             self._check_stackable()
@@ -224,8 +241,10 @@ class EmbeddingCollection(torch.nn.Module):
         if training:
             outputs = _Lookup.apply(self._anchor, self)
         else:
-            outputs = tuple(map(torch.from_numpy,
-                                _embrt.Embedding.dequeue(embedding, self.replica, None)))
+            arrays = _embrt.Embedding.dequeue(embedding, self.replica, None)
+            if stacked:
+                return torch.from_numpy(_stacked_view(arrays))
+            outputs = tuple(map(torch.from_numpy, arrays))
         if stacked:
             return torch.stack(outputs)
         return dict(zip(names, outputs)) if as_dict else list(outputs)

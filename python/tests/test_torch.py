@@ -343,13 +343,20 @@ def test_stacked_needs_one_shape_and_changes_nothing_otherwise(small_config, ste
     assert tables.embedding.step == 1
 
 
-def test_stacked_inference(small_config, step_path):
-    tables = collection(step_path, stackable_config(small_config, 4))
+@pytest.mark.parametrize("dim", [4, 8])
+def test_stacked_inference_views_the_buffer(small_config, step_path, dim):
+    tables = collection(step_path, stackable_config(small_config, dim))
     with torch.no_grad():
         stacked = tables(features(), stacked=True)
-        separate = tables(features())
-    assert not stacked.requires_grad and stacked.shape == (3, 2, 4)
+        separate = tables(features())  # another buffer: `stacked` still views the first
+    assert not stacked.requires_grad and stacked.shape == (3, 2, dim)
+    # No copy: features sit 16 floats apart at dim 4 (8 floats each, 64-byte aligned).
+    assert stacked.stride(0) == 16
     torch.testing.assert_close(stacked, torch.stack(list(separate.values())), rtol=0, atol=0)
+    tables.eval()
+    again = tables(features(), stacked=True)
+    assert again.data_ptr() != stacked.data_ptr()  # the kept result is never overwritten
+    torch.testing.assert_close(again, stacked, rtol=0, atol=0)
 
 
 def test_stacked_single_feature(step_path):
