@@ -129,48 +129,35 @@ def run(args, threads):
         wall, cpu = _embrt._time_cxx_steps(binding, numpy_ids, grads_np, steps)
         return wall * 1e3, cpu * 1e3
 
-    results = {k: [] for k in ("pytorch", "embrt", "stacked", "binding", "cxx")}
     # Warm up: first touches, allocations.
     for f in (pytorch_step, embrt_step, stacked_step, binding_step):
         timed(f, 2)
     binding.synchronize()
-    def measure_pytorch():
-        return timed(pytorch_step, args.steps)
 
-    def then_synchronize(step):
-        # Work still running after the last call belongs to the timed steps.
+    def python_variant(step):
+        """(warm pass, timed run) of a step driven from Python. Work still running after the
+        last call belongs to the timed steps: the run ends with a synchronize."""
         def run_and_wait(s):
             step(s)
             if s == args.steps - 1:
                 binding.synchronize()
-        return run_and_wait
 
-    def measure_embrt():
-        return timed(then_synchronize(embrt_step), args.steps)
-
-    def measure_stacked():
-        return timed(then_synchronize(stacked_step), args.steps)
-
-    def measure_binding():
-        return timed(then_synchronize(binding_step), args.steps)
+        def warm_pass():
+            for s in range(len(batches)):
+                step(s)
+            binding.synchronize()
+        return warm_pass, lambda: timed(run_and_wait, args.steps)
 
     def measure_cxx():
         wall, cpu = cxx_steps(args.steps)
         return (wall / args.steps, cpu / args.steps)
 
-    def warm_pass(step):
-        def run():
-            for s in range(len(batches)):
-                step(s)
-            binding.synchronize()
-        return run
-
-    variants = [("pytorch", warm_pass(pytorch_step), measure_pytorch),
-                ("embrt", warm_pass(embrt_step), measure_embrt),
-                ("stacked", warm_pass(stacked_step), measure_stacked),
-                ("binding", warm_pass(binding_step), measure_binding),
-                ("cxx", lambda: _embrt._time_cxx_steps(binding, numpy_ids, grads_np, len(batches)),
-                 measure_cxx)]
+    variants = [("pytorch", *python_variant(pytorch_step)),
+                ("embrt", *python_variant(embrt_step)),
+                ("stacked", *python_variant(stacked_step)),
+                ("binding", *python_variant(binding_step)),
+                ("cxx", lambda: cxx_steps(len(batches)), measure_cxx)]
+    results = {name: [] for name, _, _ in variants}
     # Each timed run starts right after one untimed pass of the same variant over the batches,
     # so the caches hold what that variant's own steady state holds: PyTorch's step evicts
     # everything, and a run right after it would otherwise pay for refilling the caches (about

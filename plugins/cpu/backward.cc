@@ -270,30 +270,32 @@ __attribute__((always_inline)) inline uint32_t NonFinite(const float* value) {
 // prefetch ahead (vector_ops.h); branch-free and vectorized inside a block.
 constexpr size_t kFloatsPerBlock = kStreamBlockBytes / sizeof(float);
 
-EMBRT_CPU_MULTIVERSION
-bool CopyFinite(const float* __restrict in, float* __restrict out, size_t n) {
+namespace {
+
+// Whether every one of n floats is finite; with kCopy also copies them to `out`. Inlined into
+// each kernel clone below.
+template <bool kCopy>
+__attribute__((always_inline)) inline bool StreamFinite(const float* __restrict in,
+                                                        float* __restrict out, size_t n) {
   uint32_t bad = 0;
   for (size_t b = 0; b < n; b += kFloatsPerBlock) {
     PrefetchStreamBlock(in + b, in + n);
     const size_t end = std::min(n, b + kFloatsPerBlock);
     for (size_t i = b; i < end; ++i) {
-      out[i] = in[i];
+      if constexpr (kCopy) out[i] = in[i];
       bad |= NonFinite(in + i);
     }
   }
   return bad == 0;
 }
 
+}  // namespace
+
 EMBRT_CPU_MULTIVERSION
-bool AllFinite(const float* in, size_t n) {
-  uint32_t bad = 0;
-  for (size_t b = 0; b < n; b += kFloatsPerBlock) {
-    PrefetchStreamBlock(in + b, in + n);
-    const size_t end = std::min(n, b + kFloatsPerBlock);
-    for (size_t i = b; i < end; ++i) bad |= NonFinite(in + i);
-  }
-  return bad == 0;
-}
+bool CopyFinite(const float* in, float* out, size_t n) { return StreamFinite<true>(in, out, n); }
+
+EMBRT_CPU_MULTIVERSION
+bool AllFinite(const float* in, size_t n) { return StreamFinite<false>(in, nullptr, n); }
 
 void SumRowGradient(const Contribution* begin, const Contribution* end, int32_t dim, float* part,
                     float* step) {

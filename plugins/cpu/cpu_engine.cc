@@ -60,18 +60,35 @@ Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
 // mostly not in cache (a batch is used once). Branch-free and vectorized inside a block.
 constexpr size_t kIdsPerBlock = kStreamBlockBytes / sizeof(int64_t);
 
-// True when every id is in [0, vocabulary): one branch-free pass that only reads.
-EMBRT_CPU_MULTIVERSION
-bool IdsInRange(const int64_t* ids, size_t count, int64_t vocabulary) {
+// True when every id is in [0, vocabulary): one branch-free pass, which with kCopy also copies
+// the ids to `rows`. Inlined into each kernel clone below.
+template <bool kCopy>
+__attribute__((always_inline)) inline bool StreamIdsInRange(const int64_t* __restrict__ ids,
+                                                            size_t count, int64_t vocabulary,
+                                                            int64_t* __restrict__ rows) {
   uint64_t bad = 0;
   for (size_t k = 0; k < count; k += kIdsPerBlock) {
     PrefetchStreamBlock(ids + k, ids + count);
     const size_t end = std::min(count, k + kIdsPerBlock);
     for (size_t j = k; j < end; ++j) {
-      bad |= static_cast<uint64_t>(ids[j]) >= static_cast<uint64_t>(vocabulary);
+      const int64_t id = ids[j];
+      bad |= static_cast<uint64_t>(id) >= static_cast<uint64_t>(vocabulary);
+      if constexpr (kCopy) rows[j] = id;
     }
   }
   return bad == 0;
+}
+
+// True when every id is in [0, vocabulary): a pass that only reads.
+EMBRT_CPU_MULTIVERSION
+bool IdsInRange(const int64_t* ids, size_t count, int64_t vocabulary) {
+  return StreamIdsInRange<false>(ids, count, vocabulary, nullptr);
+}
+
+// As IdsInRange, also copying the ids to `rows` in the same pass.
+EMBRT_CPU_MULTIVERSION
+bool CopyIdsInRange(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows) {
+  return StreamIdsInRange<true>(ids, count, vocabulary, rows);
 }
 
 // Copies `count` >= 1 splits to `out`; true when they never descend.
@@ -84,23 +101,6 @@ bool CopyAscending(const int32_t* __restrict__ splits, int64_t count, int32_t* _
     out[i] = splits[i];
   }
   return descending == 0;
-}
-
-// As IdsInRange, also copying the ids to `rows` in the same pass.
-EMBRT_CPU_MULTIVERSION
-bool CopyIdsInRange(const int64_t* __restrict__ ids, size_t count, int64_t vocabulary,
-                    int64_t* __restrict__ rows) {
-  uint64_t bad = 0;
-  for (size_t k = 0; k < count; k += kIdsPerBlock) {
-    PrefetchStreamBlock(ids + k, ids + count);
-    const size_t end = std::min(count, k + kIdsPerBlock);
-    for (size_t j = k; j < end; ++j) {
-      const int64_t id = ids[j];
-      bad |= static_cast<uint64_t>(id) >= static_cast<uint64_t>(vocabulary);
-      rows[j] = id;
-    }
-  }
-  return bad == 0;
 }
 
 }  // namespace

@@ -55,7 +55,6 @@ bit.
 import os
 from collections.abc import Mapping
 
-import numpy
 import torch
 
 from . import _embedding, _embrt
@@ -119,21 +118,6 @@ def _gradients_to_numpy(grads):
         return [None if g is None else
                 (g if g.dtype == torch.float32 else g.float()).detach().contiguous().numpy()
                 for g in grads]
-
-
-def _stacked_view(arrays):
-    """Arrays of one shape that view one buffer at even spacing (what dequeue returns: features
-    in order, each on a 64-byte boundary) as one array [len(arrays), ...] without a copy; a
-    copy (numpy.stack) if they are not evenly spaced. The view keeps the buffer alive, so embrt
-    does not reuse it while the result lives."""
-    first = arrays[0]
-    step = arrays[1].ctypes.data - first.ctypes.data if len(arrays) > 1 else first.nbytes
-    even = step >= first.nbytes and step % first.itemsize == 0 and all(
-        a.ctypes.data - first.ctypes.data == f * step for f, a in enumerate(arrays))
-    if not even or not first.flags.c_contiguous:
-        return numpy.stack(arrays)
-    return numpy.lib.stride_tricks.as_strided(first, shape=(len(arrays),) + first.shape,
-                                              strides=(step,) + first.strides)
 
 
 class _Lookup(torch.autograd.Function):
@@ -241,10 +225,11 @@ class EmbeddingCollection(torch.nn.Module):
         if training:
             outputs = _Lookup.apply(self._anchor, self)
         else:
-            arrays = _embrt.Embedding.dequeue(embedding, self.replica, None)
-            if stacked:
-                return torch.from_numpy(_stacked_view(arrays))
-            outputs = tuple(map(torch.from_numpy, arrays))
+            if stacked:  # one view of the dequeued buffer
+                return torch.from_numpy(
+                    _embrt.Embedding._dequeue_stacked(embedding, self.replica))
+            outputs = tuple(map(torch.from_numpy,
+                                _embrt.Embedding.dequeue(embedding, self.replica, None)))
         if stacked:
             return torch.stack(outputs)
         return dict(zip(names, outputs)) if as_dict else list(outputs)

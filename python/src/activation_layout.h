@@ -2,7 +2,9 @@
 //
 // Where each feature's activations go in the one buffer a step is dequeued into (the numpy
 // binding's OutputBuffers and embrt._embrt_torch's training step): features in config order,
-// each starting on a 64-byte boundary, shaped output_shape + [dim].
+// each starting on a 64-byte boundary, shaped output_shape + [dim]. When every feature has the
+// same shape, the buffer is also one strided array [features] + output_shape + [dim]
+// (embrt.torch's stacked=True).
 
 #ifndef EMBRT_PYTHON_ACTIVATION_LAYOUT_H_
 #define EMBRT_PYTHON_ACTIVATION_LAYOUT_H_
@@ -19,6 +21,20 @@ struct ActivationLayout {
   std::vector<int64_t> sizes;                // floats per feature (Embedding::output_size)
   std::vector<std::vector<int64_t>> shapes;  // output_shape + [dim], per feature
   int64_t total_floats = 0;                  // the buffer's size
+  bool stackable = false;  // at least one feature, all of one shape: StackedView applies
+
+  // The one-array view of every feature: its sizes ([features] + output_shape + [dim]) and
+  // strides, in floats. Features start on 64-byte boundaries, so the first stride may exceed a
+  // feature's size. Requires `stackable`.
+  void StackedView(std::vector<int64_t>* view_sizes, std::vector<int64_t>* strides) const {
+    view_sizes->assign(1, static_cast<int64_t>(offsets.size()));
+    view_sizes->insert(view_sizes->end(), shapes[0].begin(), shapes[0].end());
+    strides->assign(view_sizes->size(), 1);
+    for (size_t d = view_sizes->size() - 1; d > 1; --d) {
+      (*strides)[d - 1] = (*strides)[d] * (*view_sizes)[d];
+    }
+    (*strides)[0] = offsets.size() > 1 ? offsets[1] : sizes[0];
+  }
 
   // The layout of a built `engine` (output shapes are fixed from Build on).
   static ActivationLayout Of(const Embedding& engine) {
@@ -33,6 +49,10 @@ struct ActivationLayout {
       layout.sizes.push_back(engine.output_size(feature));
       layout.shapes.push_back(std::move(shape));
       layout.total_floats += (layout.sizes.back() + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+    }
+    layout.stackable = !layout.shapes.empty();
+    for (const std::vector<int64_t>& shape : layout.shapes) {
+      layout.stackable = layout.stackable && shape == layout.shapes[0];
     }
     return layout;
   }

@@ -48,24 +48,34 @@ void Enqueue(PyEmbedding& self, const py::sequence& features, const py::object& 
   ThrowIfError(status);
 }
 
+// Dequeues into one reused buffer, never one that a live array still views (output_buffers.h).
+// `stacked`: refused before dequeuing unless one array can view every feature.
+py::array_t<float> DequeueIntoKeptBuffer(PyEmbedding& self, int replica, bool stacked) {
+  std::vector<absl::Span<float>> spans;  // per call: replicas may dequeue from several threads
+  py::array_t<float> buffer = self.output_buffers().Acquire(self.engine(), replica, &spans);
+  if (stacked && !self.output_buffers().stackable()) {
+    throw py::value_error("a stacked dequeue needs at least one feature and one activation "
+                          "shape for all of them");
+  }
+  absl::Status status;
+  {
+    py::gil_scoped_release release;
+    status = self.engine().DequeueInto(spans, replica);
+  }
+  ThrowIfError(status);
+  return buffer;
+}
+
 py::list Dequeue(PyEmbedding& self, int replica, const py::object& out) {
   Embedding& engine = self.engine();
   CheckBuilt(engine, "dequeue");
+  if (out.is_none()) {
+    return self.output_buffers().Views(replica, DequeueIntoKeptBuffer(self, replica, false));
+  }
   const ResolvedConfig& config = engine.config();
   const size_t count = config.features.size();
-  std::vector<absl::Span<float>> spans;  // per call: replicas may dequeue from several threads
+  std::vector<absl::Span<float>> spans;
   spans.reserve(count);
-  if (out.is_none()) {
-    // Views of one reused buffer, never one that a live array still views (output_buffers.h).
-    py::array_t<float> buffer = self.output_buffers().Acquire(engine, replica, &spans);
-    absl::Status status;
-    {
-      py::gil_scoped_release release;
-      status = engine.DequeueInto(spans, replica);
-    }
-    ThrowIfError(status);
-    return self.output_buffers().Views(replica, buffer);
-  }
   py::sequence given = py::reinterpret_borrow<py::sequence>(out);
   if (given.size() != count) {
     throw py::value_error(absl::StrCat("out must hold one array per feature: got ",
@@ -177,6 +187,16 @@ per-feature output shapes (without dim). A second build raises FailedPreconditio
            "Submits one step's ids for `replica`: one input per feature, in config order.")
       .def("dequeue", &Dequeue, py::arg("replica") = 0, py::arg("out") = py::none(),
            "Waits for `replica`'s lookup; returns one float32 array per feature.")
+      .def(
+          "_dequeue_stacked",
+          [](PyEmbedding& self, int replica) {
+            CheckBuilt(self.engine(), "dequeue");
+            return self.output_buffers().StackedView(
+                replica, DequeueIntoKeptBuffer(self, replica, /*stacked=*/true));
+          },
+          py::arg("replica") = 0,
+          "dequeue() as one array [features] + output_shape + [dim] viewing the same buffer "
+          "(embrt.torch's stacked=True); every feature must have the same shape.")
       .def("apply_gradients", &ApplyGradients, py::arg("gradients"), py::arg("replica") = 0,
            "Sends `replica`'s gradients, one array (or None) per feature.")
       .def(

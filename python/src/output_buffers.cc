@@ -38,11 +38,24 @@ py::array_t<float> OutputBuffers::Spans(py::array_t<float> buffer,
   return buffer;
 }
 
-py::list OutputBuffers::Views(int replica, const py::array_t<float>& buffer) {
+void OutputBuffers::Keep(int replica, const py::array_t<float>& buffer) {
   std::vector<py::array_t<float>>& kept = kept_[replica];
   bool is_kept = false;
   for (const py::array_t<float>& candidate : kept) is_kept |= candidate.is(buffer);
   if (!is_kept && kept.size() < kKeptPerReplica) kept.push_back(buffer);
+}
+
+py::array_t<float> OutputBuffers::StackedView(int replica, const py::array_t<float>& buffer) {
+  Keep(replica, buffer);
+  std::vector<int64_t> sizes, strides;
+  layout_.StackedView(&sizes, &strides);
+  for (int64_t& stride : strides) stride *= static_cast<int64_t>(sizeof(float));
+  // With `buffer` as base the view shares its memory and holds a reference to it.
+  return py::array_t<float>(sizes, strides, buffer.data(), buffer);
+}
+
+py::list OutputBuffers::Views(int replica, const py::array_t<float>& buffer) {
+  Keep(replica, buffer);
   const float* data = buffer.data();
   py::list views(layout_.offsets.size());
   for (size_t f = 0; f < layout_.offsets.size(); ++f) {

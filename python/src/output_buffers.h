@@ -41,7 +41,16 @@ class OutputBuffers {
   // output_shape + [dim]); keeps `buffer` for later steps of `replica` when there is room.
   pybind11::list Views(int replica, const pybind11::array_t<float>& buffer);
 
+  // As Views, but one array [features] + output_shape + [dim] of every feature (strided, no
+  // copy). Requires stackable().
+  pybind11::array_t<float> StackedView(int replica, const pybind11::array_t<float>& buffer);
+
+  // Whether every feature has the same shape (ActivationLayout::stackable); set by Acquire.
+  bool stackable() const { return layout_.stackable; }
+
  private:
+  // Keeps `buffer` for later steps of `replica` when there is room and it is not kept yet.
+  void Keep(int replica, const pybind11::array_t<float>& buffer);
   // Fills `spans` with each feature's part of `buffer`; returns `buffer`.
   pybind11::array_t<float> Spans(pybind11::array_t<float> buffer,
                                  std::vector<absl::Span<float>>* spans) const;

@@ -338,6 +338,11 @@ def test_stacked_needs_one_shape_and_changes_nothing_otherwise(small_config, ste
     if step_path == "native":  # the C++ step guards its view itself, before enqueueing
         with pytest.raises(ValueError, match="one activation shape"):
             tables._native(list(features().values()), None, True)
+    # So does the binding's stacked dequeue (inference), before dequeuing.
+    tables.embedding.enqueue(list(features().values()), training=False)
+    with pytest.raises(ValueError, match="one activation shape"):
+        tables.embedding._dequeue_stacked()
+    assert len(tables.embedding.dequeue()) == 3  # the step was still there to dequeue
     out = tables(features())  # nothing was enqueued: the next step runs as usual
     sum(t.sum() for t in out.values()).backward()
     assert tables.embedding.step == 1

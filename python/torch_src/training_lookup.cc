@@ -22,7 +22,6 @@
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/extension.h>
 
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,25 +91,15 @@ class StepState {
         data, layout_.shapes[f], [buffer](void*) {}, at::TensorOptions().dtype(at::kFloat));
   }
 
-  // Whether Stacked() can view every feature: at least one, all of one shape. The engine must
-  // be built.
-  bool Stackable() {
-    const std::vector<std::vector<int64_t>>& shapes = Layout().shapes;
-    return !shapes.empty() && std::all_of(shapes.begin(), shapes.end(), [&](const auto& shape) {
-      return shape == shapes[0];
-    });
-  }
+  // Whether Stacked() can view every feature (ActivationLayout::stackable). The engine must be
+  // built.
+  bool Stackable() { return Layout().stackable; }
 
   // Every feature's activations in `buffer` as one tensor [features] + output_shape + [dim]
-  // (Stackable() must hold: all features share that shape). Features start on 64-byte
-  // boundaries, so the first dim's stride may exceed one feature's size.
+  // (Stackable() must hold).
   at::Tensor Stacked(const at::Tensor& buffer) const {
-    const std::vector<int64_t>& shape = layout_.shapes[0];
-    std::vector<int64_t> sizes = {static_cast<int64_t>(num_features())};
-    sizes.insert(sizes.end(), shape.begin(), shape.end());
-    std::vector<int64_t> strides(sizes.size(), 1);
-    for (size_t d = sizes.size() - 1; d > 1; --d) strides[d - 1] = strides[d] * sizes[d];
-    strides[0] = num_features() > 1 ? layout_.offsets[1] : layout_.sizes[0];
+    std::vector<int64_t> sizes, strides;
+    layout_.StackedView(&sizes, &strides);
     return torch::from_blob(
         buffer.data_ptr<float>(), sizes, strides, [buffer](void*) {},
         at::TensorOptions().dtype(at::kFloat));
