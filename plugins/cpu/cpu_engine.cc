@@ -103,6 +103,34 @@ bool CopyAscending(const int32_t* __restrict__ splits, int64_t count, int32_t* _
   return descending == 0;
 }
 
+// The error for `rows` + 1 splits that descend somewhere: names the first descending pair.
+Status DescendingSplits(const std::string& where, const int32_t* splits, int64_t rows) {
+  for (int64_t b = 0; b < rows; ++b) {
+    if (splits[b + 1] < splits[b]) {
+      return Status::InvalidArgument(where + ": row_splits are not ascending at row " +
+                                     std::to_string(b) + " (" + std::to_string(splits[b]) +
+                                     " then " + std::to_string(splits[b + 1]) + ")");
+    }
+  }
+  return Status::Internal(where + ": row_splits were found descending, then not");
+}
+
+// The error for splits whose last value is not the id count.
+Status SplitsEndMismatch(const std::string& where, const sdk::FeatureInputView& in) {
+  return Status::InvalidArgument(where + ": row_splits end at " +
+                                 std::to_string(in.row_splits[in.num_row_splits - 1]) +
+                                 " but there are " + std::to_string(in.num_ids) + " ids");
+}
+
+// True when `count` >= 1 splits never descend: CopyAscending's check without the copy, for
+// splits read in place.
+EMBRT_CPU_MULTIVERSION
+bool Ascending(const int32_t* __restrict__ splits, int64_t count) {
+  uint32_t descending = 0;
+  for (int64_t i = 1; i < count; ++i) descending |= splits[i] < splits[i - 1] ? 1u : 0u;
+  return descending == 0;
+}
+
 }  // namespace
 
 Status CpuEngine::Create(const sdk::EngineConfig& config, std::unique_ptr<sdk::Engine>* engine) {
@@ -325,7 +353,10 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
       return Status::InvalidArgument(where + ": ids is NULL with num_ids " +
                                      std::to_string(in.num_ids));
     }
-    batch.splits.resize(rows + 1);
+    // Splits read in place with the ids (one host, no sequence, some ids): their order is
+    // checked in the ids' parallel pass below rather than in a serial copy here.
+    const bool borrowed_splits = in_place && in.row_splits != nullptr && in.num_ids > 0 &&
+                                 feature.max_sequence_length == 0 && in.positions == nullptr;
     if (in.row_splits == nullptr) {
       if (in.num_ids != static_cast<size_t>(rows)) {
         return Status::InvalidArgument(where +
@@ -334,6 +365,7 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                        std::to_string(in.num_ids) + " ids for " +
                                        std::to_string(rows) + " rows");
       }
+      batch.splits.resize(rows + 1);
       for (int64_t b = 0; b <= rows; ++b) batch.splits[b] = static_cast<int32_t>(b);
     } else {
       if (in.num_row_splits != static_cast<size_t>(rows + 1)) {
@@ -346,23 +378,19 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                        std::to_string(in.row_splits[0]) + ", expected 0");
       }
       // Copied and checked in one branch-free pass (into this step's buffer, which nothing
-      // reads until the Enqueue succeeds); walked again only to name a descending pair.
-      if (!CopyAscending(in.row_splits, rows + 1, batch.splits.data())) {
-        for (int64_t b = 0; b < rows; ++b) {
-          if (in.row_splits[b + 1] < in.row_splits[b]) {
-            return Status::InvalidArgument(where + ": row_splits are not ascending at row " +
-                                           std::to_string(b) + " (" +
-                                           std::to_string(in.row_splits[b]) + " then " +
-                                           std::to_string(in.row_splits[b + 1]) + ")");
-          }
+      // reads until the Enqueue succeeds).
+      if (!borrowed_splits) {
+        batch.splits.resize(rows + 1);
+        if (!CopyAscending(in.row_splits, rows + 1, batch.splits.data())) {
+          return DescendingSplits(where, in.row_splits, rows);
+        }
+        if (static_cast<size_t>(in.row_splits[rows]) != in.num_ids) {
+          return SplitsEndMismatch(where, in);
         }
       }
-      if (static_cast<size_t>(in.row_splits[rows]) != in.num_ids) {
-        return Status::InvalidArgument(where + ": row_splits end at " +
-                                       std::to_string(in.row_splits[rows]) + " but there are " +
-                                       std::to_string(in.num_ids) + " ids");
-      }
     }
+    if (borrowed_splits) batch.splits.clear();
+    batch.split_data = borrowed_splits ? in.row_splits : batch.splits.data();
     if (in.positions != nullptr && feature.max_sequence_length == 0) {
       return Status::InvalidArgument(where +
                                      ": positions are given but the feature has no sequence "
@@ -370,7 +398,7 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     }
     batch.positions.clear();
     if (in.positions != nullptr) {
-      Status positions = CheckPositions(where, in, batch.splits.data(), rows,
+      Status positions = CheckPositions(where, in, batch.split_data, rows,
                                         feature.max_sequence_length);
       if (!positions.ok()) return positions;
       batch.positions.assign(in.positions, in.positions + in.num_ids);
@@ -382,7 +410,7 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
                                        "supported");
       }
       for (int64_t b = 0; b < rows; ++b) {
-        const int32_t length = batch.splits[b + 1] - batch.splits[b];
+        const int32_t length = batch.split_data[b + 1] - batch.split_data[b];
         if (length > feature.max_sequence_length) {
           return Status::InvalidArgument(where + ": row " + std::to_string(b) + " has " +
                                          std::to_string(length) + " ids, more than " +
@@ -398,17 +426,26 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
     if (num_hosts_ == 1) {
       if (!in_place) batch.rows.resize(in.num_ids);
       rows_done = CheckIds(in.ids, in.num_ids, table.vocabulary_size,
-                           in_place ? nullptr : batch.rows.data());
+                           in_place ? nullptr : batch.rows.data(),
+                           borrowed_splits ? in.row_splits : nullptr, rows);
+    }
+    if (borrowed_splits) {  // in the order of the copying path: splits, then ids
+      if (!rows_done && !Ascending(in.row_splits, rows + 1)) {
+        return DescendingSplits(where, in.row_splits, rows);
+      }
+      if (static_cast<size_t>(in.row_splits[rows]) != in.num_ids) {
+        return SplitsEndMismatch(where, in);
+      }
     }
     const bool borrowed = rows_done && in_place;  // the lookup reads the host's ids
     batch.rows.resize(borrowed ? 0 : in.num_ids);
     batch.row_data = borrowed ? in.ids : batch.rows.data();
     for (int64_t b = 0; b < rows && !rows_done; ++b) {
-      for (int32_t k = batch.splits[b]; k < batch.splits[b + 1]; ++k) {
+      for (int32_t k = batch.split_data[b]; k < batch.split_data[b + 1]; ++k) {
         const int64_t id = in.ids[k];
         if (id < 0 || id >= table.vocabulary_size) {
           return Status::InvalidArgument(where + ": row " + std::to_string(b) + ", position " +
-                                         std::to_string(k - batch.splits[b]) + ": id " +
+                                         std::to_string(k - batch.split_data[b]) + ": id " +
                                          std::to_string(id) + " is out of range [0, " +
                                          std::to_string(table.vocabulary_size) + ") of table " +
                                          Quote(table.name));
@@ -474,14 +511,22 @@ bool CpuEngine::CheckOnPool(int64_t total, int64_t min_per_part, Check check) {
   return std::all_of(passed.begin(), passed.end(), [](uint8_t ok) { return ok != 0; });
 }
 
-bool CpuEngine::CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows) {
+bool CpuEngine::CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows,
+                         const int32_t* splits, int64_t num_rows) {
   // It runs on the caller before the lookup can start: split among the workers like the lookup.
+  // A part of the ids [begin, end) also checks the pairs of splits ending in (S(begin), S(end)]
+  // with S(x) = x * num_rows / count: the parts tile both arrays.
+  const int64_t total = static_cast<int64_t>(count);
+  auto split_at = [&](int64_t x) { return x == total ? num_rows : x * num_rows / total; };
   auto check = [&](int64_t begin, int64_t end) {
     const size_t n = static_cast<size_t>(end - begin);
-    return rows == nullptr ? IdsInRange(ids + begin, n, vocabulary)
-                           : CopyIdsInRange(ids + begin, n, vocabulary, rows + begin);
+    const bool ids_ok = rows == nullptr ? IdsInRange(ids + begin, n, vocabulary)
+                                        : CopyIdsInRange(ids + begin, n, vocabulary, rows + begin);
+    if (splits == nullptr || !ids_ok) return ids_ok;
+    const int64_t first = split_at(begin);
+    return Ascending(splits + first, split_at(end) - first + 1);
   };
-  return CheckOnPool(static_cast<int64_t>(count), kMinIdsPerCheck, check);
+  return CheckOnPool(total, kMinIdsPerCheck, check);
 }
 
 Status CpuEngine::Enqueue(int32_t replica, EMBRT_Mode mode, const sdk::FeatureInputView* inputs,
@@ -785,10 +830,16 @@ void CpuEngine::KeepIdsForRetry(int32_t replica) {
   std::lock_guard<std::mutex> lock(mutex_);
   const Replica& r = replicas_[replica];
   if (r.phase != Phase::kReceived) return;  // no training step waits for its gradients
-  for (FeatureBatch& batch : replicas_[replica].buffers[r.step % 2].features) {
+  std::vector<FeatureBatch>& batches = replicas_[replica].buffers[r.step % 2].features;
+  for (size_t f = 0; f < batches.size(); ++f) {
+    FeatureBatch& batch = batches[f];
     if (batch.num_ids > 0 && batch.rows.empty()) {  // read in place
       batch.rows.assign(batch.row_data, batch.row_data + batch.num_ids);
       batch.row_data = batch.rows.data();
+    }
+    if (batch.splits.empty() && batch.split_data != nullptr) {  // read in place too
+      batch.splits.assign(batch.split_data, batch.split_data + features_[f].input_rows + 1);
+      batch.split_data = batch.splits.data();
     }
   }
 }
@@ -1024,15 +1075,15 @@ void CpuEngine::RunLookup(int32_t replica, int64_t step, float* const* outputs) 
       // written and the backward reads 1; several hosts send the gains with the gradients.
       if (!batch.unit_gains) {
         const bool sequence = feature.max_sequence_length > 0;
-        ComputeGains(sequence ? EMBRT_COMBINER_SUM : table.combiner, batch.splits.data(),
+        ComputeGains(sequence ? EMBRT_COMBINER_SUM : table.combiner, batch.split_data,
                      sequence ? nullptr : batch.weight_data, b0, b1, batch.gains.data());
       }
       if (feature.max_sequence_length > 0) {
-        LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.splits.data(),
+        LookupSequence(parameters, feature.dim, feature.max_sequence_length, batch.split_data,
                        batch.row_data, b0, b1, out, table.QuantizationOrNull(),
                        batch.positions.empty() ? nullptr : batch.positions.data());
       } else {
-        LookupBags(parameters, feature.dim, batch.splits.data(), batch.row_data,
+        LookupBags(parameters, feature.dim, batch.split_data, batch.row_data,
                    batch.gains.data(), b0, b1, out, table.QuantizationOrNull(), batch.unit_gains);
       }
     }
@@ -1084,7 +1135,7 @@ void CpuEngine::PlanGradientRefs(Table& table, int64_t step) {
       if (!batch.unit_gains) {
         bool one_per_bag = features_[f].max_sequence_length == 0 &&
                            ids == features_[f].input_rows;
-        for (int64_t b = 0; b < ids && one_per_bag; ++b) one_per_bag = batch.splits[b] == b;
+        for (int64_t b = 0; b < ids && one_per_bag; ++b) one_per_bag = batch.split_data[b] == b;
         plan.use_refs &= one_per_bag;
       }
       plan.gains.push_back(batch.unit_gains ? nullptr : batch.gains.data());

@@ -139,7 +139,10 @@ class CpuEngine : public sdk::Engine {
     const int64_t* row_data = nullptr;
     const float* weight_data = nullptr;  // null: every weight is 1
     size_t num_ids = 0;
-    std::vector<int32_t> splits;   // input_rows + 1
+    // input_rows + 1 splits: splits.data(), or the host's splits read in place (as the ids,
+    // for a feature without a sequence; checked ascending in the ids' parallel pass).
+    const int32_t* split_data = nullptr;
+    std::vector<int32_t> splits;   // copied splits; empty when read in place
     std::vector<int64_t> rows;     // local row per id (copied; empty when read in place)
     std::vector<float> weights;    // per id (copied); empty means every weight is 1
     std::vector<int32_t> positions;  // sequence position per id (ABI 1.1); empty: the k-th id
@@ -219,8 +222,10 @@ class CpuEngine : public sdk::Engine {
 
   sdk::Status CheckReplica(int32_t replica) const;
   // One host: true when every id is in [0, vocabulary); copies them to `rows` unless null
-  // (CheckOnPool).
-  bool CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows);
+  // (CheckOnPool). With `splits` (`num_rows` + 1 of them, read in place), also true only when
+  // they never descend: the same pass checks a proportional share of them per worker.
+  bool CheckIds(const int64_t* ids, size_t count, int64_t vocabulary, int64_t* rows,
+                const int32_t* splits, int64_t num_rows);
   // Whether `check(begin, end)` holds for every part of [0, total): a read-only check run
   // before a call changes anything (CheckIds, GradientsFinite). Split among the pool's workers,
   // at least `min_per_part` items each, when the device is idle; else run on this thread.
@@ -306,8 +311,8 @@ class CpuEngine : public sdk::Engine {
         const float* gradient = batch.has_gradients ? batch.gradient_data : nullptr;
         const int32_t* positions = batch.positions.empty() ? nullptr : batch.positions.data();
         for (int64_t b = 0; b < feature.input_rows; ++b) {
-          const int32_t begin = batch.splits[b];
-          for (int32_t k = begin; k < batch.splits[b + 1]; ++k) {
+          const int32_t begin = batch.split_data[b];
+          for (int32_t k = begin; k < batch.split_data[b + 1]; ++k) {
             const float* g = nullptr;
             if (gradient != nullptr) {
               g = gradient + GradientSlot(b, k, begin, positions, feature.max_sequence_length) *
@@ -331,7 +336,7 @@ class CpuEngine : public sdk::Engine {
         const Feature& feature = features_[f];
         const FeatureBatch& batch = buffer.features[f];
         const uint32_t high = group++ << slot_bits;
-        const int32_t* splits = batch.splits.data();
+        const int32_t* splits = batch.split_data;
         const auto* rows = batch.row_data;  // whatever width FeatureBatch keeps rows in
         if (feature.max_sequence_length == 0) {
           for (int64_t b = 0; b < feature.input_rows; ++b) {

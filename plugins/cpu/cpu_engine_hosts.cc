@@ -90,7 +90,7 @@ std::vector<ReplicaSlices> CpuEngine::Slices(const std::vector<int64_t>& steps) 
       s.dim = feature.dim;
       s.max_sequence_length = feature.max_sequence_length;
       s.input_rows = feature.input_rows;
-      s.splits = batch.splits.data();
+      s.splits = batch.split_data;
       s.positions = batch.positions.empty() ? nullptr : batch.positions.data();
       s.ids = batch.rows.data();
       s.num_ids = batch.rows.size();

@@ -132,6 +132,57 @@ TEST(CpuInputLifetimeTest, IdChecksSplitAmongWorkersStillNameTheBadIdAndChangeNo
   }
 }
 
+// Row splits read in place (STEP, a feature without a sequence) are checked in the same pass as
+// the ids, each worker a share of them: a descending pair anywhere (the first worker's share,
+// the second's, where they meet) or a wrong end is refused as a copy refuses it, ahead of a bad
+// id, and changes nothing.
+TEST(CpuInputLifetimeTest, SplitsReadInPlaceAreCheckedByEveryWorker) {
+  std::vector<std::vector<int64_t>> bags(64, std::vector<int64_t>(300));
+  for (size_t b = 0; b < bags.size(); ++b) {
+    for (size_t k = 0; k < bags[b].size(); ++k) bags[b][k] = (b * 5 + k * 3) % 16;
+  }
+  EngineSpec spec = Spec(false, "1");
+  spec.features = {{"friends", 0, 0, static_cast<int64_t>(bags.size())}};
+  CpuEngine one_thread(spec);
+  ASSERT_TRUE(one_thread.ok());
+  ASSERT_TRUE(one_thread.Load(0, 0, {RowMajor(16, 2), Filled(16, 2, 0.1f)}).ok());
+  const std::vector<std::vector<float>> expected = Infer(one_thread, Bags(bags));
+  for (const char* threads : {"1", "2"}) {
+    for (int32_t lifetime : {EMBRT_INPUT_LIFETIME_CALL, EMBRT_INPUT_LIFETIME_STEP}) {
+      SCOPED_TRACE(std::string("threads ") + threads + ", lifetime " + std::to_string(lifetime));
+      spec.options = {{"threads", threads}};
+      CpuEngine engine(spec);
+      ASSERT_TRUE(engine.ok());
+      ASSERT_TRUE(engine.Load(0, 0, {RowMajor(16, 2), Filled(16, 2, 0.1f)}).ok());
+      engine.set_input_lifetime(lifetime);
+      for (int row : {5, 31, 32, 50, 63}) {
+        for (bool bad_id_too : {false, true}) {  // with a bad id as well, the splits come first
+          Input bad = Bags(bags);
+          bad.row_splits[row + 1] = bad.row_splits[row] - 1;
+          if (bad_id_too) bad.ids[0] = 99;
+          const Result result = engine.Enqueue(0, {bad}, EMBRT_MODE_INFERENCE);
+          EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT) << row;
+          EXPECT_THAT(result.message,
+                      HasSubstr("row_splits are not ascending at row " + std::to_string(row) +
+                                " (" + std::to_string(row * 300) + " then " +
+                                std::to_string(row * 300 - 1) + ")"));
+        }
+      }
+      Input short_end = Bags(bags);
+      short_end.row_splits.back() -= 1;
+      Result result = engine.Enqueue(0, {short_end}, EMBRT_MODE_INFERENCE);
+      EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT);
+      EXPECT_THAT(result.message, HasSubstr("row_splits end at 19199 but there are 19200 ids"));
+      Input bad_id = Bags(bags);
+      bad_id.ids[19199] = 16;
+      result = engine.Enqueue(0, {bad_id}, EMBRT_MODE_INFERENCE);
+      EXPECT_EQ(result.code, EMBRT_CODE_INVALID_ARGUMENT);
+      EXPECT_THAT(result.message, HasSubstr("row 63, position 299: id 16 is out of range"));
+      EXPECT_EQ(Infer(engine, Bags(bags)), expected);
+    }
+  }
+}
+
 // STEP ends when SendGradients returns, but with pipelining the update of a step runs later
 // (at the next TRAINING Enqueue or Synchronize): the engine must have copied what it reads.
 TEST(CpuInputLifetimeTest, TrainingCopiesWhatTheUpdateReadsAfterTheStep) {

@@ -266,9 +266,10 @@ TEST(CpuSynchronousUpdateTest, NonFiniteGradientInPlaceChangesNothingAndNamesWhe
       EXPECT_THAT(sent.message, HasSubstr("row 0, column 3"));
       EXPECT_TRUE(SameBits(engine.RetrieveAll(), before));
       // The step is still open: a good SendGradients applies exactly that step, although the
-      // host reused its id arrays after the rejected calls had returned.
+      // host reused its id and split arrays after the rejected calls had returned.
       for (Input& input : inputs) {
         for (int64_t& id : input.ids) id = 1;
+        for (int32_t& split : input.row_splits) split = 0;
       }
       ASSERT_TRUE(engine.Send(0, Gradients(engine, 0)).ok());
       CpuEngine reference(Spec(v, 2, threads));
