@@ -133,6 +133,73 @@ EMBRT_CPU_LOOKUP_FIXED(128, false)
 EMBRT_CPU_LOOKUP_FIXED(128, true)
 #undef EMBRT_CPU_LOOKUP_FIXED
 
+// LookupBags for a dim below 16 (less than one AVX-512 vector; the default job's FM rows are 9
+// floats): the same operations as the generic loop, sum = gain * row, then sum = sum + gain *
+// row per further id, but with the dim known at compile time, so each bag's sum stays in
+// registers and the loops over d are unrolled instead of run per id.
+template <int kDim, bool kUnitGains>
+__attribute__((always_inline)) inline void LookupBagsSmall(const float* table,
+                                                           const int32_t* splits,
+                                                           const int64_t* rows, const float* gains,
+                                                           int64_t bag_begin, int64_t bag_end,
+                                                           float* out) {
+  const int32_t first_id = splits[bag_begin];
+  const int32_t end_id = splits[bag_end];
+  for (int32_t k = first_id; k < end_id && k < first_id + kPrefetchDistance; ++k) {
+    PrefetchRow(table + rows[k] * kDim, kDim);
+  }
+  for (int64_t b = bag_begin; b < bag_end; ++b) {
+    const int32_t begin = splits[b];
+    const int32_t end = splits[b + 1];
+    float* activation = out + b * kDim;
+    if (begin == end) {
+      std::memset(activation, 0, sizeof(float) * kDim);
+      continue;
+    }
+    if (begin + kPrefetchDistance < end_id) {
+      PrefetchRow(table + rows[begin + kPrefetchDistance] * kDim, kDim);
+    }
+    float sum[kDim];
+    const float* first = table + rows[begin] * kDim;
+    for (int d = 0; d < kDim; ++d) sum[d] = kUnitGains ? first[d] : gains[begin] * first[d];
+    for (int32_t k = begin + 1; k < end; ++k) {
+      if (k + kPrefetchDistance < end_id) {
+        PrefetchRow(table + rows[k + kPrefetchDistance] * kDim, kDim);
+      }
+      const float* row = table + rows[k] * kDim;
+      for (int d = 0; d < kDim; ++d) sum[d] = sum[d] + (kUnitGains ? row[d] : gains[k] * row[d]);
+    }
+    std::memcpy(activation, sum, sizeof(sum));
+  }
+}
+
+#define EMBRT_CPU_LOOKUP_SMALL(dim, unit)                                                 \
+  EMBRT_CPU_MULTIVERSION void LookupBagsSmall##dim##_##unit(                              \
+      const float* table, const int32_t* splits, const int64_t* rows, const float* gains, \
+      int64_t bag_begin, int64_t bag_end, float* out) {                                   \
+    LookupBagsSmall<dim, unit>(table, splits, rows, gains, bag_begin, bag_end, out);      \
+  }
+#define EMBRT_CPU_LOOKUP_SMALL_BOTH(dim) \
+  EMBRT_CPU_LOOKUP_SMALL(dim, false)     \
+  EMBRT_CPU_LOOKUP_SMALL(dim, true)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(1)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(2)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(3)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(4)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(5)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(6)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(7)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(8)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(9)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(10)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(11)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(12)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(13)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(14)
+EMBRT_CPU_LOOKUP_SMALL_BOTH(15)
+#undef EMBRT_CPU_LOOKUP_SMALL_BOTH
+#undef EMBRT_CPU_LOOKUP_SMALL
+
 }  // namespace
 
 EMBRT_CPU_MULTIVERSION
@@ -184,7 +251,30 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
       LookupBags##d##_false(table, splits, rows, gains, bag_begin, bag_end, out); \
     }                                                                             \
     return;
+#define EMBRT_CPU_LOOKUP_SMALL_CASE(d)                                                 \
+  case d:                                                                              \
+    if (unit_gains) {                                                                  \
+      LookupBagsSmall##d##_true(table, splits, rows, gains, bag_begin, bag_end, out);  \
+    } else {                                                                           \
+      LookupBagsSmall##d##_false(table, splits, rows, gains, bag_begin, bag_end, out); \
+    }                                                                                  \
+    return;
     switch (dim) {
+      EMBRT_CPU_LOOKUP_SMALL_CASE(1)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(2)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(3)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(4)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(5)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(6)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(7)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(8)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(9)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(10)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(11)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(12)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(13)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(14)
+      EMBRT_CPU_LOOKUP_SMALL_CASE(15)
       EMBRT_CPU_LOOKUP_CASE(16)
       EMBRT_CPU_LOOKUP_CASE(32)
       EMBRT_CPU_LOOKUP_CASE(64)
@@ -193,6 +283,7 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
         break;
     }
 #undef EMBRT_CPU_LOOKUP_CASE
+#undef EMBRT_CPU_LOOKUP_SMALL_CASE
   }
   LookupBagsGeneric(table, dim, splits, rows, gains, bag_begin, bag_end, out, quantization,
                     unit_gains);

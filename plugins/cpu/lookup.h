@@ -57,9 +57,10 @@ void ComputeGains(EMBRT_Combiner combiner, const int32_t* splits, const float* w
 
 // `out` points at bag 0's activation ([bags, dim] row-major). `quantization` null: off.
 // `unit_gains`: every gain is 1 (sum without weights) and `gains` may be null; the kernel then
-// skips the multiply, which gives the same bits (1 * x == x). Dims 16, 32, 64 and 128 without
-// quantization run a specialization that keeps each bag's sum in registers; every other case
-// runs LookupBagsGeneric. Both compute the formula above in the same order.
+// skips the multiply, which gives the same bits (1 * x == x). Without quantization, dims 1-15
+// (each compiled for its dim) and 16, 32, 64 and 128 (vector registers) run a specialization
+// that keeps each bag's sum in registers; every other case runs LookupBagsGeneric. All compute
+// the formula above in the same order.
 void LookupBags(const float* table, int32_t dim, const int32_t* splits, const int64_t* rows,
                 const float* gains, int64_t bag_begin, int64_t bag_end, float* out,
                 const Quantization* quantization = nullptr, bool unit_gains = false);

@@ -167,6 +167,108 @@ EMBRT_CPU_SORTED_REF_RUNS(64)
 EMBRT_CPU_SORTED_REF_RUNS(128)
 #undef EMBRT_CPU_SORTED_REF_RUNS
 
+// SortedRefRunsFixed for a dim below 16 (the default job's FM rows are 9 floats): the generic
+// loop's operations with the dim known at compile time, so the row's sums stay in registers
+// and no loop over d runs per contribution. Adagrad: AdagradAnyDim's operations.
+template <int kDim, bool kAdagrad>
+__attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pairs, size_t n,
+                                                              const GradientRefs& gr,
+                                                              const PreparedUpdate& update,
+                                                              TableShard* storage) {
+  const int bits = gr.slot_bits;
+  const uint32_t mask = (1u << bits) - 1;
+  const int num_slots = storage->num_slots();
+  float* slot0 = storage->slot(0);
+  float* slot1 = num_slots > 1 ? storage->slot(1) : nullptr;
+  float* slot2 = num_slots > 2 ? storage->slot(2) : nullptr;
+  auto prefetch_slots = [&](uint32_t row) {
+    const size_t at = static_cast<size_t>(row) * kDim;
+    __builtin_prefetch(slot0 + at, 1);
+    if (slot1 != nullptr) __builtin_prefetch(slot1 + at, 1);
+    if (slot2 != nullptr) __builtin_prefetch(slot2 + at, 1);
+  };
+  auto gradient = [&](uint32_t ref) -> const float* {
+    const float* base = gr.bases[ref >> bits];
+    return base == nullptr ? nullptr : base + static_cast<size_t>(ref & mask) * kDim;
+  };
+  for (size_t i = 0; i < n && i < SlotPrefetchPairs<kDim>(); ++i)
+    prefetch_slots(RowRefs::Row(pairs[i]));
+  for (size_t i = 0; i < n;) {
+    const uint32_t row = RowRefs::Row(pairs[i]);
+    float step[kDim] = {};
+    float part[kDim] = {};
+    int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
+    do {
+      if (i + SlotPrefetchPairs<kDim>() < n) {
+        const uint32_t ahead = RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>()]);
+        if (ahead != RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>() - 1])) prefetch_slots(ahead);
+      }
+      if (i + GradientPrefetchPairs<kDim>() < n) {
+        const float* ahead = gradient(RowRefs::Ref(pairs[i + GradientPrefetchPairs<kDim>()]));
+        if (ahead != nullptr) __builtin_prefetch(ahead);
+      }
+      const uint32_t ref = RowRefs::Ref(pairs[i]);
+      if (!gr.one_replica && gr.group_replica[ref >> bits] != replica) {
+        for (int d = 0; d < kDim; ++d) {
+          step[d] = step[d] + part[d];
+          part[d] = 0.0f;
+        }
+        replica = gr.group_replica[ref >> bits];
+      }
+      if (const float* x = gradient(ref)) {
+        if (const float* gains = gr.gains[ref >> bits]) {
+          const float gain = gains[ref & mask];
+          for (int d = 0; d < kDim; ++d) part[d] = part[d] + gain * x[d];
+        } else {
+          for (int d = 0; d < kDim; ++d) part[d] = part[d] + x[d];
+        }
+      }
+      ++i;
+    } while (i < n && RowRefs::Row(pairs[i]) == row);
+    for (int d = 0; d < kDim; ++d) step[d] = step[d] + part[d];
+    const size_t at = static_cast<size_t>(row) * kDim;
+    if (kAdagrad) {
+      float* w = slot0 + at;
+      float* a = slot1 + at;
+      for (int d = 0; d < kDim; ++d) {
+        a[d] = a[d] + step[d] * step[d];
+        w[d] = w[d] - update.lr * step[d] / std::sqrt(a[d]);
+      }
+    } else {
+      float* slots[3] = {slot0 + at, slot1 == nullptr ? nullptr : slot1 + at,
+                         slot2 == nullptr ? nullptr : slot2 + at};
+      ApplyRowUpdate(update, kDim, step, slots);
+    }
+  }
+}
+
+#define EMBRT_CPU_SORTED_REF_RUNS_SMALL(dim)                                                 \
+  EMBRT_CPU_MULTIVERSION void SortedRefRunsSmall##dim(                                       \
+      const uint64_t* pairs, size_t n, const GradientRefs& gr, const PreparedUpdate& update, \
+      TableShard* storage, bool adagrad) {                                                   \
+    if (adagrad) {                                                                           \
+      SortedRefRunsSmall<dim, true>(pairs, n, gr, update, storage);                          \
+    } else {                                                                                 \
+      SortedRefRunsSmall<dim, false>(pairs, n, gr, update, storage);                         \
+    }                                                                                        \
+  }
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(1)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(2)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(3)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(4)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(5)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(6)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(7)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(8)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(9)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(10)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(11)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(12)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(13)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(14)
+EMBRT_CPU_SORTED_REF_RUNS_SMALL(15)
+#undef EMBRT_CPU_SORTED_REF_RUNS_SMALL
+
 // AdagradFixed for any dim: AdagradRow's operations (optimizers.cc).
 inline void AdagradAnyDim(int32_t dim, float lr, const float* __restrict g, float* __restrict w,
                           float* __restrict a) {
@@ -248,7 +350,26 @@ void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRe
   const bool adagrad = s.kind == EMBRT_OPTIMIZER_ADAGRAD && !update.clip_gradients &&
                        update.decay == 0.0f && !update.clip_weights;
   if (accumulate) {
+#define EMBRT_CPU_SMALL_CASE(d) \
+  case d:                       \
+    return SortedRefRunsSmall##d(pairs, count, gradients, update, storage, adagrad);
     switch (storage->dim()) {
+      EMBRT_CPU_SMALL_CASE(1)
+      EMBRT_CPU_SMALL_CASE(2)
+      EMBRT_CPU_SMALL_CASE(3)
+      EMBRT_CPU_SMALL_CASE(4)
+      EMBRT_CPU_SMALL_CASE(5)
+      EMBRT_CPU_SMALL_CASE(6)
+      EMBRT_CPU_SMALL_CASE(7)
+      EMBRT_CPU_SMALL_CASE(8)
+      EMBRT_CPU_SMALL_CASE(9)
+      EMBRT_CPU_SMALL_CASE(10)
+      EMBRT_CPU_SMALL_CASE(11)
+      EMBRT_CPU_SMALL_CASE(12)
+      EMBRT_CPU_SMALL_CASE(13)
+      EMBRT_CPU_SMALL_CASE(14)
+      EMBRT_CPU_SMALL_CASE(15)
+#undef EMBRT_CPU_SMALL_CASE
       case 16:
         return SortedRefRuns16(pairs, count, gradients, update, storage, adagrad);
       case 32:

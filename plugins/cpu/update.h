@@ -55,8 +55,9 @@ struct GradientRefs {
 // The same update as ApplyOwnedUpdates for one worker's contributions, given as
 // packed (row, ref) pairs sorted by row (RowRefs::Sort: each row's refs in canonical order). The
 // sum of a row is SumRowGradient's (for a unit gain the multiply is left out: 1 * g == g); for dims
-// 16, 32, 64 and 128 it is summed in registers and, for Adagrad without clipping or decay, the
-// row is updated in the same pass (the same operations as ApplyRowUpdate). `scratch` holds at
+// 1-15 (each compiled for its dim) and 16, 32, 64 and 128 it is summed in registers and, for
+// Adagrad without clipping or decay, the row is updated in the same pass (the same operations
+// as ApplyRowUpdate). `scratch` holds at
 // least 2 * dim floats.
 void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRefs& gradients,
                            const PreparedUpdate& update, bool accumulate, TableShard* storage,

@@ -1,7 +1,8 @@
 // Copyright embrt authors.
 //
-// The forward kernel's specializations (plugins/cpu/lookup.h): LookupBags for dims 16, 32, 64
-// and 128 (registers, optional skipped gain multiply) must give the same bits as a scalar twin
+// The forward kernel's specializations (plugins/cpu/lookup.h): LookupBags for dims below 16
+// (compiled per dim) and 16, 32, 64 and 128 (vector registers), each with an optional skipped
+// gain multiply, must give the same bits as a scalar twin
 // of the formula, written out here, for every combiner, with and without weights, empty bags,
 // any bag range, quantized tables and awkward values (-0, subnormals, huge numbers).
 
@@ -98,7 +99,7 @@ TEST(CpuLookupKernelsTest, EverySpecializationMatchesTheScalarTwinBitForBit) {
 // included; the unit-gain kernels must agree with the multiplying ones.
 TEST(CpuLookupKernelsTest, UnitGainsGiveTheSameBitsAsMultiplyingByOne) {
   std::mt19937 random(5);
-  for (int32_t dim : {16, 32, 64, 128}) {
+  for (int32_t dim : {1, 8, 9, 15, 16, 32, 64, 128}) {
     std::vector<float> table(20 * dim);
     for (float& x : table) x = AwkwardValue(random);
     const std::vector<int32_t> splits = {0, 1, 1, 4, 20};

@@ -280,6 +280,24 @@ TEST_F(CpuDifferentialTest, BatchesSplitAmongWorkersMatchTheReference) {
   }
 }
 
+// Every dim below 16 has kernels compiled for it (lookup and sorted-ref update), 16 the vector
+// ones, 17 the generic loops: each still gives the reference's bits, on one and two workers,
+// with one and two replicas, batches large enough to be split.
+TEST_F(CpuDifferentialTest, EachSmallDimMatchesTheReference) {
+  reference::RandomSource random(1617);
+  for (int32_t dim = 1; dim <= 17; ++dim) {
+    for (int i = 0; i < 3; ++i) {
+      reference::RandomModelLimits limits;
+      limits.min_dim = limits.max_dim = dim;
+      limits.max_batch = 400;
+      limits.num_replicas = 1 + i % 2;
+      const Case c = MakeTrainingCase(random, limits);
+      for (const reference::TableSpec& table : c.model.tables) ASSERT_EQ(table.dim, dim);
+      ExpectTheReferenceAt(c, {1, 2}, dim * 10 + i);
+    }
+  }
+}
+
 // Many tables in one step: the update runs every table's (table, owner) items in one ParallelFor,
 // split among workers by ids, so one worker updates several tables and a table's rows may be
 // split too. Sequence positions (ABI 1.1) included. Still the reference's bits for 2, 3 and 8

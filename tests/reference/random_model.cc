@@ -106,7 +106,11 @@ ModelSpec RandomModel(RandomSource& random, const RandomModelLimits& limits) {
     TableSpec table;
     table.name = "table_" + std::to_string(t);
     table.vocabulary_size = random.Chance(0.1) ? 1 : random.Int(1, limits.max_vocabulary);
-    table.dim = random.Chance(0.1) ? 1 : static_cast<int32_t>(random.Int(1, limits.max_dim));
+    if (limits.min_dim > 1) {
+      table.dim = static_cast<int32_t>(random.Int(limits.min_dim, limits.max_dim));
+    } else {  // the draws of every seed before min_dim existed
+      table.dim = random.Chance(0.1) ? 1 : static_cast<int32_t>(random.Int(1, limits.max_dim));
+    }
     table.combiner =
         limits.combiners.empty()
             ? Pick(random, {Combiner::kSum, Combiner::kMean, Combiner::kSqrtn})

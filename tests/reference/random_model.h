@@ -34,6 +34,7 @@ class RandomSource {
 
 struct RandomModelLimits {
   int max_tables = 4;
+  int32_t min_dim = 1;  // above 1: every dim drawn from [min_dim, max_dim]
   int32_t max_dim = 130;
   int64_t max_vocabulary = 1000;
   int max_features_per_table = 3;
