@@ -227,13 +227,14 @@ __attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pa
     } while (i < n && RowRefs::Row(pairs[i]) == row);
     for (int d = 0; d < kDim; ++d) step[d] = step[d] + part[d];
     const size_t at = static_cast<size_t>(row) * kDim;
-    if (kAdagrad) {
-      float* w = slot0 + at;
-      float* a = slot1 + at;
-      for (int d = 0; d < kDim; ++d) {
-        a[d] = a[d] + step[d] * step[d];
-        w[d] = w[d] - update.lr * step[d] / std::sqrt(a[d]);
-      }
+    if (kAdagrad) {  // on local copies (w and a could alias for all GCC knows): vectorized
+      float w[kDim], a[kDim];
+      std::memcpy(w, slot0 + at, sizeof(w));
+      std::memcpy(a, slot1 + at, sizeof(a));
+      for (int d = 0; d < kDim; ++d) a[d] = a[d] + step[d] * step[d];
+      for (int d = 0; d < kDim; ++d) w[d] = w[d] - update.lr * step[d] / std::sqrt(a[d]);
+      std::memcpy(slot0 + at, w, sizeof(w));
+      std::memcpy(slot1 + at, a, sizeof(a));
     } else {
       float* slots[3] = {slot0 + at, slot1 == nullptr ? nullptr : slot1 + at,
                          slot2 == nullptr ? nullptr : slot2 + at};
