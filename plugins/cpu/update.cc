@@ -181,11 +181,13 @@ __attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pa
   float* slot0 = storage->slot(0);
   float* slot1 = num_slots > 1 ? storage->slot(1) : nullptr;
   float* slot2 = num_slots > 2 ? storage->slot(2) : nullptr;
-  auto prefetch_slots = [&](uint32_t row) {
+  auto prefetch_slots = [&](uint32_t row) {  // a row may straddle two lines: first and last
     const size_t at = static_cast<size_t>(row) * kDim;
-    __builtin_prefetch(slot0 + at, 1);
-    if (slot1 != nullptr) __builtin_prefetch(slot1 + at, 1);
-    if (slot2 != nullptr) __builtin_prefetch(slot2 + at, 1);
+    for (size_t d : {size_t{0}, size_t{kDim - 1}}) {
+      __builtin_prefetch(slot0 + at + d, 1);
+      if (slot1 != nullptr) __builtin_prefetch(slot1 + at + d, 1);
+      if (slot2 != nullptr) __builtin_prefetch(slot2 + at + d, 1);
+    }
   };
   auto gradient = [&](uint32_t ref) -> const float* {
     const float* base = gr.bases[ref >> bits];
