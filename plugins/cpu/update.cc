@@ -167,6 +167,42 @@ EMBRT_CPU_SORTED_REF_RUNS(64)
 EMBRT_CPU_SORTED_REF_RUNS(128)
 #undef EMBRT_CPU_SORTED_REF_RUNS
 
+// A row's gradient sum for a dim below 16: lanes [0, 8) in one 8-float vector when the dim has
+// them (GCC leaves 8 to 15 floats kept as scalars unvectorized), the rest as scalars. Element
+// by element the same additions as a float array.
+typedef float Floats8 __attribute__((vector_size(32)));
+template <int kDim>
+struct SmallRowSum {
+  static constexpr int kHead = kDim >= 8 ? 8 : 0;
+  Floats8 head = {};
+  float tail[kDim - kHead + 1] = {};  // one spare, so never of length 0
+
+  void Add(const float* x) {
+    if constexpr (kHead > 0) {
+      Floats8 v;
+      std::memcpy(&v, x, sizeof(v));
+      head = head + v;
+    }
+    for (int d = kHead; d < kDim; ++d) tail[d - kHead] = tail[d - kHead] + x[d];
+  }
+  void AddScaled(float gain, const float* x) {
+    if constexpr (kHead > 0) {
+      Floats8 v;
+      std::memcpy(&v, x, sizeof(v));
+      head = head + gain * v;
+    }
+    for (int d = kHead; d < kDim; ++d) tail[d - kHead] = tail[d - kHead] + gain * x[d];
+  }
+  void Add(const SmallRowSum& other) {
+    head = head + other.head;
+    for (int d = 0; d < kDim - kHead; ++d) tail[d] = tail[d] + other.tail[d];
+  }
+  void Store(float* out) const {
+    if constexpr (kHead > 0) std::memcpy(out, &head, sizeof(head));
+    for (int d = kHead; d < kDim; ++d) out[d] = tail[d - kHead];
+  }
+};
+
 // SortedRefRunsFixed for a dim below 16 (the default job's FM rows are 9 floats): the generic
 // loop's operations with the dim known at compile time, so the row's sums stay in registers
 // and no loop over d runs per contribution. Adagrad: AdagradAnyDim's operations.
@@ -197,8 +233,7 @@ __attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pa
     prefetch_slots(RowRefs::Row(pairs[i]));
   for (size_t i = 0; i < n;) {
     const uint32_t row = RowRefs::Row(pairs[i]);
-    float step[kDim] = {};
-    float part[kDim] = {};
+    SmallRowSum<kDim> sum, part;
     int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
     do {
       if (i + SlotPrefetchPairs<kDim>() < n) {
@@ -211,23 +246,22 @@ __attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pa
       }
       const uint32_t ref = RowRefs::Ref(pairs[i]);
       if (!gr.one_replica && gr.group_replica[ref >> bits] != replica) {
-        for (int d = 0; d < kDim; ++d) {
-          step[d] = step[d] + part[d];
-          part[d] = 0.0f;
-        }
+        sum.Add(part);
+        part = SmallRowSum<kDim>{};
         replica = gr.group_replica[ref >> bits];
       }
       if (const float* x = gradient(ref)) {
         if (const float* gains = gr.gains[ref >> bits]) {
-          const float gain = gains[ref & mask];
-          for (int d = 0; d < kDim; ++d) part[d] = part[d] + gain * x[d];
+          part.AddScaled(gains[ref & mask], x);
         } else {
-          for (int d = 0; d < kDim; ++d) part[d] = part[d] + x[d];
+          part.Add(x);
         }
       }
       ++i;
     } while (i < n && RowRefs::Row(pairs[i]) == row);
-    for (int d = 0; d < kDim; ++d) step[d] = step[d] + part[d];
+    sum.Add(part);
+    float step[kDim];
+    sum.Store(step);
     const size_t at = static_cast<size_t>(row) * kDim;
     if (kAdagrad) {  // on local copies (w and a could alias for all GCC knows): vectorized
       float w[kDim], a[kDim];
