@@ -2,9 +2,9 @@
 //
 // The forward kernel's specializations (plugins/cpu/lookup.h): LookupBags for dims below 16
 // (compiled per dim) and 16, 32, 64 and 128 (vector registers), each with an optional skipped
-// gain multiply, must give the same bits as a scalar twin
-// of the formula, written out here, for every combiner, with and without weights, empty bags,
-// any bag range, quantized tables and awkward values (-0, subnormals, huge numbers).
+// gain multiply, must give the same bits as a scalar twin of the formula, written out here, for
+// every combiner, with and without weights, empty bags, any bag range, quantized tables and
+// awkward values (-0, subnormals, huge numbers).
 
 #include <cstdint>
 #include <cstring>
