@@ -122,6 +122,14 @@ Status SplitsEndMismatch(const std::string& where, const sdk::FeatureInputView& 
                                  " but there are " + std::to_string(in.num_ids) + " ids");
 }
 
+// True when splits[b] == b for every b < `count`: one id per bag.
+EMBRT_CPU_MULTIVERSION
+bool IsIota(const int32_t* __restrict__ splits, int64_t count) {
+  uint32_t other = 0;
+  for (int64_t b = 0; b < count; ++b) other |= splits[b] != static_cast<int32_t>(b) ? 1u : 0u;
+  return other == 0;
+}
+
 // True when `count` >= 1 splits never descend: CopyAscending's check without the copy, for
 // splits read in place.
 EMBRT_CPU_MULTIVERSION
@@ -481,9 +489,16 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
       batch.weights.clear();
       batch.weight_data = nullptr;
     }
-    batch.unit_gains = exchange_ == nullptr &&  // the exchange sends every gain
-                       (feature.max_sequence_length > 0 ||
-                        (table.combiner == EMBRT_COMBINER_SUM && batch.weight_data == nullptr));
+    // Every gain is 1 for a sequence, an unweighted sum, and an unweighted mean or sqrtn whose
+    // bags hold one id each (1 / 1 and 1 / sqrt(1) are exactly 1; the common case of
+    // single-valued categorical features, TF's default combiner being the mean).
+    const bool unweighted_bags = feature.max_sequence_length == 0 && batch.weight_data == nullptr;
+    batch.unit_gains =
+        exchange_ == nullptr &&  // the exchange sends every gain
+        (feature.max_sequence_length > 0 ||
+         (unweighted_bags && (table.combiner == EMBRT_COMBINER_SUM ||
+                              (in.num_ids == static_cast<size_t>(rows) &&
+                               IsIota(batch.split_data, rows + 1)))));
     batch.gains.resize(batch.unit_gains ? 0 : in.num_ids);
     batch.has_gradients = false;
   }

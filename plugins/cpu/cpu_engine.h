@@ -148,7 +148,8 @@ class CpuEngine : public sdk::Engine {
     std::vector<int32_t> positions;  // sequence position per id (ABI 1.1); empty: the k-th id
                                      // of a row is at position k
     std::vector<float> gains;      // per id, written by the lookup; empty when unit_gains
-    bool unit_gains = false;       // every gain is 1 (sequence, or sum without weights)
+    bool unit_gains = false;       // every gain is 1 (sequence, sum without weights, or an
+                                   // unweighted mean or sqrtn of one id per bag)
     std::vector<float> gradients;  // activation-shaped copy (unless read in place)
     // What the update reads when has_gradients: gradients.data(), or with synchronous_update_
     // the caller's buffer, valid until its SendGradients returns.
