@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "vector_ops.h"
 
@@ -65,111 +66,40 @@ __attribute__((always_inline)) inline void AdagradFixed(float lr, const Floats16
   std::memcpy(w_row, w, sizeof(w));
 }
 
-// ApplySortedRefUpdates (accumulating) for dim kDim, a multiple of 16: the row's sum stays in
-// registers; kAdagrad updates the row right here, else ApplyRowUpdate does.
-template <int kDim, bool kAdagrad>
-__attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pairs, size_t n,
-                                                              const GradientRefs& gr,
-                                                              const PreparedUpdate& update,
-                                                              TableShard* storage) {
-  constexpr int kVectors = kDim / 16;
-  const int bits = gr.slot_bits;
-  const uint32_t mask = (1u << bits) - 1;
-  const int num_slots = storage->num_slots();
-  float* slot0 = storage->slot(0);
-  float* slot1 = num_slots > 1 ? storage->slot(1) : nullptr;
-  float* slot2 = num_slots > 2 ? storage->slot(2) : nullptr;
-  auto prefetch_slots = [&](uint32_t row) {
-    const size_t at = static_cast<size_t>(row) * kDim;
-    for (int l = 0; l < kDim; l += 16) {
-      __builtin_prefetch(slot0 + at + l, 1);
-      if (slot1 != nullptr) __builtin_prefetch(slot1 + at + l, 1);
-      if (slot2 != nullptr) __builtin_prefetch(slot2 + at + l, 1);
-    }
-  };
-  auto gradient = [&](uint32_t ref) -> const float* {
-    const float* base = gr.bases[ref >> bits];
-    return base == nullptr ? nullptr : base + static_cast<size_t>(ref & mask) * kDim;
-  };
-  for (size_t i = 0; i < n && i < SlotPrefetchPairs<kDim>(); ++i)
-    prefetch_slots(RowRefs::Row(pairs[i]));
-  for (size_t i = 0; i < n;) {
-    const uint32_t row = RowRefs::Row(pairs[i]);
-    Floats16 step[kVectors] = {};
-    Floats16 part[kVectors] = {};
-    int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
-    do {
-      // Once per distinct row: with skewed ids most pairs repeat the row before them, and
-      // prefetching it again only fills the load queue.
-      if (i + SlotPrefetchPairs<kDim>() < n) {
-        const uint32_t ahead = RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>()]);
-        if (ahead != RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>() - 1])) prefetch_slots(ahead);
-      }
-      if (i + GradientPrefetchPairs<kDim>() < n) {
-        const float* ahead = gradient(RowRefs::Ref(pairs[i + GradientPrefetchPairs<kDim>()]));
-        if (ahead != nullptr) {
-          for (int l = 0; l < kDim; l += 16) __builtin_prefetch(ahead + l);
-        }
-      }
-      const uint32_t ref = RowRefs::Ref(pairs[i]);
-      if (!gr.one_replica && gr.group_replica[ref >> bits] != replica) {
-        for (int v = 0; v < kVectors; ++v) {
-          step[v] = step[v] + part[v];
-          part[v] = Floats16{};
-        }
-        replica = gr.group_replica[ref >> bits];
-      }
-      if (const float* g = gradient(ref)) {
-        if (const float* gains = gr.gains[ref >> bits]) {
-          const float gain = gains[ref & mask];
-          for (int v = 0; v < kVectors; ++v) {
-            Floats16 x;
-            std::memcpy(&x, g + 16 * v, sizeof(x));
-            part[v] = part[v] + gain * x;
-          }
-        } else {
-          for (int v = 0; v < kVectors; ++v) {
-            Floats16 x;
-            std::memcpy(&x, g + 16 * v, sizeof(x));
-            part[v] = part[v] + x;
-          }
-        }
-      }
-      ++i;
-    } while (i < n && RowRefs::Row(pairs[i]) == row);
-    for (int v = 0; v < kVectors; ++v) step[v] = step[v] + part[v];
-    const size_t at = static_cast<size_t>(row) * kDim;
-    if (kAdagrad) {
-      AdagradFixed<kDim>(update.lr, step, slot0 + at, slot1 + at);
-    } else {
-      alignas(64) float g[kDim];
-      std::memcpy(g, step, sizeof(g));
-      float* slots[3] = {slot0 + at, slot1 == nullptr ? nullptr : slot1 + at,
-                         slot2 == nullptr ? nullptr : slot2 + at};
-      ApplyRowUpdate(update, kDim, g, slots);
+// A row's gradient sum for dim kDim, a multiple of 16: kDim / 16 vectors in registers.
+template <int kDim>
+struct VectorRowSum {
+  static constexpr int kVectors = kDim / 16;
+  Floats16 v[kVectors] = {};
+
+  void Add(const float* x) {
+    for (int i = 0; i < kVectors; ++i) {
+      Floats16 y;
+      std::memcpy(&y, x + 16 * i, sizeof(y));
+      v[i] = v[i] + y;
     }
   }
-}
-
-#define EMBRT_CPU_SORTED_REF_RUNS(dim)                                                       \
-  EMBRT_CPU_MULTIVERSION void SortedRefRuns##dim(                                            \
-      const uint64_t* pairs, size_t n, const GradientRefs& gr, const PreparedUpdate& update, \
-      TableShard* storage, bool adagrad) {                                                   \
-    if (adagrad) {                                                                           \
-      SortedRefRunsFixed<dim, true>(pairs, n, gr, update, storage);                          \
-    } else {                                                                                 \
-      SortedRefRunsFixed<dim, false>(pairs, n, gr, update, storage);                         \
-    }                                                                                        \
+  void AddScaled(float gain, const float* x) {
+    for (int i = 0; i < kVectors; ++i) {
+      Floats16 y;
+      std::memcpy(&y, x + 16 * i, sizeof(y));
+      v[i] = v[i] + gain * y;
+    }
   }
-EMBRT_CPU_SORTED_REF_RUNS(16)
-EMBRT_CPU_SORTED_REF_RUNS(32)
-EMBRT_CPU_SORTED_REF_RUNS(64)
-EMBRT_CPU_SORTED_REF_RUNS(128)
-#undef EMBRT_CPU_SORTED_REF_RUNS
+  void Add(const VectorRowSum& other) {
+    for (int i = 0; i < kVectors; ++i) v[i] = v[i] + other.v[i];
+  }
+  void Store(float* out) const { std::memcpy(out, v, sizeof(v)); }
+  // Adagrad on the row (w_row, a_row) with this sum as its step gradient.
+  void Adagrad(float lr, float* w_row, float* a_row) const {
+    AdagradFixed<kDim>(lr, v, w_row, a_row);
+  }
+};
 
-// A row's gradient sum for a dim below 16: lanes [0, 8) in one 8-float vector when the dim has
-// them (GCC leaves 8 to 15 floats kept as scalars unvectorized), the rest as scalars. Element
-// by element the same additions as a float array.
+// A row's gradient sum for a dim below 16 (the default job's FM rows are 9 floats): lanes
+// [0, 8) in one 8-float vector when the dim has them (GCC leaves 8 to 15 floats kept as
+// scalars unvectorized), the rest as scalars. Element by element the same additions as a
+// float array.
 typedef float Floats8 __attribute__((vector_size(32)));
 template <int kDim>
 struct SmallRowSum {
@@ -201,13 +131,28 @@ struct SmallRowSum {
     if constexpr (kHead > 0) std::memcpy(out, &head, sizeof(head));
     for (int d = kHead; d < kDim; ++d) out[d] = tail[d - kHead];
   }
+  // AdagradAnyDim's operations, on local copies (w and a could alias for all GCC knows), so
+  // that the sqrt and the divide vectorize.
+  void Adagrad(float lr, float* w_row, float* a_row) const {
+    float g[kDim], w[kDim], a[kDim];
+    Store(g);
+    std::memcpy(w, w_row, sizeof(w));
+    std::memcpy(a, a_row, sizeof(a));
+    for (int d = 0; d < kDim; ++d) a[d] = a[d] + g[d] * g[d];
+    for (int d = 0; d < kDim; ++d) w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
+    std::memcpy(w_row, w, sizeof(w));
+    std::memcpy(a_row, a, sizeof(a));
+  }
 };
 
-// SortedRefRunsFixed for a dim below 16 (the default job's FM rows are 9 floats): the generic
-// loop's operations with the dim known at compile time, so the row's sums stay in registers
-// and no loop over d runs per contribution. Adagrad: AdagradAnyDim's operations.
+template <int kDim>
+using RowSum = std::conditional_t<kDim % 16 == 0, VectorRowSum<kDim>, SmallRowSum<kDim>>;
+
+// ApplySortedRefUpdates (accumulating) for a dim known at compile time, below 16 or a
+// multiple of 16: the row's sum stays in registers (RowSum); kAdagrad updates the row right
+// here, else ApplyRowUpdate does.
 template <int kDim, bool kAdagrad>
-__attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pairs, size_t n,
+__attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pairs, size_t n,
                                                               const GradientRefs& gr,
                                                               const PreparedUpdate& update,
                                                               TableShard* storage) {
@@ -217,13 +162,15 @@ __attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pa
   float* slot0 = storage->slot(0);
   float* slot1 = num_slots > 1 ? storage->slot(1) : nullptr;
   float* slot2 = num_slots > 2 ? storage->slot(2) : nullptr;
-  auto prefetch_slots = [&](uint32_t row) {  // a row may straddle two lines: first and last
+  auto prefetch_slot_line = [&](size_t at) {
+    __builtin_prefetch(slot0 + at, 1);
+    if (slot1 != nullptr) __builtin_prefetch(slot1 + at, 1);
+    if (slot2 != nullptr) __builtin_prefetch(slot2 + at, 1);
+  };
+  auto prefetch_slots = [&](uint32_t row) {
     const size_t at = static_cast<size_t>(row) * kDim;
-    for (size_t d : {size_t{0}, size_t{kDim - 1}}) {
-      __builtin_prefetch(slot0 + at + d, 1);
-      if (slot1 != nullptr) __builtin_prefetch(slot1 + at + d, 1);
-      if (slot2 != nullptr) __builtin_prefetch(slot2 + at + d, 1);
-    }
+    for (int l = 0; l < kDim; l += 16) prefetch_slot_line(at + l);
+    if constexpr (kDim % 16 != 0) prefetch_slot_line(at + kDim - 1);  // a row may straddle
   };
   auto gradient = [&](uint32_t ref) -> const float* {
     const float* base = gr.bases[ref >> bits];
@@ -233,78 +180,80 @@ __attribute__((always_inline)) inline void SortedRefRunsSmall(const uint64_t* pa
     prefetch_slots(RowRefs::Row(pairs[i]));
   for (size_t i = 0; i < n;) {
     const uint32_t row = RowRefs::Row(pairs[i]);
-    SmallRowSum<kDim> sum, part;
+    RowSum<kDim> step, part;
     int32_t replica = gr.one_replica ? 0 : gr.group_replica[RowRefs::Ref(pairs[i]) >> bits];
     do {
+      // Once per distinct row: with skewed ids most pairs repeat the row before them, and
+      // prefetching it again only fills the load queue.
       if (i + SlotPrefetchPairs<kDim>() < n) {
         const uint32_t ahead = RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>()]);
         if (ahead != RowRefs::Row(pairs[i + SlotPrefetchPairs<kDim>() - 1])) prefetch_slots(ahead);
       }
       if (i + GradientPrefetchPairs<kDim>() < n) {
         const float* ahead = gradient(RowRefs::Ref(pairs[i + GradientPrefetchPairs<kDim>()]));
-        if (ahead != nullptr) __builtin_prefetch(ahead);
+        if (ahead != nullptr) {
+          for (int l = 0; l < kDim; l += 16) __builtin_prefetch(ahead + l);
+        }
       }
       const uint32_t ref = RowRefs::Ref(pairs[i]);
       if (!gr.one_replica && gr.group_replica[ref >> bits] != replica) {
-        sum.Add(part);
-        part = SmallRowSum<kDim>{};
+        step.Add(part);
+        part = RowSum<kDim>{};
         replica = gr.group_replica[ref >> bits];
       }
-      if (const float* x = gradient(ref)) {
+      if (const float* g = gradient(ref)) {
         if (const float* gains = gr.gains[ref >> bits]) {
-          part.AddScaled(gains[ref & mask], x);
+          part.AddScaled(gains[ref & mask], g);
         } else {
-          part.Add(x);
+          part.Add(g);
         }
       }
       ++i;
     } while (i < n && RowRefs::Row(pairs[i]) == row);
-    sum.Add(part);
-    float step[kDim];
-    sum.Store(step);
+    step.Add(part);
     const size_t at = static_cast<size_t>(row) * kDim;
-    if (kAdagrad) {  // on local copies (w and a could alias for all GCC knows): vectorized
-      float w[kDim], a[kDim];
-      std::memcpy(w, slot0 + at, sizeof(w));
-      std::memcpy(a, slot1 + at, sizeof(a));
-      for (int d = 0; d < kDim; ++d) a[d] = a[d] + step[d] * step[d];
-      for (int d = 0; d < kDim; ++d) w[d] = w[d] - update.lr * step[d] / std::sqrt(a[d]);
-      std::memcpy(slot0 + at, w, sizeof(w));
-      std::memcpy(slot1 + at, a, sizeof(a));
+    if (kAdagrad) {
+      step.Adagrad(update.lr, slot0 + at, slot1 + at);
     } else {
+      alignas(64) float g[kDim];
+      step.Store(g);
       float* slots[3] = {slot0 + at, slot1 == nullptr ? nullptr : slot1 + at,
                          slot2 == nullptr ? nullptr : slot2 + at};
-      ApplyRowUpdate(update, kDim, step, slots);
+      ApplyRowUpdate(update, kDim, g, slots);
     }
   }
 }
 
-#define EMBRT_CPU_SORTED_REF_RUNS_SMALL(dim)                                                 \
-  EMBRT_CPU_MULTIVERSION void SortedRefRunsSmall##dim(                                       \
+#define EMBRT_CPU_SORTED_REF_RUNS(dim)                                                       \
+  EMBRT_CPU_MULTIVERSION void SortedRefRuns##dim(                                            \
       const uint64_t* pairs, size_t n, const GradientRefs& gr, const PreparedUpdate& update, \
       TableShard* storage, bool adagrad) {                                                   \
     if (adagrad) {                                                                           \
-      SortedRefRunsSmall<dim, true>(pairs, n, gr, update, storage);                          \
+      SortedRefRunsFixed<dim, true>(pairs, n, gr, update, storage);                          \
     } else {                                                                                 \
-      SortedRefRunsSmall<dim, false>(pairs, n, gr, update, storage);                         \
+      SortedRefRunsFixed<dim, false>(pairs, n, gr, update, storage);                         \
     }                                                                                        \
   }
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(1)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(2)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(3)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(4)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(5)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(6)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(7)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(8)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(9)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(10)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(11)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(12)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(13)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(14)
-EMBRT_CPU_SORTED_REF_RUNS_SMALL(15)
-#undef EMBRT_CPU_SORTED_REF_RUNS_SMALL
+EMBRT_CPU_SORTED_REF_RUNS(1)
+EMBRT_CPU_SORTED_REF_RUNS(2)
+EMBRT_CPU_SORTED_REF_RUNS(3)
+EMBRT_CPU_SORTED_REF_RUNS(4)
+EMBRT_CPU_SORTED_REF_RUNS(5)
+EMBRT_CPU_SORTED_REF_RUNS(6)
+EMBRT_CPU_SORTED_REF_RUNS(7)
+EMBRT_CPU_SORTED_REF_RUNS(8)
+EMBRT_CPU_SORTED_REF_RUNS(9)
+EMBRT_CPU_SORTED_REF_RUNS(10)
+EMBRT_CPU_SORTED_REF_RUNS(11)
+EMBRT_CPU_SORTED_REF_RUNS(12)
+EMBRT_CPU_SORTED_REF_RUNS(13)
+EMBRT_CPU_SORTED_REF_RUNS(14)
+EMBRT_CPU_SORTED_REF_RUNS(15)
+EMBRT_CPU_SORTED_REF_RUNS(16)
+EMBRT_CPU_SORTED_REF_RUNS(32)
+EMBRT_CPU_SORTED_REF_RUNS(64)
+EMBRT_CPU_SORTED_REF_RUNS(128)
+#undef EMBRT_CPU_SORTED_REF_RUNS
 
 // AdagradFixed for any dim: AdagradRow's operations (optimizers.cc).
 inline void AdagradAnyDim(int32_t dim, float lr, const float* __restrict g, float* __restrict w,
@@ -387,34 +336,30 @@ void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRe
   const bool adagrad = s.kind == EMBRT_OPTIMIZER_ADAGRAD && !update.clip_gradients &&
                        update.decay == 0.0f && !update.clip_weights;
   if (accumulate) {
-#define EMBRT_CPU_SMALL_CASE(d) \
-  case d:                       \
-    return SortedRefRunsSmall##d(pairs, count, gradients, update, storage, adagrad);
+#define EMBRT_CPU_SORTED_REF_RUNS_CASE(d) \
+  case d:                                 \
+    return SortedRefRuns##d(pairs, count, gradients, update, storage, adagrad);
     switch (storage->dim()) {
-      EMBRT_CPU_SMALL_CASE(1)
-      EMBRT_CPU_SMALL_CASE(2)
-      EMBRT_CPU_SMALL_CASE(3)
-      EMBRT_CPU_SMALL_CASE(4)
-      EMBRT_CPU_SMALL_CASE(5)
-      EMBRT_CPU_SMALL_CASE(6)
-      EMBRT_CPU_SMALL_CASE(7)
-      EMBRT_CPU_SMALL_CASE(8)
-      EMBRT_CPU_SMALL_CASE(9)
-      EMBRT_CPU_SMALL_CASE(10)
-      EMBRT_CPU_SMALL_CASE(11)
-      EMBRT_CPU_SMALL_CASE(12)
-      EMBRT_CPU_SMALL_CASE(13)
-      EMBRT_CPU_SMALL_CASE(14)
-      EMBRT_CPU_SMALL_CASE(15)
-#undef EMBRT_CPU_SMALL_CASE
-      case 16:
-        return SortedRefRuns16(pairs, count, gradients, update, storage, adagrad);
-      case 32:
-        return SortedRefRuns32(pairs, count, gradients, update, storage, adagrad);
-      case 64:
-        return SortedRefRuns64(pairs, count, gradients, update, storage, adagrad);
-      case 128:
-        return SortedRefRuns128(pairs, count, gradients, update, storage, adagrad);
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(1)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(2)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(3)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(4)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(5)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(6)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(7)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(8)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(9)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(10)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(11)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(12)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(13)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(14)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(15)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(16)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(32)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(64)
+      EMBRT_CPU_SORTED_REF_RUNS_CASE(128)
+#undef EMBRT_CPU_SORTED_REF_RUNS_CASE
       default:
         break;
     }
