@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "vector_ops.h"
@@ -62,30 +63,64 @@ constexpr int PrefetchDistance(int dim) { return dim > 0 ? kPrefetchDistance : 0
 // vector arithmetic is element-wise IEEE arithmetic, so it rounds exactly like the scalar code.
 typedef float Floats16 __attribute__((vector_size(64)));
 
-// Vector v of row rows[k] times its gain (an unaligned load). A function rather than a lambda:
-// UBSan's checks on a lambda's closure misfire once the always_inline body lands in a
-// target_clones clone (a false "member access within null pointer" in the ASan build).
-// (`x` is an out-parameter: a 64-byte vector returned by value changes the psABI between the
-// clones, which GCC warns about.)
+// A bag's sum for dim kDim, a multiple of 16: kDim / 16 vectors in registers. kUnitGains:
+// every gain is 1, and 1 * x == x bit for bit, so the multiply is skipped.
+// (Members rather than lambdas: UBSan's checks on a lambda's closure misfire once the
+// always_inline body lands in a target_clones clone, a false "member access within null
+// pointer" in the ASan build.)
 template <int kDim, bool kUnitGains>
-__attribute__((always_inline)) inline void LoadScaled(const float* table, const int64_t* rows,
-                                                      const float* gains, int32_t k, int v,
-                                                      Floats16* x) {
-  std::memcpy(x, table + rows[k] * kDim + 16 * v, sizeof(*x));
-  if (!kUnitGains) *x = gains[k] * *x;
-}
+struct VectorBagSum {
+  static constexpr int kVectors = kDim / 16;
+  Floats16 v[kVectors];
 
-// LookupBags for dim = kDim (a multiple of 16) without quantization: each bag's sum lives in
-// kDim / 16 vector registers and is stored once, straight into `out` (no zeroed stack copy).
-// kUnitGains: every gain is 1, and 1 * x == x bit for bit, so the multiply is skipped without
-// changing a result. kDistance: how many ids ahead rows are prefetched.
+  void Start(const float* row, float gain) {
+    for (int i = 0; i < kVectors; ++i) {
+      std::memcpy(&v[i], row + 16 * i, sizeof(v[i]));
+      if (!kUnitGains) v[i] = gain * v[i];
+    }
+  }
+  void Add(const float* row, float gain) {
+    for (int i = 0; i < kVectors; ++i) {
+      Floats16 x;
+      std::memcpy(&x, row + 16 * i, sizeof(x));
+      if (!kUnitGains) x = gain * x;
+      v[i] = v[i] + x;
+    }
+  }
+  void Store(float* out) const {  // vector by vector: one memcpy of all spills them first
+    for (int i = 0; i < kVectors; ++i) std::memcpy(out + 16 * i, &v[i], sizeof(v[i]));
+  }
+};
+
+// A bag's sum for a dim below 16 (the default job's FM rows are 9 floats): a float array, which
+// GCC keeps in registers and vectorizes as it sees fit.
+template <int kDim, bool kUnitGains>
+struct SmallBagSum {
+  float v[kDim];
+
+  void Start(const float* row, float gain) {
+    for (int d = 0; d < kDim; ++d) v[d] = kUnitGains ? row[d] : gain * row[d];
+  }
+  void Add(const float* row, float gain) {
+    for (int d = 0; d < kDim; ++d) v[d] = v[d] + (kUnitGains ? row[d] : gain * row[d]);
+  }
+  void Store(float* out) const { std::memcpy(out, v, sizeof(v)); }
+};
+
+template <int kDim, bool kUnitGains>
+using BagSum = std::conditional_t<kDim % 16 == 0, VectorBagSum<kDim, kUnitGains>,
+                                  SmallBagSum<kDim, kUnitGains>>;
+
+// LookupBags for a dim known at compile time (below 16 or a multiple of 16) without
+// quantization: each bag's sum lives in registers (BagSum) and is stored once, straight into
+// `out` (no zeroed stack copy); the same operations in the same order as the generic loop.
+// kDistance: how many ids ahead rows are prefetched.
 template <int kDim, bool kUnitGains, int kDistance>
 __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
                                                            const int32_t* splits,
                                                            const int64_t* rows, const float* gains,
                                                            int64_t bag_begin, int64_t bag_end,
                                                            float* out) {
-  constexpr int kVectors = kDim / 16;
   const int32_t first_id = splits[bag_begin];
   const int32_t end_id = splits[bag_end];
   for (int32_t k = first_id; k < end_id && k < first_id + kDistance; ++k) {
@@ -100,18 +135,13 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
       continue;
     }
     if (begin + kDistance < end_id) PrefetchRow(table + rows[begin + kDistance] * kDim, kDim);
-    Floats16 sum[kVectors];
-    for (int v = 0; v < kVectors; ++v)
-      LoadScaled<kDim, kUnitGains>(table, rows, gains, begin, v, &sum[v]);
+    BagSum<kDim, kUnitGains> sum;
+    sum.Start(table + rows[begin] * kDim, kUnitGains ? 1.0f : gains[begin]);
     for (int32_t k = begin + 1; k < end; ++k) {
       if (k + kDistance < end_id) PrefetchRow(table + rows[k + kDistance] * kDim, kDim);
-      for (int v = 0; v < kVectors; ++v) {
-        Floats16 x;
-        LoadScaled<kDim, kUnitGains>(table, rows, gains, k, v, &x);
-        sum[v] = sum[v] + x;
-      }
+      sum.Add(table + rows[k] * kDim, kUnitGains ? 1.0f : gains[k]);
     }
-    for (int v = 0; v < kVectors; ++v) std::memcpy(activation + 16 * v, &sum[v], sizeof(sum[v]));
+    sum.Store(activation);
   }
 }
 
@@ -123,82 +153,30 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
     LookupBagsFixed<dim, unit, PrefetchDistance(dim)>(table, splits, rows, gains, bag_begin, \
                                                       bag_end, out);                         \
   }
-EMBRT_CPU_LOOKUP_FIXED(16, false)
-EMBRT_CPU_LOOKUP_FIXED(16, true)
-EMBRT_CPU_LOOKUP_FIXED(32, false)
-EMBRT_CPU_LOOKUP_FIXED(32, true)
-EMBRT_CPU_LOOKUP_FIXED(64, false)
-EMBRT_CPU_LOOKUP_FIXED(64, true)
-EMBRT_CPU_LOOKUP_FIXED(128, false)
-EMBRT_CPU_LOOKUP_FIXED(128, true)
+#define EMBRT_CPU_LOOKUP_FIXED_BOTH(dim) \
+  EMBRT_CPU_LOOKUP_FIXED(dim, false)     \
+  EMBRT_CPU_LOOKUP_FIXED(dim, true)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(1)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(2)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(3)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(4)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(5)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(6)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(7)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(8)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(9)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(10)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(11)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(12)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(13)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(14)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(15)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(16)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(32)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(64)
+EMBRT_CPU_LOOKUP_FIXED_BOTH(128)
+#undef EMBRT_CPU_LOOKUP_FIXED_BOTH
 #undef EMBRT_CPU_LOOKUP_FIXED
-
-// LookupBags for a dim below 16 (less than one AVX-512 vector; the default job's FM rows are 9
-// floats): the same operations as the generic loop, sum = gain * row, then sum = sum + gain *
-// row per further id, but with the dim known at compile time, so each bag's sum stays in
-// registers and the loops over d are unrolled instead of run per id.
-template <int kDim, bool kUnitGains>
-__attribute__((always_inline)) inline void LookupBagsSmall(const float* table,
-                                                           const int32_t* splits,
-                                                           const int64_t* rows, const float* gains,
-                                                           int64_t bag_begin, int64_t bag_end,
-                                                           float* out) {
-  const int32_t first_id = splits[bag_begin];
-  const int32_t end_id = splits[bag_end];
-  for (int32_t k = first_id; k < end_id && k < first_id + kPrefetchDistance; ++k) {
-    PrefetchRow(table + rows[k] * kDim, kDim);
-  }
-  for (int64_t b = bag_begin; b < bag_end; ++b) {
-    const int32_t begin = splits[b];
-    const int32_t end = splits[b + 1];
-    float* activation = out + b * kDim;
-    if (begin == end) {
-      std::memset(activation, 0, sizeof(float) * kDim);
-      continue;
-    }
-    if (begin + kPrefetchDistance < end_id) {
-      PrefetchRow(table + rows[begin + kPrefetchDistance] * kDim, kDim);
-    }
-    float sum[kDim];
-    const float* first = table + rows[begin] * kDim;
-    for (int d = 0; d < kDim; ++d) sum[d] = kUnitGains ? first[d] : gains[begin] * first[d];
-    for (int32_t k = begin + 1; k < end; ++k) {
-      if (k + kPrefetchDistance < end_id) {
-        PrefetchRow(table + rows[k + kPrefetchDistance] * kDim, kDim);
-      }
-      const float* row = table + rows[k] * kDim;
-      for (int d = 0; d < kDim; ++d) sum[d] = sum[d] + (kUnitGains ? row[d] : gains[k] * row[d]);
-    }
-    std::memcpy(activation, sum, sizeof(sum));
-  }
-}
-
-#define EMBRT_CPU_LOOKUP_SMALL(dim, unit)                                                 \
-  EMBRT_CPU_MULTIVERSION void LookupBagsSmall##dim##_##unit(                              \
-      const float* table, const int32_t* splits, const int64_t* rows, const float* gains, \
-      int64_t bag_begin, int64_t bag_end, float* out) {                                   \
-    LookupBagsSmall<dim, unit>(table, splits, rows, gains, bag_begin, bag_end, out);      \
-  }
-#define EMBRT_CPU_LOOKUP_SMALL_BOTH(dim) \
-  EMBRT_CPU_LOOKUP_SMALL(dim, false)     \
-  EMBRT_CPU_LOOKUP_SMALL(dim, true)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(1)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(2)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(3)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(4)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(5)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(6)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(7)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(8)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(9)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(10)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(11)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(12)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(13)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(14)
-EMBRT_CPU_LOOKUP_SMALL_BOTH(15)
-#undef EMBRT_CPU_LOOKUP_SMALL_BOTH
-#undef EMBRT_CPU_LOOKUP_SMALL
 
 }  // namespace
 
@@ -251,30 +229,22 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
       LookupBags##d##_false(table, splits, rows, gains, bag_begin, bag_end, out); \
     }                                                                             \
     return;
-#define EMBRT_CPU_LOOKUP_SMALL_CASE(d)                                                 \
-  case d:                                                                              \
-    if (unit_gains) {                                                                  \
-      LookupBagsSmall##d##_true(table, splits, rows, gains, bag_begin, bag_end, out);  \
-    } else {                                                                           \
-      LookupBagsSmall##d##_false(table, splits, rows, gains, bag_begin, bag_end, out); \
-    }                                                                                  \
-    return;
     switch (dim) {
-      EMBRT_CPU_LOOKUP_SMALL_CASE(1)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(2)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(3)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(4)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(5)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(6)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(7)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(8)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(9)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(10)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(11)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(12)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(13)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(14)
-      EMBRT_CPU_LOOKUP_SMALL_CASE(15)
+      EMBRT_CPU_LOOKUP_CASE(1)
+      EMBRT_CPU_LOOKUP_CASE(2)
+      EMBRT_CPU_LOOKUP_CASE(3)
+      EMBRT_CPU_LOOKUP_CASE(4)
+      EMBRT_CPU_LOOKUP_CASE(5)
+      EMBRT_CPU_LOOKUP_CASE(6)
+      EMBRT_CPU_LOOKUP_CASE(7)
+      EMBRT_CPU_LOOKUP_CASE(8)
+      EMBRT_CPU_LOOKUP_CASE(9)
+      EMBRT_CPU_LOOKUP_CASE(10)
+      EMBRT_CPU_LOOKUP_CASE(11)
+      EMBRT_CPU_LOOKUP_CASE(12)
+      EMBRT_CPU_LOOKUP_CASE(13)
+      EMBRT_CPU_LOOKUP_CASE(14)
+      EMBRT_CPU_LOOKUP_CASE(15)
       EMBRT_CPU_LOOKUP_CASE(16)
       EMBRT_CPU_LOOKUP_CASE(32)
       EMBRT_CPU_LOOKUP_CASE(64)
@@ -283,7 +253,6 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
         break;
     }
 #undef EMBRT_CPU_LOOKUP_CASE
-#undef EMBRT_CPU_LOOKUP_SMALL_CASE
   }
   LookupBagsGeneric(table, dim, splits, rows, gains, bag_begin, bag_end, out, quantization,
                     unit_gains);

@@ -89,7 +89,9 @@ struct VectorRowSum {
   void Add(const VectorRowSum& other) {
     for (int i = 0; i < kVectors; ++i) v[i] = v[i] + other.v[i];
   }
-  void Store(float* out) const { std::memcpy(out, v, sizeof(v)); }
+  void Store(float* out) const {  // vector by vector: one memcpy of all spills them first
+    for (int i = 0; i < kVectors; ++i) std::memcpy(out + 16 * i, &v[i], sizeof(v[i]));
+  }
   // Adagrad on the row (w_row, a_row) with this sum as its step gradient.
   void Adagrad(float lr, float* w_row, float* a_row) const {
     AdagradFixed<kDim>(lr, v, w_row, a_row);
