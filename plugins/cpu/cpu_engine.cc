@@ -91,16 +91,31 @@ bool CopyIdsInRange(const int64_t* ids, size_t count, int64_t vocabulary, int64_
   return StreamIdsInRange<true>(ids, count, vocabulary, rows);
 }
 
-// Copies `count` >= 1 splits to `out`; true when they never descend.
-EMBRT_CPU_MULTIVERSION
-bool CopyAscending(const int32_t* __restrict__ splits, int64_t count, int32_t* __restrict__ out) {
+// True when `count` >= 1 splits never descend: one branch-free pass, which with kCopy also
+// copies them to `out`. Inlined into each kernel clone below.
+template <bool kCopy>
+__attribute__((always_inline)) inline bool StreamAscending(const int32_t* __restrict__ splits,
+                                                           int64_t count,
+                                                           int32_t* __restrict__ out) {
   uint32_t descending = 0;
-  out[0] = splits[0];
+  if constexpr (kCopy) out[0] = splits[0];
   for (int64_t i = 1; i < count; ++i) {
     descending |= splits[i] < splits[i - 1] ? 1u : 0u;
-    out[i] = splits[i];
+    if constexpr (kCopy) out[i] = splits[i];
   }
   return descending == 0;
+}
+
+// Copies `count` >= 1 splits to `out`; true when they never descend.
+EMBRT_CPU_MULTIVERSION
+bool CopyAscending(const int32_t* splits, int64_t count, int32_t* out) {
+  return StreamAscending<true>(splits, count, out);
+}
+
+// As CopyAscending without the copy, for splits read in place.
+EMBRT_CPU_MULTIVERSION
+bool Ascending(const int32_t* splits, int64_t count) {
+  return StreamAscending<false>(splits, count, nullptr);
 }
 
 // The error for `rows` + 1 splits that descend somewhere: names the first descending pair.
@@ -128,15 +143,6 @@ bool IsIota(const int32_t* __restrict__ splits, int64_t count) {
   uint32_t other = 0;
   for (int64_t b = 0; b < count; ++b) other |= splits[b] != static_cast<int32_t>(b) ? 1u : 0u;
   return other == 0;
-}
-
-// True when `count` >= 1 splits never descend: CopyAscending's check without the copy, for
-// splits read in place.
-EMBRT_CPU_MULTIVERSION
-bool Ascending(const int32_t* __restrict__ splits, int64_t count) {
-  uint32_t descending = 0;
-  for (int64_t i = 1; i < count; ++i) descending |= splits[i] < splits[i - 1] ? 1u : 0u;
-  return descending == 0;
 }
 
 }  // namespace
@@ -489,16 +495,16 @@ Status CpuEngine::CopyInputs(int32_t replica, const sdk::FeatureInputView* input
       batch.weights.clear();
       batch.weight_data = nullptr;
     }
-    // Every gain is 1 for a sequence, an unweighted sum, and an unweighted mean or sqrtn whose
-    // bags hold one id each (1 / 1 and 1 / sqrt(1) are exactly 1; the common case of
-    // single-valued categorical features, TF's default combiner being the mean).
-    const bool unweighted_bags = feature.max_sequence_length == 0 && batch.weight_data == nullptr;
-    batch.unit_gains =
-        exchange_ == nullptr &&  // the exchange sends every gain
-        (feature.max_sequence_length > 0 ||
-         (unweighted_bags && (table.combiner == EMBRT_COMBINER_SUM ||
-                              (in.num_ids == static_cast<size_t>(rows) &&
-                               IsIota(batch.split_data, rows + 1)))));
+    // Every gain is 1 for a sequence and an unweighted sum. Otherwise a bag's gains depend on
+    // its ids, unless every bag holds one id: then a gain is that id's weight, or exactly 1
+    // without weights (1 / 1 and 1 / sqrt(1): single-valued categorical features under TF's
+    // default mean). Found here once per batch; the update's ref plan reads it too.
+    const bool gains_vary = feature.max_sequence_length == 0 &&
+                            (table.combiner != EMBRT_COMBINER_SUM || batch.weight_data != nullptr);
+    batch.one_id_per_bag = gains_vary && in.num_ids == static_cast<size_t>(rows) &&
+                           IsIota(batch.split_data, rows + 1);
+    batch.unit_gains = exchange_ == nullptr &&  // the exchange sends every gain
+                       (!gains_vary || (batch.weight_data == nullptr && batch.one_id_per_bag));
     batch.gains.resize(batch.unit_gains ? 0 : in.num_ids);
     batch.has_gradients = false;
   }
@@ -1147,12 +1153,7 @@ void CpuEngine::PlanGradientRefs(Table& table, int64_t step) {
       const int64_t ids = static_cast<int64_t>(batch.num_ids);
       plan.ids += ids;
       // A gain per id: the ref's slot (the bag) must also name the id, so one id per bag.
-      if (!batch.unit_gains) {
-        bool one_per_bag = features_[f].max_sequence_length == 0 &&
-                           ids == features_[f].input_rows;
-        for (int64_t b = 0; b < ids && one_per_bag; ++b) one_per_bag = batch.split_data[b] == b;
-        plan.use_refs &= one_per_bag;
-      }
+      if (!batch.unit_gains) plan.use_refs &= batch.one_id_per_bag;
       plan.gains.push_back(batch.unit_gains ? nullptr : batch.gains.data());
       plan.bases.push_back(batch.has_gradients ? batch.gradient_data : nullptr);
       plan.group_replica.push_back(replica);

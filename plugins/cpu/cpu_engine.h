@@ -150,6 +150,9 @@ class CpuEngine : public sdk::Engine {
     std::vector<float> gains;      // per id, written by the lookup; empty when unit_gains
     bool unit_gains = false;       // every gain is 1 (sequence, sum without weights, or an
                                    // unweighted mean or sqrtn of one id per bag)
+    // Every bag holds one id (splits 0, 1, 2, ...); only looked for where gains may vary (not a
+    // sequence, not an unweighted sum), else false.
+    bool one_id_per_bag = false;
     std::vector<float> gradients;  // activation-shaped copy (unless read in place)
     // What the update reads when has_gradients: gradients.data(), or with synchronous_update_
     // the caller's buffer, valid until its SendGradients returns.

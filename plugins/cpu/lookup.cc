@@ -96,6 +96,7 @@ struct VectorBagSum {
 // GCC keeps in registers and vectorizes as it sees fit.
 template <int kDim, bool kUnitGains>
 struct SmallBagSum {
+  static_assert(kDim < 16, "a row of 16 floats or more is a VectorBagSum");
   float v[kDim];
 
   void Start(const float* row, float gain) {
@@ -156,25 +157,7 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
 #define EMBRT_CPU_LOOKUP_FIXED_BOTH(dim) \
   EMBRT_CPU_LOOKUP_FIXED(dim, false)     \
   EMBRT_CPU_LOOKUP_FIXED(dim, true)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(1)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(2)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(3)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(4)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(5)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(6)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(7)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(8)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(9)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(10)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(11)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(12)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(13)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(14)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(15)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(16)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(32)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(64)
-EMBRT_CPU_LOOKUP_FIXED_BOTH(128)
+EMBRT_CPU_FOR_EACH_COMPILED_DIM(EMBRT_CPU_LOOKUP_FIXED_BOTH)
 #undef EMBRT_CPU_LOOKUP_FIXED_BOTH
 #undef EMBRT_CPU_LOOKUP_FIXED
 
@@ -230,25 +213,7 @@ void LookupBags(const float* table, int32_t dim, const int32_t* splits, const in
     }                                                                             \
     return;
     switch (dim) {
-      EMBRT_CPU_LOOKUP_CASE(1)
-      EMBRT_CPU_LOOKUP_CASE(2)
-      EMBRT_CPU_LOOKUP_CASE(3)
-      EMBRT_CPU_LOOKUP_CASE(4)
-      EMBRT_CPU_LOOKUP_CASE(5)
-      EMBRT_CPU_LOOKUP_CASE(6)
-      EMBRT_CPU_LOOKUP_CASE(7)
-      EMBRT_CPU_LOOKUP_CASE(8)
-      EMBRT_CPU_LOOKUP_CASE(9)
-      EMBRT_CPU_LOOKUP_CASE(10)
-      EMBRT_CPU_LOOKUP_CASE(11)
-      EMBRT_CPU_LOOKUP_CASE(12)
-      EMBRT_CPU_LOOKUP_CASE(13)
-      EMBRT_CPU_LOOKUP_CASE(14)
-      EMBRT_CPU_LOOKUP_CASE(15)
-      EMBRT_CPU_LOOKUP_CASE(16)
-      EMBRT_CPU_LOOKUP_CASE(32)
-      EMBRT_CPU_LOOKUP_CASE(64)
-      EMBRT_CPU_LOOKUP_CASE(128)
+      EMBRT_CPU_FOR_EACH_COMPILED_DIM(EMBRT_CPU_LOOKUP_CASE)
       default:
         break;
     }

@@ -66,6 +66,15 @@ __attribute__((always_inline)) inline void AdagradFixed(float lr, const Floats16
   std::memcpy(w_row, w, sizeof(w));
 }
 
+// AdagradFixed for any dim: AdagradRow's operations (optimizers.cc).
+inline void AdagradAnyDim(int32_t dim, float lr, const float* __restrict g, float* __restrict w,
+                          float* __restrict a) {
+  for (int32_t d = 0; d < dim; ++d) {
+    a[d] = a[d] + g[d] * g[d];
+    w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
+  }
+}
+
 // A row's gradient sum for dim kDim, a multiple of 16: kDim / 16 vectors in registers.
 template <int kDim>
 struct VectorRowSum {
@@ -105,6 +114,7 @@ struct VectorRowSum {
 typedef float Floats8 __attribute__((vector_size(32)));
 template <int kDim>
 struct SmallRowSum {
+  static_assert(kDim < 16, "a row of 16 floats or more is a VectorRowSum");
   static constexpr int kHead = kDim >= 8 ? 8 : 0;
   Floats8 head = {};
   float tail[kDim - kHead + 1] = {};  // one spare, so never of length 0
@@ -133,17 +143,11 @@ struct SmallRowSum {
     if constexpr (kHead > 0) std::memcpy(out, &head, sizeof(head));
     for (int d = kHead; d < kDim; ++d) out[d] = tail[d - kHead];
   }
-  // AdagradAnyDim's operations, on local copies (w and a could alias for all GCC knows), so
-  // that the sqrt and the divide vectorize.
+  // AdagradAnyDim on the row (w_row, a_row) with this sum as its step gradient.
   void Adagrad(float lr, float* w_row, float* a_row) const {
-    float g[kDim], w[kDim], a[kDim];
+    float g[kDim];
     Store(g);
-    std::memcpy(w, w_row, sizeof(w));
-    std::memcpy(a, a_row, sizeof(a));
-    for (int d = 0; d < kDim; ++d) a[d] = a[d] + g[d] * g[d];
-    for (int d = 0; d < kDim; ++d) w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
-    std::memcpy(w_row, w, sizeof(w));
-    std::memcpy(a_row, a, sizeof(a));
+    AdagradAnyDim(kDim, lr, g, w_row, a_row);
   }
 };
 
@@ -236,35 +240,8 @@ __attribute__((always_inline)) inline void SortedRefRunsFixed(const uint64_t* pa
       SortedRefRunsFixed<dim, false>(pairs, n, gr, update, storage);                         \
     }                                                                                        \
   }
-EMBRT_CPU_SORTED_REF_RUNS(1)
-EMBRT_CPU_SORTED_REF_RUNS(2)
-EMBRT_CPU_SORTED_REF_RUNS(3)
-EMBRT_CPU_SORTED_REF_RUNS(4)
-EMBRT_CPU_SORTED_REF_RUNS(5)
-EMBRT_CPU_SORTED_REF_RUNS(6)
-EMBRT_CPU_SORTED_REF_RUNS(7)
-EMBRT_CPU_SORTED_REF_RUNS(8)
-EMBRT_CPU_SORTED_REF_RUNS(9)
-EMBRT_CPU_SORTED_REF_RUNS(10)
-EMBRT_CPU_SORTED_REF_RUNS(11)
-EMBRT_CPU_SORTED_REF_RUNS(12)
-EMBRT_CPU_SORTED_REF_RUNS(13)
-EMBRT_CPU_SORTED_REF_RUNS(14)
-EMBRT_CPU_SORTED_REF_RUNS(15)
-EMBRT_CPU_SORTED_REF_RUNS(16)
-EMBRT_CPU_SORTED_REF_RUNS(32)
-EMBRT_CPU_SORTED_REF_RUNS(64)
-EMBRT_CPU_SORTED_REF_RUNS(128)
+EMBRT_CPU_FOR_EACH_COMPILED_DIM(EMBRT_CPU_SORTED_REF_RUNS)
 #undef EMBRT_CPU_SORTED_REF_RUNS
-
-// AdagradFixed for any dim: AdagradRow's operations (optimizers.cc).
-inline void AdagradAnyDim(int32_t dim, float lr, const float* __restrict g, float* __restrict w,
-                          float* __restrict a) {
-  for (int32_t d = 0; d < dim; ++d) {
-    a[d] = a[d] + g[d] * g[d];
-    w[d] = w[d] - lr * g[d] / std::sqrt(a[d]);
-  }
-}
 
 // Any dim, and the per-contribution (non-accumulating) update: the generic loops. `adagrad`:
 // as in SortedRefRunsFixed.
@@ -342,25 +319,7 @@ void ApplySortedRefUpdates(const uint64_t* pairs, size_t count, const GradientRe
   case d:                                 \
     return SortedRefRuns##d(pairs, count, gradients, update, storage, adagrad);
     switch (storage->dim()) {
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(1)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(2)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(3)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(4)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(5)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(6)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(7)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(8)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(9)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(10)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(11)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(12)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(13)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(14)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(15)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(16)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(32)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(64)
-      EMBRT_CPU_SORTED_REF_RUNS_CASE(128)
+      EMBRT_CPU_FOR_EACH_COMPILED_DIM(EMBRT_CPU_SORTED_REF_RUNS_CASE)
 #undef EMBRT_CPU_SORTED_REF_RUNS_CASE
       default:
         break;

@@ -27,6 +27,14 @@
 #define EMBRT_CPU_MULTIVERSION
 #endif
 
+// Calls X(dim) for every dim that the lookup and the sorted-ref update have a version compiled
+// for: each dim below 16 (rows shorter than one AVX-512 vector, where the generic loops' per-row
+// overhead dominates) and the multiples of 16 kept in vector registers. Other dims run the
+// generic loops.
+#define EMBRT_CPU_FOR_EACH_COMPILED_DIM(X) \
+  X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(32) \
+  X(64) X(128)
+
 namespace embrt {
 namespace cpu {
 
