@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "checkpoint_checksums.h"
 #include "checkpoint_hash.h"
 #include "embrt/checkpoint.h"
 #include "embrt/status_macros.h"
@@ -254,6 +255,16 @@ absl::Status ValidateManifest(const CheckpointManifest& manifest, absl::string_v
           return absl::InvalidArgumentError(
               absl::StrCat(slot_where, ": file ", file.path(), " has byte_size ", file.byte_size(),
                            ", expected rows * dim * 4 = ", expected_bytes));
+        }
+        if (file.has_chunk_bytes() || file.chunk_xxh3_64_size() > 0) {
+          // Absent together (an older writer) or consistent: every byte in exactly one chunk.
+          if (file.chunk_bytes() < 1 ||
+              file.chunk_xxh3_64_size() != ChunkCount(file.byte_size(), file.chunk_bytes())) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                slot_where, ": file ", file.path(), " has ", file.chunk_xxh3_64_size(),
+                " chunk checksums of chunk_bytes ", file.chunk_bytes(), " for byte_size ",
+                file.byte_size()));
+          }
         }
       }
       EMBRT_RETURN_IF_ERROR(CheckCoverage(slot, table.vocabulary_size(), slot_where));

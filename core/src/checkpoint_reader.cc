@@ -17,6 +17,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "checkpoint_checksums.h"
 #include "checkpoint_hash.h"
 #include "checkpoint_manifest.h"
 #include "embrt/checkpoint.h"
@@ -35,32 +36,6 @@ bool Exists(const std::string& path) {
 struct Xxh3StateDeleter {
   void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
 };
-
-// XXH3-64 of the first `size` bytes of `fd`, streamed through `buffer` (reading with pread
-// costs less than faulting in a memory map page by page).
-absl::StatusOr<uint64_t> ChecksumOfFile(int fd, int64_t size, const std::string& path,
-                                        std::vector<char>& buffer) {
-  buffer.resize(size_t{1} << 20);  // hashed while still in the L2 cache
-  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
-  if (state == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
-  XXH3_64bits_reset(state.get());
-  for (int64_t offset = 0; offset < size;) {
-    const size_t chunk = static_cast<size_t>(std::min<int64_t>(buffer.size(), size - offset));
-    EMBRT_RETURN_IF_ERROR(internal::PreadAll(fd, buffer.data(), chunk, offset, path));
-    XXH3_64bits_update(state.get(), buffer.data(), chunk);
-    offset += static_cast<int64_t>(chunk);
-  }
-  return XXH3_64bits_digest(state.get());
-}
-
-// XXH3-64 of a mapped file, read straight from the map (no copy into a buffer).
-absl::StatusOr<uint64_t> ChecksumOfMap(const internal::MappedFile& map) {
-  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
-  if (state == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
-  XXH3_64bits_reset(state.get());
-  internal::HashUncachedBytes(state.get(), map.data(), map.size());
-  return XXH3_64bits_digest(state.get());
-}
 
 }  // namespace
 
@@ -105,6 +80,8 @@ class CheckpointReader::Impl {
     std::string relative_path;
     int64_t byte_size = 0;
     uint64_t xxh3 = 0;
+    int64_t chunk_bytes = 0;  // 0: no chunk checksums (an older writer)
+    std::vector<uint64_t> chunk_xxh3;
     int64_t row_begin = 0;
     int64_t rows = 0;
     int64_t row_stride = 1;
@@ -145,24 +122,31 @@ class CheckpointReader::Impl {
     return fd;
   }
 
-  // Pass one of a two-pass restore: every file's checksum.
+  // What VerifyFiles needs to check `file`'s bytes at `data`.
+  internal::FileToVerify ToVerify(const File& file, const unsigned char* data) const {
+    internal::FileToVerify item;
+    item.data = data;
+    item.size = static_cast<size_t>(file.byte_size);
+    item.xxh3 = file.xxh3;
+    item.chunk_bytes = file.chunk_bytes;
+    item.chunk_xxh3 = file.chunk_xxh3;
+    item.display_path = absl::StrCat(path, "/", file.relative_path);
+    return item;
+  }
+
+  // Pass one of a two-pass restore: every file's checksums, over the maps the rows are then
+  // read from (several threads where the files have chunk checksums).
   absl::Status VerifyAll() const {
-    std::vector<char> buffer;
+    std::vector<internal::FileToVerify> files;
     for (const Table& table : tables) {
       for (const Slot& slot : table.slots) {
         for (const File& file : slot.files) {
-          EMBRT_ASSIGN_OR_RETURN(internal::UniqueFd fd, Reopen(file));
-          const std::string display = absl::StrCat(path, "/", file.relative_path);
-          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum,
-                                 ChecksumOfFile(fd.get(), file.byte_size, display, buffer));
-          if (checksum != file.xxh3) {
-            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                    " is corrupt (XXH3-64 checksum mismatch)"));
-          }
+          EMBRT_RETURN_IF_ERROR(Reopen(file).status());  // still the size it was mapped at
+          files.push_back(ToVerify(file, file.map.data()));
         }
       }
     }
-    return absl::OkStatus();
+    return internal::VerifyFiles(files);
   }
 
   // The file holding global `row` and the row's index inside it.
@@ -247,17 +231,12 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
             internal::MappedFile map,
             internal::MappedFile::Map(fd->get(), static_cast<size_t>(entry.byte_size()), display,
                                       /*populate=*/options.verify_checksums));
-        if (options.verify_checksums) {
-          EMBRT_ASSIGN_OR_RETURN(const uint64_t checksum, ChecksumOfMap(map));
-          if (checksum != entry.xxh3_64()) {
-            return absl::DataLossError(absl::StrCat("checkpoint file ", display,
-                                                    " is corrupt (XXH3-64 checksum mismatch)"));
-          }
-        }
         Impl::File& file = slot.files.emplace_back();
         file.relative_path = entry.path();
         file.byte_size = entry.byte_size();
         file.xxh3 = entry.xxh3_64();
+        file.chunk_bytes = entry.chunk_bytes();
+        file.chunk_xxh3.assign(entry.chunk_xxh3_64().begin(), entry.chunk_xxh3_64().end());
         file.map = std::move(map);
         file.row_begin = entry.row_begin();
         file.rows = entry.rows();
@@ -275,6 +254,15 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
         for (int f = 0; f < n; ++f) slot.file_order[slot.files[f].row_begin] = f;
       }
     }
+  }
+  if (options.verify_checksums) {
+    std::vector<internal::FileToVerify> files;
+    for (const Impl::Table& table : impl->tables) {
+      for (const Impl::Slot& slot : table.slots) {
+        for (const Impl::File& file : slot.files) files.push_back(impl->ToVerify(file, file.map.data()));
+      }
+    }
+    EMBRT_RETURN_IF_ERROR(internal::VerifyFiles(files, options.verify_threads));
   }
   return std::unique_ptr<CheckpointReader>(new CheckpointReader(std::move(impl)));
 }
@@ -395,22 +383,20 @@ class CheckpointReader::StreamingLoader {
     return true;
   }
 
-  // Hashes every file of every table of the config through its map (pass one of two).
+  // Verifies every file of every table of the config through its map (pass one of two; the
+  // loads then read the same maps).
   absl::Status VerifyAll() {
+    std::vector<internal::FileToVerify> files;
     for (const ResolvedTable& table : config_.tables) {
       const int stored = FindStored(table.name);
       const Impl::Table& t = impl_.tables[stored];
       for (size_t s = 0; s < t.slots.size(); ++s) {
         const Impl::File& file = t.slots[s].files[0];
         EMBRT_ASSIGN_OR_RETURN(const internal::MappedFile* map, MapOnce(streams_[stored][s], file));
-        const std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash(XXH3_createState());
-        if (hash == nullptr) return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
-        XXH3_64bits_reset(hash.get());
-        internal::HashUncachedBytes(hash.get(), map->data(), map->size());
-        EMBRT_RETURN_IF_ERROR(CheckDigest(XXH3_64bits_digest(hash.get()), file));
+        files.push_back(impl_.ToVerify(file, map->data()));
       }
     }
-    return absl::OkStatus();
+    return internal::VerifyFiles(files);
   }
 
   // The Embedding::RowSource: points `slots` into the maps (hashing each piece with `verify`).

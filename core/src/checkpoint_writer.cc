@@ -15,6 +15,7 @@
 #include <cstring>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "checkpoint_hash.h"
+#include "checkpoint_checksums.h"
 #include "checkpoint_manifest.h"
 #include "embrt/checkpoint.h"
 #include "embrt/sharding.h"
@@ -45,20 +46,17 @@ using internal::UniqueFd;
 // TLB far less).
 constexpr size_t kWritePieceBytes = size_t{2} << 20;
 
-struct Xxh3StateDeleter {
-  void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
-};
-
 // One slot file being written.
 struct SlotFile {
   std::string relative_path;
   std::string path;
   UniqueFd fd;
-  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash;
-  int64_t next_row = 0;  // rows arrive in order: the hash is computed while writing
-  bool in_order = true;  // otherwise it is computed from the file afterwards
+  std::optional<internal::FileHasher> hasher;
+  int64_t next_row = 0;  // rows arrive in order: the hashes are computed while writing
+  bool in_order = true;  // otherwise they are computed from the file afterwards
   int64_t rows_written = 0;
   uint64_t checksum = 0;
+  std::vector<uint64_t> chunk_checksums;  // of each internal::kChecksumChunkBytes
 };
 
 struct TableFiles {
@@ -87,19 +85,26 @@ std::vector<std::string> TableDirectories(const ResolvedConfig& config) {
   return names;
 }
 
-absl::Status ComputeChecksumFromFile(SlotFile& file, int64_t bytes) {
-  std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> state(XXH3_createState());
-  XXH3_64bits_reset(state.get());
+absl::Status ComputeChecksumsFromFile(SlotFile& file, int64_t bytes) {
+  EMBRT_ASSIGN_OR_RETURN(internal::FileHasher hasher, internal::FileHasher::Create());
   std::vector<char> buffer(size_t{4} << 20);
   for (int64_t offset = 0; offset < bytes;) {
     const size_t chunk = static_cast<size_t>(std::min<int64_t>(buffer.size(), bytes - offset));
     EMBRT_RETURN_IF_ERROR(
         internal::PreadAll(file.fd.get(), buffer.data(), chunk, offset, file.path));
-    XXH3_64bits_update(state.get(), buffer.data(), chunk);
+    hasher.Update(buffer.data(), chunk);
     offset += static_cast<int64_t>(chunk);
   }
-  file.checksum = XXH3_64bits_digest(state.get());
+  file.checksum = hasher.FileDigest();
+  file.chunk_checksums = hasher.TakeChunkDigests();
   return absl::OkStatus();
+}
+
+// Records `file`'s checksums in its manifest entry.
+void SetChecksums(const SlotFile& file, CheckpointFile* entry) {
+  entry->set_xxh3_64(file.checksum);
+  entry->set_chunk_bytes(internal::kChecksumChunkBytes);
+  for (uint64_t checksum : file.chunk_checksums) entry->add_chunk_xxh3_64(checksum);
 }
 
 // The table directories inside checkpoint directory `dir` (one writer creates them).
@@ -162,10 +167,8 @@ absl::Status WriteShardFiles(const std::string& dir, const ResolvedConfig& confi
       file.path = absl::StrCat(dir, "/", file.relative_path);
       file.fd = UniqueFd(::open(file.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (!file.fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", file.path));
-      file.hash.reset(XXH3_createState());
-      if (file.hash == nullptr)
-        return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
-      XXH3_64bits_reset(file.hash.get());
+      EMBRT_ASSIGN_OR_RETURN(internal::FileHasher hasher, internal::FileHasher::Create());
+      file.hasher.emplace(std::move(hasher));
       files.slots.push_back(std::move(file));
     }
   }
@@ -207,7 +210,7 @@ absl::Status WriteShardFiles(const std::string& dir, const ResolvedConfig& confi
         EMBRT_RETURN_IF_ERROR(internal::PwriteAll(file.fd.get(), data + done, piece,
                                                   offset + static_cast<int64_t>(done),
                                                   file.path));
-        if (hash_now) XXH3_64bits_update(file.hash.get(), data + done, piece);
+        if (hash_now) file.hasher->Update(data + done, piece);
         done += piece;
       }
       // Start the disk on these bytes now, so the final fsync has little left to wait for.
@@ -237,15 +240,16 @@ absl::Status WriteShardFiles(const std::string& dir, const ResolvedConfig& confi
                                                 files.rows, " rows of ", file.relative_path));
       }
       if (file.in_order) {
-        file.checksum = XXH3_64bits_digest(file.hash.get());
+        file.checksum = file.hasher->FileDigest();
+        file.chunk_checksums = file.hasher->TakeChunkDigests();
       } else {
-        EMBRT_RETURN_IF_ERROR(ComputeChecksumFromFile(file, bytes));
+        EMBRT_RETURN_IF_ERROR(ComputeChecksumsFromFile(file, bytes));
       }
       EMBRT_RETURN_IF_ERROR(internal::FsyncFd(file.fd.get(), file.path));
       EMBRT_RETURN_IF_ERROR(file.fd.Close(file.path));
       CheckpointFile entry =
           part.Entry(files.directory, slot_names[s], table.vocabulary_size, table.dim);
-      entry.set_xxh3_64(file.checksum);
+      SetChecksums(file, &entry);
       (*entries)[t].push_back(std::move(entry));
     }
     EMBRT_RETURN_IF_ERROR(internal::FsyncDirectory(absl::StrCat(dir, "/", files.directory)));
@@ -514,11 +518,15 @@ absl::StatusOr<std::string> SaveOnEveryHost(Embedding& embedding, const std::str
       temporary, config,
       [&embedding](const Embedding::RowSink& sink) { return embedding.RetrieveTables(sink); },
       part, &entries);
-  std::string checksums;
+  // Host 0 writes the manifest: it needs every host's checksums, in table and slot order
+  // (the rest of each entry it can work out itself).
+  CheckpointSlot checksums;
   for (const auto& table : entries) {
     for (const CheckpointFile& file : table) {
-      const uint64_t checksum = file.xxh3_64();
-      checksums.append(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
+      CheckpointFile* sums = checksums.add_files();
+      sums->set_xxh3_64(file.xxh3_64());
+      sums->set_chunk_bytes(file.chunk_bytes());
+      *sums->mutable_chunk_xxh3_64() = file.chunk_xxh3_64();
     }
   }
   absl::Status agreed = embedding.AgreeOnStatus(local);
@@ -527,7 +535,7 @@ absl::StatusOr<std::string> SaveOnEveryHost(Embedding& embedding, const std::str
     return agreed;
   }
   EMBRT_ASSIGN_OR_RETURN(std::vector<std::string> all_checksums,
-                         embedding.AllGatherFromHosts(checksums));
+                         embedding.AllGatherFromHosts(checksums.SerializeAsString()));
   EMBRT_RETURN_IF_ERROR(embedding.HostBarrier());
   // 3. Host 0: the manifest of every host's files, then the rename and `latest`.
   if (host == 0) {
@@ -540,20 +548,26 @@ absl::StatusOr<std::string> SaveOnEveryHost(Embedding& embedding, const std::str
     }
     for (int h = 0; h < hosts && local.ok(); ++h) {
       const ShardPart other{hosts, h, config.config.sharding()};
-      size_t k = 0;
+      CheckpointSlot sums;
+      if (!sums.ParseFromString(all_checksums[h])) {
+        local = absl::InternalError(absl::StrCat("host ", h, " sent unreadable checksums"));
+        break;
+      }
+      int k = 0;
       for (size_t t = 0; t < config.tables.size(); ++t) {
         const ResolvedTable& table = config.tables[t];
         const std::vector<std::string>& slot_names = SlotNames(table.optimizer.kind);
         for (size_t s = 0; s < slot_names.size(); ++s, ++k) {
           CheckpointFile entry =
               other.Entry(directories[t], slot_names[s], table.vocabulary_size, table.dim);
-          uint64_t checksum = 0;
-          if ((k + 1) * sizeof(checksum) > all_checksums[h].size()) {
+          if (k >= sums.files_size()) {
             local = absl::InternalError(absl::StrCat("host ", h, " sent too few checksums"));
             break;
           }
-          std::memcpy(&checksum, all_checksums[h].data() + k * sizeof(checksum), sizeof(checksum));
-          entry.set_xxh3_64(checksum);
+          const CheckpointFile& from_host = sums.files(k);
+          entry.set_xxh3_64(from_host.xxh3_64());
+          entry.set_chunk_bytes(from_host.chunk_bytes());
+          *entry.mutable_chunk_xxh3_64() = from_host.chunk_xxh3_64();
           files[t][s].push_back(std::move(entry));
         }
       }

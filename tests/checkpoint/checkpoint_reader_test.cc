@@ -215,6 +215,53 @@ TEST_F(CheckpointReaderTest, FlippedByteIsDataLossNamingTheFile) {
   EXPECT_TRUE(CheckpointReader::Open(path_, options).ok());
 }
 
+// Every file carries one checksum per 16 MiB chunk beside the whole file's (the small
+// files here: one chunk, the whole file). A checkpoint written before chunk checksums (no
+// chunk fields) still opens, and is still verified, by its whole-file checksums.
+TEST_F(CheckpointReaderTest, EveryFileHasChunkChecksumsAndOlderManifestsStillVerify) {
+  CheckpointManifest manifest = LoadManifest();
+  for (CheckpointTable& table : *manifest.mutable_tables()) {
+    for (CheckpointSlot& slot : *table.mutable_slots()) {
+      for (CheckpointFile& file : *slot.mutable_files()) {
+        EXPECT_EQ(file.chunk_bytes(), int64_t{16} << 20) << file.path();
+        ASSERT_EQ(file.chunk_xxh3_64_size(), 1) << file.path();
+        EXPECT_EQ(file.chunk_xxh3_64(0), file.xxh3_64()) << file.path();
+        file.clear_chunk_bytes();
+        file.clear_chunk_xxh3_64();
+      }
+    }
+  }
+  StoreManifest(manifest);
+  EXPECT_TRUE(CheckpointReader::Open(path_).ok());
+  const std::string file = path_ + "/video/parameters.f32";
+  std::string bytes = ReadFile(file);
+  bytes[5] ^= 0x01;
+  WriteFile(file, bytes);
+  EXPECT_THAT(OpenStatus(path_), StatusIs(absl::StatusCode::kDataLoss,
+                                          "video/parameters.f32 is corrupt (XXH3-64 checksum "
+                                          "mismatch)"));
+}
+
+// A file verified by its chunks names the chunk's bytes; with several corrupt files the error
+// is the first one in manifest order, whatever the number of verifying threads.
+TEST_F(CheckpointReaderTest, CorruptChunkIsDataLossNamingItsBytesForAnyThreadCount) {
+  for (const char* name : {"/user/momenta.f32", "/video/velocities.f32"}) {
+    const std::string file = path_ + name;
+    std::string bytes = ReadFile(file);
+    bytes[bytes.size() - 1] ^= 0x40;
+    WriteFile(file, bytes);
+  }
+  for (int threads : {1, 2, 3, 8}) {
+    CheckpointReader::Options options;
+    options.verify_threads = threads;
+    EXPECT_THAT(CheckpointReader::Open(path_, options).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         "video/velocities.f32 is corrupt (XXH3-64 checksum mismatch in bytes "
+                         "[0, 128))"))
+        << threads << " threads";
+  }
+}
+
 TEST_F(CheckpointReaderTest, TruncatedFileIsDataLoss) {
   ASSERT_EQ(truncate((path_ + "/video/velocities.f32").c_str(), 100), 0);
   EXPECT_THAT(OpenStatus(path_),
@@ -486,7 +533,28 @@ INSTANTIATE_TEST_SUITE_P(
                     },
                     "config.host_id 7 is not in [0, 1]"},
         HostileCase{"ManifestHostCount", [](CheckpointManifest* m) { m->set_num_hosts(-4); },
-                    "num_hosts -4"}),
+                    "num_hosts -4"},
+        // Chunk checksums: absent together, or one per chunk_bytes of the file.
+        HostileCase{"ChunkChecksumMissing",
+                    [](CheckpointManifest* m) {
+                      UserParameters(m)->mutable_chunk_xxh3_64()->RemoveLast();
+                    },
+                    "has 0 chunk checksums of chunk_bytes 16777216 for byte_size 104"},
+        HostileCase{"ChunkChecksumExtra",
+                    [](CheckpointManifest* m) { UserParameters(m)->add_chunk_xxh3_64(7); },
+                    "has 2 chunk checksums"},
+        HostileCase{"ZeroChunkBytes",
+                    [](CheckpointManifest* m) { UserParameters(m)->set_chunk_bytes(0); },
+                    "chunk_bytes 0"},
+        HostileCase{"NegativeChunkBytes",
+                    [](CheckpointManifest* m) { UserParameters(m)->set_chunk_bytes(-16); },
+                    "chunk_bytes -16"},
+        HostileCase{"ChunkChecksumsWithoutChunkBytes",
+                    [](CheckpointManifest* m) { UserParameters(m)->clear_chunk_bytes(); },
+                    "chunk_bytes 0"},
+        HostileCase{"ChunkBytesTooSmallForTheCount",
+                    [](CheckpointManifest* m) { UserParameters(m)->set_chunk_bytes(8); },
+                    "has 1 chunk checksums of chunk_bytes 8 for byte_size 104"}),
     [](const ::testing::TestParamInfo<HostileCase>& info) { return info.param.name; });
 
 }  // namespace

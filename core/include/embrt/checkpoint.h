@@ -127,6 +127,10 @@ class CheckpointReader {
   struct Options {
     // Check every file's XXH3-64 (reads every byte once). Sizes are always checked.
     bool verify_checksums = true;
+    // Threads that verify at once, chunk by chunk where the manifest has chunk checksums
+    // (checkpoint.proto); 0: one per CPU this process may run on, at most 8. The result and
+    // the error reported do not depend on it.
+    int verify_threads = 0;
   };
 
   // Opens a checkpoint (see ResolveCheckpointPath). A manifest that is corrupt, of another
