@@ -35,6 +35,8 @@ constexpr int64_t kMinIdsPerOwner = 4096;
 constexpr int64_t kMinFloatsPerCheck = 1 << 16;
 // Enqueue's id range check (one host) gives each worker at least this many ids.
 constexpr int64_t kMinIdsPerCheck = 8192;
+// A LoadTableShard gives each worker at least this many bytes to copy.
+constexpr int64_t kMinLoadBytesPerPart = int64_t{128} << 10;
 
 Status ParseThreads(const sdk::EngineConfig& config, int* threads) {
   *threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -951,7 +953,14 @@ Status CpuEngine::LoadTableShard(int32_t table, int32_t shard, int64_t row_begin
   Status status = CheckRows(table, shard, row_begin, row_count,
                             reinterpret_cast<const void* const*>(slots), num_slots);
   if (!status.ok()) return status;
-  tables_[table].storage->Load(row_begin, row_count, slots);
+  // A restore copies whole tables, a few hundred KiB per call: split among the workers where
+  // each part pays for the fork-join (nothing else runs: the device is drained and mutex_ held).
+  TableShard& storage = *tables_[table].storage;
+  const int64_t row_bytes = int64_t{storage.dim()} * storage.num_slots() * 4;
+  pool_.ParallelFor(row_count, std::max<int64_t>(1, kMinLoadBytesPerPart / row_bytes),
+                    [&](int64_t begin, int64_t end, int) {
+                      storage.Load(row_begin + begin, end - begin, slots, begin);
+                    });
   return Status();
 }
 

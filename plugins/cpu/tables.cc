@@ -95,13 +95,14 @@ TableShard::TableShard(int64_t rows, int32_t dim, int num_slots) : rows_(rows), 
   }
 }
 
-void TableShard::Load(int64_t row_begin, int64_t row_count, const float* const* slots) {
+void TableShard::Load(int64_t row_begin, int64_t row_count, const float* const* slots,
+                      int64_t source_row) {
   // A restore or initialization writes the whole table: streaming stores where it cannot stay
   // in the cache anyway (row_copy.h).
   const size_t bytes = static_cast<size_t>(row_count) * dim_ * sizeof(float);
   const size_t slot_bytes = static_cast<size_t>(rows_) * dim_ * sizeof(float);
   for (int s = 0; s < num_slots(); ++s) {
-    CopyIntoLargeRegion(row(s, row_begin), slots[s], bytes, slot_bytes);
+    CopyIntoLargeRegion(row(s, row_begin), slots[s] + source_row * dim_, bytes, slot_bytes);
   }
 }
 

@@ -108,8 +108,10 @@ class TableShard {
   const float* row(int s, int64_t local_row) const { return slots_[s].data() + local_row * dim_; }
 
   // Copies rows [row_begin, row_begin + row_count) in or out; the caller has checked ranges.
-  // Load uses streaming stores when the slots are larger than the last-level cache.
-  void Load(int64_t row_begin, int64_t row_count, const float* const* slots);
+  // Load reads them from row `source_row` on of each of `slots` (a part of a larger load) and
+  // uses streaming stores when the slots are larger than the last-level cache.
+  void Load(int64_t row_begin, int64_t row_count, const float* const* slots,
+            int64_t source_row = 0);
   void Retrieve(int64_t row_begin, int64_t row_count, float* const* slots) const;
 
  private:

@@ -663,6 +663,44 @@ TEST(CpuTrainingTest, BitIdenticalForAnyThreadCountAndChunking) {
   EXPECT_GT(one.tables[0][1].size(), 0u);
 }
 
+// A large LoadTableShard is split among the workers (at least 128 KiB each): every row lands
+// where it belongs, bit for bit (NaN payloads, -0), rows outside the range stay as they were,
+// for any thread count and split (uneven parts, several slots, a range not starting at 0).
+TEST(CpuTrainingTest, LargeLoadsSplitAmongWorkersAreBitExact) {
+  constexpr int64_t kVocabulary = 20011;
+  constexpr int32_t kDim = 7;  // 2 slots x 28 bytes: 2341 rows per 128 KiB part
+  constexpr int64_t kBegin = 3, kCount = 15001;
+  std::vector<std::vector<float>> slots(2, std::vector<float>(kCount * kDim));
+  std::mt19937 random(5);
+  for (auto& slot : slots) {
+    for (float& v : slot) v = std::uniform_real_distribution<float>(-2.0f, 2.0f)(random);
+  }
+  slots[0][11] = -0.0f;
+  const uint32_t nan_bits = 0x7FC0BEEFu;
+  std::memcpy(&slots[1][kCount * kDim - 1], &nan_bits, sizeof(nan_bits));
+  for (int threads : {1, 2, 3, 8}) {
+    EngineSpec spec;
+    TableSpec table;
+    table.vocabulary_size = kVocabulary;
+    table.dim = kDim;
+    table.optimizer = EMBRT_OPTIMIZER_ADAGRAD;
+    spec.tables = {table};
+    spec.features = {FeatureSpec{}};
+    spec.options = {{"threads", std::to_string(threads)}};
+    CpuEngine engine(spec);
+    ASSERT_TRUE(engine.ok()) << engine.create_result().message;
+    Result loaded = engine.Load(0, kBegin, slots);
+    ASSERT_TRUE(loaded.ok()) << loaded.message;
+    std::vector<std::vector<float>> all;
+    ASSERT_TRUE(engine.Retrieve(0, &all).ok());
+    for (int s = 0; s < 2; ++s) {
+      std::vector<float> expected(kVocabulary * kDim, 0.0f);  // a new engine's tables are zeros
+      std::copy(slots[s].begin(), slots[s].end(), expected.begin() + kBegin * kDim);
+      EXPECT_TRUE(BitwiseEqual(all[s], expected)) << "slot " << s << ", " << threads << " threads";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cpu_test
 }  // namespace embrt
