@@ -13,6 +13,10 @@
 //                         pread the same file into a 1 GiB buffer (touched before): what any
 //                         restore must at least do, read the page cache and write every byte
 //                         into memory that is not in the cache
+//   BM_PlainReadAllCpus, BM_PlainReadIntoMemoryAllCpus
+//                         the same two, each of N threads reading a contiguous 1/N of the file
+//                         (N: the CPUs, as many as the restore's verification threads and
+//                         the cpu backend's default `threads`, which copy in parallel)
 //   BM_RestoreCheckpoint  RestoreCheckpoint into a fresh engine (what `embrt eval` and
 //                         `--resume` do; the engine's creation, which zero-fills the table, is
 //                         not timed): every file memory-mapped, each 512 KiB piece copied by
@@ -21,8 +25,9 @@
 //                         is handed out (one pass)
 //   BM_RestoreIntoTrainedEngine
 //                         RestoreCheckpoint into an engine that holds values: every mapped
-//                         file verified first, then loaded from the same maps (two passes)
-//   BM_OpenAndVerify      CheckpointReader::Open (serving): map and hash every file
+//                         file verified first (by its 16 MiB chunks, on N threads), then
+//                         loaded from the same maps (two passes)
+//   BM_OpenAndVerify      CheckpointReader::Open (serving): map and verify every file (N threads)
 //
 // Counters: bytes_per_second (table bytes per second). Files go to $TMPDIR (default /tmp);
 // reads find the files in the page cache, as a restore right after a save would.
@@ -34,9 +39,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -169,6 +176,56 @@ void BM_PlainRead(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kTableBytes);
 }
 
+// Reads the table file on `threads` threads, each a contiguous share of its 16 MiB chunks,
+// chunk c into `destination(thread, c)`.
+template <typename Destination>
+void ReadOnThreads(const std::string& path, int threads, Destination destination) {
+  const int fd = open(path.c_str(), O_RDONLY);
+  const int64_t chunks = kTableBytes / static_cast<int64_t>(kChunkBytes);
+  std::vector<std::thread> readers;
+  for (int t = 0; t < threads; ++t) {
+    readers.emplace_back([&, t] {
+      for (int64_t c = chunks * t / threads; c < chunks * (t + 1) / threads; ++c) {
+        const int64_t offset = c * static_cast<int64_t>(kChunkBytes);
+        if (pread(fd, destination(t, c), kChunkBytes, offset) !=
+            static_cast<ssize_t>(kChunkBytes)) {
+          abort();
+        }
+      }
+    });
+  }
+  for (std::thread& reader : readers) reader.join();
+  close(fd);
+}
+
+int AllCpus() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+void BM_PlainReadAllCpus(benchmark::State& state) {
+  Prepare();
+  const int threads = AllCpus();
+  std::vector<std::vector<char>> buffers(threads, std::vector<char>(kChunkBytes));
+  const std::string path = LatestTableFile();
+  for (auto _ : state) {
+    ReadOnThreads(path, threads, [&](int t, int64_t) { return buffers[t].data(); });
+    benchmark::DoNotOptimize(buffers.data());
+  }
+  state.SetBytesProcessed(state.iterations() * kTableBytes);
+  state.counters["threads"] = threads;
+}
+
+void BM_PlainReadIntoMemoryAllCpus(benchmark::State& state) {
+  Prepare();
+  std::vector<char> table(kTableBytes, 1);  // touched, as the engine's table is
+  const std::string path = LatestTableFile();
+  for (auto _ : state) {
+    ReadOnThreads(path, AllCpus(),
+                  [&](int, int64_t c) { return table.data() + c * static_cast<int64_t>(kChunkBytes); });
+    benchmark::DoNotOptimize(table.data());
+  }
+  state.SetBytesProcessed(state.iterations() * kTableBytes);
+  state.counters["threads"] = AllCpus();
+}
+
 void BM_PlainReadIntoMemory(benchmark::State& state) {
   Prepare();
   std::vector<char> table(kTableBytes, 1);  // touched, as the engine's table is
@@ -224,6 +281,11 @@ BENCHMARK(BM_PlainWrite)->Unit(benchmark::kMillisecond)->UseRealTime()->Iteratio
 BENCHMARK(BM_SaveCheckpoint)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_PlainRead)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_PlainReadIntoMemory)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_PlainReadAllCpus)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_PlainReadIntoMemoryAllCpus)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
 BENCHMARK(BM_OpenAndVerify)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_RestoreCheckpoint)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_RestoreIntoTrainedEngine)
