@@ -97,6 +97,63 @@ __attribute__((target("avx2"))) void ForwardAvx2(const float* table, const int64
   }
 }
 
+// ---- dims below 16: one vector per row, the lanes past the row masked off ----
+
+// Asks for every cache line of the `bytes` at `p` (a short row may straddle two lines).
+inline void PrefetchRow(const void* p, int bytes) {
+  const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63};
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes);
+  for (uintptr_t line = first; line < end; line += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+  }
+}
+
+template <int kDim>
+__attribute__((target("avx512f"))) void ForwardAvx512Small(const float* table,
+                                                           const int64_t* splits,
+                                                           const int64_t* ids, int64_t b0,
+                                                           int64_t b1, float* out) {
+  static_assert(kDim >= 1 && kDim < 16);
+  constexpr __mmask16 kMask = static_cast<__mmask16>((1u << kDim) - 1);
+  const int64_t last = splits[b1];
+  for (int64_t b = b0; b < b1; ++b) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t k = splits[b]; k < splits[b + 1]; ++k) {
+      if (k + kPrefetchIds < last) PrefetchRow(table + ids[k + kPrefetchIds] * kDim, kDim * 4);
+      acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(kMask, table + ids[k] * kDim));
+    }
+    _mm512_mask_storeu_ps(out + b * kDim, kMask, acc);
+  }
+}
+
+// Lanes [0, n) of an AVX2 mask set.
+__attribute__((target("avx2"))) inline __m256i LaneMask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <int kDim>
+__attribute__((target("avx2"))) void ForwardAvx2Small(const float* table, const int64_t* splits,
+                                                      const int64_t* ids, int64_t b0, int64_t b1,
+                                                      float* out) {
+  static_assert(kDim >= 1 && kDim < 16);
+  constexpr int kLow = kDim < 8 ? kDim : 8;  // lanes of the first half; the rest in the second
+  const __m256i low_mask = LaneMask(kLow);
+  const __m256i high_mask = LaneMask(kDim - kLow);
+  const int64_t last = splits[b1];
+  for (int64_t b = b0; b < b1; ++b) {
+    __m256 low = _mm256_setzero_ps();
+    __m256 high = _mm256_setzero_ps();
+    for (int64_t k = splits[b]; k < splits[b + 1]; ++k) {
+      if (k + kPrefetchIds < last) PrefetchRow(table + ids[k + kPrefetchIds] * kDim, kDim * 4);
+      const float* row = table + ids[k] * kDim;
+      low = _mm256_add_ps(low, _mm256_maskload_ps(row, low_mask));
+      if constexpr (kDim > 8) high = _mm256_add_ps(high, _mm256_maskload_ps(row + 8, high_mask));
+    }
+    _mm256_maskstore_ps(out + b * kDim, low_mask, low);
+    if constexpr (kDim > 8) _mm256_maskstore_ps(out + b * kDim + 8, high_mask, high);
+  }
+}
+
 bool HasAvx512() { return __builtin_cpu_supports("avx512f"); }
 bool HasAvx2() { return __builtin_cpu_supports("avx2"); }
 
@@ -112,6 +169,23 @@ bool ForwardFixed(const float* table, const int64_t* splits, const int64_t* ids,
   }
   return true;
 }
+
+template <int kDim>
+bool ForwardSmall(const float* table, const int64_t* splits, const int64_t* ids, int64_t b0,
+                  int64_t b1, float* out) {
+  if (HasAvx512()) {
+    ForwardAvx512Small<kDim>(table, splits, ids, b0, b1, out);
+  } else if (HasAvx2()) {
+    ForwardAvx2Small<kDim>(table, splits, ids, b0, b1, out);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// X(dim) for every dim with a masked kernel.
+#define EMBRT_ANCHOR_FOR_EACH_SMALL_DIM(X) \
+  X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 #endif
 
 void ForwardRange(const float* table, int dim, const int64_t* splits, const int64_t* ids,
@@ -131,6 +205,12 @@ void ForwardRange(const float* table, int dim, const int64_t* splits, const int6
     case 128:
       done = ForwardFixed<128>(table, splits, ids, b0, b1, out);
       break;
+#define EMBRT_ANCHOR_FORWARD_CASE(d)                         \
+  case d:                                                    \
+    done = ForwardSmall<d>(table, splits, ids, b0, b1, out); \
+    break;
+      EMBRT_ANCHOR_FOR_EACH_SMALL_DIM(EMBRT_ANCHOR_FORWARD_CASE)
+#undef EMBRT_ANCHOR_FORWARD_CASE
     default:
       break;
   }
@@ -226,6 +306,56 @@ __attribute__((target("avx2"))) void AdagradRowAvx2(const uint32_t* bags, size_t
     _mm256_storeu_ps(row + 8 * v, _mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), step));
   }
 }
+
+// Dims below 16: the lanes past the row are masked off (they compute 0 / 0, never stored).
+template <int kDim>
+__attribute__((target("avx512f"))) void AdagradRowAvx512Small(const uint32_t* bags, size_t count,
+                                                              const float* gradients,
+                                                              float learning_rate, float* row,
+                                                              float* accumulator) {
+  constexpr __mmask16 kMask = static_cast<__mmask16>((1u << kDim) - 1);
+  __m512 g = _mm512_setzero_ps();
+  for (size_t i = 0; i < count; ++i) {
+    g = _mm512_add_ps(
+        g, _mm512_maskz_loadu_ps(kMask, gradients + static_cast<int64_t>(bags[i]) * kDim));
+  }
+  const __m512 a = _mm512_add_ps(_mm512_maskz_loadu_ps(kMask, accumulator), _mm512_mul_ps(g, g));
+  _mm512_mask_storeu_ps(accumulator, kMask, a);
+  const __m512 step =
+      _mm512_div_ps(_mm512_mul_ps(_mm512_set1_ps(learning_rate), g), _mm512_sqrt_ps(a));
+  _mm512_mask_storeu_ps(row, kMask, _mm512_sub_ps(_mm512_maskz_loadu_ps(kMask, row), step));
+}
+
+template <int kDim>
+__attribute__((target("avx2"))) void AdagradHalfAvx2(__m256 g, __m256i mask, float learning_rate,
+                                                     float* row, float* accumulator) {
+  const __m256 a = _mm256_add_ps(_mm256_maskload_ps(accumulator, mask), _mm256_mul_ps(g, g));
+  _mm256_maskstore_ps(accumulator, mask, a);
+  const __m256 step =
+      _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(learning_rate), g), _mm256_sqrt_ps(a));
+  _mm256_maskstore_ps(row, mask, _mm256_sub_ps(_mm256_maskload_ps(row, mask), step));
+}
+
+template <int kDim>
+__attribute__((target("avx2"))) void AdagradRowAvx2Small(const uint32_t* bags, size_t count,
+                                                         const float* gradients,
+                                                         float learning_rate, float* row,
+                                                         float* accumulator) {
+  constexpr int kLow = kDim < 8 ? kDim : 8;
+  const __m256i low_mask = LaneMask(kLow);
+  const __m256i high_mask = LaneMask(kDim - kLow);
+  __m256 low = _mm256_setzero_ps();
+  __m256 high = _mm256_setzero_ps();
+  for (size_t i = 0; i < count; ++i) {
+    const float* src = gradients + static_cast<int64_t>(bags[i]) * kDim;
+    low = _mm256_add_ps(low, _mm256_maskload_ps(src, low_mask));
+    if constexpr (kDim > 8) high = _mm256_add_ps(high, _mm256_maskload_ps(src + 8, high_mask));
+  }
+  AdagradHalfAvx2<kDim>(low, low_mask, learning_rate, row, accumulator);
+  if constexpr (kDim > 8) {
+    AdagradHalfAvx2<kDim>(high, high_mask, learning_rate, row + 8, accumulator + 8);
+  }
+}
 #endif
 
 // Applies every run of equal rows in the sorted (rows, bags) of one worker.
@@ -250,11 +380,15 @@ void ApplyRuns(AnchorTable& table, const std::vector<uint32_t>& rows,
         __builtin_prefetch(p + l, 1);
         __builtin_prefetch(q + l, 1);
       }
+      if (dim < 16) {  // a short row may straddle two lines
+        __builtin_prefetch(p + dim * 4 - 1, 1);
+        __builtin_prefetch(q + dim * 4 - 1, 1);
+      }
     }
     float* row = table.parameters() + int64_t{rows[i]} * dim;
     float* accumulator = table.accumulators() + int64_t{rows[i]} * dim;
 #ifdef EMBRT_ANCHOR_X86
-    if constexpr (kDim > 0) {
+    if constexpr (kDim >= 16) {
       if (avx512) {
         AdagradRowAvx512<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
         i = j;
@@ -262,6 +396,17 @@ void ApplyRuns(AnchorTable& table, const std::vector<uint32_t>& rows,
       }
       if (avx2) {
         AdagradRowAvx2<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
+        i = j;
+        continue;
+      }
+    } else if constexpr (kDim > 0) {
+      if (avx512) {
+        AdagradRowAvx512Small<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
+        i = j;
+        continue;
+      }
+      if (avx2) {
+        AdagradRowAvx2Small<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
         i = j;
         continue;
       }
@@ -400,6 +545,14 @@ void AnchorBackward(AnchorTable& table, const int64_t* splits, const int64_t* id
       case 128:
         ApplyRuns<128>(table, rows, owners_bags, gradients, learning_rate);
         break;
+#ifdef EMBRT_ANCHOR_X86
+#define EMBRT_ANCHOR_BACKWARD_CASE(d)                                 \
+  case d:                                                             \
+    ApplyRuns<d>(table, rows, owners_bags, gradients, learning_rate); \
+    break;
+        EMBRT_ANCHOR_FOR_EACH_SMALL_DIM(EMBRT_ANCHOR_BACKWARD_CASE)
+#undef EMBRT_ANCHOR_BACKWARD_CASE
+#endif
       default:
         ApplyRuns<0>(table, rows, owners_bags, gradients, learning_rate);
         break;

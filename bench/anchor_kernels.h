@@ -7,9 +7,10 @@
 // It is deliberately independent of embrt's code (no shared kernels, pool or storage).
 //
 //   AnchorForward:  out[b, :] = sum over ids k of bag b of table[ids[k], :]
-//     one pass per bag with register accumulators, compile-time dim (16, 32, 64, 128; other
-//     dims use a plain loop), AVX-512 or AVX2 picked at run time, every cache line of the row
-//     16 ids ahead prefetched; bags split into one contiguous range per worker.
+//     one pass per bag with register accumulators, compile-time dim (16, 32, 64, 128, and 1-15
+//     as one vector with the lanes past the row masked off; other dims use a plain loop),
+//     AVX-512 or AVX2 picked at run time, every cache line of the row 16 ids ahead prefetched;
+//     bags split into one contiguous range per worker.
 //   AnchorBackward: deterministic dedup + element-wise Adagrad. Row r belongs to worker
 //     r % workers. Each worker collects the (row, bag) pairs of its rows in position order,
 //     sorts them by row with a stable radix sort, sums each row's gradients in position order

@@ -218,8 +218,9 @@ void BM_PlainReadIntoMemoryAllCpus(benchmark::State& state) {
   std::vector<char> table(kTableBytes, 1);  // touched, as the engine's table is
   const std::string path = LatestTableFile();
   for (auto _ : state) {
-    ReadOnThreads(path, AllCpus(),
-                  [&](int, int64_t c) { return table.data() + c * static_cast<int64_t>(kChunkBytes); });
+    ReadOnThreads(path, AllCpus(), [&](int, int64_t c) {
+      return table.data() + c * static_cast<int64_t>(kChunkBytes);
+    });
     benchmark::DoNotOptimize(table.data());
   }
   state.SetBytesProcessed(state.iterations() * kTableBytes);

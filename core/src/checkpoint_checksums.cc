@@ -81,7 +81,8 @@ std::vector<VerifyItem> ListItems(absl::Span<const FileToVerify> files) {
     }
     const size_t chunk_bytes = static_cast<size_t>(file.chunk_bytes);
     for (size_t begin = 0, c = 0; begin < file.size; begin += chunk_bytes, ++c) {
-      items.push_back({f, static_cast<int64_t>(c), begin, std::min(chunk_bytes, file.size - begin)});
+      items.push_back(
+          {f, static_cast<int64_t>(c), begin, std::min(chunk_bytes, file.size - begin)});
     }
   }
   return items;
@@ -120,9 +121,8 @@ int DefaultVerifyThreads() {
 
 absl::Status VerifyFiles(absl::Span<const FileToVerify> files, int threads) {
   for (const FileToVerify& file : files) {
-    if (file.chunk_bytes > 0 &&
-        static_cast<int64_t>(file.chunk_xxh3.size()) !=
-            ChunkCount(static_cast<int64_t>(file.size), file.chunk_bytes)) {
+    if (file.chunk_bytes > 0 && static_cast<int64_t>(file.chunk_xxh3.size()) !=
+                                    ChunkCount(static_cast<int64_t>(file.size), file.chunk_bytes)) {
       return absl::InternalError(absl::StrCat("checkpoint file ", file.display_path, " has ",
                                               file.chunk_xxh3.size(), " chunk checksums for ",
                                               file.size, " bytes"));

@@ -259,7 +259,9 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
     std::vector<internal::FileToVerify> files;
     for (const Impl::Table& table : impl->tables) {
       for (const Impl::Slot& slot : table.slots) {
-        for (const Impl::File& file : slot.files) files.push_back(impl->ToVerify(file, file.map.data()));
+        for (const Impl::File& file : slot.files) {
+          files.push_back(impl->ToVerify(file, file.map.data()));
+        }
       }
     }
     EMBRT_RETURN_IF_ERROR(internal::VerifyFiles(files, options.verify_threads));

@@ -34,8 +34,8 @@ TEST(FileHasherTest, WholeAndChunkDigestsForAnySizeAndPieces) {
   constexpr size_t kChunk = static_cast<size_t>(kChecksumChunkBytes);
   const std::vector<unsigned char> bytes = RandomBytes(2 * kChunk + kChunk / 2, 7);
   std::mt19937_64 random(11);
-  for (size_t size : {size_t{0}, size_t{1}, kChunk - 1, kChunk, kChunk + 1, 2 * kChunk,
-                      bytes.size()}) {
+  for (size_t size :
+       {size_t{0}, size_t{1}, kChunk - 1, kChunk, kChunk + 1, 2 * kChunk, bytes.size()}) {
     absl::StatusOr<FileHasher> hasher = FileHasher::Create();
     ASSERT_TRUE(hasher.ok()) << hasher.status();
     // Pieces of random sizes up to 3 MiB, so some cross a chunk boundary.
@@ -105,9 +105,9 @@ TEST_F(VerifyFilesTest, IntactFilesPassOnAnyThreadCount) {
 }
 
 TEST_F(VerifyFilesTest, FirstMismatchInFileAndChunkOrderWhateverTheThreads) {
-  bytes_[2][kChunk + 7] ^= 0x01;  // file 2, chunk 1
+  bytes_[2][kChunk + 7] ^= 0x01;      // file 2, chunk 1
   bytes_[0][5 * kChunk + 3] ^= 0x80;  // file 0, its short last chunk
-  bytes_[1][2] ^= 0x04;  // file 1, verified whole
+  bytes_[1][2] ^= 0x04;               // file 1, verified whole
   for (int threads : {1, 2, 3, 8}) {
     const absl::Status status = VerifyFiles(Files(), threads);
     EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
