@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <limits>
-#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -154,12 +154,11 @@ absl::Status VerifyFiles(absl::Span<const FileToVerify> files, int threads) {
     }
   };
   std::vector<std::thread> helpers;
-  for (int t = 1; t < threads; ++t) {
-    try {
-      helpers.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no thread to spare: the others take its share
-    }
+  try {
+    helpers.reserve(threads > 1 ? threads - 1 : 0);
+    for (int t = 1; t < threads; ++t) helpers.emplace_back(work);
+  } catch (const std::exception&) {
+    // No thread (or memory) to spare: the threads already started and this one take the list.
   }
   work();
   for (std::thread& helper : helpers) helper.join();
