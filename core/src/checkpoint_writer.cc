@@ -565,6 +565,15 @@ absl::StatusOr<std::string> SaveOnEveryHost(Embedding& embedding, const std::str
             break;
           }
           const CheckpointFile& from_host = sums.files(k);
+          if (from_host.chunk_bytes() < 1 ||
+              from_host.chunk_xxh3_64_size() !=
+                  internal::ChunkCount(entry.byte_size(), from_host.chunk_bytes())) {
+            local = absl::InternalError(absl::StrCat(
+                "host ", h, " sent ", from_host.chunk_xxh3_64_size(), " chunk checksums of ",
+                from_host.chunk_bytes(), " bytes for ", entry.path(), " (", entry.byte_size(),
+                " bytes)"));
+            break;
+          }
           entry.set_xxh3_64(from_host.xxh3_64());
           entry.set_chunk_bytes(from_host.chunk_bytes());
           *entry.mutable_chunk_xxh3_64() = from_host.chunk_xxh3_64();
