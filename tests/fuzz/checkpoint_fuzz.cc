@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "checkpoint_checksums.h"
 #include "checkpoint_manifest.h"
 #include "embrt/checkpoint.h"
 #include "fuzz_input.h"
@@ -59,7 +60,8 @@ std::string WithHeader(const std::string& payload) {
 }
 
 // Creates the files the manifest names (safe paths, small sizes) with `fill` bytes, and sets
-// their checksums to match when `fix_checksums`.
+// their checksums (whole and, where the entry has them, per chunk) to match when
+// `fix_checksums`.
 void BackWithFiles(embrt::CheckpointManifest& manifest, const fs::path& dir, uint8_t fill,
                    bool fix_checksums) {
   for (embrt::CheckpointTable& table : *manifest.mutable_tables()) {
@@ -72,7 +74,20 @@ void BackWithFiles(embrt::CheckpointManifest& manifest, const fs::path& dir, uin
         std::error_code ec;
         fs::create_directories(path.parent_path(), ec);
         WriteFile(path, bytes);
-        if (fix_checksums) file.set_xxh3_64(embrt::internal::Xxh3Of(bytes.data(), bytes.size()));
+        if (!fix_checksums) continue;
+        file.set_xxh3_64(embrt::internal::Xxh3Of(bytes.data(), bytes.size()));
+        // Chunk checksums too, where their count fits the size (else Open rejects the entry).
+        const int64_t chunk = file.chunk_bytes();
+        if (chunk < 1 ||
+            file.chunk_xxh3_64_size() != embrt::internal::ChunkCount(file.byte_size(), chunk)) {
+          continue;
+        }
+        for (int c = 0; c < file.chunk_xxh3_64_size(); ++c) {
+          const size_t begin = static_cast<size_t>(c * chunk);
+          file.set_chunk_xxh3_64(c, embrt::internal::Xxh3Of(
+                                        bytes.data() + begin,
+                                        std::min(static_cast<size_t>(chunk), bytes.size() - begin)));
+        }
       }
     }
   }
