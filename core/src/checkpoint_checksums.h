@@ -1,8 +1,8 @@
 // Copyright embrt authors.
 //
 // Checksums of checkpoint table files (internal to the core). A writer records the XXH3-64 of
-// each file's bytes and, since this layout, of each kChecksumChunkBytes chunk of it
-// (checkpoint.proto). The whole-file checksum must be read in one sequential pass; the chunk
+// each file's bytes and, in checkpoints written since the chunk fields exist (optional fields
+// of format version 1), of each kChecksumChunkBytes chunk of it (checkpoint.proto). The whole-file checksum must be read in one sequential pass; the chunk
 // checksums let a reader verify one file with several threads, which is what bounds a restore
 // into a trained engine (every byte verified before the first row changes, then loaded).
 
@@ -25,7 +25,7 @@ namespace embrt {
 namespace internal {
 
 // The size of a checksummed chunk of a table file (the last chunk of a file may be shorter).
-// 16 MiB: a few hundred microseconds of hashing each, 512 bytes of checksums per GiB.
+// 16 MiB: about a millisecond of hashing each, 512 bytes of checksums per GiB of table.
 inline constexpr int64_t kChecksumChunkBytes = int64_t{16} << 20;
 
 // The number of chunks of `chunk_bytes` (> 0) that cover `byte_size` bytes.
