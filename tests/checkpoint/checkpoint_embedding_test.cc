@@ -4,6 +4,7 @@
 // trips for every optimizer after training, restoring into fresh and trained engines, and
 // corrupt or mismatched checkpoints that must leave the engine exactly as it was.
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <random>
@@ -303,6 +304,66 @@ TEST_F(MultiPieceRestoreTest, CorruptMiddlePieceIntoATrainedEngineChangesNothing
               StatusIs(absl::StatusCode::kDataLoss, "big/accumulators.f32 is corrupt"));
   EXPECT_EQ(trained->step(), 1);
   EXPECT_TRUE(SameBits(Retrieve(*trained), before));
+}
+
+// Files of more than one 16 MiB checksum chunk (70,000 x 64 floats, 17.9 MB per slot): the
+// writer's chunk checksums verify, a trained engine restores them bit for bit, and a flipped
+// byte in a second chunk is DATA_LOSS naming that chunk's bytes, with the engine unchanged.
+TEST(ChunkedRestoreTest, TrainedEngineVerifiesEveryChunkFirst) {
+  const std::string config = R"pb(
+    tables {
+      name: "wide"
+      vocabulary_size: 70000
+      dim: 64
+      initializer { random_uniform { minval: -1 maxval: 1 } }
+    }
+    features { name: "f" table: "wide" }
+    per_replica_batch_size: 4
+    seed: 3
+    optimizer { adagrad {} learning_rate { constant: 0.1 } }
+    backend { name: "cpu" options { key: "threads" value: "2" } })pb";
+  std::unique_ptr<Embedding> source = CreateBuilt(config);
+  ASSERT_NE(source, nullptr);
+  std::mt19937 random(11);
+  ASSERT_TRUE(RandomTrainingStep(*source, random).ok());
+  TempDir root;
+  absl::StatusOr<std::string> path = SaveCheckpoint(*source, root.path());
+  ASSERT_TRUE(path.ok()) << path.status();
+
+  std::unique_ptr<Embedding> trained = CreateBuilt(config);
+  ASSERT_NE(trained, nullptr);
+  std::mt19937 other(12);
+  ASSERT_TRUE(RandomTrainingStep(*trained, other).ok());
+  ASSERT_TRUE(RandomTrainingStep(*trained, other).ok());
+  const Snapshot before = Retrieve(*trained);
+
+  const std::string file = *path + "/wide/parameters.f32";
+  const off_t offset = (off_t{16} << 20) + 12345;  // in the second chunk
+  char byte = 0;
+  {
+    const int fd = ::open(file.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pread(fd, &byte, 1, offset), 1);
+    const char flipped = static_cast<char>(byte ^ 0x08);
+    ASSERT_EQ(::pwrite(fd, &flipped, 1, offset), 1);
+    ::close(fd);
+  }
+  EXPECT_THAT(RestoreCheckpoint(*trained, root.path()),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "wide/parameters.f32 is corrupt (XXH3-64 checksum mismatch in bytes "
+                       "[16777216, 17920000))"));
+  EXPECT_EQ(trained->step(), 2);
+  EXPECT_TRUE(SameBits(Retrieve(*trained), before));
+
+  {
+    const int fd = ::open(file.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, &byte, 1, offset), 1);
+    ::close(fd);
+  }
+  ASSERT_TRUE(RestoreCheckpoint(*trained, root.path()).ok());
+  EXPECT_EQ(trained->step(), 1);
+  EXPECT_TRUE(SameBits(Retrieve(*trained), Retrieve(*source)));
 }
 
 // A file shorter than the manifest says is refused on its size before it is mapped (reading a
