@@ -365,6 +365,7 @@ absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(const std::st
   auto impl = std::make_unique<Impl>();
   CheckpointReader::Options reader_options;
   reader_options.verify_checksums = options.verify_checksums;
+  reader_options.verify_threads = options.verify_threads;
   EMBRT_ASSIGN_OR_RETURN(impl->reader, CheckpointReader::Open(path_or_root, reader_options));
   const CheckpointReader& reader = *impl->reader;
   absl::StatusOr<ResolvedConfig> config = ResolveConfig(reader.manifest().config());

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "checkpoint_test_util.h"
 
 namespace embrt {
@@ -364,6 +365,48 @@ TEST(ServingOpenTest, FifoInsteadOfATableFileIsDataLossNotAHang) {
   ASSERT_EQ(mkfifo(table_file.c_str(), 0644), 0);
   EXPECT_THAT(ServingLookup::Open(root.path()).status(),
               StatusIs(absl::StatusCode::kDataLoss, "is a FIFO"));
+}
+
+// Serving verifies at Open on as many threads as asked, with the same answer: a flipped byte is
+// DATA_LOSS naming the file and its chunk, and without verification only sizes are checked.
+TEST(ServingOpenTest, VerifiesOnAnyThreadCountWithTheSameError) {
+  TempDir root;
+  const ResolvedConfig config = ResolveOrDie(kConfig);
+  const auto ones = [&](const Embedding::RowSink& sink) -> absl::Status {
+    for (int t = 0; t < static_cast<int>(config.tables.size()); ++t) {
+      const ResolvedTable& table = config.tables[t];
+      std::vector<float> values(table.vocabulary_size * table.dim, 1.0f);
+      std::vector<absl::Span<const float>> slots = {values};
+      absl::Status status = sink(t, 0, table.vocabulary_size, slots);
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<std::string> path = WriteCheckpoint(config, 3, ones, root.path());
+  ASSERT_TRUE(path.ok()) << path.status();
+  for (int threads : {0, 1, 3}) {
+    ServingOptions options;
+    options.verify_threads = threads;
+    EXPECT_TRUE(ServingLookup::Open(root.path(), options).ok()) << threads;
+  }
+  const std::string file = *path + "/" + config.tables[1].name + "/parameters.f32";
+  std::string bytes = testing_util::ReadFile(file);
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 2] ^= 0x20;
+  testing_util::WriteFile(file, bytes);
+  for (int threads : {0, 1, 3}) {
+    ServingOptions options;
+    options.verify_threads = threads;
+    EXPECT_THAT(ServingLookup::Open(root.path(), options).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         absl::StrCat(config.tables[1].name, "/parameters.f32 is corrupt (XXH3-64 "
+                                      "checksum mismatch in bytes [0, ",
+                                      bytes.size(), "))")))
+        << threads;
+  }
+  ServingOptions unverified;
+  unverified.verify_checksums = false;
+  EXPECT_TRUE(ServingLookup::Open(root.path(), unverified).ok());
 }
 
 }  // namespace

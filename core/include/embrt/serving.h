@@ -67,6 +67,9 @@ namespace embrt {
 struct ServingOptions {
   // Verify every file's XXH3-64 at Open (reads each byte once; sizes are always checked).
   bool verify_checksums = true;
+  // Threads that verify at once (CheckpointReader::Options::verify_threads); 0: one per CPU
+  // this process may run on, at most 8.
+  int verify_threads = 0;
 };
 
 class ServingLookup {
