@@ -58,9 +58,10 @@ Thread-safe: lookups release the GIL and may run from many threads.
     serving = embrt.ServingLookup("/ckpts/model")
     user = serving.lookup_feature("history", (row_splits, ids))
 )doc")
-      .def(py::init([](const std::string& path, bool verify_checksums) {
+      .def(py::init([](const std::string& path, bool verify_checksums, int verify_threads) {
              ServingOptions options;
              options.verify_checksums = verify_checksums;
+             options.verify_threads = verify_threads;
              absl::StatusOr<std::unique_ptr<ServingLookup>> opened = absl::UnknownError("");
              {
                py::gil_scoped_release release;
@@ -69,7 +70,9 @@ Thread-safe: lookups release the GIL and may run from many threads.
              return ValueOrThrow(std::move(opened));
            }),
            py::arg("path_or_root"), py::arg("verify_checksums") = true,
-           "Opens a checkpoint directory, or the one root/latest names.")
+           py::arg("verify_threads") = 0,
+           "Opens a checkpoint directory, or the one root/latest names, verifying every file on "
+           "verify_threads threads (0: one per CPU, at most 8).")
       .def_property_readonly("step", &ServingLookup::step, "The checkpoint's step.")
       .def_property_readonly("feature_names", &FeatureNames, "Features, in config order.")
       .def(

@@ -204,6 +204,8 @@ def test_checkpoint_round_trip_tables_and_serving(small_config, tmp_path):
     np.testing.assert_array_equal(served[1], trained[1])
     np.testing.assert_array_equal(serving.lookup_feature("friends", RAGGED), trained[2])
     np.testing.assert_array_equal(serving.lookup_feature(2, RAGGED), trained[2])
+    one_thread = embrt.ServingLookup(str(tmp_path / "ckpt"), verify_threads=1)
+    np.testing.assert_array_equal(one_thread.lookup_feature(2, RAGGED), trained[2])
 
 
 def test_host_collectives_with_one_host(small_config):
