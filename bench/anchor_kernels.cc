@@ -157,26 +157,22 @@ __attribute__((target("avx2"))) void ForwardAvx2Small(const float* table, const 
 bool HasAvx512() { return __builtin_cpu_supports("avx512f"); }
 bool HasAvx2() { return __builtin_cpu_supports("avx2"); }
 
+// The kernel for dim kDim on this CPU (masked below 16); false without AVX2.
 template <int kDim>
 bool ForwardFixed(const float* table, const int64_t* splits, const int64_t* ids, int64_t b0,
                   int64_t b1, float* out) {
   if (HasAvx512()) {
-    ForwardAvx512<kDim>(table, splits, ids, b0, b1, out);
+    if constexpr (kDim < 16) {
+      ForwardAvx512Small<kDim>(table, splits, ids, b0, b1, out);
+    } else {
+      ForwardAvx512<kDim>(table, splits, ids, b0, b1, out);
+    }
   } else if (HasAvx2()) {
-    ForwardAvx2<kDim>(table, splits, ids, b0, b1, out);
-  } else {
-    return false;
-  }
-  return true;
-}
-
-template <int kDim>
-bool ForwardSmall(const float* table, const int64_t* splits, const int64_t* ids, int64_t b0,
-                  int64_t b1, float* out) {
-  if (HasAvx512()) {
-    ForwardAvx512Small<kDim>(table, splits, ids, b0, b1, out);
-  } else if (HasAvx2()) {
-    ForwardAvx2Small<kDim>(table, splits, ids, b0, b1, out);
+    if constexpr (kDim < 16) {
+      ForwardAvx2Small<kDim>(table, splits, ids, b0, b1, out);
+    } else {
+      ForwardAvx2<kDim>(table, splits, ids, b0, b1, out);
+    }
   } else {
     return false;
   }
@@ -207,7 +203,7 @@ void ForwardRange(const float* table, int dim, const int64_t* splits, const int6
       break;
 #define EMBRT_ANCHOR_FORWARD_CASE(d)                         \
   case d:                                                    \
-    done = ForwardSmall<d>(table, splits, ids, b0, b1, out); \
+    done = ForwardFixed<d>(table, splits, ids, b0, b1, out); \
     break;
       EMBRT_ANCHOR_FOR_EACH_SMALL_DIM(EMBRT_ANCHOR_FORWARD_CASE)
 #undef EMBRT_ANCHOR_FORWARD_CASE
@@ -358,6 +354,25 @@ __attribute__((target("avx2"))) void AdagradRowAvx2Small(const uint32_t* bags, s
 }
 #endif
 
+#ifdef EMBRT_ANCHOR_X86
+// One row's Adagrad with the dim-kDim kernel (masked below 16), AVX-512 or else AVX2.
+template <int kDim>
+void AdagradRowFixed(bool avx512, const uint32_t* bags, size_t count, const float* gradients,
+                     float learning_rate, float* row, float* accumulator) {
+  if constexpr (kDim < 16) {
+    if (avx512) {
+      AdagradRowAvx512Small<kDim>(bags, count, gradients, learning_rate, row, accumulator);
+    } else {
+      AdagradRowAvx2Small<kDim>(bags, count, gradients, learning_rate, row, accumulator);
+    }
+  } else if (avx512) {
+    AdagradRowAvx512<kDim>(bags, count, gradients, learning_rate, row, accumulator);
+  } else {
+    AdagradRowAvx2<kDim>(bags, count, gradients, learning_rate, row, accumulator);
+  }
+}
+#endif
+
 // Applies every run of equal rows in the sorted (rows, bags) of one worker.
 template <int kDim>
 void ApplyRuns(AnchorTable& table, const std::vector<uint32_t>& rows,
@@ -388,25 +403,9 @@ void ApplyRuns(AnchorTable& table, const std::vector<uint32_t>& rows,
     float* row = table.parameters() + int64_t{rows[i]} * dim;
     float* accumulator = table.accumulators() + int64_t{rows[i]} * dim;
 #ifdef EMBRT_ANCHOR_X86
-    if constexpr (kDim >= 16) {
-      if (avx512) {
-        AdagradRowAvx512<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
-        i = j;
-        continue;
-      }
-      if (avx2) {
-        AdagradRowAvx2<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
-        i = j;
-        continue;
-      }
-    } else if constexpr (kDim > 0) {
-      if (avx512) {
-        AdagradRowAvx512Small<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
-        i = j;
-        continue;
-      }
-      if (avx2) {
-        AdagradRowAvx2Small<kDim>(&bags[i], j - i, gradients, learning_rate, row, accumulator);
+    if constexpr (kDim > 0) {
+      if (avx512 || avx2) {
+        AdagradRowFixed<kDim>(avx512, &bags[i], j - i, gradients, learning_rate, row, accumulator);
         i = j;
         continue;
       }

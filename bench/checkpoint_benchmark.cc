@@ -159,50 +159,32 @@ void BM_SaveCheckpoint(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kTableBytes);
 }
 
-void BM_PlainRead(benchmark::State& state) {
-  Prepare();
-  std::vector<char> buffer(kChunkBytes);
-  const std::string path = LatestTableFile();
-  for (auto _ : state) {
-    const int fd = open(path.c_str(), O_RDONLY);
-    for (int64_t offset = 0; offset < kTableBytes; offset += kChunkBytes) {
-      if (pread(fd, buffer.data(), kChunkBytes, offset) != static_cast<ssize_t>(kChunkBytes)) {
-        abort();
-      }
-    }
-    close(fd);
-    benchmark::DoNotOptimize(buffer.data());
-  }
-  state.SetBytesProcessed(state.iterations() * kTableBytes);
-}
-
-// Reads the table file on `threads` threads, each a contiguous share of its 16 MiB chunks,
-// chunk c into `destination(thread, c)`.
+// Reads the table file on `threads` threads (the caller is one), each a contiguous share of its
+// 16 MiB chunks, chunk c into `destination(thread, c)`.
 template <typename Destination>
 void ReadOnThreads(const std::string& path, int threads, Destination destination) {
   const int fd = open(path.c_str(), O_RDONLY);
   const int64_t chunks = kTableBytes / static_cast<int64_t>(kChunkBytes);
-  std::vector<std::thread> readers;
-  for (int t = 0; t < threads; ++t) {
-    readers.emplace_back([&, t] {
-      for (int64_t c = chunks * t / threads; c < chunks * (t + 1) / threads; ++c) {
-        const int64_t offset = c * static_cast<int64_t>(kChunkBytes);
-        if (pread(fd, destination(t, c), kChunkBytes, offset) !=
-            static_cast<ssize_t>(kChunkBytes)) {
-          abort();
-        }
+  auto read_share = [&](int t) {
+    for (int64_t c = chunks * t / threads; c < chunks * (t + 1) / threads; ++c) {
+      const int64_t offset = c * static_cast<int64_t>(kChunkBytes);
+      if (pread(fd, destination(t, c), kChunkBytes, offset) != static_cast<ssize_t>(kChunkBytes)) {
+        abort();
       }
-    });
-  }
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int t = 1; t < threads; ++t) readers.emplace_back(read_share, t);
+  read_share(0);
   for (std::thread& reader : readers) reader.join();
   close(fd);
 }
 
 int AllCpus() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
-void BM_PlainReadAllCpus(benchmark::State& state) {
+// The file into one 16 MiB buffer per thread (they stay in the cache).
+void PlainRead(benchmark::State& state, int threads) {
   Prepare();
-  const int threads = AllCpus();
   std::vector<std::vector<char>> buffers(threads, std::vector<char>(kChunkBytes));
   const std::string path = LatestTableFile();
   for (auto _ : state) {
@@ -213,36 +195,26 @@ void BM_PlainReadAllCpus(benchmark::State& state) {
   state.counters["threads"] = threads;
 }
 
-void BM_PlainReadIntoMemoryAllCpus(benchmark::State& state) {
+// The file into a 1 GiB buffer touched beforehand, as the engine's table is.
+void PlainReadIntoMemory(benchmark::State& state, int threads) {
   Prepare();
-  std::vector<char> table(kTableBytes, 1);  // touched, as the engine's table is
+  std::vector<char> table(kTableBytes, 1);
   const std::string path = LatestTableFile();
   for (auto _ : state) {
-    ReadOnThreads(path, AllCpus(), [&](int, int64_t c) {
+    ReadOnThreads(path, threads, [&](int, int64_t c) {
       return table.data() + c * static_cast<int64_t>(kChunkBytes);
     });
     benchmark::DoNotOptimize(table.data());
   }
   state.SetBytesProcessed(state.iterations() * kTableBytes);
-  state.counters["threads"] = AllCpus();
+  state.counters["threads"] = threads;
 }
 
-void BM_PlainReadIntoMemory(benchmark::State& state) {
-  Prepare();
-  std::vector<char> table(kTableBytes, 1);  // touched, as the engine's table is
-  const std::string path = LatestTableFile();
-  for (auto _ : state) {
-    const int fd = open(path.c_str(), O_RDONLY);
-    for (int64_t offset = 0; offset < kTableBytes; offset += kChunkBytes) {
-      if (pread(fd, table.data() + offset, kChunkBytes, offset) !=
-          static_cast<ssize_t>(kChunkBytes)) {
-        abort();
-      }
-    }
-    close(fd);
-    benchmark::DoNotOptimize(table.data());
-  }
-  state.SetBytesProcessed(state.iterations() * kTableBytes);
+void BM_PlainRead(benchmark::State& state) { PlainRead(state, 1); }
+void BM_PlainReadAllCpus(benchmark::State& state) { PlainRead(state, AllCpus()); }
+void BM_PlainReadIntoMemory(benchmark::State& state) { PlainReadIntoMemory(state, 1); }
+void BM_PlainReadIntoMemoryAllCpus(benchmark::State& state) {
+  PlainReadIntoMemory(state, AllCpus());
 }
 
 void BM_RestoreCheckpoint(benchmark::State& state) {

@@ -17,9 +17,9 @@
 namespace embrt {
 namespace internal {
 
-void FileHasher::StateDeleter::operator()(XXH3_state_s* state) const { XXH3_freeState(state); }
+void Xxh3StateDeleter::operator()(XXH3_state_s* state) const { XXH3_freeState(state); }
 
-FileHasher::FileHasher(State file, State chunk) : file_(std::move(file)), chunk_(std::move(chunk)) {
+FileHasher::FileHasher(Xxh3State file, Xxh3State chunk) : file_(std::move(file)), chunk_(std::move(chunk)) {
   XXH3_64bits_reset(file_.get());
   XXH3_64bits_reset(chunk_.get());
 }
@@ -29,8 +29,8 @@ FileHasher& FileHasher::operator=(FileHasher&&) noexcept = default;
 FileHasher::~FileHasher() = default;
 
 absl::StatusOr<FileHasher> FileHasher::Create() {
-  State file(XXH3_createState());
-  State chunk(XXH3_createState());
+  Xxh3State file(XXH3_createState());
+  Xxh3State chunk(XXH3_createState());
   if (file == nullptr || chunk == nullptr) {
     return absl::ResourceExhaustedError("cannot allocate an XXH3 state");
   }
@@ -93,8 +93,7 @@ bool ItemMatches(const FileToVerify& file, const VerifyItem& item, XXH3_state_t*
   HashUncachedBytes(state, file.data + item.begin, item.size);
   const uint64_t digest = XXH3_64bits_digest(state);
   if (item.chunk < 0) return digest == file.xxh3;
-  return static_cast<size_t>(item.chunk) < file.chunk_xxh3.size() &&
-         digest == file.chunk_xxh3[item.chunk];
+  return digest == file.chunk_xxh3[item.chunk];  // VerifyFiles checked the count
 }
 
 absl::Status MismatchError(const FileToVerify& file, const VerifyItem& item) {
@@ -138,8 +137,7 @@ absl::Status VerifyFiles(absl::Span<const FileToVerify> files, int threads) {
   std::atomic<size_t> first_mismatch{std::numeric_limits<size_t>::max()};
   std::atomic<bool> out_of_memory{false};
   auto work = [&] {
-    std::unique_ptr<XXH3_state_t, void (*)(XXH3_state_t*)> state(
-        XXH3_createState(), [](XXH3_state_t* s) { XXH3_freeState(s); });
+    const Xxh3State state(XXH3_createState());
     if (state == nullptr) {
       out_of_memory.store(true);
       return;

@@ -24,6 +24,12 @@ struct XXH3_state_s;
 namespace embrt {
 namespace internal {
 
+// Owns an XXH3 state (XXH3_createState / XXH3_freeState).
+struct Xxh3StateDeleter {
+  void operator()(XXH3_state_s* state) const;
+};
+using Xxh3State = std::unique_ptr<XXH3_state_s, Xxh3StateDeleter>;
+
 // The size of a checksummed chunk of a table file (the last chunk of a file may be shorter).
 // 16 MiB: about a millisecond of hashing each, 512 bytes of checksums per GiB of table.
 inline constexpr int64_t kChecksumChunkBytes = int64_t{16} << 20;
@@ -60,14 +66,10 @@ class FileHasher {
   std::vector<uint64_t> TakeChunkDigests();
 
  private:
-  struct StateDeleter {
-    void operator()(XXH3_state_s* state) const;
-  };
-  using State = std::unique_ptr<XXH3_state_s, StateDeleter>;
-  FileHasher(State file, State chunk);
+  FileHasher(Xxh3State file, Xxh3State chunk);
 
-  State file_;
-  State chunk_;
+  Xxh3State file_;
+  Xxh3State chunk_;
   int64_t bytes_ = 0;
   std::vector<uint64_t> chunk_digests_;
 };

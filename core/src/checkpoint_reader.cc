@@ -33,10 +33,6 @@ bool Exists(const std::string& path) {
   return ::lstat(path.c_str(), &info) == 0;
 }
 
-struct Xxh3StateDeleter {
-  void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
-};
-
 }  // namespace
 
 absl::StatusOr<std::string> ResolveCheckpointPath(const std::string& path_or_root) {
@@ -134,19 +130,27 @@ class CheckpointReader::Impl {
     return item;
   }
 
-  // Pass one of a two-pass restore: every file's checksums, over the maps the rows are then
-  // read from (several threads where the files have chunk checksums).
-  absl::Status VerifyAll() const {
+  // Every file's checksums, over the maps the rows are read from (several threads where the
+  // files have chunk checksums).
+  absl::Status VerifyMaps(int threads) const {
     std::vector<internal::FileToVerify> files;
     for (const Table& table : tables) {
       for (const Slot& slot : table.slots) {
-        for (const File& file : slot.files) {
-          EMBRT_RETURN_IF_ERROR(Reopen(file).status());  // still the size it was mapped at
-          files.push_back(ToVerify(file, file.map.data()));
-        }
+        for (const File& file : slot.files) files.push_back(ToVerify(file, file.map.data()));
       }
     }
-    return internal::VerifyFiles(files);
+    return internal::VerifyFiles(files, threads);
+  }
+
+  // Pass one of a two-pass restore: every file still has the size it was mapped at, and its
+  // checksums match.
+  absl::Status VerifyAll() const {
+    for (const Table& table : tables) {
+      for (const Slot& slot : table.slots) {
+        for (const File& file : slot.files) EMBRT_RETURN_IF_ERROR(Reopen(file).status());
+      }
+    }
+    return VerifyMaps(/*threads=*/0);
   }
 
   // The file holding global `row` and the row's index inside it.
@@ -255,17 +259,7 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
       }
     }
   }
-  if (options.verify_checksums) {
-    std::vector<internal::FileToVerify> files;
-    for (const Impl::Table& table : impl->tables) {
-      for (const Impl::Slot& slot : table.slots) {
-        for (const Impl::File& file : slot.files) {
-          files.push_back(impl->ToVerify(file, file.map.data()));
-        }
-      }
-    }
-    EMBRT_RETURN_IF_ERROR(internal::VerifyFiles(files, options.verify_threads));
-  }
+  if (options.verify_checksums) EMBRT_RETURN_IF_ERROR(impl->VerifyMaps(options.verify_threads));
   return std::unique_ptr<CheckpointReader>(new CheckpointReader(std::move(impl)));
 }
 
@@ -465,7 +459,7 @@ class CheckpointReader::StreamingLoader {
   struct Stream {
     internal::MappedFile map;  // kept until the loader ends: the backend copies from it
     bool mapped = false;
-    std::unique_ptr<XXH3_state_t, Xxh3StateDeleter> hash;
+    internal::Xxh3State hash;
     // With verify: the piece handed out last and not hashed yet.
     const unsigned char* pending = nullptr;
     size_t pending_bytes = 0;

@@ -286,6 +286,12 @@ absl::Status WriteManifest(const std::string& dir, const ResolvedConfig& config,
       for (const CheckpointFile& file : files[t][s]) *slot->add_files() = file;
     }
   }
+  // What readers check, checked before it is written (other hosts' checksums included).
+  const absl::Status valid = internal::ValidateManifest(manifest, dir);
+  if (!valid.ok()) {
+    return absl::InternalError(absl::StrCat("the checkpoint writer assembled a manifest that no "
+                                            "reader would accept: ", valid.message()));
+  }
   EMBRT_RETURN_IF_ERROR(internal::WriteNewFileDurably(
       absl::StrCat(dir, "/", internal::kManifestFileName), internal::EncodeManifestFile(manifest)));
   if (options.write_text_manifest) {
@@ -565,15 +571,6 @@ absl::StatusOr<std::string> SaveOnEveryHost(Embedding& embedding, const std::str
             break;
           }
           const CheckpointFile& from_host = sums.files(k);
-          if (from_host.chunk_bytes() < 1 ||
-              from_host.chunk_xxh3_64_size() !=
-                  internal::ChunkCount(entry.byte_size(), from_host.chunk_bytes())) {
-            local = absl::InternalError(absl::StrCat(
-                "host ", h, " sent ", from_host.chunk_xxh3_64_size(), " chunk checksums of ",
-                from_host.chunk_bytes(), " bytes for ", entry.path(), " (", entry.byte_size(),
-                " bytes)"));
-            break;
-          }
           entry.set_xxh3_64(from_host.xxh3_64());
           entry.set_chunk_bytes(from_host.chunk_bytes());
           *entry.mutable_chunk_xxh3_64() = from_host.chunk_xxh3_64();

@@ -339,22 +339,28 @@ TEST_F(ServingTest, ConcurrentLookupsAgree) {
   EXPECT_THAT(mismatches, ElementsAre(0, 0, 0, 0));
 }
 
-// Serving maps table files opened like every checkpoint file: a FIFO in place of one is an
-// error at once, never a blocked open (ctest's TIMEOUT fails a hang).
-TEST(ServingOpenTest, FifoInsteadOfATableFileIsDataLossNotAHang) {
-  TempDir root;
-  const ResolvedConfig config = ResolveOrDie(kConfig);
-  const auto zeros = [&](const Embedding::RowSink& sink) -> absl::Status {
+// Writes a checkpoint of `config` at step 3 into `root`, every value `value`.
+absl::StatusOr<std::string> WriteFilledCheckpoint(const ResolvedConfig& config, float value,
+                                                  const std::string& root) {
+  const auto filled = [&](const Embedding::RowSink& sink) -> absl::Status {
     for (int t = 0; t < static_cast<int>(config.tables.size()); ++t) {
       const ResolvedTable& table = config.tables[t];
-      std::vector<float> values(table.vocabulary_size * table.dim, 0.0f);
+      std::vector<float> values(table.vocabulary_size * table.dim, value);
       std::vector<absl::Span<const float>> slots = {values};
       absl::Status status = sink(t, 0, table.vocabulary_size, slots);
       if (!status.ok()) return status;
     }
     return absl::OkStatus();
   };
-  absl::StatusOr<std::string> path = WriteCheckpoint(config, 3, zeros, root.path());
+  return WriteCheckpoint(config, 3, filled, root);
+}
+
+// Serving maps table files opened like every checkpoint file: a FIFO in place of one is an
+// error at once, never a blocked open (ctest's TIMEOUT fails a hang).
+TEST(ServingOpenTest, FifoInsteadOfATableFileIsDataLossNotAHang) {
+  TempDir root;
+  const ResolvedConfig config = ResolveOrDie(kConfig);
+  absl::StatusOr<std::string> path = WriteFilledCheckpoint(config, 0.0f, root.path());
   ASSERT_TRUE(path.ok()) << path.status();
   std::string table_file;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(*path)) {
@@ -372,17 +378,7 @@ TEST(ServingOpenTest, FifoInsteadOfATableFileIsDataLossNotAHang) {
 TEST(ServingOpenTest, VerifiesOnAnyThreadCountWithTheSameError) {
   TempDir root;
   const ResolvedConfig config = ResolveOrDie(kConfig);
-  const auto ones = [&](const Embedding::RowSink& sink) -> absl::Status {
-    for (int t = 0; t < static_cast<int>(config.tables.size()); ++t) {
-      const ResolvedTable& table = config.tables[t];
-      std::vector<float> values(table.vocabulary_size * table.dim, 1.0f);
-      std::vector<absl::Span<const float>> slots = {values};
-      absl::Status status = sink(t, 0, table.vocabulary_size, slots);
-      if (!status.ok()) return status;
-    }
-    return absl::OkStatus();
-  };
-  absl::StatusOr<std::string> path = WriteCheckpoint(config, 3, ones, root.path());
+  absl::StatusOr<std::string> path = WriteFilledCheckpoint(config, 1.0f, root.path());
   ASSERT_TRUE(path.ok()) << path.status();
   for (int threads : {0, 1, 3}) {
     ServingOptions options;
