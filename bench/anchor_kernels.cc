@@ -322,7 +322,7 @@ __attribute__((target("avx512f"))) void AdagradRowAvx512Small(const uint32_t* ba
   _mm512_mask_storeu_ps(row, kMask, _mm512_sub_ps(_mm512_maskz_loadu_ps(kMask, row), step));
 }
 
-template <int kDim>
+// One masked 8-lane half of a row's Adagrad.
 __attribute__((target("avx2"))) void AdagradHalfAvx2(__m256 g, __m256i mask, float learning_rate,
                                                      float* row, float* accumulator) {
   const __m256 a = _mm256_add_ps(_mm256_maskload_ps(accumulator, mask), _mm256_mul_ps(g, g));
@@ -347,9 +347,9 @@ __attribute__((target("avx2"))) void AdagradRowAvx2Small(const uint32_t* bags, s
     low = _mm256_add_ps(low, _mm256_maskload_ps(src, low_mask));
     if constexpr (kDim > 8) high = _mm256_add_ps(high, _mm256_maskload_ps(src + 8, high_mask));
   }
-  AdagradHalfAvx2<kDim>(low, low_mask, learning_rate, row, accumulator);
+  AdagradHalfAvx2(low, low_mask, learning_rate, row, accumulator);
   if constexpr (kDim > 8) {
-    AdagradHalfAvx2<kDim>(high, high_mask, learning_rate, row + 8, accumulator + 8);
+    AdagradHalfAvx2(high, high_mask, learning_rate, row + 8, accumulator + 8);
   }
 }
 #endif
