@@ -38,6 +38,7 @@
 #define EMBRT_PLUGINS_CPU_CPU_ENGINE_H_
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -171,6 +172,10 @@ class CpuEngine : public sdk::Engine {
     int64_t step = 0;  // training steps sent
     int64_t enqueued_training_step = -1;  // the last step enqueued for TRAINING
     bool lookup_done = false;
+    // When Enqueue queued this replica's lookup for the device (RecvActivations measures from
+    // it how soon the host dequeues: host_dequeues_promptly_); unset for a step run inline or
+    // held back.
+    std::optional<std::chrono::steady_clock::time_point> lookup_queued_at;
     StepBuffer buffers[2];                        // step k uses buffers[k % 2]
     std::vector<std::vector<float>> activations;  // per feature
   };
@@ -403,6 +408,11 @@ class CpuEngine : public sdk::Engine {
   bool device_busy_ = false;
   bool stop_ = false;
   uint64_t submitted_ = 0;  // tasks Submit has queued so far (DeviceLoop's lone-lookup grace)
+  // Whether the host's last RecvActivations came within kLoneLookupGrace of its Enqueue. While
+  // it does, Enqueue does not wake the device thread for a lookup with nothing queued before it:
+  // the caller runs it anyway, and the wake-up alone took a core from the caller's pool
+  // (EnqueueWithLifetime). A host that comes later gets the background lookup again.
+  bool host_dequeues_promptly_ = true;
   sdk::Status deferred_error_;
   std::thread device_thread_;
 

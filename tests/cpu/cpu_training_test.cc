@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cpu_test_harness.h"
@@ -399,6 +400,55 @@ TEST(CpuTrainingTest, PipeliningIsBitIdenticalAcrossRunsTimingAndThreadCounts) {
     const int pool_threads = 1 + static_cast<int>(run % 3);
     EXPECT_EQ(PipelinedTwoReplicaTraining(true, pool_threads, run), lockstep)
         << "run " << run << ", threads " << pool_threads;
+  }
+}
+
+// A lookup above the inline size is run by its RecvActivations when the host dequeues at once,
+// and by the device thread (then copied) after a host that came late: the same bits either way,
+// and whatever the order in which the two alternate.
+std::pair<std::vector<std::vector<float>>, Tables> TrainWithDequeueDelays(
+    bool pipelining, const std::vector<int>& delays_us) {
+  EngineSpec spec;
+  TableSpec table;
+  table.name = "t";
+  table.vocabulary_size = 4096;
+  table.dim = 8;
+  table.optimizer = EMBRT_OPTIMIZER_ADAGRAD;
+  spec.tables = {table};
+  spec.features = {{"f", 0, 0, 2048}};
+  spec.pipeline_execution = pipelining;
+  spec.options = {{"threads", "2"}};
+  CpuEngine engine(spec);
+  EXPECT_TRUE(engine.Load(0, 0, {RowMajor(4096, 8, 0.25f), Filled(4096, 8, 0.1f)}).ok());
+  std::vector<std::vector<float>> activations;  // every step's, one after another
+  for (size_t step = 0; step < delays_us.size(); ++step) {
+    std::vector<std::vector<int64_t>> bags(2048);  // about 4096 ids: queued, not run inline
+    for (int b = 0; b < 2048; ++b) {
+      for (int k = 0; k <= (b + static_cast<int>(step)) % 3; ++k) {
+        bags[b].push_back((b * 37 + static_cast<int64_t>(step) * 101 + k * 7) % 4096);
+      }
+    }
+    EXPECT_TRUE(engine.Enqueue(0, {Bags(bags)}).ok());
+    std::this_thread::sleep_for(std::chrono::microseconds(delays_us[step]));
+    std::vector<std::vector<float>> a;
+    EXPECT_TRUE(engine.Recv(0, &a).ok());
+    std::vector<std::vector<float>> g = a;
+    for (float& x : g[0]) x = x * 0.125f - 0.5f;
+    EXPECT_TRUE(engine.Send(0, g).ok());
+    activations.push_back(a[0]);
+  }
+  EXPECT_TRUE(engine.Synchronize().ok());
+  return {activations, engine.RetrieveAll()};
+}
+
+TEST(CpuTrainingTest, LookupsRunByTheCallerOrInTheBackgroundGiveTheSameBits) {
+  for (bool pipelining : {false, true}) {
+    const auto prompt = TrainWithDequeueDelays(pipelining, std::vector<int>(8, 0));
+    EXPECT_NE(prompt.second[0][0], RowMajor(4096, 8, 0.25f));  // it trained
+    const auto mixed =
+        TrainWithDequeueDelays(pipelining, {0, 3000, 3000, 0, 3000, 0, 0, 3000});
+    EXPECT_EQ(mixed.first, prompt.first) << "pipelining " << pipelining;
+    EXPECT_EQ(mixed.second, prompt.second) << "pipelining " << pipelining;
   }
 }
 
