@@ -19,6 +19,8 @@ namespace embrt {
 namespace bench {
 namespace {
 
+bool avx2_only = false;  // LimitAnchorToAvx2
+
 constexpr int kPrefetchIds = 16;  // ids between a row's prefetch and its use
 constexpr int kSpins = 4000;      // pause loops (a few microseconds) before a worker sleeps
 
@@ -154,7 +156,7 @@ __attribute__((target("avx2"))) void ForwardAvx2Small(const float* table, const 
   }
 }
 
-bool HasAvx512() { return __builtin_cpu_supports("avx512f"); }
+bool HasAvx512() { return !avx2_only && __builtin_cpu_supports("avx512f"); }
 bool HasAvx2() { return __builtin_cpu_supports("avx2"); }
 
 // The kernel for dim kDim on this CPU (masked below 16); false without AVX2.
@@ -417,6 +419,8 @@ void ApplyRuns(AnchorTable& table, const std::vector<uint32_t>& rows,
 }
 
 }  // namespace
+
+void LimitAnchorToAvx2(bool limit) { avx2_only = limit; }
 
 // ---- team -----------------------------------------------------------------------------------
 

@@ -83,6 +83,11 @@ class AnchorTable {
   float* accumulators_;
 };
 
+// With `limit` true, the anchor's kernels use AVX2 at most even where the CPU has AVX-512, so
+// that an AVX-512 machine also runs and checks the AVX2 kernels (cpu_anchor_benchmark
+// --anchor_avx2). Call it before the first forward or backward, not during one.
+void LimitAnchorToAvx2(bool limit);
+
 // `splits` [bags + 1] ascending offsets into `ids`; `out` [bags, dim].
 void AnchorForward(const AnchorTable& table, const int64_t* splits, const int64_t* ids,
                    int64_t bags, float* out, AnchorTeam& team);

@@ -22,7 +22,9 @@
 //   cpu_anchor_benchmark --quick    smoke test: small table, 2 rounds; also checks that embrt's
 //                                   and the anchor's activations agree (exits 1 if not)
 //   flags: --table_gib=G --rounds=N --steps=N --dims=16,64 --threads=1,2 --bags=20
-//          --ids=uniform,zipf --skip_tiny --lookup_only (no training steps: for profiles)   (--dims= with no dims runs the tiny step only)
+//          --ids=uniform,zipf --skip_tiny --lookup_only (no training steps: for profiles)
+//          --anchor_avx2 (the anchor's AVX2 kernels, also on an AVX-512 CPU)
+//          (--dims= with no dims runs the tiny step only)
 
 #include <time.h>
 
@@ -69,6 +71,7 @@ struct Options {
   std::vector<std::string> distributions = {"uniform", "zipf"};
   bool tiny = true;
   bool lookup_only = false;  // skip the training-step samples (for profiles of the lookup)
+  bool anchor_avx2 = false;  // the anchor's AVX2 kernels even on an AVX-512 CPU
 };
 
 // "16,64" -> {16, 64}; "" -> {} (e.g. --dims= for the tiny step only).
@@ -125,6 +128,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       o->lookup_only = true;
     } else if (arg == "--skip_tiny") {
       o->tiny = false;
+    } else if (arg == "--anchor_avx2") {
+      o->anchor_avx2 = true;
     } else {
       std::fprintf(stderr, "unknown flag %s (see the comment at the top of the source)\n", argv[i]);
       return false;
@@ -413,8 +418,10 @@ void RunTiny(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseOptions(argc, argv, &o)) return 2;
-  std::printf("cpu backend vs anchor: %d bags per step, %d rounds (medians), table %.3g GiB%s\n",
-              o.bags, o.rounds, o.table_gib, o.quick ? " (quick: smoke test, no numbers)" : "");
+  embrt::bench::LimitAnchorToAvx2(o.anchor_avx2);
+  std::printf("cpu backend vs anchor: %d bags per step, %d rounds (medians), table %.3g GiB%s%s\n",
+              o.bags, o.rounds, o.table_gib, o.quick ? " (quick: smoke test, no numbers)" : "",
+              o.anchor_avx2 ? ", anchor limited to AVX2" : "");
   std::printf(
       "ratio = embrt throughput / anchor throughput (wall-clock medians); enqueue%% = the\n"
       "Enqueue call (conversion, checks, copies) / step; cpu ratios = the same ratios in\n"
