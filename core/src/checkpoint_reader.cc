@@ -143,14 +143,14 @@ class CheckpointReader::Impl {
   }
 
   // Pass one of a two-pass restore: every file still has the size it was mapped at, and its
-  // checksums match.
-  absl::Status VerifyAll() const {
+  // checksums match (on `threads` threads, as VerifyMaps).
+  absl::Status VerifyAll(int threads) const {
     for (const Table& table : tables) {
       for (const Slot& slot : table.slots) {
         for (const File& file : slot.files) EMBRT_RETURN_IF_ERROR(Reopen(file).status());
       }
     }
-    return VerifyMaps(/*threads=*/0);
+    return VerifyMaps(threads);
   }
 
   // The file holding global `row` and the row's index inside it.
@@ -379,9 +379,9 @@ class CheckpointReader::StreamingLoader {
     return true;
   }
 
-  // Verifies every file of every table of the config through its map (pass one of two; the
-  // loads then read the same maps).
-  absl::Status VerifyAll() {
+  // Verifies every file of every table of the config through its map on `threads` threads
+  // (internal::VerifyFiles; pass one of two: the loads then read the same maps).
+  absl::Status VerifyAll(int threads) {
     std::vector<internal::FileToVerify> files;
     for (const ResolvedTable& table : config_.tables) {
       const int stored = FindStored(table.name);
@@ -392,7 +392,7 @@ class CheckpointReader::StreamingLoader {
         files.push_back(impl_.ToVerify(file, map->data()));
       }
     }
-    return internal::VerifyFiles(files);
+    return internal::VerifyFiles(files, threads);
   }
 
   // The Embedding::RowSource: points `slots` into the maps (hashing each piece with `verify`).
@@ -510,6 +510,11 @@ class CheckpointReader::StreamingLoader {
 };
 
 absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root) {
+  return RestoreCheckpoint(embedding, path_or_root, RestoreOptions());
+}
+
+absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root,
+                               const RestoreOptions& restore_options) {
   // Sizes are checked at Open; checksums below, before the restore can be seen.
   CheckpointReader::Options options;
   options.verify_checksums = false;
@@ -525,7 +530,7 @@ absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_
   const bool one_pass = streamable && !embedding.tables_initialized();
   if (streamable) {
     CheckpointReader::StreamingLoader loader(*reader->impl_, config, /*verify=*/one_pass);
-    if (!one_pass) EMBRT_RETURN_IF_ERROR(loader.VerifyAll());
+    if (!one_pass) EMBRT_RETURN_IF_ERROR(loader.VerifyAll(restore_options.verify_threads));
     EMBRT_RETURN_IF_ERROR(embedding.LoadTablesFrom(
         [&loader](int table, int64_t begin, int64_t count,
                   absl::Span<absl::Span<const float>> slots) {
@@ -533,7 +538,7 @@ absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_
         }));
     EMBRT_RETURN_IF_ERROR(loader.Finish());
   } else {
-    EMBRT_RETURN_IF_ERROR(reader->impl_->VerifyAll());
+    EMBRT_RETURN_IF_ERROR(reader->impl_->VerifyAll(restore_options.verify_threads));
     EMBRT_RETURN_IF_ERROR(embedding.LoadTables(reader->MakeRowFiller(config)));
   }
   embedding.set_step(reader->step());

@@ -309,11 +309,16 @@ per-feature output shapes (without dim). A second build raises FailedPreconditio
           "Writes every table and slot as root/ckpt-<step>; returns the checkpoint's path.")
       .def(
           "restore_checkpoint",
-          [](PyEmbedding& self, const std::string& path) {
-            ThrowIfError(WithoutGil([&] { return RestoreCheckpoint(self.engine(), path); }));
+          [](PyEmbedding& self, const std::string& path, int verify_threads) {
+            RestoreOptions options;
+            options.verify_threads = verify_threads;
+            ThrowIfError(
+                WithoutGil([&] { return RestoreCheckpoint(self.engine(), path, options); }));
           },
-          py::arg("path_or_root"),
-          "Restores from a checkpoint directory, or the one root/latest names. Sets the step.");
+          py::arg("path_or_root"), py::arg("verify_threads") = 0,
+          "Restores from a checkpoint directory, or the one root/latest names. Sets the step.\n"
+          "verify_threads: threads that verify the files before a restore into trained tables\n"
+          "(0: one per CPU, at most 8); the result does not depend on it.");
 }
 
 }  // namespace embrt::python

@@ -186,6 +186,8 @@ def test_checkpoint_round_trip_tables_and_serving(small_config, tmp_path):
     other = built(small_config)
     other.restore_checkpoint(str(tmp_path / "ckpt"))
     assert other.step == 1
+    other.restore_checkpoint(str(tmp_path / "ckpt"), verify_threads=1)  # into trained tables
+    assert other.step == 1
     for table, slots in emb.tables().items():
         np.testing.assert_array_equal(slots["parameters"], other.tables()[table]["parameters"])
 

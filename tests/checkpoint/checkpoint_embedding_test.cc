@@ -308,7 +308,8 @@ TEST_F(MultiPieceRestoreTest, CorruptMiddlePieceIntoATrainedEngineChangesNothing
 
 // Files of more than one 16 MiB checksum chunk (70,000 x 64 floats, 17.9 MB per slot): the
 // writer's chunk checksums verify, a trained engine restores them bit for bit, and a flipped
-// byte in a second chunk is DATA_LOSS naming that chunk's bytes, with the engine unchanged.
+// byte in a second chunk is DATA_LOSS naming that chunk's bytes, with the engine unchanged, on
+// any number of verifying threads (RestoreOptions).
 TEST(ChunkedRestoreTest, TrainedEngineVerifiesEveryChunkFirst) {
   const std::string config = R"pb(
     tables {
@@ -348,12 +349,17 @@ TEST(ChunkedRestoreTest, TrainedEngineVerifiesEveryChunkFirst) {
     ASSERT_EQ(::pwrite(fd, &flipped, 1, offset), 1);
     ::close(fd);
   }
-  EXPECT_THAT(RestoreCheckpoint(*trained, root.path()),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       "wide/parameters.f32 is corrupt (XXH3-64 checksum mismatch in bytes "
-                       "[16777216, 17920000))"));
-  EXPECT_EQ(trained->step(), 2);
-  EXPECT_TRUE(SameBits(Retrieve(*trained), before));
+  for (int threads : {0, 1, 3}) {  // the same error whatever the verifying threads
+    RestoreOptions options;
+    options.verify_threads = threads;
+    EXPECT_THAT(RestoreCheckpoint(*trained, root.path(), options),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         "wide/parameters.f32 is corrupt (XXH3-64 checksum mismatch in bytes "
+                         "[16777216, 17920000))"))
+        << threads << " threads";
+    EXPECT_EQ(trained->step(), 2);
+    EXPECT_TRUE(SameBits(Retrieve(*trained), before));
+  }
 
   {
     const int fd = ::open(file.c_str(), O_RDWR);
@@ -361,7 +367,9 @@ TEST(ChunkedRestoreTest, TrainedEngineVerifiesEveryChunkFirst) {
     ASSERT_EQ(::pwrite(fd, &byte, 1, offset), 1);
     ::close(fd);
   }
-  ASSERT_TRUE(RestoreCheckpoint(*trained, root.path()).ok());
+  RestoreOptions one_thread;
+  one_thread.verify_threads = 1;
+  ASSERT_TRUE(RestoreCheckpoint(*trained, root.path(), one_thread).ok());
   EXPECT_EQ(trained->step(), 1);
   EXPECT_TRUE(SameBits(Retrieve(*trained), Retrieve(*source)));
 }

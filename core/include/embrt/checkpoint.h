@@ -100,6 +100,18 @@ absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::stri
 // Restoring before the first step replaces the initializers. Sets the step.
 absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root);
 
+struct RestoreOptions {
+  // Threads that verify the files before a restore into trained tables (chunk by chunk where
+  // the manifest has chunk checksums, as CheckpointReader::Options::verify_threads); 0: one per
+  // CPU this process may run on, at most 8. The restored values and the error reported do not
+  // depend on it.
+  int verify_threads = 0;
+};
+
+// As above, with `options`.
+absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root,
+                               const RestoreOptions& options);
+
 // -- Engine-free building blocks (what the two calls above are made of) --------------------
 
 // Retrieves this host's rows of every table, passing them to the sink (Embedding::
@@ -183,7 +195,8 @@ class CheckpointReader {
  private:
   class Impl;
   class StreamingLoader;
-  friend absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root);
+  friend absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root,
+                                       const RestoreOptions& options);
   explicit CheckpointReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
