@@ -29,6 +29,9 @@ constexpr int64_t kMinBagsPerChunk = 256;
 constexpr int64_t kMaxInlineIds = 1024;
 // How long the device thread leaves a lone lookup to its RecvActivations (DeviceLoop).
 constexpr std::chrono::microseconds kLoneLookupGrace(50);
+// RecvActivations within the grace in a row after which Enqueue leaves a lone lookup to its
+// RecvActivations without waking the device thread (CpuEngine::prompt_dequeues_).
+constexpr int kPromptDequeuesToStopWaking = 2;
 // The update splits a table's rows among workers from this many ids per worker on.
 constexpr int64_t kMinIdsPerOwner = 4096;
 // The NaN/Inf check of gradients read in place gives each worker at least this many floats.
@@ -596,7 +599,7 @@ Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
         // and waking it cost 4-16% of a two-thread lookup of bags of 1 on a 2-core machine, where
         // its wake-up preempts a thread of the pool (issue 13). Otherwise it starts the lookup
         // in the background, overlapping the host's work until RecvActivations.
-        wake_device = !(host_dequeues_promptly_ && queue_.size() == 1);
+        wake_device = !(prompt_dequeues_ >= kPromptDequeuesToStopWaking && queue_.size() == 1);
       }
       if (mode == EMBRT_MODE_TRAINING) {
         r.enqueued_training_step = step;
@@ -678,8 +681,9 @@ Status CpuEngine::RecvActivations(int32_t replica, float* const* activations,
       if (!status.ok()) return status;
     }
     if (r.lookup_queued_at.has_value()) {
-      host_dequeues_promptly_ =
+      const bool prompt =
           std::chrono::steady_clock::now() - *r.lookup_queued_at <= kLoneLookupGrace;
+      prompt_dequeues_ = prompt ? std::min(prompt_dequeues_ + 1, kPromptDequeuesToStopWaking) : 0;
       r.lookup_queued_at.reset();
     }
     // While waiting, run queued work here. When this replica's lookup is next in line, it

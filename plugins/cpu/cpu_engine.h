@@ -173,8 +173,8 @@ class CpuEngine : public sdk::Engine {
     int64_t enqueued_training_step = -1;  // the last step enqueued for TRAINING
     bool lookup_done = false;
     // When Enqueue queued this replica's lookup for the device (RecvActivations measures from
-    // it how soon the host dequeues: host_dequeues_promptly_); unset for a step run inline or
-    // held back.
+    // it how soon the host dequeues: prompt_dequeues_); unset for a step run inline or held
+    // back.
     std::optional<std::chrono::steady_clock::time_point> lookup_queued_at;
     StepBuffer buffers[2];                        // step k uses buffers[k % 2]
     std::vector<std::vector<float>> activations;  // per feature
@@ -408,11 +408,12 @@ class CpuEngine : public sdk::Engine {
   bool device_busy_ = false;
   bool stop_ = false;
   uint64_t submitted_ = 0;  // tasks Submit has queued so far (DeviceLoop's lone-lookup grace)
-  // Whether the host's last RecvActivations came within kLoneLookupGrace of its Enqueue. While
-  // it does, Enqueue does not wake the device thread for a lookup with nothing queued before it:
-  // the caller runs it anyway, and the wake-up alone took a core from the caller's pool
-  // (EnqueueWithLifetime). A host that comes later gets the background lookup again.
-  bool host_dequeues_promptly_ = true;
+  // How many RecvActivations in a row came within kLoneLookupGrace of their Enqueue. From
+  // kPromptDequeuesToStopWaking on, Enqueue does not wake the device thread for a lookup with
+  // nothing queued before it: the caller runs it anyway, and the wake-up alone took a core from
+  // the caller's pool (EnqueueWithLifetime). One later RecvActivations starts the count again,
+  // and its host gets the background lookup back; a host that alternates keeps it.
+  int prompt_dequeues_ = 0;
   sdk::Status deferred_error_;
   std::thread device_thread_;
 
