@@ -596,7 +596,7 @@ Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
         r.lookup_queued_at = std::chrono::steady_clock::now();
         // Alone in the queue for a host that dequeues at once, the lookup is left to its
         // RecvActivations: the device thread would only sleep through its grace (DeviceLoop),
-        // and on a 2-core machine its wake-up preempts a thread of the pool (issue 13: 1-7% of
+        // and on a 2-core machine its wake-up preempts a thread of the pool (issue 13: 1-8% of
         // a two-thread lookup of bags of 1 on average, bench/README.md). Otherwise it starts
         // the lookup in the background, overlapping the host's work until RecvActivations.
         wake_device = !(prompt_dequeues_ >= kPromptDequeuesToStopWaking && queue_.size() == 1);
