@@ -19,7 +19,8 @@ namespace internal {
 
 void Xxh3StateDeleter::operator()(XXH3_state_s* state) const { XXH3_freeState(state); }
 
-FileHasher::FileHasher(Xxh3State file, Xxh3State chunk) : file_(std::move(file)), chunk_(std::move(chunk)) {
+FileHasher::FileHasher(Xxh3State file, Xxh3State chunk)
+    : file_(std::move(file)), chunk_(std::move(chunk)) {
   XXH3_64bits_reset(file_.get());
   XXH3_64bits_reset(chunk_.get());
 }

@@ -2,9 +2,10 @@
 //
 // Checksums of checkpoint table files (internal to the core). A writer records the XXH3-64 of
 // each file's bytes and, in checkpoints written since the chunk fields exist (optional fields
-// of format version 1), of each kChecksumChunkBytes chunk of it (checkpoint.proto). The whole-file checksum must be read in one sequential pass; the chunk
-// checksums let a reader verify one file with several threads, which is what bounds a restore
-// into a trained engine (every byte verified before the first row changes, then loaded).
+// of format version 1), of each kChecksumChunkBytes chunk of it (checkpoint.proto). The
+// whole-file checksum must be read in one sequential pass; the chunk checksums let a reader
+// verify one file with several threads, which is what bounds a restore into a trained engine
+// (every byte verified before the first row changes, then loaded).
 
 #ifndef EMBRT_CORE_SRC_CHECKPOINT_CHECKSUMS_H_
 #define EMBRT_CORE_SRC_CHECKPOINT_CHECKSUMS_H_

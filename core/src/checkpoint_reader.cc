@@ -509,10 +509,6 @@ class CheckpointReader::StreamingLoader {
   std::vector<std::vector<Stream>> streams_;
 };
 
-absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root) {
-  return RestoreCheckpoint(embedding, path_or_root, RestoreOptions());
-}
-
 absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root,
                                const RestoreOptions& restore_options) {
   // Sizes are checked at Open; checksums below, before the restore can be seen.

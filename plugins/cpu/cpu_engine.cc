@@ -589,7 +589,6 @@ Status CpuEngine::EnqueueWithLifetime(int32_t replica, EMBRT_Mode mode,
       // A held-back update is released by StartLookupRound, after the rows were fetched.
       if (mode == EMBRT_MODE_TRAINING) r.enqueued_training_step = step;
     } else {
-      r.lookup_queued_at.reset();
       if (!pipeline_execution_ && step >= 1 && collecting_step_ <= step - 1) {
         held_lookups_.push_back(task);
       } else if (Submit(task, lock, /*wake_device=*/false)) {

@@ -41,9 +41,9 @@ std::vector<Chunk> RunOnce(ThreadPool& pool, int64_t n, int64_t min_items,
   std::mutex mutex;
   std::vector<Chunk> ran;
   std::vector<std::atomic<int>> in_use(pool.size());
-  bool shared = false;
+  std::atomic<bool> shared{false};
   pool.ParallelFor(n, min_items, [&](int64_t begin, int64_t end, int worker) {
-    if (in_use[worker].fetch_add(1) != 0) shared = true;
+    if (in_use[worker].fetch_add(1) != 0) shared.store(true);
     if (worker == 0) std::this_thread::sleep_for(pause_first);
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -51,7 +51,7 @@ std::vector<Chunk> RunOnce(ThreadPool& pool, int64_t n, int64_t min_items,
     }
     in_use[worker].fetch_sub(1);
   });
-  EXPECT_FALSE(shared) << "two chunks ran with the same worker number at once";
+  EXPECT_FALSE(shared.load()) << "two chunks ran with the same worker number at once";
   std::sort(ran.begin(), ran.end());
   return ran;
 }

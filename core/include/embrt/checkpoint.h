@@ -97,9 +97,6 @@ absl::StatusOr<std::string> SaveCheckpoint(Embedding& embedding, const std::stri
 // the same vocabulary sizes, dims and optimizer kinds; host count, sharding, replicas and
 // backend may differ. Every file is verified (see above); any error leaves the engine's
 // visible state as it was.
-// Restoring before the first step replaces the initializers. Sets the step.
-absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root);
-
 struct RestoreOptions {
   // Threads that verify the files before a restore into trained tables (chunk by chunk where
   // the manifest has chunk checksums, as CheckpointReader::Options::verify_threads); 0: one per
@@ -108,9 +105,9 @@ struct RestoreOptions {
   int verify_threads = 0;
 };
 
-// As above, with `options`.
+// Restoring before the first step replaces the initializers. Sets the step.
 absl::Status RestoreCheckpoint(Embedding& embedding, const std::string& path_or_root,
-                               const RestoreOptions& options);
+                               const RestoreOptions& options = {});
 
 // -- Engine-free building blocks (what the two calls above are made of) --------------------
 
