@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "embrt/embedding.h"
 
 namespace embrt::python {
@@ -22,6 +23,15 @@ struct ActivationLayout {
   std::vector<std::vector<int64_t>> shapes;  // output_shape + [dim], per feature
   int64_t total_floats = 0;                  // the buffer's size
   bool stackable = false;  // at least one feature, all of one shape: StackedView applies
+
+  // One span per feature into a buffer of `total_floats` floats at `data` (what DequeueInto
+  // takes).
+  void Spans(float* data, std::vector<absl::Span<float>>* spans) const {
+    spans->clear();
+    for (size_t f = 0; f < offsets.size(); ++f) {
+      spans->emplace_back(data + offsets[f], static_cast<size_t>(sizes[f]));
+    }
+  }
 
   // The one-array view of every feature: its sizes ([features] + output_shape + [dim]) and
   // strides, in floats. Features start on 64-byte boundaries, so the first stride may exceed a

@@ -30,11 +30,7 @@ py::array_t<float> OutputBuffers::Acquire(const Embedding& engine, int replica,
 
 py::array_t<float> OutputBuffers::Spans(py::array_t<float> buffer,
                                         std::vector<absl::Span<float>>* spans) const {
-  float* data = buffer.mutable_data();
-  spans->clear();
-  for (size_t f = 0; f < layout_.offsets.size(); ++f) {
-    spans->emplace_back(data + layout_.offsets[f], static_cast<size_t>(layout_.sizes[f]));
-  }
+  layout_.Spans(buffer.mutable_data(), spans);
   return buffer;
 }
 

@@ -75,11 +75,7 @@ class StepState {
       buffer = at::empty({std::max<int64_t>(layout_.total_floats, 1)}, at::kFloat);
       if (kept_.size() < kKeptBuffers) kept_.push_back(buffer);
     }
-    float* data = buffer.data_ptr<float>();
-    spans->clear();
-    for (size_t f = 0; f < layout_.offsets.size(); ++f) {
-      spans->emplace_back(data + layout_.offsets[f], static_cast<size_t>(layout_.sizes[f]));
-    }
+    layout_.Spans(buffer.data_ptr<float>(), spans);
     return buffer;
   }
 
