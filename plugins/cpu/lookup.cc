@@ -136,6 +136,14 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
       continue;
     }
     if (begin + kDistance < end_id) PrefetchRow(table + rows[begin + kDistance] * kDim, kDim);
+    if constexpr (kUnitGains && kDim < 16) {
+      // A bag of one id is its row, bit for bit. Copied as bytes: SmallBagSum keeps a short
+      // row in scalar registers to add the next rows, which costs a dozen shuffles per row.
+      if (end - begin == 1) {
+        std::memcpy(activation, table + rows[begin] * kDim, sizeof(float) * kDim);
+        continue;
+      }
+    }
     BagSum<kDim, kUnitGains> sum;
     sum.Start(table + rows[begin] * kDim, kUnitGains ? 1.0f : gains[begin]);
     for (int32_t k = begin + 1; k < end; ++k) {

@@ -115,6 +115,36 @@ TEST(CpuLookupKernelsTest, UnitGainsGiveTheSameBitsAsMultiplyingByOne) {
   }
 }
 
+// Below dim 16 a bag of one id with unit gain is copied as bytes (a fast path of its own): its
+// activation is the row exactly, NaN payloads included, for bags anywhere in a range and
+// beside bags of several ids and empty ones.
+TEST(CpuLookupKernelsTest, BagsOfOneIdAreTheirRowsBitForBit) {
+  std::mt19937 random(21);
+  for (int32_t dim = 1; dim <= 16; ++dim) {
+    const int64_t kRows = 30;
+    std::vector<float> table(kRows * dim);
+    for (float& x : table) x = AwkwardValue(random);
+    const uint32_t payload_nan = 0x7fc00005u;  // a quiet NaN with a payload
+    std::memcpy(&table[3 * dim + dim / 2], &payload_nan, sizeof(payload_nan));
+    std::vector<int32_t> splits = {0};
+    std::vector<int64_t> rows;
+    for (int64_t b = 0; b < 64; ++b) {
+      const int size = b % 9 == 4 ? 3 : (b % 11 == 7 ? 0 : 1);
+      for (int k = 0; k < size; ++k) rows.push_back(b % 5 == 0 ? 3 : random() % kRows);
+      splits.push_back(static_cast<int32_t>(rows.size()));
+    }
+    const std::vector<float> ones(rows.size(), 1.0f);
+    for (auto [b0, b1] : {std::pair<int64_t, int64_t>{0, 64}, {9, 50}}) {
+      std::vector<float> expected(64 * dim, 7.0f), got(64 * dim, 7.0f);
+      ScalarTwin(table, dim, splits, rows, ones, b0, b1, nullptr, &expected);
+      LookupBags(table.data(), dim, splits.data(), rows.data(), nullptr, b0, b1, got.data(),
+                 nullptr, true);
+      EXPECT_TRUE(SameBits(got, expected))
+          << "dim " << dim << " bags [" << b0 << ", " << b1 << ")";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cpu
 }  // namespace embrt
