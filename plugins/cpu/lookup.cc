@@ -92,20 +92,39 @@ struct VectorBagSum {
   }
 };
 
-// A bag's sum for a dim below 16 (the default job's FM rows are 9 floats): a float array, which
-// GCC keeps in registers and vectorizes as it sees fit.
+// A bag's sum for a dim below 16 (the default job's FM rows are 9 floats): lanes [0, 8) in one
+// 8-float vector when the dim has them (GCC keeps a float array of 8 to 15 as scalars, one add
+// per lane), the rest as scalars. Element by element the same operations as a float array.
+typedef float Floats8 __attribute__((vector_size(32)));
 template <int kDim, bool kUnitGains>
 struct SmallBagSum {
   static_assert(kDim < 16, "a row of 16 floats or more is a VectorBagSum");
-  float v[kDim];
+  static constexpr int kHead = kDim >= 8 ? 8 : 0;
+  Floats8 head;
+  float tail[kDim - kHead + 1];  // one spare, so never of length 0
 
   void Start(const float* row, float gain) {
-    for (int d = 0; d < kDim; ++d) v[d] = kUnitGains ? row[d] : gain * row[d];
+    if constexpr (kHead > 0) {
+      std::memcpy(&head, row, sizeof(head));
+      if (!kUnitGains) head = gain * head;
+    }
+    for (int d = kHead; d < kDim; ++d) tail[d - kHead] = kUnitGains ? row[d] : gain * row[d];
   }
   void Add(const float* row, float gain) {
-    for (int d = 0; d < kDim; ++d) v[d] = v[d] + (kUnitGains ? row[d] : gain * row[d]);
+    if constexpr (kHead > 0) {
+      Floats8 x;
+      std::memcpy(&x, row, sizeof(x));
+      if (!kUnitGains) x = gain * x;
+      head = head + x;
+    }
+    for (int d = kHead; d < kDim; ++d) {
+      tail[d - kHead] = tail[d - kHead] + (kUnitGains ? row[d] : gain * row[d]);
+    }
   }
-  void Store(float* out) const { std::memcpy(out, v, sizeof(v)); }
+  void Store(float* out) const {
+    if constexpr (kHead > 0) std::memcpy(out, &head, sizeof(head));
+    for (int d = kHead; d < kDim; ++d) out[d] = tail[d - kHead];
+  }
 };
 
 template <int kDim, bool kUnitGains>
