@@ -75,9 +75,12 @@ inline void PrefetchStreamBlock(const void* block, const void* end) {
   __builtin_prefetch(p + 448);
 }
 
-// Asks for the cache lines of a row (`dim` floats) ahead of use; no effect on results.
+// Asks for the cache lines of a row (`dim` floats) ahead of use; no effect on results. Rows
+// start on a line only when dim is a multiple of 16; any other row may end on one more line
+// (half of all rows of 9 floats do), so its last float's line is asked for too.
 inline void PrefetchRow(const float* row, int32_t dim) {
   for (int32_t d = 0; d < dim; d += 16) __builtin_prefetch(row + d);
+  if (dim % 16 != 0) __builtin_prefetch(row + dim - 1);
 }
 
 }  // namespace cpu
