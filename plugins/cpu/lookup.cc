@@ -156,8 +156,8 @@ __attribute__((always_inline)) inline void LookupBagsFixed(const float* table,
     }
     if (begin + kDistance < end_id) PrefetchRow(table + rows[begin + kDistance] * kDim, kDim);
     if constexpr (kUnitGains && kDim < 16) {
-      // A bag of one id is its row, bit for bit. Copied as bytes: SmallBagSum keeps a short
-      // row in scalar registers to add the next rows, which costs a dozen shuffles per row.
+      // A bag of one id is its row, bit for bit: copied as bytes rather than through
+      // SmallBagSum's registers (below 8 floats, one scalar register per float).
       if (end - begin == 1) {
         std::memcpy(activation, table + rows[begin] * kDim, sizeof(float) * kDim);
         continue;
