@@ -190,8 +190,6 @@ void OwnedRows::Finish(int64_t table_rows) {
 
 namespace {
 
-typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
-
 // SumRowGradient for dim = kDim (a multiple of 16): `part` and `step` live in registers and
 // `step` is stored once; the same operations in the same order as the generic loop.
 template <int kDim>

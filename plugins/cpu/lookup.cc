@@ -59,10 +59,6 @@ constexpr int32_t kPrefetchDistance = 16;
 // The distance of the dim-specialized kernels.
 constexpr int PrefetchDistance(int dim) { return dim > 0 ? kPrefetchDistance : 0; }
 
-// 16 floats, one AVX-512 register (two AVX2 or four SSE registers in the other clones). GCC's
-// vector arithmetic is element-wise IEEE arithmetic, so it rounds exactly like the scalar code.
-typedef float Floats16 __attribute__((vector_size(64)));
-
 // A bag's sum for dim kDim, a multiple of 16: kDim / 16 vectors in registers. kUnitGains:
 // every gain is 1, and 1 * x == x bit for bit, so the multiply is skipped.
 // (Members rather than lambdas: UBSan's checks on a lambda's closure misfire once the
@@ -92,39 +88,14 @@ struct VectorBagSum {
   }
 };
 
-// A bag's sum for a dim below 16 (the default job's FM rows are 9 floats): lanes [0, 8) in one
-// 8-float vector when the dim has them (GCC keeps a float array of 8 to 15 as scalars, one add
-// per lane), the rest as scalars. Element by element the same operations as a float array.
-typedef float Floats8 __attribute__((vector_size(32)));
+// A bag's sum for a dim below 16 (the default job's FM rows are 9 floats): a ShortRow.
 template <int kDim, bool kUnitGains>
 struct SmallBagSum {
-  static_assert(kDim < 16, "a row of 16 floats or more is a VectorBagSum");
-  static constexpr int kHead = kDim >= 8 ? 8 : 0;
-  Floats8 head;
-  float tail[kDim - kHead + 1];  // one spare, so never of length 0
+  ShortRow<kDim> row_sum;
 
-  void Start(const float* row, float gain) {
-    if constexpr (kHead > 0) {
-      std::memcpy(&head, row, sizeof(head));
-      if (!kUnitGains) head = gain * head;
-    }
-    for (int d = kHead; d < kDim; ++d) tail[d - kHead] = kUnitGains ? row[d] : gain * row[d];
-  }
-  void Add(const float* row, float gain) {
-    if constexpr (kHead > 0) {
-      Floats8 x;
-      std::memcpy(&x, row, sizeof(x));
-      if (!kUnitGains) x = gain * x;
-      head = head + x;
-    }
-    for (int d = kHead; d < kDim; ++d) {
-      tail[d - kHead] = tail[d - kHead] + (kUnitGains ? row[d] : gain * row[d]);
-    }
-  }
-  void Store(float* out) const {
-    if constexpr (kHead > 0) std::memcpy(out, &head, sizeof(head));
-    for (int d = kHead; d < kDim; ++d) out[d] = tail[d - kHead];
-  }
+  void Start(const float* row, float gain) { row_sum.template Set<!kUnitGains>(gain, row); }
+  void Add(const float* row, float gain) { row_sum.template Add<!kUnitGains>(gain, row); }
+  void Store(float* out) const { row_sum.Store(out); }
 };
 
 template <int kDim, bool kUnitGains>

@@ -28,8 +28,6 @@ constexpr size_t GradientPrefetchPairs() {
   return SlotPrefetchPairs<kDim>() / 2;
 }
 
-typedef float Floats16 __attribute__((vector_size(64)));  // see lookup.cc
-
 // One contribution's step gradient for the per-contribution (non-accumulating) update:
 // g = gain * gradient, or zeros for a null (zero) gradient. Inlined into each kernel clone.
 __attribute__((always_inline)) inline void ScaledGradient(const float* gradient, float gain,
@@ -107,42 +105,16 @@ struct VectorRowSum {
   }
 };
 
-// A row's gradient sum for a dim below 16 (the default job's FM rows are 9 floats): lanes
-// [0, 8) in one 8-float vector when the dim has them (GCC leaves 8 to 15 floats kept as
-// scalars unvectorized), the rest as scalars. Element by element the same additions as a
-// float array.
-typedef float Floats8 __attribute__((vector_size(32)));
+// A row's gradient sum for a dim below 16 (the default job's FM rows are 9 floats): a
+// ShortRow, with VectorRowSum's interface.
 template <int kDim>
 struct SmallRowSum {
-  static_assert(kDim < 16, "a row of 16 floats or more is a VectorRowSum");
-  static constexpr int kHead = kDim >= 8 ? 8 : 0;
-  Floats8 head = {};
-  float tail[kDim - kHead + 1] = {};  // one spare, so never of length 0
+  ShortRow<kDim> sum;
 
-  void Add(const float* x) {
-    if constexpr (kHead > 0) {
-      Floats8 v;
-      std::memcpy(&v, x, sizeof(v));
-      head = head + v;
-    }
-    for (int d = kHead; d < kDim; ++d) tail[d - kHead] = tail[d - kHead] + x[d];
-  }
-  void AddScaled(float gain, const float* x) {
-    if constexpr (kHead > 0) {
-      Floats8 v;
-      std::memcpy(&v, x, sizeof(v));
-      head = head + gain * v;
-    }
-    for (int d = kHead; d < kDim; ++d) tail[d - kHead] = tail[d - kHead] + gain * x[d];
-  }
-  void Add(const SmallRowSum& other) {
-    head = head + other.head;
-    for (int d = 0; d < kDim - kHead; ++d) tail[d] = tail[d] + other.tail[d];
-  }
-  void Store(float* out) const {
-    if constexpr (kHead > 0) std::memcpy(out, &head, sizeof(head));
-    for (int d = kHead; d < kDim; ++d) out[d] = tail[d - kHead];
-  }
+  void Add(const float* x) { sum.template Add<false>(1.0f, x); }
+  void AddScaled(float gain, const float* x) { sum.template Add<true>(gain, x); }
+  void Add(const SmallRowSum& other) { sum.Add(other.sum); }
+  void Store(float* out) const { sum.Store(out); }
   // AdagradAnyDim on the row (w_row, a_row) with this sum as its step gradient.
   void Adagrad(float lr, float* w_row, float* a_row) const {
     float g[kDim];

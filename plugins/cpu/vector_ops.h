@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 // Compiles a kernel for AVX-512, AVX2 and baseline x86-64 and picks one at load time (GCC
 // function multi-versioning). Every version does the same IEEE operations per element in the
@@ -37,6 +38,55 @@
 
 namespace embrt {
 namespace cpu {
+
+// 16 floats, one AVX-512 register (two AVX2 or four SSE registers in the other clones), and 8.
+// GCC's vector arithmetic is element-wise IEEE arithmetic, so it rounds exactly like the scalar
+// code.
+typedef float Floats16 __attribute__((vector_size(64)));
+typedef float Floats8 __attribute__((vector_size(32)));
+
+// A row of kDim < 16 floats held in registers, for sums of rows (the lookup's bags, the update's
+// gradients): lanes [0, 8) in one 8-float vector when the dim has them, the rest as scalars.
+// GCC keeps a plain float array of 8 to 15 as scalars, one add per lane. Element by element the
+// same operations as a float array. Starts as zeros.
+template <int kDim>
+struct ShortRow {
+  static_assert(kDim < 16, "a row of 16 floats or more is kept in Floats16 vectors");
+  static constexpr int kHead = kDim >= 8 ? 8 : 0;
+  Floats8 head = {};
+  float tail[kDim - kHead + 1] = {};  // one spare, so never of length 0
+
+  // this = x (kScale: gain * x).
+  template <bool kScale>
+  void Set(float gain, const float* x) {
+    if constexpr (kHead > 0) {
+      std::memcpy(&head, x, sizeof(head));
+      if (kScale) head = gain * head;
+    }
+    for (int d = kHead; d < kDim; ++d) tail[d - kHead] = kScale ? gain * x[d] : x[d];
+  }
+  // this = this + x (kScale: this + gain * x).
+  template <bool kScale>
+  void Add(float gain, const float* x) {
+    if constexpr (kHead > 0) {
+      Floats8 v;
+      std::memcpy(&v, x, sizeof(v));
+      if (kScale) v = gain * v;
+      head = head + v;
+    }
+    for (int d = kHead; d < kDim; ++d) {
+      tail[d - kHead] = tail[d - kHead] + (kScale ? gain * x[d] : x[d]);
+    }
+  }
+  void Add(const ShortRow& other) {
+    head = head + other.head;
+    for (int d = 0; d < kDim - kHead; ++d) tail[d] = tail[d] + other.tail[d];
+  }
+  void Store(float* out) const {
+    if constexpr (kHead > 0) std::memcpy(out, &head, sizeof(head));
+    for (int d = kHead; d < kDim; ++d) out[d] = tail[d - kHead];
+  }
+};
 
 inline void ScaleRow(int32_t dim, float gain, const float* __restrict row, float* __restrict out) {
   for (int32_t d = 0; d < dim; ++d) out[d] = gain * row[d];
