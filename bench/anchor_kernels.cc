@@ -506,10 +506,15 @@ AnchorTable::~AnchorTable() {
 
 void AnchorForward(const AnchorTable& table, const int64_t* splits, const int64_t* ids,
                    int64_t bags, float* out, AnchorTeam& team) {
+  AnchorForward(table.parameters(), table.dim(), splits, ids, bags, out, team);
+}
+
+void AnchorForward(const float* parameters, int dim, const int64_t* splits, const int64_t* ids,
+                   int64_t bags, float* out, AnchorTeam& team) {
   team.Run([&](int worker) {
     int64_t b0, b1;
     BagRange(bags, team.size(), worker, &b0, &b1);
-    if (b0 < b1) ForwardRange(table.parameters(), table.dim(), splits, ids, b0, b1, out);
+    if (b0 < b1) ForwardRange(parameters, dim, splits, ids, b0, b1, out);
   });
 }
 

@@ -91,6 +91,10 @@ void LimitAnchorToAvx2(bool limit);
 // `splits` [bags + 1] ascending offsets into `ids`; `out` [bags, dim].
 void AnchorForward(const AnchorTable& table, const int64_t* splits, const int64_t* ids,
                    int64_t bags, float* out, AnchorTeam& team);
+// The same over any row-major table of `dim` floats per row (e.g. a memory-mapped checkpoint
+// file, as serving_benchmark reads).
+void AnchorForward(const float* parameters, int dim, const int64_t* splits, const int64_t* ids,
+                   int64_t bags, float* out, AnchorTeam& team);
 
 // Reused sort buffers of the backward, one set per worker.
 struct AnchorBackwardScratch {

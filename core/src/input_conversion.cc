@@ -18,6 +18,8 @@
 #include "absl/strings/str_join.h"
 #include "checked_math.h"
 #include "embrt/status_macros.h"
+#include "id_range.h"
+#include "multiversion.h"
 
 namespace embrt {
 namespace internal {
@@ -60,24 +62,6 @@ inline absl::Status CheckId(const FeatureLayout& layout, int64_t id, int64_t row
       Describe(layout), ": id ", id, " at row ", row, ", position ", position,
       id < 0 ? " is negative" : " is out of range",
       " (vocabulary_size ", layout.table->vocabulary_size, ")"));
-}
-
-// Compiled for AVX-512, AVX2 and baseline x86-64, picked at load time (as the cpu backend's
-// kernels, plugins/cpu/vector_ops.h; not under TSan, whose runtime is not up when the ifunc
-// resolvers run: CMake defines EMBRT_NO_MULTIVERSION there, cmake/EmbrtCompileOptions.cmake).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(EMBRT_NO_MULTIVERSION) && !defined(__SANITIZE_THREAD__)
-#define EMBRT_CORE_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EMBRT_CORE_MULTIVERSION
-#endif
-
-// True when every id is in [0, vocabulary): one branch-free, vectorized pass that only reads.
-EMBRT_CORE_MULTIVERSION
-bool IdsInRange(const int64_t* ids, size_t count, uint64_t vocabulary) {
-  uint64_t bad = 0;
-  for (size_t k = 0; k < count; ++k) bad |= static_cast<uint64_t>(ids[k]) >= vocabulary;
-  return bad == 0;
 }
 
 // Narrows `count` >= 1 row splits to `out` (as int32, wrapping: only kept when they turn out

@@ -9,13 +9,17 @@
 
 #include "embrt/serving.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "embrt/status_macros.h"
+#include "id_range.h"
+#include "serving_kernels.h"
 
 namespace embrt {
 namespace {
@@ -24,17 +28,11 @@ namespace {
 constexpr int64_t kMaxOutputFloats = int64_t{1} << 34;
 
 struct TableView {
-  const CheckpointReader* reader = nullptr;
-  int reader_table = 0;
-  const float* base = nullptr;  // the whole parameter table when stored as one file
-  int64_t vocabulary_size = 0;
-  int32_t dim = 0;
+  internal::ServingRows rows;  // rows.count is the vocabulary size
   Combiner combiner = MEAN;
 
-  const float* Row(int64_t id) const {
-    if (base != nullptr) return base + id * dim;
-    return reader->Row(reader_table, 0, id).data();
-  }
+  int32_t dim() const { return rows.dim; }
+  const float* Row(int64_t id) const { return rows.Row(id); }
 };
 
 // Names a feature and its table in errors.
@@ -71,61 +69,76 @@ absl::StatusOr<Tensor> NewOutput(std::vector<int64_t> shape, int32_t dim,
   return out;
 }
 
+// The error for the id at `position` of `ids`, which is outside the table.
+absl::Status BadId(const std::string& where, const int64_t* ids, int64_t position,
+                   const TableView& table) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": id ", ids[position], " at position ",
+                                                 position, " is outside [0, ", table.rows.count,
+                                                 ")"));
+}
+
+// For the paths that do not check ids as they look them up (the kernels do).
 absl::Status CheckIds(absl::Span<const int64_t> ids, const TableView& table,
                       const std::string& where) {
+  if (internal::IdsInRange(ids.data(), ids.size(), static_cast<uint64_t>(table.rows.count))) {
+    return absl::OkStatus();
+  }
   for (size_t k = 0; k < ids.size(); ++k) {
-    if (ids[k] < 0 || ids[k] >= table.vocabulary_size) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": id ", ids[k], " at position ", k,
-                                                     " is outside [0, ", table.vocabulary_size,
-                                                     ")"));
+    if (ids[k] < 0 || ids[k] >= table.rows.count) {
+      return BadId(where, ids.data(), static_cast<int64_t>(k), table);
     }
   }
   return absl::OkStatus();
 }
 
-// out[0..dim) = the combined bag of entries [begin, end). DESIGN.md §3's canonical order: gains
-// from the whole bag first (w, w/Σw, w/sqrt(Σw²), zero when the denominator is zero), then
-// out = g0·row0, out += gk·rowk left to right. With `prune` (TF's safe sparse lookup for mean
-// and sqrtn), entries whose weight is <= 0 are left out.
-void CombineBag(const TableView& table, const int64_t* ids, const float* weights, int64_t begin,
-                int64_t end, bool prune, float* out) {
-  const int32_t dim = table.dim;
-  auto weight = [&](int64_t k) { return weights == nullptr ? 1.0f : weights[k]; };
-  auto skipped = [&](int64_t k) { return prune && weight(k) <= 0.0f; };
-  float total = 0.0f;
-  if (table.combiner != SUM) {
+// Per-id gains of bags in CSR form (DESIGN.md §3): sum w; mean w / Σw; sqrtn w / sqrt(Σw²),
+// zero when the denominator is zero; `weights` null: every weight 1. Empty when every gain is 1
+// (sum without weights), which the kernels take as "skip the multiply".
+std::vector<float> BagGains(Combiner combiner, const int64_t* starts, int64_t bags,
+                            const float* weights) {
+  if (combiner == SUM && weights == nullptr) return {};
+  std::vector<float> gains(static_cast<size_t>(starts[bags]));
+  for (int64_t b = 0; b < bags; ++b) {
+    const int64_t begin = starts[b], end = starts[b + 1];
+    auto weight = [&](int64_t k) { return weights == nullptr ? 1.0f : weights[k]; };
+    if (combiner == SUM) {
+      for (int64_t k = begin; k < end; ++k) gains[k] = weight(k);
+      continue;
+    }
+    float total = 0.0f;
     for (int64_t k = begin; k < end; ++k) {
-      if (skipped(k)) continue;
       const float w = weight(k);
-      total += table.combiner == MEAN ? w : w * w;
+      total += combiner == MEAN ? w : w * w;
     }
-    if (table.combiner == SQRTN) total = std::sqrt(total);
+    if (combiner == SQRTN) total = std::sqrt(total);
+    for (int64_t k = begin; k < end; ++k) gains[k] = total == 0.0f ? 0.0f : weight(k) / total;
   }
-  auto gain = [&](int64_t k) {
-    const float w = weight(k);
-    if (table.combiner == SUM) return w;
-    return total == 0.0f ? 0.0f : w / total;
-  };
-  bool first = true;
-  for (int64_t k = begin; k < end; ++k) {
-    if (skipped(k)) continue;
-    const float g = gain(k);
-    const float* row = table.Row(ids[k]);
-    if (first) {
-      for (int32_t d = 0; d < dim; ++d) out[d] = g * row[d];
-      first = false;
-    } else {
-      for (int32_t d = 0; d < dim; ++d) out[d] = out[d] + g * row[d];
-    }
-  }
-  // An empty bag keeps the zeros the output was created with.
+  return gains;
+}
+
+// Combines bags in CSR form over `ids` into `out` (zeros, [.., dim]); see BagGains and
+// internal::CombineBags. An id outside the table is INVALID_ARGUMENT naming its position in
+// `ids`.
+absl::Status CombineBags(const TableView& table, const int64_t* starts, int64_t bags,
+                         const int64_t* output_rows, const int64_t* ids, const float* weights,
+                         const std::string& where, float* out) {
+  const std::vector<float> gains = BagGains(table.combiner, starts, bags, weights);
+  internal::ServingBags csr;
+  csr.starts = starts;
+  csr.count = bags;
+  csr.output_rows = output_rows;
+  csr.ids = ids;
+  csr.num_ids = starts[bags];
+  csr.gains = gains.empty() ? nullptr : gains.data();
+  const int64_t bad = internal::CombineBags(table.rows, csr, out);
+  return bad < 0 ? absl::OkStatus() : BadId(where, ids, bad, table);
 }
 
 // Ragged rows as sequences: out is [rows, length, dim]; position p of row b holds the p-th id
 // of the row, positions past the row's ids are zero, ids past `length` are dropped.
 void FillSequences(const TableView& table, absl::Span<const int64_t> splits,
                    absl::Span<const int64_t> ids, int64_t length, float* out) {
-  const int32_t dim = table.dim;
+  const int32_t dim = table.dim();
   for (size_t b = 0; b + 1 < splits.size(); ++b) {
     const int64_t count = std::min(splits[b + 1] - splits[b], length);
     for (int64_t p = 0; p < count; ++p) {
@@ -168,7 +181,6 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Lookup(
   const ResolvedFeature& feature = config.features[feature_index];
   const TableView& table = tables[feature.table_index];
   const std::string where = Where(feature, config.tables[feature.table_index]);
-  EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
   const float* weight_values = nullptr;
   if (weights.has_value()) {
     if (input.kind == InputKind::kDense) {
@@ -223,11 +235,11 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature
     }
     shape.pop_back();
   }
-  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(std::move(shape), table.dim, where));
-  for (size_t k = 0; k < input.values.size(); ++k) {
-    const float* row = table.Row(input.values[k]);
-    std::memcpy(out.values.data() + k * table.dim, row, sizeof(float) * table.dim);
-  }
+  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(std::move(shape), table.dim(), where));
+  const int64_t bad =
+      internal::GatherRows(table.rows, input.values.data(),
+                           static_cast<int64_t>(input.values.size()), out.values.data());
+  if (bad >= 0) return BadId(where, input.values.data(), bad, table);
   return out;
 }
 
@@ -268,25 +280,32 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
   }
   const int64_t batch = shape[0];
   if (feature.output_shape.empty() && feature.max_sequence_length > 0 && rank == 2) {
+    EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
     const int64_t length = feature.max_sequence_length;
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim, where));
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim(), where));
     for (size_t k = 0; k < n; ++k) {
       const int64_t b = input.indices[k * 2], p = input.indices[k * 2 + 1];
       if (p >= length) continue;  // truncated
       const float* row = table.Row(input.values[k]);
-      float* destination = out.values.data() + (b * length + p) * table.dim;
+      float* destination = out.values.data() + (b * length + p) * table.dim();
       // scatter_nd adds (a duplicate index would sum).
-      for (int32_t d = 0; d < table.dim; ++d) destination[d] = destination[d] + row[d];
+      for (int32_t d = 0; d < table.dim(); ++d) destination[d] = destination[d] + row[d];
     }
     return out;
   }
   // Bags are the leading rank - 1 coordinates, flattened row-major.
   std::vector<int64_t> bag_shape(shape.begin(), shape.end() - 1);
-  const int64_t bags = CheckedProduct(bag_shape);
-  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(bag_shape, table.dim, where));
-  const bool prune = table.combiner != SUM;
-  size_t k = 0;
-  while (k < n) {
+  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(bag_shape, table.dim(), where));
+  // One CSR bag per run of equal leading coordinates; its output row is those coordinates
+  // flattened, inside the output since every index is inside dense_shape (checked above). TF's safe
+  // lookup for mean and sqrtn leaves out entries whose weight is <= 0: with weights, those are
+  // dropped here first.
+  const bool prune = table.combiner != SUM && weights != nullptr;
+  // Pruned ids are refused too, so they are checked before they are dropped.
+  if (prune) EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
+  std::vector<int64_t> starts = {0}, output_rows, kept_ids;
+  std::vector<float> kept_weights;
+  for (size_t k = 0; k < n;) {
     int64_t bag = 0;
     for (size_t d = 0; d + 1 < rank; ++d) bag = bag * shape[d] + input.indices[k * rank + d];
     size_t end = k + 1;
@@ -295,12 +314,24 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
                                  input.indices.data() + k * rank)) {
       ++end;
     }
-    if (bag < bags) {
-      CombineBag(table, input.values.data(), weights, static_cast<int64_t>(k),
-                 static_cast<int64_t>(end), prune, out.values.data() + bag * table.dim);
+    if (prune) {
+      for (size_t e = k; e < end; ++e) {
+        if (weights[e] <= 0.0f) continue;
+        kept_ids.push_back(input.values[e]);
+        kept_weights.push_back(weights[e]);
+      }
+      starts.push_back(static_cast<int64_t>(kept_ids.size()));
+    } else {
+      starts.push_back(static_cast<int64_t>(end));
     }
+    output_rows.push_back(bag);
     k = end;
   }
+  const int64_t count = static_cast<int64_t>(output_rows.size());
+  EMBRT_RETURN_IF_ERROR(CombineBags(table, starts.data(), count, output_rows.data(),
+                                    prune ? kept_ids.data() : input.values.data(),
+                                    prune ? kept_weights.data() : weights, where,
+                                    out.values.data()));
   return out;
 }
 
@@ -315,7 +346,10 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& featur
         absl::StrCat(where, ": ragged row_splits must start at 0 and end at the number of ids (",
                      input.values.size(), ")"));
   }
-  for (size_t i = 1; i < splits.size(); ++i) {
+  // One branch-free pass (it vectorizes); the first descent is looked for only when there is one.
+  bool descends = false;
+  for (size_t i = 1; i < splits.size(); ++i) descends |= splits[i] < splits[i - 1];
+  for (size_t i = 1; descends && i < splits.size(); ++i) {
     if (splits[i] < splits[i - 1]) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": ragged row_splits decrease at position ", i, " (", splits[i - 1],
@@ -324,20 +358,19 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& featur
   }
   const int64_t batch = static_cast<int64_t>(splits.size()) - 1;
   auto combine = [&](std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch}, table.dim, where));
-    for (int64_t b = 0; b < batch; ++b) {
-      CombineBag(table, input.values.data(), weights, splits[b], splits[b + 1],
-                 /*prune=*/false, out.values.data() + b * table.dim);
-    }
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch}, table.dim(), where));
+    EMBRT_RETURN_IF_ERROR(CombineBags(table, splits.data(), batch, /*output_rows=*/nullptr,
+                                      input.values.data(), weights, where, out.values.data()));
     out.shape = std::move(shape);
-    out.shape.push_back(table.dim);
+    out.shape.push_back(table.dim());
     return out;
   };
   auto sequences = [&](int64_t length, std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim, where));
+    EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim(), where));
     FillSequences(table, splits, input.values, length, out.values.data());
     out.shape = std::move(shape);
-    out.shape.push_back(table.dim);
+    out.shape.push_back(table.dim());
     return out;
   };
   if (!feature.output_shape.empty()) {
@@ -378,12 +411,12 @@ absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(const std::st
   EMBRT_RETURN_IF_ERROR(reader.CheckCompatible(impl->config));
   for (const ResolvedTable& table : impl->config.tables) {
     TableView view;
-    view.reader = &reader;
-    view.reader_table = reader.FindTable(table.name);
-    const absl::Span<const float> whole = reader.ContiguousSlot(view.reader_table, 0);
-    view.base = whole.empty() ? nullptr : whole.data();
-    view.vocabulary_size = table.vocabulary_size;
-    view.dim = table.dim;
+    view.rows.reader = &reader;
+    view.rows.reader_table = reader.FindTable(table.name);
+    const absl::Span<const float> whole = reader.ContiguousSlot(view.rows.reader_table, 0);
+    view.rows.base = whole.empty() ? nullptr : whole.data();
+    view.rows.dim = table.dim;
+    view.rows.count = table.vocabulary_size;
     view.combiner = table.combiner;
     impl->tables.push_back(view);
   }

@@ -322,6 +322,49 @@ TEST_F(ServingTest, BadInputsAreInvalidArgumentNamingFeatureAndPosition) {
               StatusIs(absl::StatusCode::kInvalidArgument, "got 0 feature inputs"));
 }
 
+// Serving checks most ids as it prefetches their rows, 16 ids ahead: a bad id is found and
+// named wherever it is, before, at and after that distance, and in every input kind.
+TEST_F(ServingTest, AnIdOutsideTheTableIsNamedAtAnyPosition) {
+  constexpr int kIds = 40;  // 8 bags of 5
+  std::vector<int64_t> splits, indices;
+  for (int b = 0; b <= kIds / 5; ++b) splits.push_back(5 * b);
+  for (int k = 0; k < kIds; ++k) {
+    indices.push_back(k / 5);
+    indices.push_back(k % 5);
+  }
+  const std::vector<float> weights(kIds, 0.5f);
+  for (int position : {0, 7, 15, 16, 17, 31, 39}) {
+    for (int64_t bad : {int64_t{-1}, int64_t{8}, int64_t{1} << 40}) {
+      std::vector<int64_t> ids(kIds);
+      for (int k = 0; k < kIds; ++k) ids[k] = k % 8;
+      ids[position] = bad;
+      const std::string message =
+          absl::StrCat("id ", bad, " at position ", position, " is outside [0, 8)");
+      // "watched" looks up "video" (8 rows, sum).
+      EXPECT_THAT(Error("watched", FeatureInput::Ragged(splits, ids)),
+                  StatusIs(absl::StatusCode::kInvalidArgument, message));
+      EXPECT_THAT(
+          Error("watched", FeatureInput::Ragged(splits, ids), FeatureWeights::Ragged(weights)),
+          StatusIs(absl::StatusCode::kInvalidArgument, message));
+      EXPECT_THAT(Error("watched", FeatureInput::Dense(ids)),
+                  StatusIs(absl::StatusCode::kInvalidArgument, message));
+      EXPECT_THAT(Error("watched", FeatureInput::Sparse(indices, ids, {8, 5})),
+                  StatusIs(absl::StatusCode::kInvalidArgument, message));
+    }
+  }
+  // "friends" (16 rows, mean) with weights: sparse ids are checked before pruning, so a bad id
+  // whose weight would prune it is refused too.
+  std::vector<int64_t> ids(kIds, 3);
+  ids[20] = 16;
+  std::vector<float> pruning = weights;
+  pruning[20] = 0.0f;
+  EXPECT_THAT(
+      Error("friends", FeatureInput::Sparse(indices, ids, {8, 5}), FeatureWeights::Sparse(pruning)),
+      StatusIs(absl::StatusCode::kInvalidArgument, "id 16 at position 20 is outside [0, 16)"));
+  EXPECT_THAT(Error("friends_sequence", FeatureInput::Ragged(splits, ids)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "id 16 at position 20"));
+}
+
 TEST_F(ServingTest, ConcurrentLookupsAgree) {
   const FeatureInput friends = FeatureInput::Ragged(kFriendsSplits, kFriendsIds);
   const Tensor expected = Lookup("friends_2x4", friends);

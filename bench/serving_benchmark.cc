@@ -1,0 +1,314 @@
+// Copyright embrt authors.
+//
+// Serving lookups (embrt/serving.h) beside the anchor's forward (anchor_kernels.h) on the same
+// checkpoint table, in one process, interleaved, on the same ids (issue 13's method, applied to
+// the CPU lookups that serve a checkpoint):
+//
+//   serving: ServingLookup::LookupFeature(ragged ids) -> a new Tensor [bags, dim] (the public
+//            API: validation, output allocation and the combine, on the caller's thread)
+//   anchor:  AnchorForward with a team of one over the same table file, memory-mapped by a
+//            CheckpointReader of its own (the same page-cache pages), into a buffer kept
+//            between calls
+//
+// One table per dim (sum combiner; 1 GiB by default, so rows are random memory accesses),
+// written once as a checkpoint by the cpu backend; dims 16, 64, 128; 16,384 bags of 1 or 20 ids;
+// uniform or Zipf(1.05) ids. Each case first checks that both sides give the same floats on one
+// batch, then runs `rounds` rounds; a round times each side once on batches of its own (never
+// the batch the other side has just pulled into the cache), alternating which goes first.
+// Printed: medians, and serving throughput / anchor throughput (> 1: serving is faster).
+//
+//   serving_benchmark            about 2 minutes; needs 1 GiB of page cache per dim, and the
+//                                cpu backend (EMBRT_PLUGIN_PATH) to write the checkpoints
+//   serving_benchmark --quick    smoke test: small tables, 2 rounds, checks the floats (exits 1
+//                                if serving and the anchor disagree); ctest runs it
+//   flags: --table_gib=G --rounds=N --dims=16,64 --bags=1,20 --ids=uniform,zipf
+// Checkpoints go to $TMPDIR (default /tmp) and are removed at exit.
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "anchor_kernels.h"
+#include "embrt/checkpoint.h"
+#include "embrt/config.h"
+#include "embrt/embedding.h"
+#include "embrt/serving.h"
+#include "zipf_ids.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  bool quick = false;
+  double table_gib = 1.0;
+  int rounds = 15;
+  int bags = 16384;
+  std::vector<int> dims = {16, 64, 128};
+  std::vector<int> bag_sizes = {1, 20};
+  std::vector<std::string> distributions = {"uniform", "zipf"};
+};
+
+std::vector<int> ParseInts(const char* text) {
+  std::vector<int> out;
+  for (const char* p = text; *p != '\0';) {
+    out.push_back(std::atoi(p));
+    p = std::strchr(p, ',');
+    if (p == nullptr) break;
+    ++p;
+  }
+  return out;
+}
+
+std::vector<std::string> ParseWords(const std::string& text) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
+}
+
+bool ParseOptions(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      const size_t n = std::strlen(name);
+      return arg.compare(0, n, name) == 0 ? argv[i] + n : nullptr;
+    };
+    if (arg == "--quick") {
+      o->quick = true;
+      o->table_gib = 1.0 / 256;
+      o->rounds = 2;
+      o->bags = 512;
+    } else if (const char* v = value("--table_gib=")) {
+      o->table_gib = std::atof(v);
+    } else if (const char* v = value("--rounds=")) {
+      o->rounds = std::max(1, std::atoi(v));
+    } else if (const char* v = value("--dims=")) {
+      o->dims = ParseInts(v);
+    } else if (const char* v = value("--bags=")) {
+      o->bag_sizes = ParseInts(v);
+    } else if (const char* v = value("--ids=")) {
+      o->distributions = ParseWords(v);
+    } else {
+      std::fprintf(stderr, "unknown flag %s (see the comment at the top of the source)\n", argv[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Check(const absl::Status& status, const char* what) {
+  if (status.ok()) return;
+  std::fprintf(stderr, "%s failed: %s\n", what, std::string(status.message()).c_str());
+  std::exit(2);
+}
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+float InitialValue(int64_t row, int d) {
+  return static_cast<float>((row * 31 + d * 7) % 1001) * 1e-3f - 0.5f;
+}
+
+// A fresh directory under $TMPDIR, removed with everything in it when this goes away.
+class WorkDirectory {
+ public:
+  WorkDirectory() {
+    const char* base = getenv("TMPDIR");
+    std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp", "/embrt_serving_XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      std::perror("mkdtemp");
+      std::exit(2);
+    }
+    path_ = pattern;
+  }
+  ~WorkDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Writes a checkpoint of one table ("table", `rows` x `dim`, sum combiner, values InitialValue)
+// with feature "ids" under `root`, through the cpu backend; returns the checkpoint's path.
+std::string WriteCheckpoint(const std::string& root, int64_t rows, int dim) {
+  embrt::EmbeddingConfig config;
+  embrt::TableConfig* table = config.add_tables();
+  table->set_name("table");
+  table->set_vocabulary_size(rows);
+  table->set_dim(dim);
+  table->set_combiner(embrt::SUM);
+  embrt::FeatureConfig* feature = config.add_features();
+  feature->set_name("ids");
+  feature->set_table("table");
+  config.mutable_optimizer()->mutable_sgd();
+  config.mutable_optimizer()->mutable_learning_rate()->set_constant(0.01f);
+  config.mutable_backend()->set_name("cpu");
+  config.set_per_replica_batch_size(1);
+  auto created = embrt::Embedding::Create(config);
+  Check(created.status(), "Embedding::Create (is EMBRT_PLUGIN_PATH set?)");
+  std::unique_ptr<embrt::Embedding> embedding = *std::move(created);
+  Check(embedding->Build(), "Build");
+  Check(embedding->LoadTables(
+            [&](int, int64_t begin, int64_t count, absl::Span<const absl::Span<float>> slots) {
+              for (int64_t r = 0; r < count; ++r) {
+                for (int d = 0; d < dim; ++d) slots[0][r * dim + d] = InitialValue(begin + r, d);
+              }
+              return absl::OkStatus();
+            }),
+        "LoadTables");
+  absl::StatusOr<std::string> path = embrt::SaveCheckpoint(*embedding, root);
+  Check(path.status(), "SaveCheckpoint");
+  return *path;
+}
+
+struct Batch {
+  std::vector<int64_t> splits;
+  std::vector<int64_t> ids;
+};
+
+std::vector<Batch> MakeBatches(int count, int bags, int bag_size, const std::string& distribution,
+                               int64_t rows, uint64_t seed) {
+  static const embrt::bench::ZipfIds kZipf(1.05);
+  std::mt19937_64 random(seed);
+  std::vector<Batch> batches(count);
+  const bool zipf = distribution == "zipf";
+  for (Batch& batch : batches) {
+    for (int b = 0; b <= bags; ++b) batch.splits.push_back(int64_t{b} * bag_size);
+    for (int64_t k = 0; k < int64_t{bags} * bag_size; ++k) {
+      batch.ids.push_back(zipf ? kZipf.Draw(random, rows)
+                               : std::uniform_int_distribution<int64_t>(0, rows - 1)(random));
+    }
+  }
+  return batches;
+}
+
+// Returns false when serving and the anchor disagree on the case's first batch.
+bool RunCase(const Options& o, int dim, int bag_size, const std::string& distribution,
+             const embrt::ServingLookup& serving, const float* mapped_table, int64_t rows,
+             embrt::bench::AnchorTeam& team) {
+  // Samples of 8 lookups with bags of 1 and 2 with bags of 20, each on a batch of its own.
+  const int per_sample = bag_size == 1 ? 8 : 2;
+  const int pool = per_sample * (o.rounds + 1);
+  const std::vector<Batch> anchor_batches =
+      MakeBatches(pool, o.bags, bag_size, distribution, rows, 1000 + bag_size);
+  const std::vector<Batch> serving_batches =
+      MakeBatches(pool, o.bags, bag_size, distribution, rows, 2000 + bag_size);
+  std::vector<float> anchor_out(static_cast<size_t>(o.bags) * dim);
+  {
+    const Batch& batch = anchor_batches[0];
+    embrt::bench::AnchorForward(mapped_table, dim, batch.splits.data(), batch.ids.data(), o.bags,
+                                anchor_out.data(), team);
+    absl::StatusOr<embrt::Tensor> got =
+        serving.LookupFeature(0, embrt::FeatureInput::Ragged(batch.splits, batch.ids));
+    Check(got.status(), "LookupFeature");
+    if (!std::equal(anchor_out.begin(), anchor_out.end(), got->values.begin(), got->values.end())) {
+      std::fprintf(stderr, "MISMATCH: serving and anchor differ (dim %d, bag %d, %s)\n", dim,
+                   bag_size, distribution.c_str());
+      return false;
+    }
+  }
+  size_t anchor_next = 0, serving_next = 0;
+  std::vector<double> anchor_times, serving_times;
+  for (int round = -1; round < o.rounds; ++round) {  // round -1 warms up
+    auto time_anchor = [&] {
+      const Clock::time_point t = Clock::now();
+      for (int s = 0; s < per_sample; ++s) {
+        const Batch& batch = anchor_batches[anchor_next++ % pool];
+        embrt::bench::AnchorForward(mapped_table, dim, batch.splits.data(), batch.ids.data(),
+                                    o.bags, anchor_out.data(), team);
+      }
+      if (round >= 0) anchor_times.push_back(Seconds(t) / per_sample);
+    };
+    auto time_serving = [&] {
+      const Clock::time_point t = Clock::now();
+      for (int s = 0; s < per_sample; ++s) {
+        const Batch& batch = serving_batches[serving_next++ % pool];
+        absl::StatusOr<embrt::Tensor> got =
+            serving.LookupFeature(0, embrt::FeatureInput::Ragged(batch.splits, batch.ids));
+        Check(got.status(), "LookupFeature");
+      }
+      if (round >= 0) serving_times.push_back(Seconds(t) / per_sample);
+    };
+    if (round % 2 == 0) {
+      time_anchor();
+      time_serving();
+    } else {
+      time_serving();
+      time_anchor();
+    }
+  }
+  const double anchor = Median(anchor_times), served = Median(serving_times);
+  std::printf("%4d %4d %-8s | %9.3f %10.3f %6.2fx\n", dim, bag_size, distribution.c_str(),
+              anchor * 1e3, served * 1e3, anchor / served);
+  std::fflush(stdout);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!ParseOptions(argc, argv, &o)) return 2;
+  std::printf("serving vs anchor: %d bags per lookup, %d rounds (medians), table %.3g GiB%s\n",
+              o.bags, o.rounds, o.table_gib, o.quick ? " (quick: smoke test, no numbers)" : "");
+  std::printf("ratio = serving throughput / anchor throughput (wall-clock medians, one thread)\n");
+  std::printf(" dim  bag ids      | anchor ms serving ms  ratio\n");
+  WorkDirectory work;
+  embrt::bench::AnchorTeam team(1);
+  int failures = 0;
+  for (int dim : o.dims) {
+    const int64_t rows =
+        static_cast<int64_t>(o.table_gib * (int64_t{1} << 30) / (sizeof(float) * dim));
+    const std::string path = WriteCheckpoint(absl::StrCat(work.path(), "/dim", dim), rows, dim);
+    absl::StatusOr<std::unique_ptr<embrt::ServingLookup>> serving =
+        embrt::ServingLookup::Open(path);
+    Check(serving.status(), "ServingLookup::Open");
+    embrt::CheckpointReader::Options reader_options;
+    reader_options.verify_checksums = false;  // ServingLookup::Open has just verified the files
+    absl::StatusOr<std::unique_ptr<embrt::CheckpointReader>> reader =
+        embrt::CheckpointReader::Open(path, reader_options);
+    Check(reader.status(), "CheckpointReader::Open");
+    const absl::Span<const float> table =
+        (*reader)->ContiguousSlot((*reader)->FindTable("table"), 0);
+    if (table.size() != static_cast<size_t>(rows) * dim) {
+      std::fprintf(stderr, "the checkpoint's table is not one contiguous file\n");
+      return 2;
+    }
+    for (int bag_size : o.bag_sizes) {
+      for (const std::string& distribution : o.distributions) {
+        if (!RunCase(o, dim, bag_size, distribution, **serving, table.data(), rows, team)) {
+          ++failures;
+        }
+      }
+    }
+  }
+  if (failures > 0) {
+    std::fprintf(stderr, "%d case(s) where serving and the anchor disagree\n", failures);
+    return 1;
+  }
+  return 0;
+}
