@@ -15,7 +15,8 @@
 // uniform or Zipf(1.05) ids. Each case first checks that both sides give the same floats on one
 // batch, then runs `rounds` rounds; a round times each side once on batches of its own (never
 // the batch the other side has just pulled into the cache), alternating which goes first.
-// Printed: medians, and serving throughput / anchor throughput (> 1: serving is faster).
+// Printed: medians, and serving throughput / anchor throughput (> 1: serving is faster). Then
+// the fixed cost of a call (1 bag of 1 id) on the last dim.
 //
 //   serving_benchmark            about 2 minutes; needs 1 GiB of page cache per dim, and the
 //                                cpu backend (EMBRT_PLUGIN_PATH) to write the checkpoints
@@ -268,6 +269,34 @@ bool RunCase(const Options& o, int dim, int bag_size, const std::string& distrib
   return true;
 }
 
+// The fixed cost of one call: medians of 5 x `calls` lookups of 1 bag of 1 id (the same id,
+// so its row stays in the cache), serving and the anchor.
+void RunTiny(const Options& o, int dim, const embrt::ServingLookup& serving,
+             const float* mapped_table, embrt::bench::AnchorTeam& team) {
+  const int calls = o.quick ? 200 : 20000;
+  const std::vector<int64_t> splits = {0, 1}, ids = {7};
+  std::vector<float> out(dim);
+  std::vector<double> anchor, served;
+  for (int repeat = 0; repeat < 5; ++repeat) {
+    Clock::time_point t = Clock::now();
+    for (int c = 0; c < calls; ++c) {
+      embrt::bench::AnchorForward(mapped_table, dim, splits.data(), ids.data(), 1, out.data(),
+                                  team);
+    }
+    anchor.push_back(Seconds(t) / calls);
+    t = Clock::now();
+    for (int c = 0; c < calls; ++c) {
+      absl::StatusOr<embrt::Tensor> got =
+          serving.LookupFeature(0, embrt::FeatureInput::Ragged(splits, ids));
+      Check(got.status(), "LookupFeature");
+    }
+    served.push_back(Seconds(t) / calls);
+  }
+  std::printf("\ntiny lookup (1 bag of 1 id, dim %d): microseconds per call, medians of 5 x %d\n",
+              dim, calls);
+  std::printf("anchor %.2f   serving %.2f\n", Median(anchor) * 1e6, Median(served) * 1e6);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -305,6 +334,7 @@ int main(int argc, char** argv) {
         }
       }
     }
+    if (dim == o.dims.back()) RunTiny(o, dim, **serving, table.data(), team);
   }
   if (failures > 0) {
     std::fprintf(stderr, "%d case(s) where serving and the anchor disagree\n", failures);

@@ -297,7 +297,7 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
   std::vector<int64_t> bag_shape(shape.begin(), shape.end() - 1);
   EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(bag_shape, table.dim(), where));
   // One CSR bag per run of equal leading coordinates; its output row is those coordinates
-  // flattened, inside the output since every index is inside dense_shape (checked above). TF's safe
+  // flattened (inside the output: every index is inside dense_shape, checked above). TF's safe
   // lookup for mean and sqrtn leaves out entries whose weight is <= 0: with weights, those are
   // dropped here first.
   const bool prune = table.combiner != SUM && weights != nullptr;

@@ -10,18 +10,17 @@ namespace embrt {
 namespace internal {
 namespace {
 
-// How many ids ahead a row is asked for: enough to overlap the misses of random rows, as in
-// the cpu backend's lookup (measured in bench/README.md, "Serving").
+// How many ids ahead a row is asked for: enough to overlap the misses of random rows (the cpu
+// backend's lookup and the anchor of bench/ use the same distance).
 constexpr int64_t kPrefetchIds = 16;
 
 // 16 floats: one AVX-512 register (two AVX2 or four SSE registers in the other versions).
 // GCC's vector arithmetic is element-wise IEEE arithmetic, so it rounds like scalar code.
 typedef float Floats16 __attribute__((vector_size(64)));
 
-// Every helper the kernels call is always_inline: GCC 12 does not inline a plain inline helper
-// into the target_clones entries below, and once out of line it dropped every prefetch of these
-// (a helper that only reads and prefetches is taken as pure), which left the kernels at the
-// speed of a loop without them.
+// Every helper the kernels call is always_inline. With plain `inline` helpers GCC 12 built a
+// library without a single prefetch instruction (objdump), and the kernels ran at the pace of a
+// loop without prefetching (bench/README.md, "Serving from a checkpoint").
 
 // Asks for every cache line of a row of `dim` floats; a row whose dim is not a multiple of 16
 // may end on one more line than it starts on.
