@@ -119,7 +119,12 @@ void SyntheticClicks::Sample(Random& random, Example& example) const {
   for (size_t f = 0; f < fields_.size(); ++f) {
     const double r = random.Uniform() * static_cast<double>(keep_[f].size());
     const int64_t i = std::min<int64_t>(static_cast<int64_t>(r), keep_[f].size() - 1);
-    example.ids[f] = r - static_cast<double>(i) < keep_[f][i] ? i : alias_[f][i];
+    // Both candidates are loaded before the choice, so that it compiles to a conditional move:
+    // as a branch on a random draw it was mispredicted about half the time, and every miss
+    // flushed the loads of the next fields' table entries (a third of the default job's
+    // generator time in `perf annotate`).
+    const int64_t alias = alias_[f][i];
+    example.ids[f] = r - static_cast<double>(i) < keep_[f][i] ? i : alias;
   }
   const double probability = 1.0 / (1.0 + std::exp(-TeacherLogit(example.ids)));
   example.label = random.Uniform() < probability ? 1.0f : 0.0f;
@@ -127,6 +132,12 @@ void SyntheticClicks::Sample(Random& random, Example& example) const {
 
 double SyntheticClicks::TeacherLogit(absl::Span<const int64_t> ids) const {
   const int dim = options_.teacher_dim;
+  // Every field's rows are asked for first: each is a random row of a table that does not stay
+  // in L2, and the sums below are serial chains that would otherwise wait for one miss at a time.
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    __builtin_prefetch(&linear_[f][ids[f]]);
+    __builtin_prefetch(&interaction_[f][ids[f] * dim]);
+  }
   double logit = options_.bias;
   double sum[64] = {0};
   double sum_of_squares = 0;
