@@ -24,7 +24,8 @@
 namespace embrt {
 namespace {
 
-// Upper bound on one output tensor (floats), so a hostile shape cannot allocate without bound.
+// Upper bound on any shape's product, so that the checks' arithmetic cannot overflow; the
+// output's own bound is ServingOptions::max_output_floats.
 constexpr int64_t kMaxOutputFloats = int64_t{1} << 34;
 
 struct TableView {
@@ -55,13 +56,16 @@ int64_t CheckedProduct(absl::Span<const int64_t> dims) {
   return product;
 }
 
-absl::StatusOr<Tensor> NewOutput(std::vector<int64_t> shape, int32_t dim,
+// A zero-filled output of shape + [dim]; INVALID_ARGUMENT when it would hold more than
+// `max_floats` floats (ServingOptions::max_output_floats).
+absl::StatusOr<Tensor> NewOutput(std::vector<int64_t> shape, int32_t dim, int64_t max_floats,
                                  const std::string& where) {
   shape.push_back(dim);
   const int64_t floats = CheckedProduct(shape);
-  if (floats < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": output shape ", ShapeString(shape), " is invalid or too large"));
+  if (floats < 0 || floats > max_floats) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": output shape ", ShapeString(shape),
+                                                   " is invalid or holds more than ", max_floats,
+                                                   " floats (ServingOptions::max_output_floats)"));
   }
   Tensor out;
   out.shape = std::move(shape);
@@ -156,6 +160,7 @@ class ServingLookup::Impl {
   std::unique_ptr<CheckpointReader> reader;
   ResolvedConfig config;
   std::vector<TableView> tables;  // in config table order
+  int64_t max_output_floats = 0;  // ServingOptions::max_output_floats
 
   absl::StatusOr<Tensor> Lookup(int feature_index, const FeatureInput& input,
                                 const std::optional<FeatureWeights>& weights) const;
@@ -235,7 +240,8 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature
     }
     shape.pop_back();
   }
-  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(std::move(shape), table.dim(), where));
+  EMBRT_ASSIGN_OR_RETURN(Tensor out,
+                         NewOutput(std::move(shape), table.dim(), max_output_floats, where));
   const int64_t bad =
       internal::GatherRows(table.rows, input.values.data(),
                            static_cast<int64_t>(input.values.size()), out.values.data());
@@ -282,7 +288,8 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
   if (feature.output_shape.empty() && feature.max_sequence_length > 0 && rank == 2) {
     EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
     const int64_t length = feature.max_sequence_length;
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim(), where));
+    EMBRT_ASSIGN_OR_RETURN(Tensor out,
+                           NewOutput({batch, length}, table.dim(), max_output_floats, where));
     for (size_t k = 0; k < n; ++k) {
       const int64_t b = input.indices[k * 2], p = input.indices[k * 2 + 1];
       if (p >= length) continue;  // truncated
@@ -295,7 +302,7 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
   }
   // Bags are the leading rank - 1 coordinates, flattened row-major.
   std::vector<int64_t> bag_shape(shape.begin(), shape.end() - 1);
-  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(bag_shape, table.dim(), where));
+  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(bag_shape, table.dim(), max_output_floats, where));
   // One CSR bag per run of equal leading coordinates; its output row is those coordinates
   // flattened (inside the output: every index is inside dense_shape, checked above). TF's safe
   // lookup for mean and sqrtn leaves out entries whose weight is <= 0: with weights, those are
@@ -358,7 +365,7 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& featur
   }
   const int64_t batch = static_cast<int64_t>(splits.size()) - 1;
   auto combine = [&](std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch}, table.dim(), where));
+    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch}, table.dim(), max_output_floats, where));
     EMBRT_RETURN_IF_ERROR(CombineBags(table, splits.data(), batch, /*output_rows=*/nullptr,
                                       input.values.data(), weights, where, out.values.data()));
     out.shape = std::move(shape);
@@ -367,7 +374,8 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& featur
   };
   auto sequences = [&](int64_t length, std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
     EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch, length}, table.dim(), where));
+    EMBRT_ASSIGN_OR_RETURN(Tensor out,
+                           NewOutput({batch, length}, table.dim(), max_output_floats, where));
     FillSequences(table, splits, input.values, length, out.values.data());
     out.shape = std::move(shape);
     out.shape.push_back(table.dim());
@@ -396,6 +404,11 @@ ServingLookup::~ServingLookup() = default;
 absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(const std::string& path_or_root,
                                                                    const ServingOptions& options) {
   auto impl = std::make_unique<Impl>();
+  if (options.max_output_floats <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ServingOptions::max_output_floats must be positive, got ", options.max_output_floats));
+  }
+  impl->max_output_floats = options.max_output_floats;
   CheckpointReader::Options reader_options;
   reader_options.verify_checksums = options.verify_checksums;
   reader_options.verify_threads = options.verify_threads;

@@ -58,10 +58,12 @@ Thread-safe: lookups release the GIL and may run from many threads.
     serving = embrt.ServingLookup("/ckpts/model")
     user = serving.lookup_feature("history", (row_splits, ids))
 )doc")
-      .def(py::init([](const std::string& path, bool verify_checksums, int verify_threads) {
+      .def(py::init([](const std::string& path, bool verify_checksums, int verify_threads,
+                       int64_t max_output_floats) {
              ServingOptions options;
              options.verify_checksums = verify_checksums;
              options.verify_threads = verify_threads;
+             options.max_output_floats = max_output_floats;
              absl::StatusOr<std::unique_ptr<ServingLookup>> opened = absl::UnknownError("");
              {
                py::gil_scoped_release release;
@@ -71,8 +73,10 @@ Thread-safe: lookups release the GIL and may run from many threads.
            }),
            py::arg("path_or_root"), py::arg("verify_checksums") = true,
            py::arg("verify_threads") = 0,
+           py::arg("max_output_floats") = ServingOptions().max_output_floats,
            "Opens a checkpoint directory, or the one root/latest names, verifying every file on "
-           "verify_threads threads (0: one per CPU, at most 8).")
+           "verify_threads threads (0: one per CPU, at most 8). A lookup that would return more "
+           "than max_output_floats floats raises ValueError.")
       .def_property_readonly("step", &ServingLookup::step, "The checkpoint's step.")
       .def_property_readonly("feature_names", &FeatureNames, "Features, in config order.")
       .def(

@@ -94,6 +94,18 @@ def test_missing_files_are_not_found(small_config, tmp_path):
         embrt.Embedding(small_config, backend="no_such_backend")
 
 
+def test_serving_output_bound_is_value_error(small_config, tmp_path):
+    emb = embrt.Embedding(small_config)
+    emb.build()
+    path = emb.save_checkpoint(str(tmp_path))
+    bounded = embrt.ServingLookup(path, max_output_floats=8)  # "watched": dim 4, 2 rows
+    assert bounded.lookup_feature("watched", np.array([1, 2], dtype=np.int64)).shape == (2, 4)
+    with pytest.raises(ValueError, match="holds more than 8 floats"):
+        bounded.lookup_feature("watched", np.array([1, 2, 3], dtype=np.int64))
+    with pytest.raises(ValueError, match="max_output_floats must be positive"):
+        embrt.ServingLookup(path, max_output_floats=0)
+
+
 def test_corrupt_checkpoint_is_data_loss(small_config, tmp_path):
     emb = embrt.Embedding(small_config)
     emb.build()

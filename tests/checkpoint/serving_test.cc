@@ -365,6 +365,39 @@ TEST_F(ServingTest, AnIdOutsideTheTableIsNamedAtAnyPosition) {
               StatusIs(absl::StatusCode::kInvalidArgument, "id 16 at position 20"));
 }
 
+// The output's size comes from the request (a sparse dense_shape needs no ids at all), so it is
+// bounded: a few bytes of request cannot make the server allocate without end.
+TEST_F(ServingTest, OutputsLargerThanTheBoundAreInvalidArgument) {
+  ServingOptions options;
+  options.max_output_floats = 40;  // "watched" looks up "video", dim 4: at most 10 bags
+  absl::StatusOr<std::unique_ptr<ServingLookup>> bounded =
+      ServingLookup::Open(root_->path(), options);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  std::vector<int64_t> splits = {0};
+  std::vector<int64_t> ids;
+  for (int b = 0; b < 10; ++b) {
+    ids.push_back(b % 8);
+    splits.push_back(b + 1);
+  }
+  EXPECT_TRUE((*bounded)->LookupFeature("watched", FeatureInput::Ragged(splits, ids)).ok());
+  ids.push_back(0);
+  splits.push_back(11);
+  EXPECT_THAT((*bounded)->LookupFeature("watched", FeatureInput::Ragged(splits, ids)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "output shape [11, 4] is invalid or holds more than 40 floats"));
+  EXPECT_THAT((*bounded)
+                  ->LookupFeature("watched", FeatureInput::Sparse({}, {}, {int64_t{1} << 20, 3}))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "holds more than 40 floats"));
+  EXPECT_THAT((*bounded)
+                  ->LookupFeature("watched", FeatureInput::Dense(std::vector<int64_t>(11, 1)))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "holds more than 40 floats"));
+  options.max_output_floats = 0;
+  EXPECT_THAT(ServingLookup::Open(root_->path(), options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "max_output_floats must be positive"));
+}
+
 TEST_F(ServingTest, ConcurrentLookupsAgree) {
   const FeatureInput friends = FeatureInput::Ragged(kFriendsSplits, kFriendsIds);
   const Tensor expected = Lookup("friends_2x4", friends);

@@ -75,6 +75,11 @@ struct ServingOptions {
   // Threads that verify at once (CheckpointReader::Options::verify_threads); 0: one per CPU
   // this process may run on, at most 8.
   int verify_threads = 0;
+  // The most floats one lookup may return (default 2^30, 4 GiB). The output's shape comes from
+  // the request (a sparse input's dense_shape, a feature's output_shape), so without a bound a
+  // request of a few bytes could make the server allocate and zero-fill any amount of memory;
+  // beyond it a lookup is INVALID_ARGUMENT. Must be positive (Open fails otherwise).
+  int64_t max_output_floats = int64_t{1} << 30;
 };
 
 class ServingLookup {
