@@ -44,19 +44,27 @@
 #include <vector>
 
 #include "anchor_kernels.h"
+#include "bench_common.h"
 #include "embrt/config.h"
 #include "embrt/embedding.h"
 #include "embrt/inputs.h"
-#include "zipf_ids.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using embrt::bench::AnchorBackward;
 using embrt::bench::AnchorBackwardScratch;
 using embrt::bench::AnchorForward;
 using embrt::bench::AnchorTable;
 using embrt::bench::AnchorTeam;
+using embrt::bench::Batch;
+using embrt::bench::Check;
+using embrt::bench::Clock;
+using embrt::bench::InitialValue;
+using embrt::bench::MakeBatches;
+using embrt::bench::Median;
+using embrt::bench::ParseInts;
+using embrt::bench::ParseWords;
+using embrt::bench::Seconds;
 
 constexpr float kLearningRate = 0.01f;
 constexpr float kInitialAccumulator = 0.1f;
@@ -75,30 +83,6 @@ struct Options {
   bool lookup_only = false;  // skip the training-step samples (for profiles of the lookup)
   bool anchor_avx2 = false;  // the anchor's AVX2 kernels even on an AVX-512 CPU
 };
-
-// "16,64" -> {16, 64}; "" -> {} (e.g. --dims= for the tiny step only).
-std::vector<int> ParseInts(const char* text) {
-  std::vector<int> out;
-  for (const char* p = text; *p != '\0';) {
-    out.push_back(std::atoi(p));
-    p = std::strchr(p, ',');
-    if (p == nullptr) break;
-    ++p;
-  }
-  return out;
-}
-
-std::vector<std::string> ParseWords(const std::string& text) {
-  std::vector<std::string> out;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    size_t end = text.find(',', begin);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return out;
-}
 
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
@@ -140,11 +124,6 @@ bool ParseOptions(int argc, char** argv, Options* o) {
   return true;
 }
 
-// The parameter value both sides start from, so their activations can be compared.
-float InitialValue(int64_t row, int d) {
-  return static_cast<float>((row * 31 + d * 7) % 1001) * 1e-3f - 0.5f;
-}
-
 embrt::EmbeddingConfig MakeConfig(int64_t rows, int dim, int bags, int threads) {
   embrt::EmbeddingConfig config;
   embrt::TableConfig* table = config.add_tables();
@@ -163,50 +142,12 @@ embrt::EmbeddingConfig MakeConfig(int64_t rows, int dim, int bags, int threads) 
   return config;
 }
 
-struct Batch {
-  std::vector<int64_t> splits;
-  std::vector<int64_t> ids;
-};
-
-// `count` distinct batches (statistically alike, each drawn afresh).
-std::vector<Batch> MakeBatches(int count, int bags, int bag_size, const std::string& distribution,
-                               int64_t rows, uint64_t seed) {
-  static const embrt::bench::ZipfIds kZipf(1.05);
-  std::mt19937_64 random(seed);
-  std::vector<Batch> batches(count);
-  const bool zipf = distribution == "zipf";
-  for (Batch& batch : batches) {
-    for (int b = 0; b <= bags; ++b) batch.splits.push_back(int64_t{b} * bag_size);
-    for (int64_t k = 0; k < int64_t{bags} * bag_size; ++k) {
-      batch.ids.push_back(zipf
-                              ? kZipf.Draw(random, rows)
-                              : std::uniform_int_distribution<int64_t>(0, rows - 1)(random));
-    }
-  }
-  return batches;
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
 // CPU seconds of every thread of the process: on a loaded machine the work done, without the
 // time spent waiting for a core (spinning threads count, though).
 double ProcessCpuSeconds() {
   timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-void Check(const absl::Status& status, const char* what) {
-  if (status.ok()) return;
-  std::fprintf(stderr, "%s failed: %s\n", what, std::string(status.message()).c_str());
-  std::exit(2);
 }
 
 // One embrt engine and its host-side buffers for one (dim, threads).

@@ -39,15 +39,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "anchor_kernels.h"
+#include "bench_common.h"
 #include "embrt/checkpoint.h"
 #include "embrt/config.h"
 #include "embrt/embedding.h"
 #include "embrt/serving.h"
-#include "zipf_ids.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using embrt::bench::Batch;
+using embrt::bench::Check;
+using embrt::bench::Clock;
+using embrt::bench::InitialValue;
+using embrt::bench::MakeBatches;
+using embrt::bench::Median;
+using embrt::bench::ParseInts;
+using embrt::bench::ParseWords;
+using embrt::bench::Seconds;
 
 struct Options {
   bool quick = false;
@@ -58,29 +66,6 @@ struct Options {
   std::vector<int> bag_sizes = {1, 20};
   std::vector<std::string> distributions = {"uniform", "zipf"};
 };
-
-std::vector<int> ParseInts(const char* text) {
-  std::vector<int> out;
-  for (const char* p = text; *p != '\0';) {
-    out.push_back(std::atoi(p));
-    p = std::strchr(p, ',');
-    if (p == nullptr) break;
-    ++p;
-  }
-  return out;
-}
-
-std::vector<std::string> ParseWords(const std::string& text) {
-  std::vector<std::string> out;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    size_t end = text.find(',', begin);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return out;
-}
 
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
@@ -110,25 +95,6 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     }
   }
   return true;
-}
-
-void Check(const absl::Status& status, const char* what) {
-  if (status.ok()) return;
-  std::fprintf(stderr, "%s failed: %s\n", what, std::string(status.message()).c_str());
-  std::exit(2);
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-float InitialValue(int64_t row, int d) {
-  return static_cast<float>((row * 31 + d * 7) % 1001) * 1e-3f - 0.5f;
 }
 
 // A fresh directory under $TMPDIR, removed with everything in it when this goes away.
@@ -184,27 +150,6 @@ std::string WriteCheckpoint(const std::string& root, int64_t rows, int dim) {
   absl::StatusOr<std::string> path = embrt::SaveCheckpoint(*embedding, root);
   Check(path.status(), "SaveCheckpoint");
   return *path;
-}
-
-struct Batch {
-  std::vector<int64_t> splits;
-  std::vector<int64_t> ids;
-};
-
-std::vector<Batch> MakeBatches(int count, int bags, int bag_size, const std::string& distribution,
-                               int64_t rows, uint64_t seed) {
-  static const embrt::bench::ZipfIds kZipf(1.05);
-  std::mt19937_64 random(seed);
-  std::vector<Batch> batches(count);
-  const bool zipf = distribution == "zipf";
-  for (Batch& batch : batches) {
-    for (int b = 0; b <= bags; ++b) batch.splits.push_back(int64_t{b} * bag_size);
-    for (int64_t k = 0; k < int64_t{bags} * bag_size; ++k) {
-      batch.ids.push_back(zipf ? kZipf.Draw(random, rows)
-                               : std::uniform_int_distribution<int64_t>(0, rows - 1)(random));
-    }
-  }
-  return batches;
 }
 
 // Returns false when serving and the anchor disagree on the case's first batch.

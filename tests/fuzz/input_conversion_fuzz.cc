@@ -13,6 +13,7 @@
 
 #include "embrt/config.h"
 #include "embrt/inputs.h"
+#include "fuzz_feature_input.h"
 #include "fuzz_input.h"
 #include "input_conversion.h"
 
@@ -31,28 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   layout.input_rows = in.TakeInRange(0, 16);
   layout.output_shape = {layout.input_rows};
 
-  embrt::FeatureInput input;
-  input.kind = static_cast<embrt::InputKind>(in.TakeInRange(0, 2));
-  const int64_t rank = in.TakeInRange(0, 4);
-  for (int64_t d = 0; d < rank; ++d) input.shape.push_back(in.TakeInterestingInt64());
-  std::vector<int64_t> values(static_cast<size_t>(in.TakeInRange(0, 32)));
-  for (int64_t& v : values) v = in.TakeInterestingInt64();
-  std::vector<int64_t> indices(static_cast<size_t>(in.TakeInRange(0, 128)));
-  for (int64_t& i : indices) i = in.TakeInterestingInt64();
-  std::vector<int64_t> splits(static_cast<size_t>(in.TakeInRange(0, 20)));
-  for (int64_t& s : splits) s = in.TakeInterestingInt64();
-  input.values = values;
-  input.indices = indices;
-  input.row_splits = splits;
-
-  std::vector<float> weight_values;
-  std::optional<embrt::FeatureWeights> weights;
-  if (in.TakeBool()) {
-    weight_values.resize(in.TakeBool() ? values.size() : static_cast<size_t>(in.TakeInRange(0, 33)));
-    for (float& w : weight_values) w = in.Take<float>();
-    weights = embrt::FeatureWeights{static_cast<embrt::InputKind>(in.TakeInRange(0, 2)),
-                                    weight_values};
-  }
+  embrt::fuzz::FuzzFeatureInput taken;
+  embrt::fuzz::TakeFeatureInput(in, /*max_values=*/32, &taken);
+  const embrt::FeatureInput& input = taken.input;
+  const std::optional<embrt::FeatureWeights>& weights = taken.weights;
+  const std::vector<int64_t>& values = taken.values;
 
   embrt::internal::CsrFeature csr;
   if (!embrt::internal::ConvertFeatureInput(layout, input, weights, &csr).ok()) return 0;
