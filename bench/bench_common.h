@@ -27,6 +27,12 @@ namespace bench {
 
 using Clock = std::chrono::steady_clock;
 
+// The text after `name` (e.g. "--dims=") when `arg` starts with it, else null.
+inline const char* FlagValue(const char* arg, const char* name) {
+  const size_t n = std::strlen(name);
+  return std::strncmp(arg, name, n) == 0 ? arg + n : nullptr;
+}
+
 // "16,64" -> {16, 64}; "" -> {} (e.g. --dims= for no dims).
 inline std::vector<int> ParseInts(const char* text) {
   std::vector<int> out;

@@ -50,6 +50,7 @@ namespace {
 using embrt::bench::Batch;
 using embrt::bench::Check;
 using embrt::bench::Clock;
+using embrt::bench::FlagValue;
 using embrt::bench::InitialValue;
 using embrt::bench::MakeBatches;
 using embrt::bench::Median;
@@ -70,10 +71,7 @@ struct Options {
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      const size_t n = std::strlen(name);
-      return arg.compare(0, n, name) == 0 ? argv[i] + n : nullptr;
-    };
+    auto value = [&](const char* name) { return FlagValue(argv[i], name); };
     if (arg == "--quick") {
       o->quick = true;
       o->table_gib = 1.0 / 256;

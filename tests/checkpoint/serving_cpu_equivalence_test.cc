@@ -66,7 +66,9 @@ TEST_F(ServingCpuEquivalenceTest, ServingEqualsTheEnginesInferenceLookupBitwise)
   }
 }
 
-// Bags of 0 to 40 ids, so that serving's prefetching (16 ids ahead) crosses bags of every size.
+// Bags of 0 to 40 ids (every third bag of 0 or 1), so that serving's prefetching (16 ids ahead)
+// crosses bags of every size; ragged and sparse inputs (the sparse path writes bags through its
+// output-row list), with and without weights.
 class ServingDimsTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
@@ -89,16 +91,19 @@ TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
   absl::StatusOr<std::unique_ptr<ServingLookup>> serving = ServingLookup::Open(root.path());
   ASSERT_TRUE(serving.ok()) << serving.status();
   std::mt19937 random(dim);
-  for (int trial = 0; trial < 6; ++trial) {
-    std::vector<std::vector<int64_t>> splits(3), ids(3);
+  for (int trial = 0; trial < 8; ++trial) {
+    const bool sparse = trial % 4 >= 2;
+    const bool weighted = trial % 2 == 1;
+    std::vector<std::vector<int64_t>> splits(3), indices(3), ids(3);
     std::vector<std::vector<float>> weight_values(3);
     std::vector<FeatureInput> inputs;
     std::vector<std::optional<FeatureWeights>> weights;
     for (int f = 0; f < 3; ++f) {
       splits[f] = {0};
       for (int b = 0; b < kBatch; ++b) {
-        const int size = std::uniform_int_distribution<int>(0, 40)(random) % (b % 3 == 0 ? 2 : 41);
+        const int size = std::uniform_int_distribution<int>(0, b % 3 == 0 ? 1 : 40)(random);
         for (int k = 0; k < size; ++k) {
+          indices[f].insert(indices[f].end(), {b, k});
           ids[f].push_back(std::uniform_int_distribution<int64_t>(0, 299)(random));
           weight_values[f].push_back(std::uniform_real_distribution<float>(0.1f, 2.0f)(random));
         }
@@ -106,8 +111,12 @@ TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
       }
     }
     for (int f = 0; f < 3; ++f) {
-      inputs.push_back(FeatureInput::Ragged(splits[f], ids[f]));
-      if (trial % 2 == 1) weights.push_back(FeatureWeights::Ragged(weight_values[f]));
+      inputs.push_back(sparse ? FeatureInput::Sparse(indices[f], ids[f], {kBatch, 41})
+                              : FeatureInput::Ragged(splits[f], ids[f]));
+      if (weighted) {
+        weights.push_back(sparse ? FeatureWeights::Sparse(weight_values[f])
+                                 : FeatureWeights::Ragged(weight_values[f]));
+      }
     }
     ASSERT_TRUE(engine->Enqueue(inputs, weights, /*training=*/false).ok());
     absl::StatusOr<std::vector<Tensor>> expected = engine->Dequeue();

@@ -27,7 +27,7 @@
 
 namespace {
 
-constexpr int64_t kMaxOutputFloats = int64_t{1} << 22;
+constexpr int64_t kOutputBound = int64_t{1} << 22;
 
 constexpr char kConfig[] = R"pb(
   tables { name: "sum16" vocabulary_size: 40 dim: 16 combiner: SUM }
@@ -92,7 +92,7 @@ const embrt::ServingLookup& Serving() {
     // A request's dense_shape or sizes may ask for any output: bounded well under libFuzzer's
     // memory limit (larger is INVALID_ARGUMENT, as the default 2^30 is for a server).
     embrt::ServingOptions options;
-    options.max_output_floats = kMaxOutputFloats;
+    options.max_output_floats = kOutputBound;
     absl::StatusOr<std::unique_ptr<embrt::ServingLookup>> opened =
         embrt::ServingLookup::Open(root.path(), options);
     FUZZ_CHECK(opened.ok());
@@ -123,7 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int64_t floats = 1;
   for (int64_t d : out->shape) floats *= d;
   FUZZ_CHECK(static_cast<size_t>(floats) == out->values.size());
-  FUZZ_CHECK(floats <= kMaxOutputFloats);
+  FUZZ_CHECK(floats <= kOutputBound);
   absl::StatusOr<embrt::Tensor> again = serving.LookupFeature(feature, input, weights);
   FUZZ_CHECK(again.ok() && again->values.size() == out->values.size());
   if (!out->values.empty()) {  // an empty vector's data() may be null, which memcmp may not get

@@ -42,10 +42,12 @@
 //                          serving->LookupFeature("user_history",
 //                                                 embrt::FeatureInput::Ragged(splits, ids)));
 //
-// Cost: a lookup runs on the calling thread and reads the ids once: each id is checked as its
-// row is prefetched (16 ids ahead), and the bag sums of dims 16, 32, 64 and 128 stay in vector
-// registers (AVX-512, AVX2 or SSE, picked at load time). bench/serving_benchmark compares it with
-// a plain prefetching loop over the same mapped file (bench/README.md).
+// Cost: a lookup runs on the calling thread. Combined bags and dense inputs read their ids once:
+// each id is checked as its row is prefetched (16 ids ahead); sequence features and sparse
+// inputs whose weights prune ids are checked in a pass of their own first. Bag sums of dims 16,
+// 32, 64 and 128 stay in vector registers (AVX-512, AVX2 or SSE, picked at load time).
+// bench/serving_benchmark compares it with a plain prefetching loop over the same mapped file
+// (bench/README.md).
 //
 // Thread safety: a ServingLookup is immutable after Open; Lookup and LookupFeature are const,
 // keep no state between calls and are safe for concurrent use from any number of threads
