@@ -418,9 +418,89 @@ void ApplyRuns(AnchorTable& table, const std::vector<uint32_t>& rows,
   }
 }
 
+// ---- gather ---------------------------------------------------------------------------------
+
+void GatherScalar(const float* table, int dim, const int64_t* ids, int64_t count, float* out) {
+  for (int64_t k = 0; k < count; ++k) {
+    if (k + kPrefetchIds < count) {
+      const char* p = reinterpret_cast<const char*>(table + ids[k + kPrefetchIds] * dim);
+      for (int l = 0; l < dim * 4; l += 64) __builtin_prefetch(p + l);
+    }
+    std::memcpy(out + k * dim, table + ids[k] * dim, sizeof(float) * dim);
+  }
+}
+
+#ifdef EMBRT_ANCHOR_X86
+template <int kDim>
+__attribute__((target("avx512f"))) void GatherAvx512(const float* table, const int64_t* ids,
+                                                     int64_t count, float* out) {
+  for (int64_t k = 0; k < count; ++k) {
+    if (k + kPrefetchIds < count) {
+      const char* p = reinterpret_cast<const char*>(table + ids[k + kPrefetchIds] * kDim);
+      for (int l = 0; l < kDim * 4; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
+    }
+    const float* row = table + ids[k] * kDim;
+    for (int v = 0; v < kDim / 16; ++v) {
+      _mm512_storeu_ps(out + k * kDim + 16 * v, _mm512_loadu_ps(row + 16 * v));
+    }
+  }
+}
+
+template <int kDim>
+__attribute__((target("avx2"))) void GatherAvx2(const float* table, const int64_t* ids,
+                                                int64_t count, float* out) {
+  for (int64_t k = 0; k < count; ++k) {
+    if (k + kPrefetchIds < count) {
+      const char* p = reinterpret_cast<const char*>(table + ids[k + kPrefetchIds] * kDim);
+      for (int l = 0; l < kDim * 4; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
+    }
+    const float* row = table + ids[k] * kDim;
+    for (int v = 0; v < kDim / 8; ++v) {
+      _mm256_storeu_ps(out + k * kDim + 8 * v, _mm256_loadu_ps(row + 8 * v));
+    }
+  }
+}
+
+template <int kDim>
+bool GatherFixed(const float* table, const int64_t* ids, int64_t count, float* out) {
+  if (HasAvx512()) {
+    GatherAvx512<kDim>(table, ids, count, out);
+  } else if (HasAvx2()) {
+    GatherAvx2<kDim>(table, ids, count, out);
+  } else {
+    return false;
+  }
+  return true;
+}
+#endif
+
 }  // namespace
 
 void LimitAnchorToAvx2(bool limit) { avx2_only = limit; }
+
+void AnchorGather(const float* parameters, int dim, const int64_t* ids, int64_t count, float* out) {
+#ifdef EMBRT_ANCHOR_X86
+  bool done = false;
+  switch (dim) {
+    case 16:
+      done = GatherFixed<16>(parameters, ids, count, out);
+      break;
+    case 32:
+      done = GatherFixed<32>(parameters, ids, count, out);
+      break;
+    case 64:
+      done = GatherFixed<64>(parameters, ids, count, out);
+      break;
+    case 128:
+      done = GatherFixed<128>(parameters, ids, count, out);
+      break;
+    default:
+      break;
+  }
+  if (done) return;
+#endif
+  GatherScalar(parameters, dim, ids, count, out);
+}
 
 // ---- team -----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@
 //     as one vector with the lanes past the row masked off; other dims use a plain loop),
 //     AVX-512 or AVX2 picked at run time, every cache line of the row 16 ids ahead prefetched;
 //     bags split into one contiguous range per worker.
+//   AnchorGather:   out[k, :] = table[ids[k], :] (the forward without bags, for sequences)
 //   AnchorBackward: deterministic dedup + element-wise Adagrad. Row r belongs to worker
 //     r % workers. Each worker collects the (row, bag) pairs of its rows in position order,
 //     sorts them by row with a stable radix sort, sums each row's gradients in position order
@@ -95,6 +96,11 @@ void AnchorForward(const AnchorTable& table, const int64_t* splits, const int64_
 // file, as serving_benchmark reads).
 void AnchorForward(const float* parameters, int dim, const int64_t* splits, const int64_t* ids,
                    int64_t bags, float* out, AnchorTeam& team);
+
+// out[k, :] = table[ids[k], :] for k < count, on the calling thread: the same loop without the
+// sum (compile-time dims 16, 32, 64 and 128 with AVX-512 or AVX2, else memcpy; rows prefetched
+// 16 ids ahead). serving_benchmark's anchor for sequence features.
+void AnchorGather(const float* parameters, int dim, const int64_t* ids, int64_t count, float* out);
 
 // Reused sort buffers of the backward, one set per worker.
 struct AnchorBackwardScratch {

@@ -33,7 +33,6 @@ struct TableView {
   Combiner combiner = MEAN;
 
   int32_t dim() const { return rows.dim; }
-  const float* Row(int64_t id) const { return rows.Row(id); }
 };
 
 // Names a feature and its table in errors.
@@ -56,10 +55,14 @@ int64_t CheckedProduct(absl::Span<const int64_t> dims) {
   return product;
 }
 
-// A zero-filled output of shape + [dim]; INVALID_ARGUMENT when it would hold more than
-// `max_floats` floats (ServingOptions::max_output_floats).
-absl::StatusOr<Tensor> NewOutput(std::vector<int64_t> shape, int32_t dim, int64_t max_floats,
-                                 const std::string& where) {
+// Whether an output must hold zeros before its kernel runs (one that leaves floats unwritten).
+enum class Clear { kNo, kZeros };
+
+// Shapes `out` as shape + [dim], in the memory it already has where that suffices, zero-filled
+// with Clear::kZeros (a grown vector is zero-filled either way); INVALID_ARGUMENT when it would
+// hold more than `max_floats` floats (ServingOptions::max_output_floats).
+absl::Status PrepareOutput(std::vector<int64_t> shape, int32_t dim, int64_t max_floats, Clear clear,
+                           const std::string& where, Tensor* out) {
   shape.push_back(dim);
   const int64_t floats = CheckedProduct(shape);
   if (floats < 0 || floats > max_floats) {
@@ -67,10 +70,13 @@ absl::StatusOr<Tensor> NewOutput(std::vector<int64_t> shape, int32_t dim, int64_
                                                    " is invalid or holds more than ", max_floats,
                                                    " floats (ServingOptions::max_output_floats)"));
   }
-  Tensor out;
-  out.shape = std::move(shape);
-  out.values.assign(static_cast<size_t>(floats), 0.0f);
-  return out;
+  out->shape = std::move(shape);
+  if (clear == Clear::kZeros) {
+    out->values.assign(static_cast<size_t>(floats), 0.0f);
+  } else {
+    out->values.resize(static_cast<size_t>(floats));
+  }
+  return absl::OkStatus();
 }
 
 // The error for the id at `position` of `ids`, which is outside the table.
@@ -81,7 +87,7 @@ absl::Status BadId(const std::string& where, const int64_t* ids, int64_t positio
                                                  ")"));
 }
 
-// For the paths that do not check ids as they look them up (the kernels do).
+// For the path that drops ids before the kernel sees them (the kernels check what they get).
 absl::Status CheckIds(absl::Span<const int64_t> ids, const TableView& table,
                       const std::string& where) {
   if (internal::IdsInRange(ids.data(), ids.size(), static_cast<uint64_t>(table.rows.count))) {
@@ -120,7 +126,7 @@ std::vector<float> BagGains(Combiner combiner, const int64_t* starts, int64_t ba
   return gains;
 }
 
-// Combines bags in CSR form over `ids` into `out` (zeros, [.., dim]); see BagGains and
+// Combines bags in CSR form over `ids` into `out` ([.., dim]); see BagGains and
 // internal::CombineBags. An id outside the table is INVALID_ARGUMENT naming its position in
 // `ids`.
 absl::Status CombineBags(const TableView& table, const int64_t* starts, int64_t bags,
@@ -138,21 +144,6 @@ absl::Status CombineBags(const TableView& table, const int64_t* starts, int64_t 
   return bad < 0 ? absl::OkStatus() : BadId(where, ids, bad, table);
 }
 
-// Ragged rows as sequences: out is [rows, length, dim]; position p of row b holds the p-th id
-// of the row, positions past the row's ids are zero, ids past `length` are dropped.
-void FillSequences(const TableView& table, absl::Span<const int64_t> splits,
-                   absl::Span<const int64_t> ids, int64_t length, float* out) {
-  const int32_t dim = table.dim();
-  for (size_t b = 0; b + 1 < splits.size(); ++b) {
-    const int64_t count = std::min(splits[b + 1] - splits[b], length);
-    for (int64_t p = 0; p < count; ++p) {
-      const float* row = table.Row(ids[splits[b] + p]);
-      float* destination = out + (static_cast<int64_t>(b) * length + p) * dim;
-      for (int32_t d = 0; d < dim; ++d) destination[d] = 1.0f * row[d];
-    }
-  }
-}
-
 }  // namespace
 
 class ServingLookup::Impl {
@@ -162,30 +153,32 @@ class ServingLookup::Impl {
   std::vector<TableView> tables;  // in config table order
   int64_t max_output_floats = 0;  // ServingOptions::max_output_floats
 
-  absl::StatusOr<Tensor> Lookup(int feature_index, const FeatureInput& input,
-                                const std::optional<FeatureWeights>& weights) const;
+  std::vector<std::string> feature_where;  // per feature: its name and its table's, for errors
+
+  absl::Status Lookup(int feature_index, const FeatureInput& input,
+                      const std::optional<FeatureWeights>& weights, Tensor* out) const;
 
  private:
-  absl::StatusOr<Tensor> Dense(const ResolvedFeature& feature, const TableView& table,
-                               const FeatureInput& input, const std::string& where) const;
-  absl::StatusOr<Tensor> Sparse(const ResolvedFeature& feature, const TableView& table,
-                                const FeatureInput& input, const float* weights,
-                                const std::string& where) const;
-  absl::StatusOr<Tensor> Ragged(const ResolvedFeature& feature, const TableView& table,
-                                const FeatureInput& input, const float* weights,
-                                const std::string& where) const;
+  absl::Status Dense(const ResolvedFeature& feature, const TableView& table,
+                     const FeatureInput& input, const std::string& where, Tensor* out) const;
+  absl::Status Sparse(const ResolvedFeature& feature, const TableView& table,
+                      const FeatureInput& input, const float* weights, const std::string& where,
+                      Tensor* out) const;
+  absl::Status Ragged(const ResolvedFeature& feature, const TableView& table,
+                      const FeatureInput& input, const float* weights, const std::string& where,
+                      Tensor* out) const;
 };
 
-absl::StatusOr<Tensor> ServingLookup::Impl::Lookup(
-    int feature_index, const FeatureInput& input,
-    const std::optional<FeatureWeights>& weights) const {
+absl::Status ServingLookup::Impl::Lookup(int feature_index, const FeatureInput& input,
+                                         const std::optional<FeatureWeights>& weights,
+                                         Tensor* out) const {
   if (feature_index < 0 || feature_index >= static_cast<int>(config.features.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "no feature ", feature_index, " (the config has ", config.features.size(), ")"));
   }
   const ResolvedFeature& feature = config.features[feature_index];
   const TableView& table = tables[feature.table_index];
-  const std::string where = Where(feature, config.tables[feature.table_index]);
+  const std::string& where = feature_where[feature_index];
   const float* weight_values = nullptr;
   if (weights.has_value()) {
     if (input.kind == InputKind::kDense) {
@@ -210,18 +203,18 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Lookup(
   }
   switch (input.kind) {
     case InputKind::kDense:
-      return Dense(feature, table, input, where);
+      return Dense(feature, table, input, where, out);
     case InputKind::kSparse:
-      return Sparse(feature, table, input, weight_values, where);
+      return Sparse(feature, table, input, weight_values, where, out);
     case InputKind::kRagged:
-      return Ragged(feature, table, input, weight_values, where);
+      return Ragged(feature, table, input, weight_values, where, out);
   }
   return absl::InvalidArgumentError(absl::StrCat(where, ": unknown input kind"));
 }
 
-absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature,
-                                                  const TableView& table, const FeatureInput& input,
-                                                  const std::string& where) const {
+absl::Status ServingLookup::Impl::Dense(const ResolvedFeature& feature, const TableView& table,
+                                        const FeatureInput& input, const std::string& where,
+                                        Tensor* out) const {
   if (feature.max_sequence_length > 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, " is a sequence feature, but its input is dense (use sparse or ragged ids)"));
@@ -240,19 +233,18 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Dense(const ResolvedFeature& feature
     }
     shape.pop_back();
   }
-  EMBRT_ASSIGN_OR_RETURN(Tensor out,
-                         NewOutput(std::move(shape), table.dim(), max_output_floats, where));
+  EMBRT_RETURN_IF_ERROR(
+      PrepareOutput(std::move(shape), table.dim(), max_output_floats, Clear::kNo, where, out));
   const int64_t bad =
       internal::GatherRows(table.rows, input.values.data(),
-                           static_cast<int64_t>(input.values.size()), out.values.data());
+                           static_cast<int64_t>(input.values.size()), out->values.data());
   if (bad >= 0) return BadId(where, input.values.data(), bad, table);
-  return out;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& feature,
-                                                   const TableView& table,
-                                                   const FeatureInput& input, const float* weights,
-                                                   const std::string& where) const {
+absl::Status ServingLookup::Impl::Sparse(const ResolvedFeature& feature, const TableView& table,
+                                         const FeatureInput& input, const float* weights,
+                                         const std::string& where, Tensor* out) const {
   const std::vector<int64_t>& shape = input.shape;
   const size_t rank = shape.size();
   const size_t n = input.values.size();
@@ -286,23 +278,20 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
   }
   const int64_t batch = shape[0];
   if (feature.output_shape.empty() && feature.max_sequence_length > 0 && rank == 2) {
-    EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
     const int64_t length = feature.max_sequence_length;
-    EMBRT_ASSIGN_OR_RETURN(Tensor out,
-                           NewOutput({batch, length}, table.dim(), max_output_floats, where));
-    for (size_t k = 0; k < n; ++k) {
-      const int64_t b = input.indices[k * 2], p = input.indices[k * 2 + 1];
-      if (p >= length) continue;  // truncated
-      const float* row = table.Row(input.values[k]);
-      float* destination = out.values.data() + (b * length + p) * table.dim();
-      // scatter_nd adds (a duplicate index would sum).
-      for (int32_t d = 0; d < table.dim(); ++d) destination[d] = destination[d] + row[d];
-    }
-    return out;
+    EMBRT_RETURN_IF_ERROR(
+        PrepareOutput({batch, length}, table.dim(), max_output_floats, Clear::kZeros, where, out));
+    const int64_t bad =
+        internal::AddSequences(table.rows, input.indices.data(), input.values.data(),
+                               static_cast<int64_t>(n), length, out->values.data());
+    if (bad >= 0) return BadId(where, input.values.data(), bad, table);
+    return absl::OkStatus();
   }
   // Bags are the leading rank - 1 coordinates, flattened row-major.
   std::vector<int64_t> bag_shape(shape.begin(), shape.end() - 1);
-  EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput(bag_shape, table.dim(), max_output_floats, where));
+  // Zeros first: rows that no index names are empty bags.
+  EMBRT_RETURN_IF_ERROR(PrepareOutput(std::move(bag_shape), table.dim(), max_output_floats,
+                                      Clear::kZeros, where, out));
   // One CSR bag per run of equal leading coordinates; its output row is those coordinates
   // flattened (inside the output: every index is inside dense_shape, checked above). TF's safe
   // lookup for mean and sqrtn leaves out entries whose weight is <= 0: with weights, those are
@@ -335,17 +324,14 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Sparse(const ResolvedFeature& featur
     k = end;
   }
   const int64_t count = static_cast<int64_t>(output_rows.size());
-  EMBRT_RETURN_IF_ERROR(CombineBags(table, starts.data(), count, output_rows.data(),
-                                    prune ? kept_ids.data() : input.values.data(),
-                                    prune ? kept_weights.data() : weights, where,
-                                    out.values.data()));
-  return out;
+  return CombineBags(table, starts.data(), count, output_rows.data(),
+                     prune ? kept_ids.data() : input.values.data(),
+                     prune ? kept_weights.data() : weights, where, out->values.data());
 }
 
-absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& feature,
-                                                   const TableView& table,
-                                                   const FeatureInput& input, const float* weights,
-                                                   const std::string& where) const {
+absl::Status ServingLookup::Impl::Ragged(const ResolvedFeature& feature, const TableView& table,
+                                         const FeatureInput& input, const float* weights,
+                                         const std::string& where, Tensor* out) const {
   const absl::Span<const int64_t> splits = input.row_splits;
   if (splits.empty() || splits.front() != 0 ||
       splits.back() != static_cast<int64_t>(input.values.size())) {
@@ -364,22 +350,25 @@ absl::StatusOr<Tensor> ServingLookup::Impl::Ragged(const ResolvedFeature& featur
     }
   }
   const int64_t batch = static_cast<int64_t>(splits.size()) - 1;
-  auto combine = [&](std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, NewOutput({batch}, table.dim(), max_output_floats, where));
+  // Both write every float of the output (serving_kernels.h).
+  auto combine = [&](std::vector<int64_t> shape) -> absl::Status {
+    EMBRT_RETURN_IF_ERROR(
+        PrepareOutput({batch}, table.dim(), max_output_floats, Clear::kNo, where, out));
     EMBRT_RETURN_IF_ERROR(CombineBags(table, splits.data(), batch, /*output_rows=*/nullptr,
-                                      input.values.data(), weights, where, out.values.data()));
-    out.shape = std::move(shape);
-    out.shape.push_back(table.dim());
-    return out;
+                                      input.values.data(), weights, where, out->values.data()));
+    out->shape = std::move(shape);
+    out->shape.push_back(table.dim());
+    return absl::OkStatus();
   };
-  auto sequences = [&](int64_t length, std::vector<int64_t> shape) -> absl::StatusOr<Tensor> {
-    EMBRT_RETURN_IF_ERROR(CheckIds(input.values, table, where));
-    EMBRT_ASSIGN_OR_RETURN(Tensor out,
-                           NewOutput({batch, length}, table.dim(), max_output_floats, where));
-    FillSequences(table, splits, input.values, length, out.values.data());
-    out.shape = std::move(shape);
-    out.shape.push_back(table.dim());
-    return out;
+  auto sequences = [&](int64_t length, std::vector<int64_t> shape) -> absl::Status {
+    EMBRT_RETURN_IF_ERROR(
+        PrepareOutput({batch, length}, table.dim(), max_output_floats, Clear::kNo, where, out));
+    const int64_t bad = internal::GatherSequences(table.rows, splits.data(), batch,
+                                                  input.values.data(), length, out->values.data());
+    if (bad >= 0) return BadId(where, input.values.data(), bad, table);
+    out->shape = std::move(shape);
+    out->shape.push_back(table.dim());
+    return absl::OkStatus();
   };
   if (!feature.output_shape.empty()) {
     const int64_t outputs = CheckedProduct(feature.output_shape);
@@ -433,6 +422,9 @@ absl::StatusOr<std::unique_ptr<ServingLookup>> ServingLookup::Open(const std::st
     view.combiner = table.combiner;
     impl->tables.push_back(view);
   }
+  for (const ResolvedFeature& feature : impl->config.features) {
+    impl->feature_where.push_back(Where(feature, impl->config.tables[feature.table_index]));
+  }
   return std::unique_ptr<ServingLookup>(new ServingLookup(std::move(impl)));
 }
 
@@ -458,19 +450,26 @@ absl::StatusOr<std::vector<Tensor>> ServingLookup::Lookup(
     return absl::InvalidArgumentError(
         absl::StrCat("Lookup: got ", weights.size(), " weights, expected none or ", count));
   }
-  std::vector<Tensor> outputs;
-  outputs.reserve(count);
+  std::vector<Tensor> outputs(count);
   for (size_t f = 0; f < count; ++f) {
-    EMBRT_ASSIGN_OR_RETURN(Tensor out, impl_->Lookup(static_cast<int>(f), features[f],
-                                                     weights.empty() ? std::nullopt : weights[f]));
-    outputs.push_back(std::move(out));
+    EMBRT_RETURN_IF_ERROR(impl_->Lookup(static_cast<int>(f), features[f],
+                                        weights.empty() ? std::nullopt : weights[f], &outputs[f]));
   }
   return outputs;
 }
 
 absl::StatusOr<Tensor> ServingLookup::LookupFeature(
     int feature, const FeatureInput& input, const std::optional<FeatureWeights>& weights) const {
-  return impl_->Lookup(feature, input, weights);
+  Tensor out;
+  EMBRT_RETURN_IF_ERROR(impl_->Lookup(feature, input, weights, &out));
+  return out;
+}
+
+absl::Status ServingLookup::LookupFeatureInto(int feature, const FeatureInput& input,
+                                              const std::optional<FeatureWeights>& weights,
+                                              Tensor* out) const {
+  if (out == nullptr) return absl::InvalidArgumentError("LookupFeatureInto: out is null");
+  return impl_->Lookup(feature, input, weights, out);
 }
 
 absl::StatusOr<Tensor> ServingLookup::LookupFeature(
@@ -480,7 +479,9 @@ absl::StatusOr<Tensor> ServingLookup::LookupFeature(
   if (index < 0) {
     return absl::NotFoundError(absl::StrCat("no feature \"", feature, "\" in the checkpoint"));
   }
-  return impl_->Lookup(index, input, weights);
+  Tensor out;
+  EMBRT_RETURN_IF_ERROR(impl_->Lookup(index, input, weights, &out));
+  return out;
 }
 
 }  // namespace embrt

@@ -2,6 +2,7 @@
 
 #include "serving_kernels.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "multiversion.h"
@@ -92,7 +93,11 @@ __attribute__((always_inline)) inline int64_t CombineFixed(const float* base, in
   for (int64_t b = 0; b < bags.count; ++b) {
     const int64_t begin = bags.starts[b];
     const int64_t end = bags.starts[b + 1];
-    if (begin == end) continue;
+    float* destination = out + (bags.output_rows != nullptr ? bags.output_rows[b] : b) * kDim;
+    if (begin == end) {
+      std::memset(destination, 0, sizeof(float) * kDim);
+      continue;
+    }
     Floats16 sum[kVectors];
     if (!CheckAndPrefetchAhead(rows, count, kDim, ids, begin, end_id)) {
       return begin + kPrefetchIds;
@@ -104,7 +109,6 @@ __attribute__((always_inline)) inline int64_t CombineFixed(const float* base, in
       Accumulate<kVectors, kUnitGains, false>(sum, rows.Row(ids[k]),
                                               kUnitGains ? 1.0f : bags.gains[k]);
     }
-    float* destination = out + (bags.output_rows != nullptr ? bags.output_rows[b] : b) * kDim;
     for (int i = 0; i < kVectors; ++i) std::memcpy(destination + 16 * i, &sum[i], sizeof(sum[i]));
   }
   return -1;
@@ -124,6 +128,7 @@ __attribute__((always_inline)) inline int64_t CombineAnyDim(const ServingRows& r
     const int64_t end = bags.starts[b + 1];
     float* __restrict destination =
         out + (bags.output_rows != nullptr ? bags.output_rows[b] : b) * dim;
+    if (begin == end) std::memset(destination, 0, sizeof(float) * dim);
     for (int64_t k = begin; k < end; ++k) {
       if (!CheckAndPrefetchAhead(rows, rows.count, dim, ids, k, end_id)) return k + kPrefetchIds;
       const float* __restrict row = rows.Row(ids[k]);
@@ -175,6 +180,56 @@ EMBRT_CORE_MULTIVERSION int64_t CombineScaled(const ServingRows& rows, const Ser
   return CombineWithGains<false>(rows, bags, out);
 }
 
+// GatherSequences with the row size known at compile time (kDim > 0: rows of a table stored as
+// one file, copied by inlined vector moves) or not (kDim 0: a memcpy call per row).
+template <int kDim, typename Rows>
+__attribute__((always_inline)) inline int64_t GatherSequencesWith(const Rows& rows, int64_t count,
+                                                                  int32_t runtime_dim,
+                                                                  const int64_t* starts,
+                                                                  int64_t bags, const int64_t* ids,
+                                                                  int64_t length, float* out) {
+  const int32_t dim = kDim > 0 ? kDim : runtime_dim;
+  const int64_t end_id = starts[bags];
+  const int64_t bad = CheckAndPrefetchFirst(rows, count, dim, ids, starts[0], end_id);
+  if (bad >= 0) return bad;
+  for (int64_t b = 0; b < bags; ++b) {
+    float* destination = out + b * length * dim;
+    for (int64_t k = starts[b]; k < starts[b + 1]; ++k) {
+      if (!CheckAndPrefetchAhead(rows, count, dim, ids, k, end_id)) return k + kPrefetchIds;
+      if (k - starts[b] >= length) continue;  // truncated, but checked
+      std::memcpy(destination + (k - starts[b]) * dim, rows.Row(ids[k]), sizeof(float) * dim);
+    }
+    const int64_t filled = std::min(length, starts[b + 1] - starts[b]);
+    std::memset(destination + filled * dim, 0, sizeof(float) * dim * (length - filled));
+  }
+  return -1;
+}
+
+EMBRT_CORE_MULTIVERSION int64_t GatherSequencesAnyIsa(const ServingRows& table,
+                                                      const int64_t* starts, int64_t bags,
+                                                      const int64_t* ids, int64_t length,
+                                                      float* out) {
+  if (table.base != nullptr) {
+    switch (table.dim) {
+      case 16:
+        return GatherSequencesWith<16>(FixedRows<16>{table.base}, table.count, 16, starts, bags,
+                                       ids, length, out);
+      case 32:
+        return GatherSequencesWith<32>(FixedRows<32>{table.base}, table.count, 32, starts, bags,
+                                       ids, length, out);
+      case 64:
+        return GatherSequencesWith<64>(FixedRows<64>{table.base}, table.count, 64, starts, bags,
+                                       ids, length, out);
+      case 128:
+        return GatherSequencesWith<128>(FixedRows<128>{table.base}, table.count, 128, starts, bags,
+                                        ids, length, out);
+      default:
+        break;
+    }
+  }
+  return GatherSequencesWith<0>(table, table.count, table.dim, starts, bags, ids, length, out);
+}
+
 }  // namespace
 
 int64_t CombineBags(const ServingRows& table, const ServingBags& bags, float* out) {
@@ -190,6 +245,28 @@ int64_t GatherRows(const ServingRows& table, const int64_t* ids, int64_t count, 
   for (int64_t k = 0; k < count; ++k) {
     if (!CheckAndPrefetchAhead(table, table.count, dim, ids, k, count)) return k + kPrefetchIds;
     std::memcpy(out + k * dim, table.Row(ids[k]), sizeof(float) * dim);
+  }
+  return -1;
+}
+
+int64_t GatherSequences(const ServingRows& table, const int64_t* starts, int64_t rows,
+                        const int64_t* ids, int64_t length, float* out) {
+  if (rows <= 0) return -1;
+  return GatherSequencesAnyIsa(table, starts, rows, ids, length, out);
+}
+
+int64_t AddSequences(const ServingRows& table, const int64_t* coordinates, const int64_t* ids,
+                     int64_t count, int64_t length, float* out) {
+  const int32_t dim = table.dim;
+  const int64_t bad = CheckAndPrefetchFirst(table, table.count, dim, ids, 0, count);
+  if (bad >= 0) return bad;
+  for (int64_t k = 0; k < count; ++k) {
+    if (!CheckAndPrefetchAhead(table, table.count, dim, ids, k, count)) return k + kPrefetchIds;
+    const int64_t b = coordinates[2 * k], p = coordinates[2 * k + 1];
+    if (p >= length) continue;  // truncated, but checked
+    const float* __restrict row = table.Row(ids[k]);
+    float* __restrict destination = out + (b * length + p) * dim;
+    for (int32_t d = 0; d < dim; ++d) destination[d] = destination[d] + row[d];
   }
   return -1;
 }

@@ -6,13 +6,22 @@
 // as much as long ones).
 //
 //   CombineBags, for each bag b (entries [starts[b], starts[b+1]) of ids and gains):
-//     an empty bag is left as it is (the caller's zeros);
+//     an empty bag gives zeros;
 //     out[o, :] = g0 * row(ids[k0]); then out[o, :] = out[o, :] + gk * row(ids[k]) for the
 //     bag's next entries, left to right (DESIGN.md §3's order; vectorized across the dim only,
 //     so the cpu backend's inference lookup gives the same bits), where o = output_rows[b], or
 //     b without output_rows. Without gains every gain is 1 and the multiply is skipped
 //     (1 * x == x). Dims 16, 32, 64 and 128 keep the sum in vector registers.
 //   GatherRows: out[k, :] = row(ids[k])   (a dense input: the row's bytes)
+//   GatherSequences (ragged rows as sequences of `length`): out[b, p, :] = row(ids[starts[b] + p])
+//     for p < min(length, starts[b+1] - starts[b]) and zeros after; ids past `length` are
+//     checked but not read.
+//   AddSequences (sparse sequences, `coordinates` [count, 2] = (b, p)): for each k in order with
+//     p < length, out[b, p, :] = out[b, p, :] + row(ids[k])   (TF's scatter_nd into zeros, which
+//     the caller writes first: a repeated coordinate sums)
+//
+// Except for AddSequences, and CombineBags' output rows that no bag names, the kernels write
+// every float of their output, so a reused output buffer needs no clearing first.
 //
 // Every kernel checks each id against [0, rows) before it touches the id's row, in position
 // order, and returns the position of the first id outside, or -1 when all are inside: a batch
@@ -58,6 +67,12 @@ struct ServingBags {
 int64_t CombineBags(const ServingRows& table, const ServingBags& bags, float* out);
 
 int64_t GatherRows(const ServingRows& table, const int64_t* ids, int64_t count, float* out);
+
+int64_t GatherSequences(const ServingRows& table, const int64_t* starts, int64_t rows,
+                        const int64_t* ids, int64_t length, float* out);
+
+int64_t AddSequences(const ServingRows& table, const int64_t* coordinates, const int64_t* ids,
+                     int64_t count, int64_t length, float* out);
 
 }  // namespace internal
 }  // namespace embrt

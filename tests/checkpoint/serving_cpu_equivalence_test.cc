@@ -5,6 +5,8 @@
 // with a kernel of its own (16, 32, 64, 128) and others, and EmbeddingTables shows the same
 // tables from the checkpoint and from the engine.
 
+#include <cmath>
+#include <cstring>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -68,7 +70,8 @@ TEST_F(ServingCpuEquivalenceTest, ServingEqualsTheEnginesInferenceLookupBitwise)
 
 // Bags of 0 to 40 ids (every third bag of 0 or 1), so that serving's prefetching (16 ids ahead)
 // crosses bags of every size; ragged and sparse inputs (the sparse path writes bags through its
-// output-row list), with and without weights.
+// output-row list), with and without weights; and a sequence feature (max_sequence_length 24:
+// padded and truncated rows). LookupFeatureInto, into a tensor of NaN, gives the same bits.
 class ServingDimsTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
@@ -82,6 +85,9 @@ TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
                     "\"",
                     combiner, "\" table: \"", combiner, "\" } ");
   }
+  absl::StrAppend(&tables,
+                  "features { name: \"SEQUENCE\" table: \"SUM\" max_sequence_length: 24 } ");
+  constexpr int kFeatures = 4;  // the last is the sequence feature, which takes no weights
   std::unique_ptr<Embedding> engine = CreateBuilt(absl::StrCat(
       tables, "per_replica_batch_size: ", kBatch,
       " seed: 3 optimizer { sgd {} learning_rate { constant: 0.1 } } backend { name: \"cpu\" }"));
@@ -94,11 +100,11 @@ TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
   for (int trial = 0; trial < 8; ++trial) {
     const bool sparse = trial % 4 >= 2;
     const bool weighted = trial % 2 == 1;
-    std::vector<std::vector<int64_t>> splits(3), indices(3), ids(3);
-    std::vector<std::vector<float>> weight_values(3);
+    std::vector<std::vector<int64_t>> splits(kFeatures), indices(kFeatures), ids(kFeatures);
+    std::vector<std::vector<float>> weight_values(kFeatures);
     std::vector<FeatureInput> inputs;
     std::vector<std::optional<FeatureWeights>> weights;
-    for (int f = 0; f < 3; ++f) {
+    for (int f = 0; f < kFeatures; ++f) {
       splits[f] = {0};
       for (int b = 0; b < kBatch; ++b) {
         const int size = std::uniform_int_distribution<int>(0, b % 3 == 0 ? 1 : 40)(random);
@@ -110,10 +116,13 @@ TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
         splits[f].push_back(static_cast<int64_t>(ids[f].size()));
       }
     }
-    for (int f = 0; f < 3; ++f) {
+    for (int f = 0; f < kFeatures; ++f) {
       inputs.push_back(sparse ? FeatureInput::Sparse(indices[f], ids[f], {kBatch, 41})
                               : FeatureInput::Ragged(splits[f], ids[f]));
-      if (weighted) {
+      if (!weighted) continue;
+      if (f == kFeatures - 1) {
+        weights.push_back(std::nullopt);
+      } else {
         weights.push_back(sparse ? FeatureWeights::Sparse(weight_values[f])
                                  : FeatureWeights::Ragged(weight_values[f]));
       }
@@ -123,12 +132,22 @@ TEST_P(ServingDimsTest, EveryCombinerGivesTheEnginesBitsAcrossBagBoundaries) {
     ASSERT_TRUE(expected.ok()) << expected.status();
     absl::StatusOr<std::vector<Tensor>> got = (*serving)->Lookup(inputs, weights);
     ASSERT_TRUE(got.ok()) << got.status();
-    for (int f = 0; f < 3; ++f) {
+    for (int f = 0; f < kFeatures; ++f) {
       ASSERT_EQ((*got)[f].values.size(), (*expected)[f].values.size());
       EXPECT_EQ(std::memcmp((*got)[f].values.data(), (*expected)[f].values.data(),
                             (*got)[f].values.size() * sizeof(float)),
                 0)
           << "dim " << dim << " trial " << trial << " feature " << f;
+      Tensor into;
+      into.values.assign((*expected)[f].values.size(), std::nanf(""));
+      ASSERT_TRUE((*serving)
+                      ->LookupFeatureInto(f, inputs[f], weighted ? weights[f] : std::nullopt, &into)
+                      .ok());
+      EXPECT_EQ(into.shape, (*expected)[f].shape);
+      EXPECT_EQ(std::memcmp(into.values.data(), (*expected)[f].values.data(),
+                            into.values.size() * sizeof(float)),
+                0)
+          << "LookupFeatureInto: dim " << dim << " trial " << trial << " feature " << f;
     }
   }
 }

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -363,6 +365,17 @@ TEST_F(ServingTest, AnIdOutsideTheTableIsNamedAtAnyPosition) {
       StatusIs(absl::StatusCode::kInvalidArgument, "id 16 at position 20 is outside [0, 16)"));
   EXPECT_THAT(Error("friends_sequence", FeatureInput::Ragged(splits, ids)),
               StatusIs(absl::StatusCode::kInvalidArgument, "id 16 at position 20"));
+  // Sequence features (max_sequence_length 2, bags of 5): every id is checked, also those past
+  // the length, which are dropped (positions 7, 17 and 39 are such), ragged and sparse.
+  for (int position : {0, 7, 15, 16, 17, 31, 39}) {
+    std::vector<int64_t> sequence_ids(kIds, 3);
+    sequence_ids[position] = 16;
+    const std::string message = absl::StrCat("id 16 at position ", position, " is outside [0, 16)");
+    EXPECT_THAT(Error("friends_sequence", FeatureInput::Ragged(splits, sequence_ids)),
+                StatusIs(absl::StatusCode::kInvalidArgument, message));
+    EXPECT_THAT(Error("friends_sequence", FeatureInput::Sparse(indices, sequence_ids, {8, 5})),
+                StatusIs(absl::StatusCode::kInvalidArgument, message));
+  }
 }
 
 // The output's size comes from the request (a sparse dense_shape needs no ids at all), so it is
@@ -396,6 +409,69 @@ TEST_F(ServingTest, OutputsLargerThanTheBoundAreInvalidArgument) {
   options.max_output_floats = 0;
   EXPECT_THAT(ServingLookup::Open(root_->path(), options).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "max_output_floats must be positive"));
+}
+
+// LookupFeatureInto writes what LookupFeature returns, whatever the tensor held before: every
+// path (dense, bags with empty ones, sequences with padding and truncation, sparse bags with rows
+// no index names, sparse sequences, output_shape) into tensors of NaN that are larger, as
+// large or empty, and one tensor reused across all of them.
+TEST_F(ServingTest, LookupFeatureIntoGivesLookupFeaturesBitsWhateverTheTensorHeld) {
+  struct Request {
+    const char* feature;
+    FeatureInput input;
+    std::optional<FeatureWeights> weights;
+  };
+  const std::vector<int64_t> empty_bag_splits = {0, 2, 2, 4, 6};
+  const std::vector<float> weights = {0.5f, 0.0f, 2.0f, 1.0f, -1.0f, 3.0f, 1.0f, 0.25f};
+  const std::vector<Request> requests = {
+      {"watched", FeatureInput::Dense(kWatchedIds), std::nullopt},
+      {"watched", FeatureInput::Sparse(kWatchedIndices, kWatchedIds, {4, 2}), std::nullopt},
+      {"favorited", FeatureInput::Ragged(empty_bag_splits, kFavoritedIds), std::nullopt},
+      {"friends", FeatureInput::Ragged(kFriendsSplits, kFriendsIds),
+       FeatureWeights::Ragged(weights)},
+      // dense_shape [6, 3]: rows 4 and 5 are named by no index; weights <= 0 are pruned.
+      {"friends", FeatureInput::Sparse(kFriendsIndices, kFriendsIds, {6, 3}),
+       FeatureWeights::Sparse(weights)},
+      {"friends_sqrtn", FeatureInput::Ragged(kFriendsSplits, kFriendsIds), std::nullopt},
+      {"friends_sequence", FeatureInput::Ragged(kFriendsSplits, kFriendsIds), std::nullopt},
+      {"friends_sequence", FeatureInput::Sparse(kFriendsIndices, kFriendsIds, {4, 3}),
+       std::nullopt},
+      {"friends_2x4", FeatureInput::Ragged(kFriendsSplits, kFriendsIds), std::nullopt},
+      {"friends_2x2", FeatureInput::Ragged(kFriendsSplits, kFriendsIds), std::nullopt},
+  };
+  Tensor reused;
+  for (const Request& request : requests) {
+    SCOPED_TRACE(request.feature);
+    const Tensor expected = Lookup(request.feature, request.input, request.weights);
+    ASSERT_FALSE(expected.values.empty());
+    const int index = serving_->FindFeature(request.feature);
+    for (size_t size : {expected.values.size() + 7, expected.values.size(), size_t{0}}) {
+      Tensor out;
+      out.shape = {1, 2, 3};
+      out.values.assign(size, std::nanf(""));
+      ASSERT_TRUE(serving_->LookupFeatureInto(index, request.input, request.weights, &out).ok());
+      EXPECT_EQ(out.shape, expected.shape);
+      ASSERT_EQ(out.values.size(), expected.values.size());
+      EXPECT_EQ(
+          std::memcmp(out.values.data(), expected.values.data(), out.values.size() * sizeof(float)),
+          0)
+          << "a tensor of " << size << " NaN";
+    }
+    ASSERT_TRUE(serving_->LookupFeatureInto(index, request.input, request.weights, &reused).ok());
+    EXPECT_EQ(reused.shape, expected.shape);
+    EXPECT_EQ(reused.values, expected.values);
+  }
+  // Errors: the same as LookupFeature's.
+  Tensor out;
+  const std::vector<int64_t> bad_ids = {0, 1, 9, 0, 1, 1};
+  EXPECT_THAT(serving_->LookupFeatureInto(0, FeatureInput::Ragged(kWatchedSplits, bad_ids),
+                                          std::nullopt, &out),
+              StatusIs(absl::StatusCode::kInvalidArgument, "id 9 at position 2 is outside [0, 8)"));
+  EXPECT_THAT(serving_->LookupFeatureInto(99, FeatureInput::Dense(kWatchedIds), std::nullopt, &out),
+              StatusIs(absl::StatusCode::kInvalidArgument, "no feature 99"));
+  EXPECT_THAT(
+      serving_->LookupFeatureInto(0, FeatureInput::Dense(kWatchedIds), std::nullopt, nullptr),
+      StatusIs(absl::StatusCode::kInvalidArgument, "out is null"));
 }
 
 TEST_F(ServingTest, ConcurrentLookupsAgree) {

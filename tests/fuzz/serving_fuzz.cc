@@ -5,10 +5,12 @@
 // the three combiners, a dim with a kernel of its own (16) and one without (3); its features
 // include a sequence feature and an output_shape. A lookup either fails with INVALID_ARGUMENT
 // or returns a tensor whose last dim is the table's, whose size is its shape's product and
-// within ServingOptions::max_output_floats; the same lookup twice gives the same bits.
+// within ServingOptions::max_output_floats; the same lookup again, by LookupFeatureInto into a
+// larger tensor of NaN, gives the same shape and bits (it writes every float it returns).
 
 #include <stdlib.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -124,10 +126,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int64_t d : out->shape) floats *= d;
   FUZZ_CHECK(static_cast<size_t>(floats) == out->values.size());
   FUZZ_CHECK(floats <= kOutputBound);
-  absl::StatusOr<embrt::Tensor> again = serving.LookupFeature(feature, input, weights);
-  FUZZ_CHECK(again.ok() && again->values.size() == out->values.size());
+  embrt::Tensor again;
+  again.values.assign(out->values.size() + 5, std::nanf(""));
+  FUZZ_CHECK(serving.LookupFeatureInto(feature, input, weights, &again).ok());
+  FUZZ_CHECK(again.shape == out->shape && again.values.size() == out->values.size());
   if (!out->values.empty()) {  // an empty vector's data() may be null, which memcmp may not get
-    FUZZ_CHECK(std::memcmp(again->values.data(), out->values.data(),
+    FUZZ_CHECK(std::memcmp(again.values.data(), out->values.data(),
                            out->values.size() * sizeof(float)) == 0);
   }
   return 0;

@@ -42,10 +42,12 @@
 //                          serving->LookupFeature("user_history",
 //                                                 embrt::FeatureInput::Ragged(splits, ids)));
 //
-// Cost: a lookup runs on the calling thread. Combined bags and dense inputs read their ids once:
-// each id is checked as its row is prefetched (16 ids ahead); sequence features and sparse
-// inputs whose weights prune ids are checked in a pass of their own first. Bag sums of dims 16,
-// 32, 64 and 128 stay in vector registers (AVX-512, AVX2 or SSE, picked at load time).
+// Cost: a lookup runs on the calling thread. Ids are read once: each is checked as its row is
+// prefetched (16 ids ahead), except sparse inputs whose weights prune ids, checked in a pass of
+// their own first. Bag sums of dims 16, 32, 64 and 128 stay in vector registers (AVX-512, AVX2
+// or SSE, picked at load time). LookupFeature returns a new, zero-filled tensor each call;
+// LookupFeatureInto reuses the caller's, which saves the allocation and, but for sparse
+// inputs, the zero fill.
 // bench/serving_benchmark compares it with a plain prefetching loop over the same mapped file
 // (bench/README.md).
 //
@@ -116,6 +118,18 @@ class ServingLookup {
   absl::StatusOr<Tensor> LookupFeature(
       absl::string_view feature, const FeatureInput& input,
       const std::optional<FeatureWeights>& weights = std::nullopt) const;
+
+  // As LookupFeature(int, ...), into `*out`: its shape is set and its values' memory reused,
+  // so a server that keeps one Tensor per feature (per thread) allocates nothing once the
+  // capacity suffices, and dense inputs and ragged ones (bags or sequences) are written without
+  // clearing the output first. On error, `*out` holds unspecified values (its memory is kept
+  // for the next call). `out` must not be null (INVALID_ARGUMENT).
+  //
+  //   embrt::Tensor user;  // kept between requests
+  //   EMBRT_RETURN_IF_ERROR(serving->LookupFeatureInto(
+  //       user_feature, embrt::FeatureInput::Ragged(splits, ids), std::nullopt, &user));
+  absl::Status LookupFeatureInto(int feature, const FeatureInput& input,
+                                 const std::optional<FeatureWeights>& weights, Tensor* out) const;
 
  private:
   class Impl;
